@@ -1,0 +1,92 @@
+"""Command line: `python -m bot run | shell | db upgrade`.
+
+`run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
+`shell` chats with the bot in the terminal with no token, the newcomer's first contact;
+`db upgrade` applies the schema migrations (the app also does it at every start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), put the token in .env "
+    "as TELEGRAM_BOT_TOKEN=..., and run again. To try the bot without Telegram: python -m bot shell"
+)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # python-telegram-bot and httpx log every request at INFO, which would drown our own lines.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+async def _shell(settings: Settings, admin: bool, user: str) -> None:
+    from bot.app import running
+    from bot.channels.console import CHANNEL, ConsoleChannel
+
+    extra = [(CHANNEL, user)] if admin else []
+    async with running(settings, extra_admins=extra) as app:
+        console = ConsoleChannel(app.engine, user=user)
+        app.dispatcher.add_notifier(console)
+        await console.run()
+
+
+async def _upgrade(settings: Settings) -> None:
+    from storage.db import create_engine
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="JobHub chatbot")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the Telegram bot (polling, or webhook when WEBHOOK_URL is set)")
+    shell = sub.add_parser("shell", help="chat with the bot in this terminal (no token needed)")
+    shell.add_argument("--admin", action="store_true", help="act as an admin (approve applications)")
+    shell.add_argument("--user", default="local", help="console user id (to play several people)")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings)
+    try:
+        if args.cmd == "run":
+            if not settings.telegram_bot_token:
+                print(NO_TOKEN, file=sys.stderr)
+                return 2
+            from bot.channels.telegram import run
+
+            asyncio.run(run(settings))
+        elif args.cmd == "shell":
+            asyncio.run(_shell(settings, args.admin, args.user))
+        elif args.cmd == "db":
+            asyncio.run(_upgrade(settings))
+            print("database is up to date")
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        # Read-only or full disk, unreachable database: one clear line, non-zero exit.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

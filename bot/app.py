@@ -1,0 +1,83 @@
+"""The whole bot assembled in one place: the features, in order, and the app's lifespan.
+
+`ROUTERS` is the table of contents of the bot. `running()` is the single start-up and
+shut-down path every channel uses: open the database, upgrade the schema, build the
+engine, start the outbox dispatcher and the scheduler, and undo it all on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.core import Clock, Router, SystemClock
+from bot.engine import Engine
+from handlers import admin, membership, seeker, start
+from scheduler.jobs import Scheduler
+from scheduler.outbox import Dispatcher, Notifier
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+# First match wins for typed phrases; commands and button prefixes must be unique.
+ROUTERS: tuple[Callable[[], Router], ...] = (
+    start.build,
+    seeker.build,
+    membership.build,
+    admin.build,
+)
+
+
+def build_engine(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock | None = None,
+    extra_admins: Iterable[tuple[str, str]] = (),
+) -> Engine:
+    return Engine(settings, sessions, [build() for build in ROUTERS], clock=clock, extra_admins=extra_admins)
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    engine: Engine
+    dispatcher: Dispatcher
+    scheduler: Scheduler
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    notifiers: Sequence[Notifier] = (),
+    *,
+    clock: Clock | None = None,
+    extra_admins: Iterable[tuple[str, str]] = (),
+    schedule: bool = True,
+) -> AsyncIterator[App]:
+    """Start everything the channels need; stop it in reverse order."""
+    clock = clock or SystemClock()
+    db = create_engine(settings.database_url)
+    try:
+        await upgrade(db)
+        sessions = session_factory(db)
+        engine = build_engine(settings, sessions, clock=clock, extra_admins=extra_admins)
+        dispatcher = Dispatcher(sessions, notifiers, clock=clock)
+        scheduler = Scheduler(settings, sessions, dispatcher, clock=clock)
+        engine.on_outbox = dispatcher.kick
+        if schedule:
+            scheduler.start()
+        try:
+            yield App(settings, db, sessions, engine, dispatcher, scheduler)
+        finally:
+            scheduler.shutdown()
+    finally:
+        await db.dispose()

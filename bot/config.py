@@ -1,0 +1,121 @@
+"""Settings, read once from the environment and `.env` (pydantic-settings).
+
+Every setting is documented in `.env.example`. A missing or malformed value stops the
+start with one line that names the setting (`load_settings` turns pydantic's report
+into that line), because a newcomer should not have to read a validation traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_DEFAULT_API = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is the one line shown to the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = TELEGRAM_DEFAULT_API
+    database_url: str = "sqlite+aiosqlite:///data/jobhub.sqlite3"
+    admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "Asia/Seoul"
+    default_locale: str = "ko"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # How long an unfinished form is kept for "이어서 작성하시겠어요?".
+    draft_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    membership_yearly_quota: int = Field(default=3000, ge=0)
+    # Retention promised on the consent screen (months after the last activity).
+    retention_months: int = Field(default=24, ge=1, le=120)
+    outbox_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    log_level: str = "INFO"
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("a comma-separated list of numeric Telegram user ids") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Seoul)") from None
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in ("ko", "en"):
+            raise ValueError("must be ko or en")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _bot_suffix(cls, value: str) -> str:
+        # People paste the server root of a self-hosted Bot API server; PTB wants ".../bot".
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/bot") else value + "/bot"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the URLs people already have and pick the async driver for them.
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite:///path or postgresql://user@host/db")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_url)
+
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite+aiosqlite:///"):
+            rest = self.database_url.removeprefix("sqlite+aiosqlite:///")
+            return None if rest in ("", ":memory:") else Path(rest)
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise ConfigError with one line naming the first bad setting."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"setting {name} is invalid: {msg}") from None
+    if settings.webhook_url and not settings.webhook_secret:
+        raise ConfigError("setting WEBHOOK_SECRET is missing: webhook mode (WEBHOOK_URL) needs a secret")
+    if settings.webhook_secret and not all(c.isalnum() or c in "_-" for c in settings.webhook_secret):
+        raise ConfigError("setting WEBHOOK_SECRET is invalid: only A-Z, a-z, 0-9, _ and - are allowed")
+    return settings

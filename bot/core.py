@@ -1,0 +1,214 @@
+"""The channel-neutral vocabulary: what comes in, what goes out, and how features register.
+
+A channel turns its update into an `Incoming`, hands it to the engine, and renders the
+`Reply` objects it gets back within its own limits. Conversations (in `handlers/`)
+only see these types, never `telegram` or `aiohttp`.
+
+Each feature module exposes `build() -> Router` listing its commands, button routes,
+forms and menu entries; `bot.app` composes the routers in one ordered list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Settings
+    from bot.forms import Form, FormRunner
+    from bot.i18n import Translator
+    from storage.models import Conversation, Identity, User
+
+
+# --- what comes in -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: typed text, a command, a pressed button or a sent file."""
+
+    channel: str
+    external_id: str
+    chat_id: str
+    text: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    button: str | None = None
+    attachment: str | None = None  # "photo", "sticker", "document", ... when not text
+    language_code: str | None = None
+
+    @staticmethod
+    def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
+        """'/register@jobhub_bot a b' -> ('register', ('a', 'b')); None if not a command."""
+        if not text.startswith("/") or len(text) < 2:
+            return None
+        head, *args = text.split()
+        name = head[1:].split("@", 1)[0].lower()
+        return (name, tuple(args)) if name else None
+
+
+# --- what goes out -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str | None = None  # opaque, at most 64 bytes; checked again on every press
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class FileOut:
+    filename: str
+    data: bytes
+    mime: str
+    caption: str | None = None
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    file: FileOut | None = None
+    # Replace the message whose button was pressed (reads better for toggles and choices).
+    edit: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-able form for the outbox (files are not queued)."""
+        return {
+            "text": self.text,
+            "buttons": [[{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in self.buttons],
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Reply:
+        rows = [[Button(b["label"], b.get("payload"), b.get("url")) for b in row] for row in data.get("buttons", [])]
+        return cls(text=data["text"], buttons=rows)
+
+
+@dataclass
+class Response:
+    replies: list[Reply] = field(default_factory=list)
+    # Short notice for a pressed button (Telegram shows it as a toast).
+    toast: str | None = None
+
+
+# --- errors a conversation raises ----------------------------------------------------
+
+
+class Invalid(Exception):
+    """A rejected answer; `key` names the catalog text that says what was wrong."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+# --- the context a handler receives --------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Ctx:
+    """Everything one turn of a conversation needs; built by the engine per message."""
+
+    incoming: Incoming
+    session: AsyncSession
+    settings: Settings
+    now: dt.datetime
+    user: User
+    identity: Identity
+    conv: Conversation
+    t: Translator
+    is_admin: bool
+    app: AppServices
+    outbox_touched: bool = False
+
+    @property
+    def locale(self) -> str:
+        return self.t.locale
+
+
+class AppServices(Protocol):
+    """What handlers may ask of the assembled app (implemented by the engine)."""
+
+    def form(self, name: str) -> Form: ...
+
+    async def menu(self, ctx: Ctx) -> Reply: ...
+
+    async def start_form(
+        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+        mode: str = "new", step: str | None = None,
+    ) -> list[Reply]: ...
+
+    def commands(self, *, admin: bool) -> list[tuple[str, str]]: ...
+
+    async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]: ...
+
+    @property
+    def runner(self) -> FormRunner: ...
+
+
+Handler = Callable[[Ctx, Sequence[str]], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    name: str
+    handler: Handler
+    admin: bool = False
+    # Catalog key of the short description shown in Telegram's command menu; None hides it.
+    describe: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    """Buttons whose payload starts with `prefix + ':'`; the rest is split on ':' as args."""
+
+    prefix: str
+    handler: Handler
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str  # catalog key
+    payload: str
+    visible: Callable[[Ctx], Awaitable[bool]] | None = None
+    admin: bool = False
+    order: int = 50  # lower comes first; help and language sit at the end
+
+
+@dataclass
+class Router:
+    """What one feature module registers. `admin=True` puts every route behind the admin guard."""
+
+    name: str
+    admin: bool = False
+    commands: list[CommandRoute] = field(default_factory=list)
+    buttons: list[ButtonRoute] = field(default_factory=list)
+    forms: list[Form] = field(default_factory=list)
+    menu: list[MenuItem] = field(default_factory=list)
+    # Typed phrases (any language) that start a command, e.g. "구직등록" -> "register".
+    phrases: dict[str, str] = field(default_factory=dict)
+
+
+def payload(*parts: object) -> str:
+    """Join payload parts; refuse anything over Telegram's 64-byte limit at build time."""
+    data = ":".join(str(p) for p in parts)
+    if len(data.encode()) > 64:
+        raise ValueError(f"button payload over 64 bytes: {data!r}")
+    return data

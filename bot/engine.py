@@ -1,0 +1,278 @@
+"""The conversation engine: one pipeline every channel calls for every message.
+
+For each `Incoming` it takes the person's lock (in-process, plus a PostgreSQL advisory
+lock so several workers keep one person's messages in order), opens one transaction,
+resolves who is writing and where they are in a conversation, routes the message
+(command, button, typed text, attachment) and saves the state. A failure rolls the
+whole turn back, so the person stays exactly where they were and gets a polite line
+instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.core import (
+    ButtonRoute,
+    Button,
+    Clock,
+    CommandRoute,
+    Ctx,
+    Incoming,
+    MenuItem,
+    Reply,
+    Response,
+    Router,
+    SystemClock,
+    payload,
+)
+from bot.forms import Form, FormRunner, norm
+from bot.i18n import LOCALES, pick_locale, translator
+from storage import conversations, users
+from storage.db import advisory_xact_lock
+
+log = logging.getLogger(__name__)
+
+# A person who comes back to a half-filled form after this long is asked before we go on.
+RESUME_AFTER = dt.timedelta(hours=1)
+
+
+class KeyedLock:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, users_ = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users_ + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users_ = self._locks[key]
+            if users_ <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users_ - 1)
+
+
+class Engine:
+    """Routes messages to the features registered by `bot.app`; implements `AppServices`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        routers: Sequence[Router],
+        *,
+        clock: Clock | None = None,
+        extra_admins: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock or SystemClock()
+        self.routers = list(routers)
+        self.extra_admins = set(extra_admins)
+        self.on_outbox: Callable[[], None] = lambda: None
+        self._locks = KeyedLock()
+        self._commands: dict[str, CommandRoute] = {}
+        self._buttons: dict[str, ButtonRoute] = {}
+        self._menu: list[MenuItem] = []
+        self._phrases: dict[str, str] = {}
+        forms: list[Form] = []
+        for router in self.routers:
+            if router.admin:
+                router = dataclasses.replace(
+                    router,
+                    commands=[dataclasses.replace(c, admin=True) for c in router.commands],
+                    buttons=[dataclasses.replace(b, admin=True) for b in router.buttons],
+                    menu=[dataclasses.replace(m, admin=True) for m in router.menu],
+                )
+            for cmd in router.commands:
+                if cmd.name in self._commands:
+                    raise ValueError(f"command /{cmd.name} registered twice")
+                self._commands[cmd.name] = cmd
+            for btn in router.buttons:
+                if btn.prefix in self._buttons or btn.prefix.startswith("f") or btn.prefix == "m":
+                    raise ValueError(f"button prefix {btn.prefix!r} taken")
+                self._buttons[btn.prefix] = btn
+            forms.extend(router.forms)
+            self._menu.extend(router.menu)
+            self._phrases.update({norm(k): v for k, v in router.phrases.items()})
+        self._menu.sort(key=lambda item: item.order)
+        for item in self._menu:
+            for loc in LOCALES:
+                self._phrases.setdefault(norm(translator(loc)(item.label)), item.payload)
+        self.runner = FormRunner(forms, self.menu)
+
+    # --- AppServices ---------------------------------------------------------------
+
+    def form(self, name: str) -> Form:
+        return self.runner.forms[name]
+
+    async def start_form(self, ctx: Ctx, name: str, **kwargs: Any) -> list[Reply]:
+        return await self.runner.start(ctx, name, **kwargs)
+
+    async def menu(self, ctx: Ctx) -> Reply:
+        """The main menu, with a way back into an unfinished form on top."""
+        t = ctx.t
+        rows: list[list[Button]] = []
+        if ctx.conv.flow:
+            rows.append([Button(t("menu.resume", title=t(f"title.{ctx.conv.flow}")), "m:resume")])
+        buttons = []
+        for item in self._menu:
+            if item.admin and not ctx.is_admin:
+                continue
+            if item.visible is not None and not await item.visible(ctx):
+                continue
+            buttons.append(Button(t(item.label), payload("m", item.payload)))
+        rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+        return Reply(t("menu.title"), rows)
+
+    def commands(self, *, admin: bool) -> list[tuple[str, str]]:
+        """(command, description key) pairs for a channel's command list."""
+        return [(c.name, c.describe) for c in self._commands.values()
+                if c.describe and (admin or not c.admin)]
+
+    # --- the pipeline --------------------------------------------------------------
+
+    async def handle(self, inc: Incoming) -> Response:
+        key = (inc.channel, inc.external_id)
+        async with self._locks.hold(key):
+            touched = False
+            try:
+                async with self.sessions() as session, session.begin():
+                    await advisory_xact_lock(session, "conv", *key)
+                    ctx = await self._context(session, inc)
+                    response = await self._route(ctx)
+                    ctx.conv.updated_at = ctx.now
+                    touched = ctx.outbox_touched
+            except (OperationalError, DBAPIError, OSError, ConnectionError):
+                log.exception("database unavailable channel=%s", inc.channel)
+                return Response([Reply(self._t(inc)("error.unavailable"))])
+            except Exception:
+                log.exception("turn failed channel=%s", inc.channel)
+                return Response([Reply(self._t(inc)("error.generic"))])
+        if touched:
+            self.on_outbox()
+        return response
+
+    def _t(self, inc: Incoming) -> Any:
+        return translator(pick_locale(inc.language_code, self.settings.default_locale))
+
+    async def _context(self, session: AsyncSession, inc: Incoming) -> Ctx:
+        now = self.clock.now()
+        locale = pick_locale(inc.language_code, self.settings.default_locale)
+        user, identity = await users.identify(session, inc.channel, inc.external_id, inc.chat_id, locale, now)
+        is_admin = self._is_admin(inc)
+        # The role mirrors the config, so removing an admin from the config takes effect at once.
+        if is_admin and user.role != "admin":
+            user.role = "admin"
+        elif not is_admin and user.role == "admin":
+            user.role = "user"
+        conv = await conversations.load(session, inc.channel, inc.external_id, user.id, now)
+        return Ctx(incoming=inc, session=session, settings=self.settings, now=now, user=user, identity=identity,
+                   conv=conv, t=translator(user.locale), is_admin=is_admin, app=self)
+
+    def _is_admin(self, inc: Incoming) -> bool:
+        if (inc.channel, inc.external_id) in self.extra_admins:
+            return True
+        return inc.channel == "telegram" and inc.external_id.isdigit() and int(inc.external_id) in (
+            self.settings.admin_telegram_ids
+        )
+
+    async def _route(self, ctx: Ctx) -> Response:
+        inc, conv, t = ctx.incoming, ctx.conv, ctx.t
+        expired = bool(conv.flow) and conv.updated_at < ctx.now - dt.timedelta(hours=self.settings.draft_ttl_hours)
+        if expired:
+            conv.flow = conv.step = None
+            conv.data, conv.paused = {}, False
+        if inc.button is not None:
+            return await self._button(ctx, inc.button)
+        if inc.command is not None:
+            return Response(await self.run_command(ctx, inc.command, inc.args))
+        active = bool(conv.flow) and not conv.paused
+        if inc.text is None or not inc.text.strip():
+            if active:
+                return Response([Reply(t("input.text_expected"))])
+            return Response([Reply(t("input.unsupported")), await self.menu(ctx)])
+        if active:
+            if conv.updated_at < ctx.now - RESUME_AFTER:
+                return Response([self.runner.offer_resume(ctx)])
+            return Response(await self.runner.text(ctx, inc.text))
+        if expired:
+            return Response([Reply(t("form.expired", hours=self.settings.draft_ttl_hours)), await self.menu(ctx)])
+        command = self._phrase(inc.text)
+        if command is not None:
+            name, *args = command.split(":")
+            return Response(await self.run_command(ctx, name, tuple(args)))
+        return Response([Reply(t("input.not_understood")), await self.menu(ctx)])
+
+    def _phrase(self, text: str) -> str | None:
+        key = norm(text)
+        if not key or len(key) > 40:
+            return None
+        if key in self._phrases:
+            return self._phrases[key]
+        hit = process.extractOne(key, list(self._phrases), scorer=fuzz.ratio, score_cutoff=85)
+        return self._phrases[hit[0]] if hit else None
+
+    async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]:
+        t = ctx.t
+        route = self._commands.get(name)
+        if route is None:
+            return [Reply(t("command.unknown", command="/" + name[:32]))]
+        if route.admin and not ctx.is_admin:
+            log.info("admin command refused command=%s user=%s", name, ctx.user.id)
+            return [Reply(t("admin.only"))]
+        return await route.handler(ctx, args)
+
+    async def _button(self, ctx: Ctx, data: str) -> Response:
+        conv, t = ctx.conv, ctx.t
+        head, _, rest = data.partition(":")
+        if head.startswith("f") and head[1:].isdigit():
+            if not conv.flow or int(head[1:]) != conv.version:
+                if data == conv.last_button:
+                    return Response(toast=t("button.already"))
+                return Response(await self._expired(ctx), toast=t("button.expired_short"))
+            conv.last_button = data
+            return Response(await self.runner.button(ctx, rest))
+        try:
+            if head == "m":
+                if rest == "resume" and conv.flow:
+                    conv.paused = False
+                    return Response(self.runner.prompt(ctx))
+                name, *args = rest.split(":")
+                if name in self._commands:
+                    return Response(await self.run_command(ctx, name, tuple(args)))
+            route = self._buttons.get(head)
+            if route is not None:
+                if route.admin and not ctx.is_admin:
+                    log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
+                    return Response([Reply(t("admin.only"))], toast=t("admin.only"))
+                return Response(await route.handler(ctx, tuple(rest.split(":")) if rest else ()))
+        except (ValueError, IndexError, KeyError):
+            # A forged or garbled payload: never a traceback, the same answer as a stale button.
+            log.info("malformed button payload user=%s", ctx.user.id)
+        return Response(await self._expired(ctx), toast=t("button.expired_short"))
+
+    async def _expired(self, ctx: Ctx) -> list[Reply]:
+        out = [Reply(ctx.t("button.expired"))]
+        if ctx.conv.flow and not ctx.conv.paused:
+            return out + self.runner.prompt(ctx)
+        return out + [await self.menu(ctx)]

@@ -1,0 +1,537 @@
+"""Forms as data, and the one runner that asks them.
+
+A `Form` lists its `Field`s in asking order (like a Rasa form's required slots). Each
+field has a parser that returns a clean value or raises `Invalid` with a catalog key,
+and/or fixed choices shown as buttons. The runner gives every form the same parts for
+free: progress, Back and Cancel on every step, bounded retries (after three rejected
+answers it explains the field and offers to skip or stop), a summary where any answer
+can be corrected before submitting, and resume of an unfinished draft.
+
+State lives in `Conversation` (flow, step, data), read and written on every message:
+  step "ask:<field>"  waiting for that field
+  step "summary"      showing the answers with submit / edit
+  step "edit"         picking the field to correct
+  step "resume"       asking whether to continue a draft
+Button payloads are `f<version>:<code>`; the version is bumped whenever buttons are
+shown, so a press on an older message is recognised as stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.core import Button, Ctx, Invalid, Reply, payload
+from bot.i18n import LOCALES, Translator, translator
+
+MAX_FAILS = 3
+Answers = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str  # catalog key
+
+
+@dataclass(frozen=True)
+class FieldInput:
+    """What a parser may look at besides the text: earlier answers and the time."""
+
+    answers: Answers
+    now: dt.datetime
+    tz: dt.tzinfo
+
+
+Parser = Callable[[str, FieldInput], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    parse: Parser | None = None
+    choices: Sequence[Choice] = ()
+    multi: bool = False
+    optional: bool = False
+    # Asked only when this returns True for the answers so far.
+    when: Callable[[Answers], bool] | None = None
+    # Value of the choice to mark as suggested, from earlier answers.
+    suggest: Callable[[Answers, FieldInput], str | None] | None = None
+    # A multi-choice value that excludes all others ("anywhere").
+    exclusive: str | None = None
+    # The choice value that ends the form without storing anything (consent refused).
+    refuse: str | None = None
+    show: Callable[[Any, Translator], str] | None = None
+    columns: int = 2
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    fields: tuple[Field, ...]
+    on_submit: Callable[[Ctx, Answers], Awaitable[list[Reply]]]
+    summary: bool = True
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def applicable(self, answers: Answers) -> list[Field]:
+        return [f for f in self.fields if f.when is None or f.when(answers)]
+
+
+def norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+class FormRunner:
+    """Asks forms; one instance serves every flow of the app."""
+
+    def __init__(self, forms: Sequence[Form], menu: Callable[[Ctx], Awaitable[Reply]]) -> None:
+        self.forms = {f.name: f for f in forms}
+        self._menu = menu
+
+    # --- entry points used by the engine -------------------------------------------
+
+    async def start(
+        self,
+        ctx: Ctx,
+        name: str,
+        *,
+        answers: Answers | None = None,
+        extra: dict[str, Any] | None = None,
+        mode: str = "new",
+        step: str | None = None,
+        force: bool = False,
+    ) -> list[Reply]:
+        """Starts form `name`, or first offers to continue a draft the person left."""
+        conv = ctx.conv
+        if conv.flow and not force:
+            return [self._resume_prompt(ctx, to={"name": name, "answers": answers, "extra": extra,
+                                                  "mode": mode, "step": step})]
+        form = self.forms[name]
+        st: dict[str, Any] = {"a": dict(answers or {}), "mode": mode, "ret": False, "hist": [],
+                              "fails": 0, "sel": [], "skipped": [], "x": dict(extra or {})}
+        conv.flow, conv.paused = name, False
+        if step == "edit":
+            return [self._go(ctx, form, st, "edit")]
+        first = self._next_field(form, st, after=None)
+        if first is None:
+            return [self._go(ctx, form, st, "summary")]
+        return [self._ask(ctx, form, st, first)]
+
+    async def text(self, ctx: Ctx, text: str) -> list[Reply]:
+        form, st = self._load(ctx)
+        step = ctx.conv.step or ""
+        if not step.startswith("ask:"):
+            # Typed text on a summary or button-only step: say what is expected, keep the step.
+            return [Reply(ctx.t("form.use_buttons"))]
+        fld = form.field(step[4:])
+        if fld.choices and fld.parse is None:
+            return await self._typed_choice(ctx, form, st, fld, text)
+        assert fld.parse is not None
+        try:
+            value = fld.parse(text, self._input(ctx, st))
+        except Invalid as exc:
+            return [self._rejected(ctx, form, st, fld, exc)]
+        return await self._accept(ctx, form, st, fld, value)
+
+    async def button(self, ctx: Ctx, code: str) -> list[Reply]:
+        form, st = self._load(ctx)
+        step = ctx.conv.step or ""
+        t = ctx.t
+        if code == "cancel":
+            return await self._cancel(ctx)
+        if code == "stop":
+            ctx.conv.paused = True
+            self._save(ctx, st)
+            return [Reply(t("form.paused", title=t(f"title.{form.name}"), hours=ctx.settings.draft_ttl_hours)),
+                    await self._menu(ctx)]
+        if step == "resume":
+            return await self._resume_choice(ctx, form, st, code)
+        if code == "back":
+            return [self._back(ctx, form, st)]
+        if step == "summary":
+            if code == "ok":
+                return await self._submit(ctx, form, st)
+            if code == "edit":
+                return [self._go(ctx, form, st, "edit")]
+        if step == "edit":
+            if code.startswith("e") and code[1:].isdigit():
+                idx = int(code[1:])
+                if idx < len(form.fields):
+                    st["ret"] = True
+                    return [self._ask(ctx, form, st, form.fields[idx])]
+            if code == "sum":
+                return [self._go(ctx, form, st, "summary")]
+        if step.startswith("ask:"):
+            fld = form.field(step[4:])
+            return await self._field_button(ctx, form, st, fld, code)
+        return [Reply(t("button.expired")), *self.prompt(ctx)]
+
+    def prompt(self, ctx: Ctx) -> list[Reply]:
+        """The current step asked again (after /help, a language change or a stale button)."""
+        form, st = self._load(ctx)
+        step = ctx.conv.step or ""
+        if step.startswith("ask:"):
+            return [self._ask(ctx, form, st, form.field(step[4:]), keep_selection=True)]
+        if step == "resume":
+            return [self._resume_prompt(ctx, to=st.get("resume", {}).get("to"))]
+        return [self._go(ctx, form, st, step or "summary")]
+
+    def offer_resume(self, ctx: Ctx) -> Reply:
+        """After a long pause: ask whether to go on before taking the next answer."""
+        return self._resume_prompt(ctx, to=None)
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _ask(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
+             error: str | None = None, keep_selection: bool = False) -> Reply:
+        t = ctx.t
+        ctx.conv.step = f"ask:{fld.name}"
+        ctx.conv.version += 1
+        if fld.multi and not keep_selection:
+            current = st["a"].get(fld.name)
+            st["sel"] = list(current) if isinstance(current, list) else []
+        self._save(ctx, st)
+        fields = form.applicable(st["a"])
+        pos = next((i for i, f in enumerate(fields) if f.name == fld.name), 0) + 1
+        lines = []
+        if form.summary:
+            lines.append(t("form.progress", n=pos, total=len(fields)))
+        lines.append(self._question(ctx, form, fld))
+        if fld.multi and st["sel"]:
+            lines.append(t("form.selected", items=", ".join(self._choice_label(t, fld, v) for v in st["sel"])))
+        if error:
+            lines.insert(0, error)
+        rows = self._choice_rows(ctx, fld, st)
+        tail = []
+        if fld.multi:
+            tail.append(Button(t("form.done"), self._pl(ctx, "done")))
+        if fld.optional:
+            tail.append(Button(t("form.skip"), self._pl(ctx, "skip")))
+        if tail:
+            rows.append(tail)
+        rows.append([Button(t("form.back"), self._pl(ctx, "back")), Button(t("form.cancel"), self._pl(ctx, "cancel"))])
+        return Reply("\n\n".join(lines), rows)
+
+    @staticmethod
+    def _question(ctx: Ctx, form: Form, fld: Field) -> str:
+        # Settings the consent screen promises (retention) are filled in from the config.
+        return ctx.t(f"ask.{form.name}.{fld.name}", months=ctx.settings.retention_months,
+                     hours=ctx.settings.draft_ttl_hours)
+
+    def _choice_rows(self, ctx: Ctx, fld: Field, st: dict[str, Any]) -> list[list[Button]]:
+        if not fld.choices:
+            return []
+        t = ctx.t
+        suggested = fld.suggest(st["a"], self._input(ctx, st)) if fld.suggest else None
+        buttons = []
+        for i, ch in enumerate(fld.choices):
+            label = t(ch.label)
+            if fld.multi:
+                label = ("✅ " if ch.value in st["sel"] else "") + label
+                code = f"t{i}"
+            else:
+                code = f"c{i}"
+            if ch.value == suggested:
+                label = t("form.suggested", label=label)
+            buttons.append(Button(label, self._pl(ctx, code)))
+        return [buttons[i:i + fld.columns] for i in range(0, len(buttons), fld.columns)]
+
+    def _go(self, ctx: Ctx, form: Form, st: dict[str, Any], step: str) -> Reply:
+        t = ctx.t
+        ctx.conv.step = step
+        ctx.conv.version += 1
+        self._save(ctx, st)
+        if step == "edit":
+            rows = [[Button(t(f"label.{form.name}.{f.name}"), self._pl(ctx, f"e{form.fields.index(f)}"))]
+                    for f in form.applicable(st["a"]) if f.refuse is None]
+            rows.append([Button(t("form.to_summary"), self._pl(ctx, "sum"))])
+            return Reply(t("form.pick_field"), rows)
+        text = self.summary_text(t, form, st["a"])
+        return Reply(text, [
+            [Button(t("form.submit"), self._pl(ctx, "ok")), Button(t("form.edit"), self._pl(ctx, "edit"))],
+            [Button(t("form.back"), self._pl(ctx, "back")), Button(t("form.cancel"), self._pl(ctx, "cancel"))],
+        ])
+
+    def summary_text(self, t: Translator, form: Form, answers: Answers) -> str:
+        lines = [t("form.summary_title", title=t(f"title.{form.name}")), ""]
+        for f in form.applicable(answers):
+            if f.refuse is not None:
+                continue
+            label = t(f"label.{form.name}.{f.name}")
+            if f.name not in answers:
+                value = t("form.missing") if not f.optional else t("form.not_given")
+            else:
+                value = self.display(t, f, answers[f.name])
+            lines.append(f"• {label}: {value}")
+        lines += ["", t("form.summary_hint")]
+        return "\n".join(lines)
+
+    def display(self, t: Translator, fld: Field, value: Any) -> str:
+        if value is None or value == []:
+            return t("form.not_given") if fld.exclusive is None else t(self._exclusive_label(fld))
+        if fld.show:
+            return fld.show(value, t)
+        if fld.choices:
+            values = value if isinstance(value, list) else [value]
+            return ", ".join(self._choice_label(t, fld, v) for v in values)
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return str(value)
+
+    @staticmethod
+    def _exclusive_label(fld: Field) -> str:
+        return next(c.label for c in fld.choices if c.value == fld.exclusive)
+
+    @staticmethod
+    def _choice_label(t: Translator, fld: Field, value: str) -> str:
+        for ch in fld.choices:
+            if ch.value == value:
+                return t(ch.label)
+        return str(value)
+
+    # --- answers -------------------------------------------------------------------
+
+    async def _field_button(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, code: str) -> list[Reply]:
+        t = ctx.t
+        if code == "retry":
+            return [self._ask(ctx, form, st, fld, keep_selection=True)]
+        if code == "skip":
+            if fld.optional:
+                return await self._accept(ctx, form, st, fld, [] if fld.multi else None, pressed=True)
+            st["skipped"] = sorted(set(st["skipped"]) | {fld.name})
+            st["a"].pop(fld.name, None)
+            return await self._advance(ctx, form, st, fld)
+        if code[:1] in ("c", "t") and code[1:].isdigit() and int(code[1:]) < len(fld.choices):
+            choice = fld.choices[int(code[1:])]
+            if code[0] == "t" and fld.multi:
+                sel = list(st["sel"])
+                if choice.value in sel:
+                    sel.remove(choice.value)
+                elif choice.value == fld.exclusive:
+                    sel = [choice.value]
+                else:
+                    sel = [v for v in sel if v != fld.exclusive] + [choice.value]
+                st["sel"] = sel
+                reply = self._ask(ctx, form, st, fld, keep_selection=True)
+                reply.edit = True
+                return [reply]
+            if code[0] == "c" and not fld.multi:
+                value: Any = choice.value
+                if fld.parse is not None:
+                    try:
+                        value = fld.parse(choice.value, self._input(ctx, st))
+                    except Invalid as exc:
+                        return [self._rejected(ctx, form, st, fld, exc)]
+                return await self._accept(ctx, form, st, fld, value, pressed=True, label=t(choice.label))
+        if code == "done" and fld.multi:
+            sel = [v for v in st["sel"] if v != fld.exclusive]
+            if not st["sel"] and not fld.optional:
+                return [Reply(t("form.pick_at_least_one"))]
+            return await self._accept(ctx, form, st, fld, sel, pressed=True)
+        return [Reply(t("button.expired")), self._ask(ctx, form, st, fld, keep_selection=True)]
+
+    async def _typed_choice(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, text: str) -> list[Reply]:
+        """Typed instead of pressed (console, Kakao, or habit): match the labels in any language."""
+        tokens = [p for p in text.replace("、", ",").replace("/", ",").split(",") if p.strip()] if fld.multi else [text]
+        if fld.multi and len(tokens) == 1:
+            tokens = text.split()
+        values = []
+        for token in tokens:
+            value = self._match_choice(fld, token)
+            if value is None:
+                err = Invalid("form.unknown_choice", answer=token.strip()[:30])
+                return [self._rejected(ctx, form, st, fld, err)]
+            values.append(value)
+        if not fld.multi:
+            return await self._accept(ctx, form, st, fld, values[0])
+        if fld.exclusive in values:
+            values = []
+        return await self._accept(ctx, form, st, fld, list(dict.fromkeys(values)))
+
+    @staticmethod
+    def _match_choice(fld: Field, token: str) -> str | None:
+        key = norm(token)
+        if not key:
+            return None
+        prefix_hits = []
+        for ch in fld.choices:
+            names = {norm(ch.value)} | {norm(translator(loc)(ch.label)) for loc in LOCALES}
+            if key in names:
+                return ch.value
+            if len(key) >= 2 and any(n.startswith(key) for n in names):
+                prefix_hits.append(ch.value)
+        return prefix_hits[0] if len(prefix_hits) == 1 else None
+
+    def _rejected(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, exc: Invalid) -> Reply:
+        t = ctx.t
+        st["fails"] = int(st.get("fails", 0)) + 1
+        self._save(ctx, st)
+        message = t(exc.key, **exc.params)
+        if st["fails"] < MAX_FAILS:
+            # Say what was wrong without repeating the whole question (rasa-sdk#240).
+            return Reply(message)
+        st["fails"] = 0
+        self._save(ctx, st)
+        ctx.conv.version += 1
+        label = t(f"label.{form.name}.{fld.name}")
+        text = "\n\n".join([message, t("form.stuck", label=label), t(f"help.{form.name}.{fld.name}")])
+        skip = t("form.skip") if fld.optional else t("form.skip_for_now")
+        return Reply(text, [
+            [Button(t("form.retry"), self._pl(ctx, "retry")), Button(skip, self._pl(ctx, "skip"))],
+            [Button(t("form.stop"), self._pl(ctx, "stop"))],
+        ])
+
+    async def _accept(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, value: Any, *,
+                      pressed: bool = False, label: str | None = None) -> list[Reply]:
+        t = ctx.t
+        out: list[Reply] = []
+        if pressed:
+            # Replace the answered question's buttons with the answer, so the chat reads as a record.
+            shown = label or self.display(t, fld, value)
+            out.append(Reply(self._question(ctx, form, fld) + "\n\n" + t("form.chosen", answer=shown), edit=True))
+        if fld.refuse is not None and value == fld.refuse:
+            self._clear(ctx)
+            return [*out, Reply(t(f"refused.{form.name}")), await self._menu(ctx)]
+        st["a"][fld.name] = value
+        st["fails"] = 0
+        st["skipped"] = [s for s in st["skipped"] if s != fld.name]
+        return out + await self._advance(ctx, form, st, fld)
+
+    async def _advance(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field) -> list[Reply]:
+        if st["ret"]:
+            missing = self._first_missing(form, st)
+            if missing is not None and missing.name not in st["skipped"]:
+                return [self._ask(ctx, form, st, missing)]
+            st["ret"] = False
+            return [self._go(ctx, form, st, "summary")]
+        if fld.name not in st["hist"]:
+            st["hist"].append(fld.name)
+        nxt = self._next_field(form, st, after=fld.name)
+        if nxt is not None:
+            return [self._ask(ctx, form, st, nxt)]
+        if form.summary:
+            return [self._go(ctx, form, st, "summary")]
+        return await self._submit(ctx, form, st)
+
+    def _next_field(self, form: Form, st: dict[str, Any], after: str | None) -> Field | None:
+        names = [f.name for f in form.fields]
+        start = names.index(after) + 1 if after else 0
+        for f in form.fields[start:]:
+            if (f.when is None or f.when(st["a"])) and not (st["mode"] == "edit" and f.name in st["a"]):
+                return f
+        return None
+
+    def _first_missing(self, form: Form, st: dict[str, Any]) -> Field | None:
+        for f in form.applicable(st["a"]):
+            if f.name not in st["a"] and not f.optional:
+                return f
+        return None
+
+    def _back(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> Reply:
+        step = ctx.conv.step or ""
+        if step == "edit" or (st["ret"] and step.startswith("ask:")):
+            st["ret"] = False
+            return self._go(ctx, form, st, "summary")
+        if step.startswith("ask:") and st["hist"] and st["hist"][-1] == step[4:]:
+            st["hist"].pop()
+        if not st["hist"]:
+            self._clear(ctx)
+            return Reply(ctx.t("form.left"))
+        prev = form.field(st["hist"].pop())
+        return self._ask(ctx, form, st, prev)
+
+    async def _submit(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> list[Reply]:
+        missing = self._first_missing(form, st)
+        if missing is not None:
+            st["ret"] = True
+            st["skipped"] = []
+            return [Reply(ctx.t("form.fill_missing")), self._ask(ctx, form, st, missing)]
+        answers = dict(st["a"])
+        answers.update({f"_{k}": v for k, v in st["x"].items()})
+        answers["_mode"] = st["mode"]
+        saved = (ctx.conv.flow, ctx.conv.step, dict(ctx.conv.data))
+        self._clear(ctx)
+        try:
+            async with ctx.session.begin_nested():
+                return await form.on_submit(ctx, answers)
+        except Invalid as exc:
+            # Nothing of the submit is kept; the person stays on the summary to decide.
+            ctx.conv.flow, ctx.conv.step, ctx.conv.data = saved
+            return [Reply(ctx.t(exc.key, **exc.params)), self._go(ctx, form, st, "summary")]
+
+    async def _cancel(self, ctx: Ctx) -> list[Reply]:
+        self._clear(ctx)
+        return [Reply(ctx.t("form.cancelled")), await self._menu(ctx)]
+
+    # --- resume --------------------------------------------------------------------
+
+    def _resume_prompt(self, ctx: Ctx, to: dict[str, Any] | None) -> Reply:
+        t = ctx.t
+        conv = ctx.conv
+        st = dict(conv.data)
+        if conv.step != "resume":
+            st["resume"] = {"prev": conv.step, "to": to}
+        conv.step = "resume"
+        conv.data = st
+        conv.version += 1
+        title = t(f"title.{conv.flow}")
+        fresh = to["name"] if to else conv.flow
+        new_label = t("form.restart") if fresh == conv.flow else t("form.start_other", title=t(f"title.{fresh}"))
+        return Reply(t("form.resume", title=title), [
+            [Button(t("form.resume_yes"), self._pl(ctx, "res")), Button(new_label, self._pl(ctx, "new"))],
+            [Button(t("form.discard"), self._pl(ctx, "cancel"))],
+        ])
+
+    async def _resume_choice(self, ctx: Ctx, form: Form, st: dict[str, Any], code: str) -> list[Reply]:
+        info = st.pop("resume", {}) or {}
+        if code == "res":
+            ctx.conv.step = info.get("prev") or "summary"
+            ctx.conv.paused = False
+            self._save(ctx, st)
+            return self.prompt(ctx)
+        if code == "new":
+            to = info.get("to") or {"name": form.name}
+            self._clear(ctx)
+            return await self.start(ctx, to["name"], answers=to.get("answers"), extra=to.get("extra"),
+                                    mode=to.get("mode", "new"), step=to.get("step"), force=True)
+        return [Reply(ctx.t("button.expired")), self._resume_prompt(ctx, info.get("to"))]
+
+    # --- state helpers -------------------------------------------------------------
+
+    def _load(self, ctx: Ctx) -> tuple[Form, dict[str, Any]]:
+        form = self.forms[ctx.conv.flow or ""]
+        st = dict(ctx.conv.data or {})
+        for key, default in (("a", {}), ("hist", []), ("sel", []), ("skipped", []), ("x", {})):
+            st[key] = type(default)(st.get(key) or default)
+        st.setdefault("mode", "new")
+        st.setdefault("ret", False)
+        st.setdefault("fails", 0)
+        return form, st
+
+    @staticmethod
+    def _save(ctx: Ctx, st: dict[str, Any]) -> None:
+        # A new dict each time: the JSON column does not see in-place changes.
+        ctx.conv.data = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+                         for k, v in st.items()}
+
+    @staticmethod
+    def _clear(ctx: Ctx) -> None:
+        ctx.conv.flow = ctx.conv.step = None
+        ctx.conv.data = {}
+        ctx.conv.paused = False
+
+    @staticmethod
+    def _pl(ctx: Ctx, code: str) -> str:
+        return payload(f"f{ctx.conv.version}", code)
+
+    @staticmethod
+    def _input(ctx: Ctx, st: dict[str, Any]) -> FieldInput:
+        return FieldInput(answers=st["a"], now=ctx.now, tz=ctx.settings.tz)

@@ -1,0 +1,65 @@
+"""Message catalogs: every user-facing string, Korean first, English second.
+
+Catalogs are gettext `.po` files under `bot/locales/`, read with Babel at start (no
+compile step to forget). Message ids are keys (`ask.seeker.name`), the way Rasa names
+its responses, so a missing translation is caught by a test rather than shown as
+English-in-Korean. Placeholders use `str.format` names: `{name}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from string import Formatter
+
+from babel.messages.pofile import read_po
+
+LOCALES = ("ko", "en")
+LOCALE_DIR = Path(__file__).with_name("locales")
+log = logging.getLogger(__name__)
+
+
+@cache
+def catalog(locale: str) -> dict[str, str]:
+    with (LOCALE_DIR / f"{locale}.po").open("rb") as fh:
+        po = read_po(fh, locale=locale)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(text) if name}
+
+
+class Translator:
+    """Texts in one language; falls back to Korean, then to the key itself (logged)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in LOCALES else "ko"
+        self._texts = catalog(self.locale)
+
+    def __call__(self, key: str, /, **params: object) -> str:
+        text = self._texts.get(key)
+        if text is None:
+            text = catalog("ko").get(key)
+            if text is None:
+                log.error("missing catalog key %s", key)
+                return key
+        return text.format(**params) if params else text
+
+    def has(self, key: str) -> bool:
+        return key in self._texts
+
+
+@cache
+def translator(locale: str) -> Translator:
+    return Translator(locale)
+
+
+def pick_locale(language_code: str | None, default: str) -> str:
+    """A Telegram/Kakao language code to one of ours."""
+    if language_code:
+        base = language_code.split("-")[0].lower()
+        if base in LOCALES:
+            return base
+    return default

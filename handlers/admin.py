@@ -1,0 +1,152 @@
+"""Admins' side of the membership: review applications, decide, set member stages.
+
+Every command and button here passes the one admin guard (the router is `admin=True`,
+checked by the engine on every message and every press). What an admin goes through:
+1. A new application arrives as a message with 승인 / 반려 buttons; `/applications`
+   lists everything still pending, ten at a time.
+2. 승인 approves at once; the applicant is told and becomes a member at 창업준비.
+3. 반려 asks for a reason (one short answer); the applicant gets it with the result.
+4. `/members` lists members with buttons to move them between 창업준비, 창업숙성 and
+   창업실행; the member is told their new stage.
+A decision is re-checked in the database when the button is pressed: a second admin
+(or a second tap) on an application already decided gets "already decided", not a
+second decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Field, Form
+from handlers import notify, parsers
+from handlers.membership import application_text, decision_buttons
+from storage import memberships
+from storage.models import Membership
+
+PAGE = 10
+
+
+async def applications(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Lists pending applications, each with its decision buttons."""
+    t, tz = ctx.t, ctx.settings.tz
+    offset = int(args[0]) if args else 0
+    rows = await memberships.pending(ctx.session, PAGE, offset)
+    total = await memberships.count_status(ctx.session, "pending")
+    if not rows:
+        return [Reply(t("admin.no_pending"))]
+    out = [Reply(t("admin.pending_count", n=total))]
+    out += [Reply(application_text(t, row, tz), decision_buttons(t, row.id)) for row in rows]
+    if offset + PAGE < total:
+        out.append(Reply(t("admin.more", n=total - offset - PAGE),
+                         [[Button(t("admin.next_page"), payload("adm", "apps", offset + PAGE))]]))
+    return out
+
+
+async def _pending_or_reply(ctx: Ctx, row_id: int) -> Membership | Reply:
+    row = await memberships.get_for_update(ctx.session, row_id)
+    if row is None:
+        return Reply(ctx.t("admin.not_found"))
+    if row.status != "pending":
+        return Reply(ctx.t("admin.already_decided", id=row.id, status=ctx.t(f"status.{row.status}")))
+    return row
+
+
+async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Approves; the member starts at the preparation stage and is told."""
+    found = await _pending_or_reply(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    row = found
+    await memberships.decide(ctx.session, row, approve=True, admin_id=ctx.user.id, now=ctx.now)
+    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.approved", team=row.team_name,
+                                                               stage=tr("stage.preparation"))),
+                         kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+    return [Reply(ctx.t("admin.approved", id=row.id, team=row.team_name), edit=True)]
+
+
+async def ask_reason(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Asks why, before anything is decided."""
+    found = await _pending_or_reply(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    return await ctx.app.start_form(ctx, "reject", extra={"id": found.id})
+
+
+async def reject(ctx: Ctx, answers: Answers) -> list[Reply]:
+    """Rejects with the reason given; re-checked, since another admin may have decided meanwhile."""
+    if not ctx.is_admin:
+        # The form outlives the button that opened it: check the role again at submit.
+        raise Invalid("admin.only")
+    found = await _pending_or_reply(ctx, int(answers["_id"]))
+    if isinstance(found, Reply):
+        raise Invalid("admin.already_decided_short")
+    row = found
+    reason = answers["reason"]
+    await memberships.decide(ctx.session, row, approve=False, admin_id=ctx.user.id, now=ctx.now, reason=reason)
+    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.rejected", team=row.team_name,
+                                                               reason=reason)),
+                         kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+    return [Reply(ctx.t("admin.rejected", id=row.id, team=row.team_name))]
+
+
+REJECT_FORM = Form("reject", (Field("reason", parse=parsers.text(300, newlines=True)),), reject, summary=False)
+
+
+async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Lists members with stage buttons (the current stage marked)."""
+    t, tz = ctx.t, ctx.settings.tz
+    offset = int(args[0]) if args else 0
+    rows = await memberships.members(ctx.session, PAGE, offset)
+    total = await memberships.count_status(ctx.session, "approved")
+    if not rows:
+        return [Reply(t("admin.no_members"))]
+    out = [Reply(t("admin.members_count", n=total))]
+    for row in rows:
+        out.append(Reply(application_text(t, row, tz) + "\n" + t("admin.stage_now", stage=t(f"stage.{row.member_stage}")),
+                         [_stage_buttons(ctx, row)]))
+    if offset + PAGE < total:
+        out.append(Reply(t("admin.more", n=total - offset - PAGE),
+                         [[Button(t("admin.next_page"), payload("adm", "mems", offset + PAGE))]]))
+    return out
+
+
+def _stage_buttons(ctx: Ctx, row: Membership) -> list[Button]:
+    return [Button(("● " if row.member_stage == stage else "") + ctx.t(f"stage.{stage}"),
+                   payload("adm", "stg", row.id, i)) for i, stage in enumerate(memberships.STAGES)]
+
+
+async def set_stage(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    row = await memberships.get_for_update(ctx.session, int(args[0]))
+    stage = memberships.STAGES[int(args[1])]
+    if row is None or row.status != "approved":
+        return [Reply(t("admin.not_found"))]
+    if row.member_stage == stage:
+        return [Reply(t("admin.stage_same", team=row.team_name, stage=t(f"stage.{stage}")))]
+    await memberships.set_stage(ctx.session, row, stage, ctx.user.id, ctx.now)
+    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.stage_changed", team=row.team_name,
+                                                               stage=tr(f"stage.{stage}"))),
+                         kind="membership.stage")
+    return [Reply(t("admin.stage_set", team=row.team_name, stage=t(f"stage.{stage}")))]
+
+
+ACTIONS = {"ok": approve, "no": ask_reason, "stg": set_stage, "apps": applications, "mems": members}
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await ACTIONS[args[0]](ctx, args[1:])
+
+
+def build() -> Router:
+    return Router(
+        name="admin",
+        admin=True,
+        commands=[
+            CommandRoute("applications", applications, describe="cmd.applications"),
+            CommandRoute("members", members, describe="cmd.members"),
+        ],
+        buttons=[ButtonRoute("adm", on_button)],
+        forms=[REJECT_FORM],
+        menu=[MenuItem("menu.applications", "applications"), MenuItem("menu.members", "members")],
+    )

@@ -1,0 +1,136 @@
+"""Startup-centre membership application (공동회원제).
+
+What the user goes through with `/membership`:
+1. If they already applied, they see the state (under review, member at a stage) and
+   nothing new is started; when this year's quota is reached, applications are closed
+   with a clear message.
+2. Applicant type (would-be founder, university startup club, employee preparing to
+   found, re-starter after a closed company, existing startup) → team or company name →
+   one-paragraph idea → industry → stage (idea / prototype / revenue) → team size →
+   consent (PIPA) → summary → submit.
+3. On submit every admin gets the application at once with approve / reject buttons
+   (handled in `handlers.admin`); the applicant hears the result in this chat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Choice, Field, Form
+from bot.i18n import Translator
+from handlers import notify, parsers
+from storage import memberships
+from storage.db import advisory_xact_lock
+from storage.models import Membership
+
+APPLICANT_TYPES = ("prospective", "campus_club", "employee", "restarter", "startup")
+INDUSTRIES = ("it", "manufacturing", "bio", "content", "food", "fashion", "education", "environment", "social",
+              "other")
+STARTUP_STAGES = ("idea", "prototype", "revenue")
+
+
+def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(v, f"{group}.{v}") for v in values)
+
+
+def _team(value: int, t: Translator) -> str:
+    return t("membership.people", n=value)
+
+
+MEMBERSHIP_FIELDS = (
+    Field("applicant_type", choices=_choices("applicant", APPLICANT_TYPES), columns=1),
+    Field("team_name", parse=parsers.text(50)),
+    Field("idea", parse=parsers.text(500, newlines=True, min_len=10)),
+    Field("industry", choices=_choices("industry", INDUSTRIES)),
+    Field("startup_stage", choices=_choices("startup_stage", STARTUP_STAGES), columns=1),
+    Field("team_size", parse=lambda raw, _inp: parsers.integer(raw, low=1, high=100, units=("명", "people")),
+          choices=tuple(Choice(str(n), f"team.{n}") for n in (1, 2, 3, 4, 5)), show=_team, columns=5),
+    Field("consent", choices=(Choice("yes", "consent.agree"), Choice("no", "consent.refuse")), refuse="no",
+          columns=1),
+)
+
+
+def year_start(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    local = now.astimezone(tz)
+    return dt.datetime(local.year, 1, 1, tzinfo=tz).astimezone(dt.UTC)
+
+
+async def quota_left(ctx: Ctx) -> int:
+    used = await memberships.count_since(ctx.session, year_start(ctx.now, ctx.settings.tz))
+    return ctx.settings.membership_yearly_quota - used
+
+
+def describe_membership(t: Translator, row: Membership, tz: dt.tzinfo) -> str:
+    applied = row.applied_at.astimezone(tz).strftime("%Y-%m-%d")
+    if row.status == "approved":
+        return t("membership.status_member", team=row.team_name, stage=t(f"stage.{row.member_stage}"), date=applied)
+    if row.status == "rejected":
+        return t("membership.status_rejected", team=row.team_name, date=applied, reason=row.reject_reason or "-")
+    return t("membership.status_pending", team=row.team_name, date=applied)
+
+
+def application_text(t: Translator, row: Membership, tz: dt.tzinfo) -> str:
+    """How an application reads for an admin (no phone numbers or names beyond the team)."""
+    return t(
+        "admin.application", id=row.id, team=row.team_name, type=t(f"applicant.{row.applicant_type}"),
+        industry=t(f"industry.{row.industry}"), stage=t(f"startup_stage.{row.startup_stage}"),
+        size=row.team_size, idea=row.idea, date=row.applied_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def decision_buttons(t: Translator, row_id: int) -> list[list[Button]]:
+    return [[Button(t("admin.approve"), payload("adm", "ok", row_id)),
+             Button(t("admin.reject"), payload("adm", "no", row_id))]]
+
+
+async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
+    """Stores the application under the quota lock and tells the admins at once."""
+    t = ctx.t
+    # The yearly quota and "one live application" must hold with concurrent submits.
+    await advisory_xact_lock(ctx.session, "membership-quota")
+    if await quota_left(ctx) <= 0:
+        raise Invalid("membership.closed", quota=f"{ctx.settings.membership_yearly_quota:,}")
+    if await memberships.live(ctx.session, ctx.user.id) is not None:
+        raise Invalid("membership.already")
+    try:
+        row = await memberships.apply(ctx.session, ctx.user.id, answers, ctx.now)
+    except IntegrityError:
+        raise Invalid("membership.already") from None
+    tz = ctx.settings.tz
+    await notify.to_admins(
+        ctx,
+        lambda tr: Reply(tr("admin.new_application") + "\n\n" + application_text(tr, row, tz),
+                         decision_buttons(tr, row.id)),
+        kind="membership.new", dedupe_key=f"membership.new:{row.id}",
+    )
+    return [Reply(t("membership.submitted", team=row.team_name)), await ctx.app.menu(ctx)]
+
+
+MEMBERSHIP_FORM = Form("membership", MEMBERSHIP_FIELDS, submit)
+
+
+async def membership(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    if ctx.conv.flow != "membership":
+        row = await memberships.live(ctx.session, ctx.user.id)
+        if row is not None:
+            return [Reply(describe_membership(t, row, ctx.settings.tz)), await ctx.app.menu(ctx)]
+        if await quota_left(ctx) <= 0:
+            return [Reply(t("membership.closed", quota=f"{ctx.settings.membership_yearly_quota:,}")),
+                    await ctx.app.menu(ctx)]
+    return await ctx.app.start_form(ctx, "membership")
+
+
+def build() -> Router:
+    return Router(
+        name="membership",
+        commands=[CommandRoute("membership", membership, describe="cmd.membership")],
+        forms=[MEMBERSHIP_FORM],
+        menu=[MenuItem("menu.membership", "membership")],
+        phrases={"공동회원제": "membership", "공동회원": "membership", "창업": "membership",
+                 "membership": "membership"},
+    )

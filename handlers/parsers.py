@@ -1,0 +1,159 @@
+"""Parsers for typed answers: each returns a clean value or raises `Invalid` with a catalog key.
+
+Shared by every form, so a name, a year or a phone number is checked the same way
+wherever it is asked.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+import phonenumbers
+
+from bot.core import Invalid
+from bot.forms import FieldInput
+
+ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}
+MIN_BIRTH_YEAR = 1940
+
+
+def _has_control(text: str, *, newlines: bool) -> bool:
+    for ch in text:
+        if ch in ZERO_WIDTH:
+            return True
+        if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and not (newlines and ch in "\n\t"):
+            return True
+    return False
+
+
+def _is_emoji(ch: str) -> bool:
+    return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF or ch in "\ufe0f\u20e3"
+
+
+def clean(text: str, *, max_len: int, newlines: bool = False, min_len: int = 1) -> str:
+    """Normalised free text: NFC, trimmed, inner whitespace collapsed, no control characters."""
+    text = unicodedata.normalize("NFC", text).strip()
+    if _has_control(text, newlines=newlines):
+        raise Invalid("invalid.control_chars")
+    if newlines:
+        text = "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    else:
+        text = " ".join(text.split())
+    if len(text) < min_len:
+        raise Invalid("invalid.empty")
+    if len(text) > max_len:
+        raise Invalid("invalid.too_long", max=max_len, length=len(text))
+    return text
+
+
+def text(max_len: int, *, newlines: bool = False, min_len: int = 1) -> Callable[[str, FieldInput], str]:
+    def parse(raw: str, _inp: FieldInput) -> str:
+        return clean(raw, max_len=max_len, newlines=newlines, min_len=min_len)
+
+    return parse
+
+
+def person_name(raw: str, _inp: FieldInput) -> str:
+    """Letters (Hangul, Latin, ...), spaces, hyphens, dots and apostrophes; no emoji or digits."""
+    name = clean(raw, max_len=30)
+    for ch in name:
+        if _is_emoji(ch):
+            raise Invalid("invalid.name_emoji")
+        if not (ch.isalpha() or ch in " -.'·"):
+            raise Invalid("invalid.name_chars")
+    if not any(ch.isalpha() for ch in name):
+        raise Invalid("invalid.name_chars")
+    return name
+
+
+def integer(raw: str, *, low: int, high: int, units: tuple[str, ...] = ()) -> int:
+    value = unicodedata.normalize("NFKC", raw).strip().replace(",", "").replace(" ", "")
+    for unit in units:
+        value = value.removesuffix(unit)
+    if not re.fullmatch(r"\d{1,9}", value):
+        raise Invalid("invalid.number")
+    number = int(value)
+    if not low <= number <= high:
+        raise Invalid("invalid.range", low=low, high=high)
+    return number
+
+
+def birth_year(raw: str, inp: FieldInput) -> int:
+    this_year = inp.now.astimezone(inp.tz).year
+    value = unicodedata.normalize("NFKC", raw).strip().removesuffix("년").removesuffix("생")
+    if re.fullmatch(r"\d{2}", value):
+        # "98" -> 1998, "05" -> 2005: people write two digits on Korean forms.
+        two = int(value)
+        value = str(2000 + two if 2000 + two <= this_year else 1900 + two)
+    if not re.fullmatch(r"\d{4}", value):
+        raise Invalid("invalid.birth_year_format")
+    year = int(value)
+    if year > this_year:
+        raise Invalid("invalid.birth_year_future")
+    if year < MIN_BIRTH_YEAR:
+        raise Invalid("invalid.birth_year_old", low=MIN_BIRTH_YEAR)
+    if this_year - year < 14:
+        raise Invalid("invalid.birth_year_young")
+    return year
+
+
+def experience_years(raw: str, inp: FieldInput) -> int:
+    years = integer(raw, low=0, high=60, units=("년", "years", "year", "yrs"))
+    born = inp.answers.get("birth_year")
+    if isinstance(born, int) and years > max(0, inp.now.astimezone(inp.tz).year - born - 14):
+        raise Invalid("invalid.experience_vs_age")
+    return years
+
+
+def salary(raw: str, _inp: FieldInput) -> int:
+    """Desired yearly salary in 만원: "3000", "3,000만원", "3천만원" or "30000000"."""
+    value = unicodedata.normalize("NFKC", raw).strip().replace(",", "").replace(" ", "")
+    value = value.removesuffix("원").removesuffix("만")
+    match = re.fullmatch(r"(\d{1,2})천", value)
+    if match:
+        value = str(int(match.group(1)) * 1000)
+    if value.isdigit() and len(value) >= 7:
+        value = str(int(value) // 10_000)  # given in won
+    return integer(value, low=1000, high=100_000)
+
+
+def phone(raw: str, _inp: FieldInput) -> str:
+    """A Korean mobile number in any usual format, stored as E.164 (+821012345678)."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if len(value) > 20:
+        raise Invalid("invalid.phone")
+    try:
+        number = phonenumbers.parse(value, "KR")
+    except phonenumbers.NumberParseException:
+        raise Invalid("invalid.phone") from None
+    if number.country_code != 82 or not phonenumbers.is_valid_number(number):
+        raise Invalid("invalid.phone_korean")
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        raise Invalid("invalid.phone_mobile")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def show_phone(value: str) -> str:
+    number = phonenumbers.parse(value, "KR")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def items(max_items: int, max_len: int) -> Callable[[str, FieldInput], list[str]]:
+    """A comma-separated list ("웹 개발, 데이터 분석"): each item cleaned, duplicates dropped."""
+
+    def parse(raw: str, _inp: FieldInput) -> list[str]:
+        whole = clean(raw, max_len=max_items * (max_len + 2))
+        parts = [p for p in re.split(r"[,、;/\n]", whole) if p.strip()]
+        out: list[str] = []
+        for part in parts:
+            item = clean(part, max_len=max_len)
+            if item.casefold() not in (o.casefold() for o in out):
+                out.append(item)
+        if len(out) > max_items:
+            raise Invalid("invalid.too_many", max=max_items)
+        return out
+
+    return parse

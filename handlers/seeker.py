@@ -1,0 +1,169 @@
+"""Job-seeker registration (구직등록), the profile, and erasing one's data.
+
+What the user goes through with `/register`:
+1. Consent (PIPA): the items collected, the purpose, how long they are kept, and the
+   right to refuse. Refusing ends politely and stores nothing.
+2. Name → birth year → track (청년층 / 중장년층, suggested from the birth year) →
+   where they study or studied (university / specialised high school / other) and its
+   name → desired jobs (one or more) → skills → preferred districts (Seoul's 25 구,
+   several, or "anywhere") → education → years of experience → desired salary
+   (optional) → mobile number (optional; Korean formats, normalised).
+3. A summary where any answer can be corrected, then confirm: the profile is saved.
+
+`/profile` shows everything the bot holds about the person, with buttons to edit the
+registration (the same questions, straight to the chosen one) and to delete it all.
+`/delete` asks once more and then erases the person, their profile, applications,
+conversation state and queued messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.i18n import Translator
+from handlers import parsers
+from handlers.membership import describe_membership
+from storage import memberships, seekers, users
+
+YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
+
+DISTRICTS = (
+    "jongno", "jung", "yongsan", "seongdong", "gwangjin", "dongdaemun", "jungnang", "seongbuk", "gangbuk",
+    "dobong", "nowon", "eunpyeong", "seodaemun", "mapo", "yangcheon", "gangseo", "guro", "geumcheon",
+    "yeongdeungpo", "dongjak", "gwanak", "seocho", "gangnam", "songpa", "gangdong",
+)
+
+CONSENT = (Choice("yes", "consent.agree"), Choice("no", "consent.refuse"))
+
+
+def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(v, f"{group}.{v}") for v in values)
+
+
+def suggest_track(answers: Answers, inp: FieldInput) -> str | None:
+    born = answers.get("birth_year")
+    if not isinstance(born, int):
+        return None
+    return "youth" if inp.now.astimezone(inp.tz).year - born <= YOUTH_MAX_AGE else "middle"
+
+
+def _years(value: int, t: Translator) -> str:
+    return t("seeker.years", n=value) if value else t("experience.0")
+
+
+def _salary(value: int, t: Translator) -> str:
+    return t("seeker.salary", amount=f"{value:,}")
+
+
+def _phone(value: str, _t: Translator) -> str:
+    return parsers.show_phone(value)
+
+
+SEEKER_FIELDS = (
+    Field("consent", choices=CONSENT, refuse="no", columns=1),
+    Field("name", parse=parsers.person_name),
+    Field("birth_year", parse=parsers.birth_year),
+    Field("track", choices=_choices("track", ("youth", "middle")), suggest=suggest_track, columns=1),
+    Field("school_kind", choices=_choices("school", ("university", "vocational_high", "other")), columns=1),
+    Field("school_name", parse=parsers.text(50)),
+    Field("desired_jobs", parse=parsers.items(5, 30)),
+    Field("skills", parse=parsers.items(20, 30)),
+    Field("districts", choices=(*_choices("district", DISTRICTS), Choice("any", "district.any")), multi=True,
+          exclusive="any", columns=4),
+    Field("education", choices=_choices("education", ("high_school", "college", "university", "graduate",
+                                                      "enrolled")), columns=1),
+    Field("experience_years", parse=parsers.experience_years, show=_years, columns=3,
+          choices=tuple(Choice(str(n), f"experience.{n}") for n in (0, 1, 2, 3, 5, 10))),
+    Field("desired_salary", parse=parsers.salary, optional=True, show=_salary),
+    Field("phone", parse=parsers.phone, optional=True, show=_phone),
+)
+
+
+async def save_registration(ctx: Ctx, answers: Answers) -> list[Reply]:
+    """Stores the profile; a first registration and an edit end with different words."""
+    t = ctx.t
+    existed = await seekers.get(ctx.session, ctx.user.id) is not None
+    await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
+    text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
+    return [Reply(text), await ctx.app.menu(ctx)]
+
+
+SEEKER_FORM = Form("seeker", SEEKER_FIELDS, save_registration)
+
+
+async def register(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    if await seekers.get(ctx.session, ctx.user.id) is not None and ctx.conv.flow != "seeker":
+        return [Reply(t("seeker.already"), [[Button(t("menu.profile"), payload("m", "profile")),
+                                             Button(t("profile.edit"), payload("m", "profile", "edit"))]])]
+    return await ctx.app.start_form(ctx, "seeker")
+
+
+async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Everything held about the person (PIPA right of access), with edit and delete."""
+    t = ctx.t
+    seeker = await seekers.get(ctx.session, ctx.user.id)
+    if args and args[0] == "edit":
+        if seeker is None:
+            return await register(ctx, ())
+        answers = seekers.as_answers(seeker) | {"consent": "yes"}
+        return await ctx.app.start_form(ctx, "seeker", answers=answers, mode="edit", step="edit")
+    member = await memberships.latest(ctx.session, ctx.user.id)
+    lines = [t("profile.title"), "", t("profile.account", channel=t(f"channel.{ctx.identity.channel}"),
+                                       since=ctx.user.created_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d"),
+                                       language=t("lang.name"))]
+    rows: list[list[Button]] = []
+    runner = ctx.app.runner
+    if seeker is not None:
+        lines += ["", t("profile.seeker", date=seeker.registered_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d"))]
+        values = seekers.as_answers(seeker)
+        for fld in SEEKER_FIELDS[1:]:
+            lines.append(f"• {t(f'label.seeker.{fld.name}')}: {runner.display(t, fld, values[fld.name])}")
+        rows.append([Button(t("profile.edit"), payload("m", "profile", "edit"))])
+    if member is not None:
+        lines += ["", describe_membership(t, member, ctx.settings.tz)]
+    if seeker is None and member is None:
+        lines += ["", t("profile.nothing")]
+        rows.append([Button(t("menu.register"), payload("m", "register"))])
+    rows.append([Button(t("profile.delete"), payload("m", "delete"))])
+    return [Reply("\n".join(lines), rows)]
+
+
+async def erase(ctx: Ctx, answers: Answers) -> list[Reply]:
+    """Deletes the person; the turn's objects are detached so nothing writes them back."""
+    await users.erase(ctx.session, ctx.user.id)
+    ctx.session.expunge_all()
+    return [Reply(ctx.t("delete.done"))]
+
+
+DELETE_FORM = Form(
+    "delete",
+    (Field("confirm", choices=(Choice("yes", "delete.yes"), Choice("no", "delete.no")), refuse="no", columns=1),),
+    erase,
+    summary=False,
+)
+
+
+async def delete(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return await ctx.app.start_form(ctx, "delete")
+
+
+async def _not_registered(ctx: Ctx) -> bool:
+    return await seekers.get(ctx.session, ctx.user.id) is None
+
+
+def build() -> Router:
+    return Router(
+        name="seeker",
+        commands=[
+            CommandRoute("register", register, describe="cmd.register"),
+            CommandRoute("profile", profile, describe="cmd.profile"),
+            CommandRoute("delete", delete, describe="cmd.delete"),
+        ],
+        forms=[SEEKER_FORM, DELETE_FORM],
+        menu=[MenuItem("menu.register", "register", visible=_not_registered), MenuItem("menu.profile", "profile")],
+        phrases={"구직등록": "register", "회원가입": "register", "register": "register", "내정보": "profile",
+                 "탈퇴": "delete"},
+    )

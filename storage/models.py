@@ -1,0 +1,210 @@
+"""Typed SQLAlchemy 2.0 models: the whole schema in one place.
+
+The aggregates' queries live in their own modules (`users`, `conversations`,
+`memberships`, `outbox`); this file only says what is stored. Rules that must hold
+under concurrency are constraints here, not only Python checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in, aware UTC out, on SQLite (no tz support) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+timestamp = Annotated[dt.datetime, mapped_column(UTCDateTime())]
+user_fk = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"))]
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A person, whatever channels they reach us on. Names live in the profile, not here."""
+
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    locale: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(16), default="user")  # user | counselor | admin
+    created_at: Mapped[timestamp]
+    last_seen_at: Mapped[timestamp]
+
+
+class Identity(Base):
+    """How one channel knows a user (Telegram user id, Kakao user key, console)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    # Where proactive messages go (Telegram: the private chat id).
+    chat_id: Mapped[str] = mapped_column(String(128))
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class SeekerProfile(Base):
+    """Job-seeker registration (구직등록)."""
+
+    __tablename__ = "seeker_profiles"
+
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    birth_year: Mapped[int]
+    track: Mapped[str] = mapped_column(String(16))  # youth | middle
+    school_kind: Mapped[str] = mapped_column(String(16))  # university | vocational_high | other
+    school_name: Mapped[str] = mapped_column(String(60))
+    desired_jobs: Mapped[list[Any]]
+    skills: Mapped[list[Any]]
+    districts: Mapped[list[Any]]  # empty list = anywhere in Seoul
+    education: Mapped[str] = mapped_column(String(16))
+    experience_years: Mapped[int]
+    desired_salary: Mapped[int | None]  # 만원 per year
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    consent_at: Mapped[timestamp]
+    registered_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class Membership(Base):
+    """An application for the startup-centre membership (공동회원제) and, once approved, the member."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        # One live application or membership per person, even under concurrent submits.
+        Index(
+            "uq_memberships_live_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'approved')"),
+            postgresql_where=text("status IN ('pending', 'approved')"),
+        ),
+        Index("ix_memberships_status_applied", "status", "applied_at"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    applicant_type: Mapped[str] = mapped_column(String(24))
+    team_name: Mapped[str] = mapped_column(String(60))
+    idea: Mapped[str] = mapped_column(Text)
+    industry: Mapped[str] = mapped_column(String(24))
+    startup_stage: Mapped[str] = mapped_column(String(16))  # idea | prototype | revenue
+    team_size: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    member_stage: Mapped[str | None] = mapped_column(String(16), default=None)
+    reject_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    consent_at: Mapped[timestamp]
+    applied_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class Conversation(Base):
+    """Where a person is in a flow, per channel identity; read and written on every message."""
+
+    __tablename__ = "conversations"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[user_fk]
+    flow: Mapped[str | None] = mapped_column(String(32), default=None)
+    step: Mapped[str | None] = mapped_column(String(48), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped whenever new buttons are shown; a press carrying an older version is stale.
+    version: Mapped[int] = mapped_column(default=0)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_button: Mapped[str | None] = mapped_column(String(64), default=None)
+    updated_at: Mapped[timestamp]
+
+
+class OutboxMessage(Base):
+    """A proactive message: a row first, sent later by the dispatcher (DESIGN.md §3)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_outbox_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    due_at: Mapped[timestamp]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|blocked|cancelled
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[timestamp]
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class AuditEntry(Base):
+    """Who decided what, for admins' actions (ids only, no personal data)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[intpk]
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[timestamp]

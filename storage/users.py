@@ -1,0 +1,72 @@
+"""People and their channel identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Identity, User
+
+
+async def identify(
+    session: AsyncSession, channel: str, external_id: str, chat_id: str, locale: str, now: dt.datetime
+) -> tuple[User, Identity]:
+    """The user behind a channel identity, created on first contact.
+
+    The caller holds the per-user lock, so two first messages cannot both create.
+    """
+    row = (
+        await session.execute(
+            select(User, Identity)
+            .join(Identity, Identity.user_id == User.id)
+            .where(Identity.channel == channel, Identity.external_id == external_id)
+        )
+    ).first()
+    if row is not None:
+        user, identity = row
+        user.last_seen_at = now
+        if identity.chat_id != chat_id:
+            identity.chat_id = chat_id
+        if identity.blocked_at is not None:
+            # They wrote to us, so they can be reached again.
+            identity.blocked_at = None
+        return user, identity
+    user = User(locale=locale, role="user", created_at=now, last_seen_at=now)
+    session.add(user)
+    await session.flush()
+    identity = Identity(user_id=user.id, channel=channel, external_id=external_id, chat_id=chat_id)
+    session.add(identity)
+    await session.flush()
+    return user, identity
+
+
+async def reachable_identity(session: AsyncSession, user_id: int) -> Identity | None:
+    """Where to send a proactive message: the newest identity that has not blocked the bot."""
+    return (
+        await session.scalars(
+            select(Identity)
+            .where(Identity.user_id == user_id, Identity.blocked_at.is_(None))
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def admins(session: AsyncSession) -> list[tuple[User, Identity]]:
+    rows = await session.execute(
+        select(User, Identity).join(Identity, Identity.user_id == User.id).where(User.role == "admin")
+    )
+    return [(u, i) for u, i in rows.all()]
+
+
+async def mark_blocked(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
+    await session.execute(
+        update(Identity).where(Identity.channel == channel, Identity.chat_id == chat_id).values(blocked_at=now)
+    )
+
+
+async def erase(session: AsyncSession, user_id: int) -> None:
+    """Delete a person and everything tied to them (profiles, applications, state, queued messages)."""
+    await session.execute(delete(User).where(User.id == user_id))
