@@ -207,7 +207,7 @@ class Engine:
         if inc.command is not None:
             return Response(await self.run_command(ctx, inc.command, inc.args))
         active = bool(conv.flow) and not conv.paused
-        if inc.text is None or not inc.text.strip():
+        if inc.text is None:
             if active:
                 return Response([Reply(t("input.text_expected"))])
             return Response([Reply(t("input.unsupported")), await self.menu(ctx)])

@@ -298,20 +298,26 @@ class FakeTelegram:
         call = Call(canonical, {}, time.time())
         payload: JSONDict
         try:
-            call.params = await self._read_params(request)
-            call.chat_id = _chat_key(call.params.get("chat_id"))
-            self._inject_faults(call)
-            result = await impl(call.params) if impl is not None else True
+            call.result = await self._dispatch(request, call, impl)
         except TelegramApiError as err:
             call.error_code, call.description = err.error_code, err.description
             payload = {"ok": False, "error_code": err.error_code, "description": err.description}
             if err.retry_after is not None:
                 payload["parameters"] = {"retry_after": err.retry_after}
         else:
-            call.result = result
-            payload = {"ok": True, "result": result}
+            payload = {"ok": True, "result": call.result}
         self._record(call)
         return web.json_response(payload, status=call.error_code or 200)
+
+    async def _dispatch(self, request: web.Request, call: Call,
+                        impl: Callable[[JSONDict], Awaitable[Any]] | None) -> Any:
+        try:
+            call.params = await self._read_params(request)
+            call.chat_id = _chat_key(call.params.get("chat_id"))
+            self._inject_faults(call)
+            return await impl(call.params) if impl is not None else True
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # malformed parameters
+            raise _bad(f"invalid parameters for {call.method}: {exc!r}") from exc
 
     async def _read_params(self, request: web.Request) -> JSONDict:
         """Merge query string and JSON / urlencoded / multipart body; uploads become Upload."""
@@ -719,24 +725,30 @@ class FakeTelegram:
             self._wake_pollers()
         return update
 
-    def _user(self, user_id: int, first_name: str, language_code: str) -> JSONDict:
-        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
-        self._users[user_id] = user
-        return user
+    def _user(self, user_id: int, first_name: str | None, language_code: str | None) -> JSONDict:
+        """The user's profile; None keeps what an earlier driver call set (initially "Test"/"ko")."""
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "Test",
+                                                "language_code": "ko"})
+        if first_name is not None:
+            user["first_name"] = first_name
+        if language_code is not None:
+            user["language_code"] = language_code
+        return dict(user)
 
-    def _user_message(self, user_id: int, first_name: str, language_code: str, content: JSONDict) -> JSONDict:
+    def _user_message(self, user_id: int, first_name: str | None, language_code: str | None,
+                      content: JSONDict) -> JSONDict:
         user = self._user(user_id, first_name, language_code)
         return self.push_update({"message": copy.deepcopy(self._new_message(user_id, user, content))})
 
-    def user_sends(self, user_id: int, text: str, *, first_name: str = "Test",
-                   language_code: str = "ko") -> JSONDict:
+    def user_sends(self, user_id: int, text: str, *, first_name: str | None = None,
+                   language_code: str | None = None) -> JSONDict:
         """A private text message; a leading ``/command`` gets a bot_command entity."""
         content: JSONDict = {"text": text}
         if command := _COMMAND.match(text):
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command.group())}]
         return self._user_message(user_id, first_name, language_code, content)
 
-    def user_sends_sticker(self, user_id: int, *, first_name: str = "Test", language_code: str = "ko",
+    def user_sends_sticker(self, user_id: int, *, first_name: str | None = None, language_code: str | None = None,
                            emoji: str = "👍") -> JSONDict:
         """A sticker, the typical "unexpected input" a bot must cope with."""
         n = next(self._ids)
@@ -745,7 +757,7 @@ class FakeTelegram:
         return self._user_message(user_id, first_name, language_code, {"sticker": sticker})
 
     def user_sends_photo(self, user_id: int, *, caption: str | None = None, data: bytes = b"\xff\xd8\xff\xe0fake",
-                         first_name: str = "Test", language_code: str = "ko") -> JSONDict:
+                         first_name: str | None = None, language_code: str | None = None) -> JSONDict:
         """A photo whose bytes the bot can fetch with getFile + download."""
         upload = Upload("photo.jpg", data, "image/jpeg")
         self._register_file(upload, "photo")
@@ -755,15 +767,15 @@ class FakeTelegram:
         return self._user_message(user_id, first_name, language_code, content)
 
     def user_sends_document(self, user_id: int, filename: str, data: bytes,
-                            mime_type: str = "application/octet-stream", *, first_name: str = "Test",
-                            language_code: str = "ko") -> JSONDict:
+                            mime_type: str = "application/octet-stream", *, first_name: str | None = None,
+                            language_code: str | None = None) -> JSONDict:
         """A document (e.g. a CV) whose bytes the bot can fetch with getFile + download."""
         upload = Upload(filename, data, mime_type)
         self._register_file(upload, "document")
         return self._user_message(user_id, first_name, language_code, {"document": self._document(upload)})
 
-    def user_presses(self, user_id: int, message_id: int, data: str, *, first_name: str = "Test",
-                     language_code: str = "ko") -> JSONDict:
+    def user_presses(self, user_id: int, message_id: int, data: str, *, first_name: str | None = None,
+                     language_code: str | None = None) -> JSONDict:
         """Press an inline button of bot message ``message_id`` in the user's private chat."""
         message = self._chats.get(user_id, {}).get(message_id)
         if message is None:

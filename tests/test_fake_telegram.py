@@ -82,6 +82,8 @@ async def test_get_me_and_protocol_details(fake: FakeTelegram, bot: Bot) -> None
     assert fake.calls[-1].method == "setMyName" and fake.calls[-1].params == {"name": "x"}
     error = await raw_call(fake, "sendMessage", chat_id=5, text="")
     assert error == {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+    malformed = await raw_call(fake, "getUpdates", offset="soon")
+    assert malformed["error_code"] == 400 and "invalid parameters" in malformed["description"]
 
 
 @pytest.mark.asyncio
@@ -173,7 +175,7 @@ async def test_uploads_are_recorded_and_downloadable(fake: FakeTelegram, bot: Bo
     assert message.document.mime_type == "application/pdf" and message.caption == "이력서"
     assert message.reply_markup == keyboard()
     call = fake.calls[-1]
-    assert call.method == "sendDocument" and call.chat_id == 42
+    assert call.method == "sendDocument" and call.chat_id == 42 and call.params["caption"] == "이력서"
     assert call.params["document"].data == pdf and call.params["reply_markup"]["inline_keyboard"]
     assert fake.uploads[-1].filename == "cv.pdf" and fake.uploads[-1].data == pdf
 
@@ -254,6 +256,7 @@ async def test_application_polling_echo_command_and_button(fake: FakeTelegram) -
         assert reply.result["chat"]["first_name"] == "민수"
 
         update = fake.user_presses(42, reply.result["message_id"], "press")
+        assert update["callback_query"]["from"]["first_name"] == "민수"  # profile is remembered
         edit = await fake.wait_reply(42)
         assert edit.method == "editMessageText" and edit.result["text"] == "pressed press"
         assert fake.answered_callbacks[update["callback_query"]["id"]] == "pressed!"
