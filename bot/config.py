@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Seoul"
     default_locale: str = "ko"
+    # Overall sends per second through python-telegram-bot's AIORateLimiter (Telegram: ~30/s).
+    telegram_overall_rate: float = Field(default=30, ge=0)
+    # Updates handled at once; one person's messages still go one at a time, in order.
+    telegram_concurrency: int = Field(default=64, ge=1, le=1024)
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_listen: str = "127.0.0.1"

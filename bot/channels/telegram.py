@@ -1,0 +1,290 @@
+"""Telegram channel (python-telegram-bot 22): updates in, replies out, outbox notifier.
+
+Every private-chat update becomes an `Incoming` for the engine; the engine's replies
+are rendered as messages with inline keyboards (split at 4096 characters, buttons on
+the last part), edits of the message whose button was pressed where the reply asks for
+it, and documents for files. Every callback query is answered, with the engine's
+toast when there is one, so the client never keeps a spinner.
+
+Long polling by default; with WEBHOOK_URL set, an aiohttp server receives the updates
+and refuses any request without the right `X-Telegram-Bot-Api-Secret-Token` (403,
+nothing processed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import signal
+from typing import Any
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+# Opt in to PTB's coming `retry_after: timedelta` now (the old float form is deprecated).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.config import Settings
+from bot.core import Incoming, Reply, Response
+from bot.engine import Engine
+from bot.i18n import LOCALES, translator
+from scheduler import outbox as dispatch
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1 << 20
+REPLY_RETRIES = 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut at line breaks (or spaces) so no part exceeds Telegram's limit and nothing is lost."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return [p for p in parts if p] or [" "]
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.payload)
+          for b in row] for row in reply.buttons]
+    )
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The core's view of an update; None for what the bot ignores (groups, edits, channels)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or chat.type != "private" or user.is_bot:
+        return None
+    base: dict[str, Any] = {"channel": CHANNEL, "external_id": str(user.id), "chat_id": str(chat.id),
+                            "language_code": user.language_code}
+    if update.callback_query is not None:
+        return Incoming(**base, button=update.callback_query.data or "")
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        command = Incoming.parse_command(message.text)
+        if command is not None:
+            return Incoming(**base, text=message.text, command=command[0], args=command[1])
+        return Incoming(**base, text=message.text)
+    kind = next((k for k in ("sticker", "photo", "document", "voice", "video", "audio", "location", "contact")
+                 if getattr(message, k, None)), "other")
+    return Incoming(**base, attachment=kind)
+
+
+class TelegramChannel:
+    """Connects an `Engine` to a PTB `Application`; also the outbox notifier for Telegram."""
+
+    channel = CHANNEL
+
+    def __init__(self, engine: Engine, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.engine = engine
+        self.application = application
+        application.add_handler(TypeHandler(Update, self.on_update))
+        application.add_error_handler(self.on_error)
+
+    async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        incoming = to_incoming(update)
+        query = update.callback_query
+        if incoming is None:
+            if query is not None:
+                await self._answer(query.id, None)
+            return
+        response = await self.engine.handle(incoming)
+        if query is not None:
+            await self._answer(query.id, response.toast)
+        source = query.message if query is not None and isinstance(query.message, Message) else None
+        # A person is waiting for this answer: let the limiter sit out a flood wait and retry.
+        await self.render(int(incoming.chat_id), response, source, rate_limit_args=REPLY_RETRIES)
+
+    async def _answer(self, query_id: str, text: str | None) -> None:
+        try:
+            await self.application.bot.answer_callback_query(query_id, text=text)
+        except TelegramError as exc:
+            # An answer can come too late (query older than ~15 s); the reply itself still goes out.
+            log.info("callback answer failed: %s", exc)
+
+    async def render(self, chat_id: int, response: Response, source: Message | None = None,
+                     rate_limit_args: int | None = None) -> None:
+        bot = self.application.bot
+        for reply in response.replies:
+            if not reply.text and not reply.file:
+                continue
+            if reply.edit and source is not None and len(reply.text) <= MAX_TEXT:
+                if await self._edit(source, reply):
+                    continue
+            if reply.text:
+                parts = split_text(reply.text)
+                for i, part in enumerate(parts):
+                    markup = keyboard(reply) if i == len(parts) - 1 else None
+                    await bot.send_message(chat_id, part, reply_markup=markup, rate_limit_args=rate_limit_args)
+            if reply.file is not None:
+                await bot.send_document(chat_id, InputFile(reply.file.data, filename=reply.file.filename),
+                                        caption=reply.file.caption, rate_limit_args=rate_limit_args)
+
+    async def _edit(self, source: Message, reply: Reply) -> bool:
+        try:
+            await self.application.bot.edit_message_text(reply.text, chat_id=source.chat_id,
+                                                         message_id=source.message_id, reply_markup=keyboard(reply))
+            return True
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            log.info("edit failed, sending instead: %s", exc)
+            return False
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler error: %s", context.error, exc_info=context.error)
+
+    # --- outbox notifier -------------------------------------------------------------
+
+    async def send(self, chat_id: str, message: dict[str, Any]) -> None:
+        reply = Reply.from_payload(message)
+        try:
+            # The dispatcher owns retries of queued messages: the limiter's default of no retries applies.
+            await self.render(int(chat_id), Response([reply]))
+        except Forbidden as exc:
+            raise dispatch.Blocked(str(exc)) from exc
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            raise dispatch.RetryAfter(retry if isinstance(retry, (int, float)) else retry.total_seconds()) from exc
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise dispatch.Blocked(str(exc)) from exc
+            raise
+        except NetworkError as exc:
+            raise dispatch.TransientError(str(exc)) from exc
+
+    # --- set-up ------------------------------------------------------------------------
+
+    async def publish_commands(self) -> None:
+        """The command menu in Korean (default) and English, plus admin commands in admins' chats."""
+        bot = self.application.bot
+        default = self.engine.settings.default_locale
+        for admin_view, scopes in ((False, [BotCommandScopeDefault()]),
+                                   (True, [BotCommandScopeChat(i) for i in self.engine.settings.admin_telegram_ids])):
+            commands = self.engine.commands(admin=admin_view)
+            for scope in scopes:
+                for locale in (*LOCALES, None):
+                    t = translator(locale or default)
+                    try:
+                        await bot.set_my_commands([BotCommand(name, t(key)[:256]) for name, key in commands],
+                                                  scope=scope, language_code=locale)
+                    except TelegramError as exc:
+                        # An admin who never opened the bot has no chat yet; that must not stop the start.
+                        log.warning("setMyCommands failed for a scope: %s", exc)
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_base_url.removesuffix("/bot") + "/file/bot")
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_overall_rate, max_retries=0))
+        .concurrent_updates(settings.telegram_concurrency)
+    )
+    if settings.webhook_mode:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+def webhook_app(channel: TelegramChannel, settings: Settings) -> web.Application:
+    """An aiohttp app receiving Telegram's POSTs; the secret is compared in constant time."""
+    path = urlparse(settings.webhook_url).path or "/"
+    expected = settings.webhook_secret.encode()
+    application = channel.application
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            log.warning("webhook request with a wrong or missing secret from %s", request.remote)
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            data = json.loads(await request.read())
+            update = Update.de_json(data, application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        if update is None:
+            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        await application.update_queue.put(update)
+        return web.json_response({"ok": True})
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(path, receive)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set): polling, or the webhook server."""
+    from bot.app import running
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    application = build_application(settings)
+    async with running(settings) as app:
+        channel = TelegramChannel(app.engine, application)
+        app.dispatcher.add_notifier(channel)
+        await application.initialize()
+        await channel.publish_commands()
+        await application.start()
+        runner: web.AppRunner | None = None
+        try:
+            if settings.webhook_mode:
+                runner = web.AppRunner(webhook_app(channel, settings))
+                await runner.setup()
+                await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
+                await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                                  allowed_updates=["message", "callback_query"])
+                log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
+            else:
+                assert application.updater is not None
+                await application.bot.delete_webhook()
+                await application.updater.start_polling(allowed_updates=["message", "callback_query"],
+                                                        poll_interval=0.0, timeout=10)
+                log.info("polling for updates")
+            await stop.wait()
+        finally:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if runner is not None:
+                await runner.cleanup()
+            await application.stop()
+            await application.shutdown()

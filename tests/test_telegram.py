@@ -1,0 +1,227 @@
+"""The real python-telegram-bot Application against the fake Bot API on 127.0.0.1.
+
+Polling: a whole registration with button presses. Webhook: the right secret is
+processed, a wrong or missing one gets 403 and nothing happens, a malformed body 400.
+The outbox notifier maps Telegram's errors to the dispatcher's outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.channels.telegram import TelegramChannel, build_application, run, split_text
+from bot.config import Settings
+from scheduler import outbox as dispatch
+from tests.conftest import ADMIN_ID, make_settings
+from tests.fake_telegram import FakeTelegram
+
+USER = 4242
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def _settings(tmp_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
+    return make_settings(f"sqlite+aiosqlite:///{tmp_path / 'tg.sqlite3'}", telegram_bot_token="123:TEST",
+                         telegram_api_base_url=fake.base_url, **overrides)
+
+
+class BotProcess:
+    """`bot.channels.telegram.run` in a task, stopped at the end of the test."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(run(settings, stop=self.stop))
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
+
+
+async def _reply_text(fake: FakeTelegram, since: int) -> str:
+    call = await fake.wait_reply(USER, since=since)
+    return str(call.params.get("text", ""))
+
+
+async def say(fake: FakeTelegram, text: str) -> str:
+    since = len(fake.calls)
+    fake.user_sends(USER, text)
+    await fake.wait_reply(USER, since=since)
+    await asyncio.sleep(0.05)  # let the rest of a multi-message answer arrive
+    return "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
+
+
+async def press(fake: FakeTelegram, label: str) -> str:
+    message = next(m for m in reversed(fake.messages(USER)) if m.get("reply_markup"))
+    buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    data = next(b["callback_data"] for b in buttons if label in b["text"])
+    since = len(fake.calls)
+    update = fake.user_presses(USER, message["message_id"], data)
+    await fake.wait_for(lambda c: c.method == "answerCallbackQuery"
+                        and c.params.get("callback_query_id") == update["callback_query"]["id"], since=since)
+    await asyncio.sleep(0.05)
+    return "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
+
+
+async def test_polling_registration_with_buttons(tmp_path: Path, fake: FakeTelegram) -> None:
+    bot = BotProcess(_settings(tmp_path, fake))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        assert fake.get_commands(language_code="ko")[0]["description"] == "시작하기"
+        assert any(c["command"] == "register" for c in fake.get_commands(language_code="en"))
+        assert not any(c["command"] == "applications" for c in fake.get_commands())
+
+        assert "서울일자리플러스센터" in await say(fake, "/start")
+        assert "개인정보 수집" in await say(fake, "/register")
+        assert "이름을 입력" in await press(fake, "동의합니다")
+        # The answered question was edited in place: its buttons replaced by the answer.
+        assert any(c.method == "editMessageText" and "→ ✅ 동의합니다" in c.params["text"] for c in fake.calls)
+        for text in ("김서울", "1999"):
+            await say(fake, text)
+        await press(fake, "청년층")
+        await press(fake, "대학교")
+        for text in ("서울대학교", "웹 개발", "Python"):
+            await say(fake, text)
+        await press(fake, "마포구")
+        assert "✅ 마포구" in fake.last_message(USER)["reply_markup"]["inline_keyboard"][3][1]["text"]
+        await press(fake, "선택 완료")
+        await press(fake, "4년제")
+        await press(fake, "신입")
+        await press(fake, "건너뛰기")
+        assert "확인해 주세요" in await press(fake, "건너뛰기")
+        assert "구직등록이 완료" in await press(fake, "제출")
+        assert all(cid in fake.answered_callbacks for cid in
+                   (c.params["callback_query_id"] for c in fake.calls if c.method == "answerCallbackQuery"))
+
+        # A stale button: answered with a toast, and the person gets a clear line.
+        old = next(m for m in fake.messages(USER) if m.get("reply_markup")
+                   and m["reply_markup"]["inline_keyboard"][-1][0]["callback_data"].startswith("f"))
+        data = old["reply_markup"]["inline_keyboard"][-1][0]["callback_data"]
+        since = len(fake.calls)
+        update = fake.user_presses(USER, old["message_id"], data)
+        answer = await fake.wait_for(lambda c: c.method == "answerCallbackQuery", since=since)
+        assert answer.params["callback_query_id"] == update["callback_query"]["id"]
+        assert "만료" in answer.params.get("text", "")
+        assert "만료" in (await fake.wait_reply(USER, since=since)).params["text"]
+        await asyncio.sleep(0.05)
+
+        assert "이해하지 못해요" in await say_sticker(fake)
+    finally:
+        await bot.close()
+
+
+async def say_sticker(fake: FakeTelegram) -> str:
+    since = len(fake.calls)
+    fake.user_sends_sticker(USER)
+    return await _reply_text(fake, since)
+
+
+async def test_admin_gets_application_and_decides_by_button(tmp_path: Path, fake: FakeTelegram) -> None:
+    bot = BotProcess(_settings(tmp_path, fake))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        assert any(c["command"] == "applications"
+                   for c in fake.get_commands({"type": "chat", "chat_id": ADMIN_ID}, "ko"))
+        await say(fake, "/membership")
+        await press(fake, "예비 창업자")
+        await say(fake, "서울팀")
+        await say(fake, "동네 가게 주문을 돕는 앱입니다.")
+        await press(fake, "교육")
+        await press(fake, "아이디어")
+        await press(fake, "2명")
+        await press(fake, "동의합니다")
+        before = len(fake.calls)
+        await press(fake, "제출")
+        note = await fake.wait_reply(ADMIN_ID, timeout=5, since=before)
+        assert "새 공동회원 신청" in note.params["text"]
+        approve = note.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        since = len(fake.calls)
+        fake.user_presses(ADMIN_ID, note.result["message_id"], approve)
+        result = await fake.wait_reply(USER, since=since, timeout=5)
+        assert "승인되었어요" in result.params["text"]
+        # The admin's message was edited to show the decision.
+        assert "승인했어요" in fake.messages(ADMIN_ID)[-1]["text"]
+    finally:
+        await bot.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = _settings(tmp_path, fake, webhook_url=url, webhook_secret="s3cret-token", webhook_port=port)
+    bot = BotProcess(settings)
+    try:
+        await fake.wait_for(lambda c: c.method == "setWebhook", timeout=10)
+        assert fake.webhook is not None and fake.webhook["secret_token"] == "s3cret-token"
+
+        update = {"update_id": 999001, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"},
+            "from": {"id": USER, "is_bot": False, "first_name": "X"}, "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                async with http.post(url, json=update, headers=headers) as resp:
+                    assert resp.status == 403
+            async with http.post(url, data=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token":
+                                                                     "s3cret-token"}) as resp:
+                assert resp.status == 400
+        await asyncio.sleep(0.3)
+        assert not any(c.method == "sendMessage" for c in fake.calls)
+
+        since = len(fake.calls)
+        fake.user_sends(USER, "/start")  # the fake POSTs it with the secret it was given
+        call = await fake.wait_reply(USER, since=since)
+        assert "서울일자리플러스센터" in call.params["text"]
+        assert fake.webhook_deliveries[-1].status == 200
+    finally:
+        await bot.close()
+
+
+async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram) -> None:
+    from bot.app import build_engine
+    from storage.db import create_engine, session_factory
+
+    settings = _settings(tmp_path, fake)
+    db = create_engine(settings.database_url)
+    application = build_application(settings)
+    channel = TelegramChannel(build_engine(settings, session_factory(db)), application)
+    await application.initialize()
+    try:
+        await channel.send("77", {"text": "안녕하세요", "buttons": [[{"label": "열기", "payload": "m:menu"}]]})
+        assert fake.last_message(77)["text"] == "안녕하세요"
+        fake.block(78)
+        with pytest.raises(dispatch.Blocked):
+            await channel.send("78", {"text": "x"})
+        fake.fail_next(79, error_code=429, retry_after=7, times=5)
+        with pytest.raises(dispatch.RetryAfter) as exc:
+            await channel.send("79", {"text": "x"})
+        assert exc.value.seconds == 7
+        await channel.send("80", {"text": "가" * 9000})
+        assert [len(m["text"]) for m in fake.messages(80)] == [4096, 4096, 808]
+    finally:
+        await application.shutdown()
+        await db.dispose()
+
+
+def test_split_text_keeps_everything() -> None:
+    text = "\n".join(f"줄 {i} " + "가" * 50 for i in range(300))
+    parts = split_text(text)
+    assert all(len(p) <= 4096 for p in parts)
+    assert "".join(p.replace("\n", "") for p in parts) == text.replace("\n", "")
