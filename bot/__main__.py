@@ -1,4 +1,6 @@
-"""Command line: `python -m bot run | shell | db upgrade`.
+"""Command line: `python -m bot [run | shell | db upgrade]`.
+
+Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
@@ -25,6 +27,7 @@ def _setup_logging(settings: Settings) -> None:
     # python-telegram-bot and httpx log every request at INFO, which would drown our own lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def _shell(settings: Settings, admin: bool, user: str) -> None:
@@ -51,7 +54,7 @@ async def _upgrade(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="JobHub chatbot")
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub = parser.add_subparsers(dest="cmd")
     sub.add_parser("run", help="run the Telegram bot (polling, or webhook when WEBHOOK_URL is set)")
     shell = sub.add_parser("shell", help="chat with the bot in this terminal (no token needed)")
     shell.add_argument("--admin", action="store_true", help="act as an admin (approve applications)")
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     args = parser.parse_args(argv)
+    if args.cmd is None:
+        args.admin, args.user = False, "local"
 
     try:
         settings = load_settings()
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(settings)
+    if args.cmd is None:
+        args.cmd = "run" if settings.telegram_bot_token else "shell"
     try:
         if args.cmd == "run":
             if not settings.telegram_bot_token:

@@ -78,6 +78,6 @@ async def running(
         try:
             yield App(settings, db, sessions, engine, dispatcher, scheduler)
         finally:
-            scheduler.shutdown()
+            await scheduler.shutdown()
     finally:
         await db.dispose()

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
             raise ValueError("must be ko or en")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
     @field_validator("telegram_api_base_url")
     @classmethod
     def _bot_suffix(cls, value: str) -> str:

@@ -6,8 +6,11 @@ functions re-registered on start, so nothing is lost when the process restarts.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,13 +32,30 @@ class Scheduler:
         self.dispatcher = dispatcher
         self.clock = clock
         self._aps: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def _tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        """Wrap a job so shutdown can wait for it: a job cancelled mid-query would leave
+        a database connection (and, on SQLite, its thread) behind."""
+
+        async def run() -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                return await job()
+            finally:
+                self._running.discard(task)
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
 
     def start(self) -> None:
         aps = AsyncIOScheduler(timezone=self.settings.tz)
         now = dt.datetime.now(self.settings.tz)
-        aps.add_job(self.dispatcher.run_once, "interval", seconds=self.settings.outbox_tick_seconds, id="outbox",
+        aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds, id="outbox",
                     max_instances=1, coalesce=True, next_run_time=now)
-        aps.add_job(self.sweep_drafts, "interval", minutes=30, id="drafts", max_instances=1, coalesce=True,
+        aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", max_instances=1, coalesce=True,
                     next_run_time=now)
         aps.start()
         self._aps = aps
@@ -47,10 +67,18 @@ class Scheduler:
             if job is not None:
                 job.modify(next_run_time=dt.datetime.now(self.settings.tz))
 
-    def shutdown(self) -> None:
-        if self._aps is not None and self._aps.running:
-            self._aps.shutdown(wait=False)
-        self._aps = None
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop scheduling, let the jobs in flight finish (bounded), then shut down.
+
+        APScheduler's asyncio executor cancels running jobs on shutdown, so wait first.
+        """
+        aps, self._aps = self._aps, None
+        if aps is None or not aps.running:
+            return
+        aps.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
+        aps.shutdown(wait=False)
 
     @property
     def alive(self) -> bool:

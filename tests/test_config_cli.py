@@ -1,0 +1,94 @@
+"""Settings and the command line: a bad setting stops the start with one line naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_the_embedded_sqlite_and_seoul() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.database_url == "sqlite+aiosqlite:///data/jobhub.sqlite3"
+    assert settings.timezone == "Asia/Seoul" and settings.default_locale == "ko"
+    assert settings.telegram_api_base_url == "https://api.telegram.org/bot"
+    assert not settings.webhook_mode
+
+
+def test_values_are_normalised() -> None:
+    settings = load_settings(_env_file=None, admin_telegram_ids="1, 2;3", telegram_api_base_url="http://localhost:8081/",
+                             database_url="postgresql://u@h/db")
+    assert settings.admin_telegram_ids == {1, 2, 3}
+    assert settings.telegram_api_base_url == "http://localhost:8081/bot"
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"admin_telegram_ids": "12,abc"}, "ADMIN_TELEGRAM_IDS"),
+        ({"timezone": "Mars/Olympus"}, "TIMEZONE"),
+        ({"default_locale": "fr"}, "DEFAULT_LOCALE"),
+        ({"database_url": "mysql://x"}, "DATABASE_URL"),
+        ({"webhook_port": "99999"}, "WEBHOOK_PORT"),
+        ({"webhook_url": "https://example.org/hook"}, "WEBHOOK_SECRET"),
+        ({"webhook_url": "https://example.org/hook", "webhook_secret": "bad secret!"}, "WEBHOOK_SECRET"),
+        ({"log_level": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_setting_names_itself(overrides: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_env_file=None, **overrides)
+    assert name in str(exc.value) and "\n" not in str(exc.value)
+
+
+def _cli(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_"))}
+    clean.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", **env})
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=clean, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_malformed_setting_stops_with_one_line(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "run", TIMEZONE="Nowhere/City")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "TIMEZONE" in result.stderr
+
+
+def test_run_without_token_points_to_botfather_and_shell(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "run", TELEGRAM_BOT_TOKEN="")
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr and "python -m bot shell" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cli.sqlite3").exists()
+
+
+def test_shell_is_the_default_without_a_token_and_presses_buttons_by_number(tmp_path: Path) -> None:
+    result = _cli(tmp_path, stdin="/register\n#1\n김서울\n/quit\n", TELEGRAM_BOT_TOKEN="")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "서울일자리플러스센터" in out and "#1 ✅ 동의합니다" in out and "출생연도" in out
+
+
+def test_read_only_database_location_fails_with_one_line(tmp_path: Path) -> None:
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = _cli(tmp_path, "db", "upgrade", DATABASE_URL=f"sqlite:///{locked / 'sub' / 'x.sqlite3'}")
+    finally:
+        locked.chmod(0o700)
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    assert result.returncode != 0
