@@ -291,6 +291,20 @@ def _self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def _gather_watching(bot: Bot, tasks: list[asyncio.Task[UserResult]]) -> list[UserResult]:
+    """Wait for all users, but stop at once if the bot process dies meanwhile."""
+    pending = set(tasks)
+    try:
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=0.5)
+            if not bot.alive():
+                raise BenchError(f"{bot.name} exited during the run (code {bot.proc.returncode if bot.proc else '?'})")
+    finally:
+        for task in pending:
+            task.cancel()
+    return [task.result() for task in tasks]
+
+
 async def measure(name: str, kind: str, users: int, args: argparse.Namespace, root: Path) -> Row:
     workdir = root / name
     workdir.mkdir()
@@ -319,7 +333,7 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
             t0 = time.perf_counter()
             tasks = [asyncio.create_task(run_user(fake, bot, FIRST_USER + i, REGISTRATION, args.step_timeout))
                      for i in range(users)]
-            results = await asyncio.gather(*tasks)
+            results = await _gather_watching(bot, tasks)
             seconds = time.perf_counter() - t0
             cpu = bot.cpu_seconds() - cpu0
             driver_cpu = _self_cpu() - self0

@@ -69,6 +69,8 @@ class Dispatcher:
         self._busy = asyncio.Lock()
         self._kicked = False
         self._next_slot = 0.0
+        # A flood wait pauses all sending (Telegram's limits are per bot), without sleeping in a job.
+        self._paused_until = 0.0
         self._last_to_chat: dict[tuple[str, str], float] = {}
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -90,12 +92,21 @@ class Dispatcher:
                 self._kicked = False
                 async with self.sessions() as session:
                     rows = await outbox.due(session, self.clock.now(), self.batch, list(self.notifiers))
+                blocked: set[tuple[str, str]] = set()
                 for row in rows:
-                    sent += await self._deliver(row)
+                    if time.monotonic() < self._paused_until:
+                        return sent
+                    if (row.channel, row.chat_id) in blocked:
+                        continue  # already marked with the rest of that chat's rows
+                    delivered = await self._deliver(row)
+                    if delivered is None:
+                        blocked.add((row.channel, row.chat_id))
+                    sent += delivered or 0
                 if len(rows) < self.batch and not self._kicked:
                     return sent
 
-    async def _deliver(self, row: OutboxMessage) -> int:
+    async def _deliver(self, row: OutboxMessage) -> int | None:
+        """1 when sent, 0 when not (yet), None when the recipient turned out to block the bot."""
         key = (row.channel, row.chat_id)
         wait = self._last_to_chat.get(key, -1e9) + self.per_chat_interval - time.monotonic()
         if wait > 0:
@@ -113,10 +124,10 @@ class Dispatcher:
                 await outbox.mark(session, row.id, "blocked", now, "blocked by the user")
                 await users.mark_blocked(session, row.channel, row.chat_id, now)
                 await outbox.skip_chat(session, row.channel, row.chat_id, now)
-            return 0
+            return None
         except RetryAfter as exc:
             log.warning("flood control outbox=%s retry_after=%s", row.id, exc.seconds)
-            self._next_slot = time.monotonic() + exc.seconds
+            self._paused_until = time.monotonic() + exc.seconds
             async with self.sessions() as session, session.begin():
                 await outbox.retry_later(session, row.id, now + dt.timedelta(seconds=exc.seconds), row.attempts,
                                          str(exc))
@@ -126,7 +137,7 @@ class Dispatcher:
             async with self.sessions() as session, session.begin():
                 if attempts >= self.max_attempts:
                     log.error("outbox=%s failed after %s attempts", row.id, attempts)
-                    await outbox.mark(session, row.id, "failed", now, str(exc))
+                    await outbox.mark(session, row.id, "failed", now, str(exc), attempts=attempts)
                 else:
                     backoff = dt.timedelta(seconds=min(300, 2 ** attempts))
                     await outbox.retry_later(session, row.id, now + backoff, attempts, str(exc))

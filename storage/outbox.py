@@ -54,8 +54,13 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: lis
     )
 
 
-async def mark(session: AsyncSession, row_id: int, status: str, now: dt.datetime, error: str | None = None) -> None:
+async def mark(
+    session: AsyncSession, row_id: int, status: str, now: dt.datetime, error: str | None = None,
+    attempts: int | None = None,
+) -> None:
     values: dict[str, Any] = {"status": status, "last_error": error[:MAX_ERROR] if error else None}
+    if attempts is not None:
+        values["attempts"] = attempts
     if status == "sent":
         values["sent_at"] = now
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
