@@ -21,8 +21,8 @@ import os
 import sys
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-from telegram import Update  # noqa: E402
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters  # noqa: E402
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 ANSWER_CALLBACKS = os.environ.get("ECHO_ANSWER_CALLBACKS", "1") != "0"
 

@@ -161,7 +161,8 @@ def _env(fake: FakeTelegram, workdir: Path, concurrency: int | None, extra: dict
     # A clean environment (no WEBHOOK_URL etc. leaking in) and a cwd without a .env.
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if key in os.environ}
     env.update({
-        "PYTHONPATH": str(REPO),
+        # The repo first; a PYTHONPATH given to the benchmark is kept (e.g. to try a package).
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "PYTHONUNBUFFERED": "1",
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,

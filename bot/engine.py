@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core import (
-    ButtonRoute,
     Button,
+    ButtonRoute,
     Clock,
     CommandRoute,
     Ctx,
@@ -272,7 +272,10 @@ class Engine:
         return Response(await self._expired(ctx), toast=t("button.expired_short"))
 
     async def _expired(self, ctx: Ctx) -> list[Reply]:
-        out = [Reply(ctx.t("button.expired"))]
+        return [Reply(ctx.t("button.expired")), *await self.where_you_were(ctx)]
+
+    async def where_you_were(self, ctx: Ctx) -> list[Reply]:
+        """The open form's current question, or the menu when no form is open."""
         if ctx.conv.flow and not ctx.conv.paused:
-            return out + self.runner.prompt(ctx)
-        return out + [await self.menu(ctx)]
+            return self.runner.prompt(ctx)
+        return [await self.menu(ctx)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core import Button, Ctx, Invalid, Reply, payload

@@ -103,8 +103,8 @@ async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("admin.no_members"))]
     out = [Reply(t("admin.members_count", n=total))]
     for row in rows:
-        out.append(Reply(application_text(t, row, tz) + "\n" + t("admin.stage_now", stage=t(f"stage.{row.member_stage}")),
-                         [_stage_buttons(ctx, row)]))
+        stage = t("admin.stage_now", stage=t(f"stage.{row.member_stage}"))
+        out.append(Reply(application_text(t, row, tz) + "\n" + stage, [_stage_buttons(ctx, row)]))
     if offset + PAGE < total:
         out.append(Reply(t("admin.more", n=total - offset - PAGE),
                          [[Button(t("admin.next_page"), payload("adm", "mems", offset + PAGE))]]))

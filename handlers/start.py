@@ -66,10 +66,7 @@ async def lang(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("lang.pick"), rows)]
     ctx.user.locale = args[0]
     ctx.t = translator(args[0])
-    out = [Reply(ctx.t("lang.changed"))]
-    if ctx.conv.flow and not ctx.conv.paused:
-        return out + ctx.app.runner.prompt(ctx)
-    return out + [await ctx.app.menu(ctx)]
+    return [Reply(ctx.t("lang.changed")), *await ctx.app.where_you_were(ctx)]
 
 
 def build() -> Router:

@@ -53,10 +53,10 @@ class Scheduler:
     def start(self) -> None:
         aps = AsyncIOScheduler(timezone=self.settings.tz)
         now = dt.datetime.now(self.settings.tz)
-        aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds, id="outbox",
-                    max_instances=1, coalesce=True, next_run_time=now)
-        aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", max_instances=1, coalesce=True,
-                    next_run_time=now)
+        once = {"max_instances": 1, "coalesce": True, "next_run_time": now}
+        aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds,
+                    id="outbox", **once)
+        aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", **once)
         aps.start()
         self._aps = aps
         self.dispatcher.on_kick = self._kick

@@ -61,5 +61,5 @@ async def advisory_xact_lock(session: AsyncSession, *parts: object) -> None:
 
     On SQLite `BEGIN IMMEDIATE` already makes writers take turns, so this is a no-op.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})

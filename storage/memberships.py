@@ -68,7 +68,8 @@ async def members(session: AsyncSession, limit: int, offset: int = 0) -> list[Me
 
 
 async def count_status(session: AsyncSession, status: str) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Membership).where(Membership.status == status)) or 0)
+    query = select(func.count()).select_from(Membership).where(Membership.status == status)
+    return int(await session.scalar(query) or 0)
 
 
 async def get_for_update(session: AsyncSession, membership_id: int) -> Membership | None:
@@ -85,7 +86,8 @@ async def decide(
     row.reject_reason = reason
     row.decided_at = now
     row.decided_by = admin_id
-    await audit(session, admin_id, "membership.approve" if approve else "membership.reject", f"membership:{row.id}", now)
+    action = "membership.approve" if approve else "membership.reject"
+    await audit(session, admin_id, action, f"membership:{row.id}", now)
 
 
 async def set_stage(session: AsyncSession, row: Membership, stage: str, admin_id: int, now: dt.datetime) -> None:

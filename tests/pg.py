@@ -35,8 +35,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -228,7 +229,7 @@ class PostgresServer:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         """initdb a fresh cluster and start it; returns self.  ~1-3 s."""
         if self.running:
             return self
@@ -269,7 +270,7 @@ class PostgresServer:
                 self._kill_postmaster(data)
         shutil.rmtree(tmpdir, ignore_errors=True)
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -53,13 +53,12 @@ class ConsoleChannel:
     def incoming(self, line: str) -> Incoming:
         """A typed line as the core sees it: a button press, a command or text."""
         line = line.strip()
-        base = {"channel": CHANNEL, "external_id": self.user, "chat_id": self.user, "language_code": None}
         if line.startswith("#") and line[1:].isdigit() and 1 <= int(line[1:]) <= len(self.buttons):
-            return Incoming(**base, button=self.buttons[int(line[1:]) - 1].payload)
+            return Incoming(CHANNEL, self.user, self.user, button=self.buttons[int(line[1:]) - 1].payload)
         command = Incoming.parse_command(line)
         if command is not None:
-            return Incoming(**base, text=line, command=command[0], args=command[1])
-        return Incoming(**base, text=line)
+            return Incoming(CHANNEL, self.user, self.user, text=line, command=command[0], args=command[1])
+        return Incoming(CHANNEL, self.user, self.user, text=line)
 
     async def say(self, line: str) -> None:
         response = await self.engine.handle(self.incoming(line))

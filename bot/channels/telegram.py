@@ -14,6 +14,7 @@ nothing processed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -138,9 +139,8 @@ class TelegramChannel:
         for reply in response.replies:
             if not reply.text and not reply.file:
                 continue
-            if reply.edit and source is not None and len(reply.text) <= MAX_TEXT:
-                if await self._edit(source, reply):
-                    continue
+            if reply.edit and source is not None and len(reply.text) <= MAX_TEXT and await self._edit(source, reply):
+                continue
             if reply.text:
                 parts = split_text(reply.text)
                 for i, part in enumerate(parts):
@@ -254,10 +254,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     application = build_application(settings)
     async with running(settings) as app:
         channel = TelegramChannel(app.engine, application)
