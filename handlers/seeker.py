@@ -117,7 +117,9 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     rows: list[list[Button]] = []
     runner = ctx.app.runner
     if seeker is not None:
-        lines += ["", t("profile.seeker", date=seeker.registered_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d"))]
+        tz = ctx.settings.tz
+        lines += ["", t("profile.seeker", date=seeker.registered_at.astimezone(tz).strftime("%Y-%m-%d"),
+                        consent=seeker.consent_at.astimezone(tz).strftime("%Y-%m-%d"))]
         values = seekers.as_answers(seeker)
         for fld in SEEKER_FIELDS[1:]:
             lines.append(f"• {t(f'label.seeker.{fld.name}')}: {runner.display(t, fld, values[fld.name])}")

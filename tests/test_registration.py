@@ -184,3 +184,22 @@ async def test_register_twice_points_to_profile(harness: Harness) -> None:
     await register(chat)
     await chat.send("/register")
     assert "이미 구직등록" in chat.text
+
+
+async def test_deep_link_opens_registration(harness: Harness) -> None:
+    chat = harness.chat(14)
+    await chat.send("/start register")
+    assert "서울일자리플러스센터" in chat.text and "개인정보 수집" in chat.text
+
+
+async def test_profile_shows_everything_held(harness: Harness) -> None:
+    from tests.test_membership import apply
+
+    chat = harness.chat(15)
+    await register(chat)
+    await apply(chat)
+    await chat.send("/profile")
+    for expected in ("김서울", "1999", "010-1234-5678", "마포구, 서대문구", "개인정보 동의 2026-03-02", "텔레그램",
+                     "공동회원 신청", "서울팀", "심사 중"):
+        assert expected in chat.text, expected
+    assert "내 정보 모두 삭제" in " ".join(chat.last_buttons)
