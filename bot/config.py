@@ -17,6 +17,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 TELEGRAM_DEFAULT_API = "https://api.telegram.org/bot"
 
 
+def parse_hhmm(value: str) -> int:
+    """'08:30' -> 510 minutes after midnight; ValueError otherwise."""
+    hours, sep, minutes = value.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(f"{value!r} is not a time like 08:30")
+    total = int(hours) * 60 + int(minutes)
+    if int(hours) > 24 or int(minutes) > 59 or total > 24 * 60:
+        raise ValueError(f"{value!r} is not a time like 08:30")
+    return total
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is the one line shown to the operator."""
 
@@ -44,6 +55,20 @@ class Settings(BaseSettings):
     # Retention promised on the consent screen (months after the last activity).
     retention_months: int = Field(default=24, ge=1, le=120)
     outbox_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Consultation booking. Minutes per session, per consultation type.
+    slot_minutes: Annotated[dict[str, int], NoDecode] = {
+        "job_counselling": 60, "document_clinic": 30, "mentoring": 60, "startup_consulting": 60, "bm_coaching": 60,
+    }
+    booking_min_notice_minutes: int = Field(default=120, ge=0)
+    booking_buffer_minutes: int = Field(default=10, ge=0, le=120)
+    booking_horizon_days: int = Field(default=14, ge=1, le=90)
+    counselor_daily_cap: int = Field(default=8, ge=1, le=48)
+    max_upcoming_bookings: int = Field(default=3, ge=1, le=50)
+    cancel_cutoff_minutes: int = Field(default=120, ge=0)
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # When "상담원 연결" reaches a person (weekdays, local time) and when counselors get their agenda.
+    opening_hours: str = "09:00-18:00"
+    agenda_time: str = "08:30"
     log_level: str = "INFO"
 
     @field_validator("admin_telegram_ids", mode="before")
@@ -72,6 +97,42 @@ class Settings(BaseSettings):
         if value not in ("ko", "en"):
             raise ValueError("must be ko or en")
         return value
+
+    @field_validator("slot_minutes", mode="before")
+    @classmethod
+    def _slot_table(cls, value: object) -> object:
+        if isinstance(value, str):
+            table: dict[str, int] = {}
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                name, sep, minutes = part.partition("=")
+                if not sep or not minutes.strip().isdigit():
+                    raise ValueError("use type=minutes pairs, e.g. job_counselling=60,document_clinic=30")
+                table[name.strip()] = int(minutes)
+            value = table
+        if isinstance(value, dict):
+            for name, minutes in value.items():
+                if not 10 <= int(minutes) <= 240 or int(minutes) % 10:
+                    raise ValueError(f"{name}: minutes must be a multiple of 10 between 10 and 240")
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        start, sep, end = value.partition("-")
+        if not sep or parse_hhmm(start) >= parse_hhmm(end):
+            raise ValueError("use HH:MM-HH:MM with the start before the end, e.g. 09:00-18:00")
+        return value
+
+    @field_validator("agenda_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value
+
+    @property
+    def opening_minutes(self) -> tuple[int, int]:
+        start, _, end = self.opening_hours.partition("-")
+        return parse_hhmm(start), parse_hhmm(end)
 
     @field_validator("log_level")
     @classmethod

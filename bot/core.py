@@ -160,6 +160,10 @@ class AppServices(Protocol):
 
     async def where_you_were(self, ctx: Ctx) -> list[Reply]: ...
 
+    def deep_link(self, payload: str) -> str: ...
+
+    async def run_deep_link(self, ctx: Ctx, payload: str) -> list[Reply] | None: ...
+
     @property
     def runner(self) -> FormRunner: ...
 
@@ -206,6 +210,11 @@ class Router:
     menu: list[MenuItem] = field(default_factory=list)
     # Typed phrases (any language) that start a command, e.g. "구직등록" -> "register".
     phrases: dict[str, str] = field(default_factory=dict)
+    # Deep-link payload prefixes (`/start inv_abc`) -> handler receiving the rest as its one arg.
+    deep_links: dict[str, Handler] = field(default_factory=dict)
+    # Conversation modes that are not forms (a live chat with a counselor): flow name -> handler
+    # that receives typed text and attachments while that flow is active.
+    modes: dict[str, Handler] = field(default_factory=dict)
 
 
 def payload(*parts: object) -> str:

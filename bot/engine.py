@@ -94,6 +94,10 @@ class Engine:
         self._buttons: dict[str, ButtonRoute] = {}
         self._menu: list[MenuItem] = []
         self._phrases: dict[str, str] = {}
+        self._deep_links: dict[str, Handler] = {}
+        self._modes: dict[str, Handler] = {}
+        # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
+        self.link_format = "/start {payload}"
         forms: list[Form] = []
         for router in self.routers:
             if router.admin:
@@ -112,6 +116,8 @@ class Engine:
                     raise ValueError(f"button prefix {btn.prefix!r} taken")
                 self._buttons[btn.prefix] = btn
             forms.extend(router.forms)
+            self._deep_links.update(router.deep_links)
+            self._modes.update(router.modes)
             self._menu.extend(router.menu)
             self._phrases.update({norm(k): v for k, v in router.phrases.items()})
         self._menu.sort(key=lambda item: item.order)
@@ -148,6 +154,16 @@ class Engine:
         """(command, description key) pairs for a channel's command list."""
         return [(c.name, c.describe) for c in self._commands.values()
                 if c.describe and (admin or not c.admin)]
+
+    def deep_link(self, payload: str) -> str:
+        return self.link_format.format(payload=payload)
+
+    async def run_deep_link(self, ctx: Ctx, payload: str) -> list[Reply] | None:
+        """Replies for a `/start <payload>` a feature registered, or None when nobody claims it."""
+        for prefix, handler in self._deep_links.items():
+            if payload.startswith(prefix):
+                return await handler(ctx, (payload[len(prefix):],))
+        return None
 
     # --- the pipeline --------------------------------------------------------------
 
@@ -207,6 +223,8 @@ class Engine:
         if inc.command is not None:
             return Response(await self.run_command(ctx, inc.command, inc.args))
         active = bool(conv.flow) and not conv.paused
+        if active and conv.flow in self._modes:
+            return Response(await self._modes[conv.flow](ctx, (inc.text,) if inc.text is not None else ()))
         if inc.text is None:
             if active:
                 return Response([Reply(t("input.text_expected"))])

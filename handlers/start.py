@@ -26,6 +26,10 @@ async def start(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
     if args and args[0] in DEEP_LINKS:
         return [Reply(t("start.welcome")), *await ctx.app.run_command(ctx, DEEP_LINKS[args[0]], ())]
+    if args:
+        claimed = await ctx.app.run_deep_link(ctx, args[0])
+        if claimed is not None:
+            return claimed
     if ctx.conv.flow:
         ctx.conv.paused = True
     return [Reply(t("start.welcome")), await ctx.app.menu(ctx)]

@@ -208,3 +208,127 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[timestamp]
+
+
+# --- consultation booking (counselors, places, availability, bookings) -------------------------
+
+
+class Invite(Base):
+    """A one-time deep-link invitation (e.g. to become a counselor)."""
+
+    __tablename__ = "invites"
+    __table_args__ = (UniqueConstraint("token"),)
+
+    id: Mapped[intpk]
+    token: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class Counselor(Base):
+    __tablename__ = "counselors"
+    __table_args__ = (UniqueConstraint("user_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    display_name: Mapped[str] = mapped_column(String(40))
+    # Consultation types this counselor gives (see handlers.booking.TYPES).
+    types: Mapped[list[Any]]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[timestamp]
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Place(Base):
+    """Where sessions happen: the centre, a campus branch (캠퍼스점), a specialised high school, online."""
+
+    __tablename__ = "places"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(16))  # centre | campus | high_school | online
+    name: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str | None] = mapped_column(String(120), default=None)
+    video_link: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class Availability(Base):
+    """A weekly window in local time: counselor X is at place P on weekday W from start to end."""
+
+    __tablename__ = "availability"
+    __table_args__ = (Index("ix_availability_counselor_weekday", "counselor_id", "weekday"),)
+
+    id: Mapped[intpk]
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("counselors.id", ondelete="CASCADE"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id", ondelete="CASCADE"))
+    weekday: Mapped[int]  # 0 = Monday
+    start_minute: Mapped[int]  # minutes after local midnight
+    end_minute: Mapped[int]
+
+
+class TimeOff(Base):
+    """A counselor's day off or exception (a whole local day)."""
+
+    __tablename__ = "time_off"
+    __table_args__ = (UniqueConstraint("counselor_id", "day"),)
+
+    id: Mapped[intpk]
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("counselors.id", ondelete="CASCADE"))
+    day: Mapped[dt.date]
+    note: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("ix_bookings_user_status_start", "user_id", "status", "starts_at"),
+        Index("ix_bookings_counselor_start", "counselor_id", "starts_at"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("counselors.id", ondelete="CASCADE"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(24))
+    starts_at: Mapped[timestamp]
+    ends_at: Mapped[timestamp]
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked|cancelled|attended|no_show
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[timestamp]
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    rescheduled_from: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), default=None)
+
+
+class BookingCell(Base):
+    """No double booking, as a database rule.
+
+    A live booking holds one row per 10-minute cell of its counselor's time it occupies
+    (the session plus the buffer after it). The primary key makes two bookings that
+    overlap by even one cell impossible, on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "booking_cells"
+
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("counselors.id", ondelete="CASCADE"), primary_key=True)
+    cell_start: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+
+
+class Handoff(Base):
+    """A person talking to a counselor through the bot ("상담원 연결")."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status", "status"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | active | closed
+    created_at: Mapped[timestamp]
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

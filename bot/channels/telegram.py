@@ -261,6 +261,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         channel = TelegramChannel(app.engine, application)
         app.dispatcher.add_notifier(channel)
         await application.initialize()
+        app.engine.link_format = f"https://t.me/{application.bot.username}?start={{payload}}"
         await channel.publish_commands()
         await application.start()
         runner: web.AppRunner | None = None
