@@ -265,6 +265,7 @@ class Row:
     seconds: float
     cpu_seconds: float
     driver_cpu_seconds: float
+    other_cpu_seconds: float  # every other process on the machine, over the same time
     api_calls: int
     api_errors: list[str]
     latencies: list[float]
@@ -287,6 +288,15 @@ def _percentile(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _machine_busy() -> float:
+    """CPU seconds all processes on the machine have used (from /proc/stat), to see other load."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    busy = sum(ticks[:8]) - idle  # user nice system idle iowait irq softirq steal; guest is in user
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _self_cpu() -> float:
@@ -332,7 +342,7 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
                 raise BenchError(f"{name} warm-up failed: {warm.error}")
             await asyncio.sleep(0.3)  # let the warm-up's trailing messages (the menu) go out
 
-            calls0, cpu0, self0 = len(fake.calls), bot.cpu_seconds(), _self_cpu()
+            calls0, cpu0, self0, busy0 = len(fake.calls), bot.cpu_seconds(), _self_cpu(), _machine_busy()
             t0 = time.perf_counter()
             tasks = [asyncio.create_task(run_user(fake, bot, FIRST_USER + i, REGISTRATION, args.step_timeout))
                      for i in range(users)]
@@ -340,6 +350,7 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
             seconds = time.perf_counter() - t0
             cpu = bot.cpu_seconds() - cpu0
             driver_cpu = _self_cpu() - self0
+            other_cpu = max(0.0, _machine_busy() - busy0 - cpu - driver_cpu)
             if not bot.alive():
                 raise BenchError(f"{name} exited during the run")
             phase = [c for c in fake.calls[calls0:] if c.method != "getUpdates"]
@@ -353,8 +364,9 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
             raise
         finally:
             await bot.stop()
-    row = Row(name, users, users * len(REGISTRATION), seconds, cpu, driver_cpu, len(phase), api_errors,
-              [lat for r in results for lat in r.latencies], [r.error for r in results if r.error])
+    latencies = [lat for r in results for lat in r.latencies]  # one per answered update
+    row = Row(name, users, len(latencies), seconds, cpu, driver_cpu, other_cpu, len(phase), api_errors,
+              latencies, [r.error for r in results if r.error])
     row.notes.append(f"getUpdates calls: {polls}, {row.messages / max(polls, 1):.1f} updates per poll")
     if kind == "jobhub":
         with contextlib.closing(sqlite3.connect(workdir / "jobhub.sqlite3")) as conn:
@@ -373,7 +385,7 @@ def _cells(label: str, r: Row) -> tuple[str, ...]:
     return (label, str(r.users), str(r.messages), f"{r.seconds:.2f}", f"{r.rate:.1f}",
             f"{_percentile(r.latencies, 0.50) * 1000:.1f}", f"{_percentile(r.latencies, 0.99) * 1000:.1f}",
             f"{r.cpu_seconds * 1000 / r.messages:.2f}", f"{r.api_calls / r.messages:.2f}",
-            f"{r.driver_cpu_seconds * 1000 / r.messages:.2f}", str(r.errors))
+            f"{r.driver_cpu_seconds * 1000 / r.messages:.2f}", f"{r.other_cpu_seconds / r.seconds:.2f}", str(r.errors))
 
 
 def _median_cells(label: str, rows: list[Row]) -> tuple[str, ...]:
@@ -388,12 +400,13 @@ def _median_cells(label: str, rows: list[Row]) -> tuple[str, ...]:
             f"{med([x.cpu_seconds * 1000 / x.messages for x in rows]):.2f}",
             f"{med([x.api_calls / x.messages for x in rows]):.2f}",
             f"{med([x.driver_cpu_seconds * 1000 / x.messages for x in rows]):.2f}",
+            f"{med([x.other_cpu_seconds / x.seconds for x in rows]):.2f}",
             str(sum(x.errors for x in rows)))
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
     header = ("bot", "users", "messages", "seconds", "messages/s", "p50 ms", "p99 ms", "CPU ms/msg",
-              "API calls/msg", "driver CPU ms/msg", "errors")
+              "API calls/msg", "driver CPU ms/msg", "other load", "errors")
     names = list(dict.fromkeys(r.bot for r in rows))
     rounds = max(r.round for r in rows)
     table: list[tuple[str, ...] | None] = [header, None]
@@ -429,7 +442,9 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
           f"echo answers a press with {answers}, a text with one message.")
     print(f"Each user: {len(REGISTRATION)} updates, the next only after the answer to the previous; all users at once, "
           f"after a warm-up registration. Latency: update pushed -> answer received by the fake.")
-    print("CPU ms/msg: the bot process (utime+stime); driver CPU ms/msg: this process (fake API + users).")
+    print("CPU ms/msg: the bot process (utime+stime); driver CPU ms/msg: this process (fake API + users); "
+          f"other load: CPU cores used by every other process meanwhile (of {os.cpu_count()}) -- "
+          "when it is well above 0 the figures are disturbed, run again.")
     for r in rows:
         label = f"{r.bot} #{r.round}" if rounds > 1 else r.bot
         for note in r.notes:

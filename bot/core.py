@@ -103,9 +103,11 @@ class Response:
 class Invalid(Exception):
     """A rejected answer; `key` names the catalog text that says what was wrong."""
 
-    def __init__(self, key: str, **params: object) -> None:
+    def __init__(self, key: str, *, field: str | None = None, **params: object) -> None:
         super().__init__(key)
         self.key = key
+        # At submit: the answer to ask again (e.g. the time, when the slot was just taken).
+        self.field = field
         self.params = params
 
 
@@ -151,7 +153,7 @@ class AppServices(Protocol):
 
     async def start_form(
         self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-        mode: str = "new", step: str | None = None,
+        mode: str = "new", step: str | None = None, labels: dict[str, str] | None = None,
     ) -> list[Reply]: ...
 
     def commands(self, *, admin: bool) -> list[tuple[str, str]]: ...

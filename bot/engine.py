@@ -29,6 +29,7 @@ from bot.core import (
     Clock,
     CommandRoute,
     Ctx,
+    Handler,
     Incoming,
     MenuItem,
     Reply,

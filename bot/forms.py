@@ -34,7 +34,8 @@ Answers = dict[str, Any]
 @dataclass(frozen=True)
 class Choice:
     value: str
-    label: str  # catalog key
+    label: str = ""  # catalog key
+    text: str | None = None  # a literal label instead (computed choices: places, days, times)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class FieldInput:
 
 
 Parser = Callable[[str, FieldInput], Any]
+Options = Callable[[Ctx, "Answers"], Awaitable[Sequence[Choice]]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class Field:
     refuse: str | None = None
     show: Callable[[Any, Translator], str] | None = None
     columns: int = 2
+    # Choices computed when the question is asked (from the database); kept in the state so a
+    # press picks exactly what was shown. An optional field with no options is skipped.
+    options: Options | None = None
+    # Answers that no longer hold when this one changes (a new place invalidates the day).
+    resets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class FormRunner:
         mode: str = "new",
         step: str | None = None,
         force: bool = False,
+        labels: dict[str, str] | None = None,
     ) -> list[Reply]:
         """Starts form `name`, or first offers to continue a draft the person left."""
         conv = ctx.conv
@@ -116,14 +124,15 @@ class FormRunner:
                                                   "mode": mode, "step": step})]
         form = self.forms[name]
         st: dict[str, Any] = {"a": dict(answers or {}), "mode": mode, "ret": False, "hist": [],
-                              "fails": 0, "sel": [], "skipped": [], "x": dict(extra or {})}
+                              "fails": 0, "sel": [], "skipped": [], "x": dict(extra or {}),
+                              "lbl": dict(labels or {})}
         conv.flow, conv.paused = name, False
         if step == "edit":
             return [self._go(ctx, form, st, "edit")]
         first = self._next_field(form, st, after=None)
         if first is None:
             return [self._go(ctx, form, st, "summary")]
-        return [self._ask(ctx, form, st, first)]
+        return await self._enter(ctx, form, st, first)
 
     async def text(self, ctx: Ctx, text: str) -> list[Reply]:
         form, st = self._load(ctx)
@@ -132,7 +141,7 @@ class FormRunner:
             # Typed text on a summary or button-only step: say what is expected, keep the step.
             return [Reply(ctx.t("form.use_buttons"))]
         fld = form.field(step[4:])
-        if fld.choices and fld.parse is None:
+        if (fld.choices or fld.options) and fld.parse is None:
             return await self._typed_choice(ctx, form, st, fld, text)
         assert fld.parse is not None
         try:
@@ -155,7 +164,7 @@ class FormRunner:
         if step == "resume":
             return await self._resume_choice(ctx, form, st, code)
         if code == "back":
-            return [self._back(ctx, form, st)]
+            return await self._back(ctx, form, st)
         if step == "summary":
             if code == "ok":
                 return await self._submit(ctx, form, st)
@@ -166,7 +175,7 @@ class FormRunner:
                 idx = int(code[1:])
                 if idx < len(form.fields):
                     st["ret"] = True
-                    return [self._ask(ctx, form, st, form.fields[idx])]
+                    return await self._enter(ctx, form, st, form.fields[idx])
             if code == "sum":
                 return [self._go(ctx, form, st, "summary")]
         if step.startswith("ask:"):
@@ -206,7 +215,8 @@ class FormRunner:
             lines.append(t("form.progress", n=pos, total=len(fields)))
         lines.append(self._question(ctx, form, fld))
         if fld.multi and st["sel"]:
-            lines.append(t("form.selected", items=", ".join(self._choice_label(t, fld, v) for v in st["sel"])))
+            labels = (self._choice_label(t, self._choices(fld, st), v) for v in st["sel"])
+            lines.append(t("form.selected", items=", ".join(labels)))
         if error:
             lines.insert(0, error)
         rows = self._choice_rows(ctx, fld, st)
@@ -221,19 +231,45 @@ class FormRunner:
         return Reply("\n\n".join(lines), rows)
 
     @staticmethod
-    def _question(ctx: Ctx, form: Form, fld: Field) -> str:
-        # Settings the consent screen promises (retention) are filled in from the config.
-        return ctx.t(f"ask.{form.name}.{fld.name}", months=ctx.settings.retention_months,
-                     hours=ctx.settings.draft_ttl_hours)
+    def _text(ctx: Ctx, key: str) -> str:
+        # Settings the texts promise (retention, how far ahead one can book) come from the config.
+        s = ctx.settings
+        return ctx.t(key, months=s.retention_months, hours=s.draft_ttl_hours, days=s.booking_horizon_days)
+
+    def _question(self, ctx: Ctx, form: Form, fld: Field) -> str:
+        return self._text(ctx, f"ask.{form.name}.{fld.name}")
+
+    @staticmethod
+    def _choices(fld: Field, st: dict[str, Any]) -> Sequence[Choice]:
+        if fld.options is None:
+            return fld.choices
+        return [Choice(value, text=label) for value, label in st.get("opts", {}).get(fld.name, [])]
+
+    async def _enter(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
+                     error: str | None = None) -> list[Reply]:
+        """Asks `fld`, first computing its options when they come from the database."""
+        if fld.options is not None:
+            found = await fld.options(ctx, st["a"])
+            st["opts"] = {**st.get("opts", {}), fld.name: [[c.value, c.text or ctx.t(c.label)] for c in found]}
+            if not found:
+                if fld.optional:
+                    st["auto"] = sorted(set(st.get("auto", [])) | {fld.name})
+                    st["a"][fld.name] = None
+                    return await self._advance(ctx, form, st, fld)
+                reply = self._ask(ctx, form, st, fld, error=error)
+                reply.text += "\n\n" + self._text(ctx, f"empty.{form.name}.{fld.name}")
+                return [reply]
+        return [self._ask(ctx, form, st, fld, error=error)]
 
     def _choice_rows(self, ctx: Ctx, fld: Field, st: dict[str, Any]) -> list[list[Button]]:
-        if not fld.choices:
+        choices = self._choices(fld, st)
+        if not choices:
             return []
         t = ctx.t
         suggested = fld.suggest(st["a"], self._input(ctx, st)) if fld.suggest else None
         buttons = []
-        for i, ch in enumerate(fld.choices):
-            label = t(ch.label)
+        for i, ch in enumerate(choices):
+            label = ch.text or t(ch.label)
             if fld.multi:
                 label = ("✅ " if ch.value in st["sel"] else "") + label
                 code = f"t{i}"
@@ -254,13 +290,13 @@ class FormRunner:
                     for f in form.applicable(st["a"]) if f.refuse is None]
             rows.append([Button(t("form.to_summary"), self._pl(ctx, "sum"))])
             return Reply(t("form.pick_field"), rows)
-        text = self.summary_text(t, form, st["a"])
+        text = self.summary_text(t, form, st["a"], st.get("lbl"))
         return Reply(text, [
             [Button(t("form.submit"), self._pl(ctx, "ok")), Button(t("form.edit"), self._pl(ctx, "edit"))],
             [Button(t("form.back"), self._pl(ctx, "back")), Button(t("form.cancel"), self._pl(ctx, "cancel"))],
         ])
 
-    def summary_text(self, t: Translator, form: Form, answers: Answers) -> str:
+    def summary_text(self, t: Translator, form: Form, answers: Answers, labels: dict[str, str] | None = None) -> str:
         lines = [t("form.summary_title", title=t(f"title.{form.name}")), ""]
         for f in form.applicable(answers):
             if f.refuse is not None:
@@ -268,6 +304,8 @@ class FormRunner:
             label = t(f"label.{form.name}.{f.name}")
             if f.name not in answers:
                 value = t("form.missing") if not f.optional else t("form.not_given")
+            elif labels and f.name in labels and answers[f.name] is not None:
+                value = labels[f.name]
             else:
                 value = self.display(t, f, answers[f.name])
             lines.append(f"• {label}: {value}")
@@ -281,7 +319,7 @@ class FormRunner:
             return fld.show(value, t)
         if fld.choices:
             values = value if isinstance(value, list) else [value]
-            return ", ".join(self._choice_label(t, fld, v) for v in values)
+            return ", ".join(self._choice_label(t, fld.choices, v) for v in values)
         if isinstance(value, list):
             return ", ".join(map(str, value))
         return str(value)
@@ -291,10 +329,10 @@ class FormRunner:
         return next(c.label for c in fld.choices if c.value == fld.exclusive)
 
     @staticmethod
-    def _choice_label(t: Translator, fld: Field, value: str) -> str:
-        for ch in fld.choices:
+    def _choice_label(t: Translator, choices: Sequence[Choice], value: str) -> str:
+        for ch in choices:
             if ch.value == value:
-                return t(ch.label)
+                return ch.text or t(ch.label)
         return str(value)
 
     # --- answers -------------------------------------------------------------------
@@ -309,8 +347,9 @@ class FormRunner:
             st["skipped"] = sorted(set(st["skipped"]) | {fld.name})
             st["a"].pop(fld.name, None)
             return await self._advance(ctx, form, st, fld)
-        if code[:1] in ("c", "t") and code[1:].isdigit() and int(code[1:]) < len(fld.choices):
-            choice = fld.choices[int(code[1:])]
+        choices = self._choices(fld, st)
+        if code[:1] in ("c", "t") and code[1:].isdigit() and int(code[1:]) < len(choices):
+            choice = choices[int(code[1:])]
             if code[0] == "t" and fld.multi:
                 sel = list(st["sel"])
                 if choice.value in sel:
@@ -330,7 +369,7 @@ class FormRunner:
                         value = fld.parse(choice.value, self._input(ctx, st))
                     except Invalid as exc:
                         return [self._rejected(ctx, form, st, fld, exc)]
-                return await self._accept(ctx, form, st, fld, value, pressed=True, label=t(choice.label))
+                return await self._accept(ctx, form, st, fld, value, pressed=True, label=choice.text or t(choice.label))
         if code == "done" and fld.multi:
             sel = [v for v in st["sel"] if v != fld.exclusive]
             if not st["sel"] and not fld.optional:
@@ -345,7 +384,7 @@ class FormRunner:
             tokens = text.split()
         values = []
         for token in tokens:
-            value = self._match_choice(fld, token)
+            value = self._match_choice(self._choices(fld, st), token)
             if value is None:
                 err = Invalid("form.unknown_choice", answer=token.strip()[:30])
                 return [self._rejected(ctx, form, st, fld, err)]
@@ -357,13 +396,14 @@ class FormRunner:
         return await self._accept(ctx, form, st, fld, list(dict.fromkeys(values)))
 
     @staticmethod
-    def _match_choice(fld: Field, token: str) -> str | None:
+    def _match_choice(choices: Sequence[Choice], token: str) -> str | None:
         key = norm(token)
         if not key:
             return None
         prefix_hits = []
-        for ch in fld.choices:
-            names = {norm(ch.value)} | {norm(translator(loc)(ch.label)) for loc in LOCALES}
+        for ch in choices:
+            labels = [ch.text] if ch.text else [translator(loc)(ch.label) for loc in LOCALES]
+            names = {norm(ch.value)} | {norm(label) for label in labels}
             if key in names:
                 return ch.value
             if len(key) >= 2 and any(n.startswith(key) for n in names):
@@ -400,6 +440,12 @@ class FormRunner:
         if fld.refuse is not None and value == fld.refuse:
             self._clear(ctx)
             return [*out, Reply(t(f"refused.{form.name}")), await self._menu(ctx)]
+        if fld.resets and st["a"].get(fld.name, value) != value:
+            for name in fld.resets:
+                st["a"].pop(name, None)
+        if fld.options is not None and not fld.multi:
+            shown = label or self._choice_label(t, self._choices(fld, st), value)
+            st["lbl"] = {**st.get("lbl", {}), fld.name: shown}
         st["a"][fld.name] = value
         st["fails"] = 0
         st["skipped"] = [s for s in st["skipped"] if s != fld.name]
@@ -409,14 +455,14 @@ class FormRunner:
         if st["ret"]:
             missing = self._first_missing(form, st)
             if missing is not None and missing.name not in st["skipped"]:
-                return [self._ask(ctx, form, st, missing)]
+                return await self._enter(ctx, form, st, missing)
             st["ret"] = False
             return [self._go(ctx, form, st, "summary")]
         if fld.name not in st["hist"]:
             st["hist"].append(fld.name)
         nxt = self._next_field(form, st, after=fld.name)
         if nxt is not None:
-            return [self._ask(ctx, form, st, nxt)]
+            return await self._enter(ctx, form, st, nxt)
         if form.summary:
             return [self._go(ctx, form, st, "summary")]
         return await self._submit(ctx, form, st)
@@ -435,25 +481,28 @@ class FormRunner:
                 return f
         return None
 
-    def _back(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> Reply:
+    async def _back(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> list[Reply]:
         step = ctx.conv.step or ""
         if step == "edit" or (st["ret"] and step.startswith("ask:")):
             st["ret"] = False
-            return self._go(ctx, form, st, "summary")
+            return [self._go(ctx, form, st, "summary")]
         if step.startswith("ask:") and st["hist"] and st["hist"][-1] == step[4:]:
+            st["hist"].pop()
+        # Questions that were skipped for lack of options are skipped going back too.
+        while st["hist"] and st["hist"][-1] in st.get("auto", []):
             st["hist"].pop()
         if not st["hist"]:
             self._clear(ctx)
-            return Reply(ctx.t("form.left"))
+            return [Reply(ctx.t("form.left"))]
         prev = form.field(st["hist"].pop())
-        return self._ask(ctx, form, st, prev)
+        return await self._enter(ctx, form, st, prev)
 
     async def _submit(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> list[Reply]:
         missing = self._first_missing(form, st)
         if missing is not None:
             st["ret"] = True
             st["skipped"] = []
-            return [Reply(ctx.t("form.fill_missing")), self._ask(ctx, form, st, missing)]
+            return [Reply(ctx.t("form.fill_missing")), *await self._enter(ctx, form, st, missing)]
         answers = dict(st["a"])
         answers.update({f"_{k}": v for k, v in st["x"].items()})
         answers["_mode"] = st["mode"]
@@ -463,8 +512,13 @@ class FormRunner:
             async with ctx.session.begin_nested():
                 return await form.on_submit(ctx, answers)
         except Invalid as exc:
-            # Nothing of the submit is kept; the person stays on the summary to decide.
+            # Nothing of the submit is kept; the person stays on the summary to decide, or is
+            # asked again the one answer that no longer holds (a slot taken meanwhile).
             ctx.conv.flow, ctx.conv.step, ctx.conv.data = saved
+            if exc.field is not None:
+                st["ret"] = True
+                st["a"].pop(exc.field, None)
+                return await self._enter(ctx, form, st, form.field(exc.field), error=ctx.t(exc.key, **exc.params))
             return [Reply(ctx.t(exc.key, **exc.params)), self._go(ctx, form, st, "summary")]
 
     async def _cancel(self, ctx: Ctx) -> list[Reply]:
@@ -509,7 +563,8 @@ class FormRunner:
     def _load(self, ctx: Ctx) -> tuple[Form, dict[str, Any]]:
         form = self.forms[ctx.conv.flow or ""]
         st = dict(ctx.conv.data or {})
-        for key, default in (("a", {}), ("hist", []), ("sel", []), ("skipped", []), ("x", {})):
+        for key, default in (("a", {}), ("hist", []), ("sel", []), ("skipped", []), ("x", {}), ("opts", {}),
+                             ("lbl", {}), ("auto", [])):
             st[key] = type(default)(st.get(key) or default)
         st.setdefault("mode", "new")
         st.setdefault("ret", False)

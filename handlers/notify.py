@@ -6,6 +6,7 @@ dispatcher delivers them, so a rolled-back turn never leaves a message behind.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from bot.core import Ctx, Reply
@@ -16,7 +17,8 @@ from storage.models import User
 Render = Callable[[Translator], Reply]
 
 
-async def to_user(ctx: Ctx, user_id: int, render: Render, *, kind: str, dedupe_key: str | None = None) -> bool:
+async def to_user(ctx: Ctx, user_id: int, render: Render, *, kind: str, dedupe_key: str | None = None,
+                  due_at: dt.datetime | None = None) -> bool:
     """Queue a message for a person; False if they cannot be reached (no identity, blocked)."""
     user = await ctx.session.get(User, user_id)
     identity = await users.reachable_identity(ctx.session, user_id)
@@ -26,7 +28,7 @@ async def to_user(ctx: Ctx, user_id: int, render: Render, *, kind: str, dedupe_k
     ctx.outbox_touched = True
     return await outbox.enqueue(
         ctx.session, channel=identity.channel, chat_id=identity.chat_id, user_id=user_id, kind=kind,
-        payload=reply.to_payload(), now=ctx.now, dedupe_key=dedupe_key,
+        payload=reply.to_payload(), now=ctx.now, dedupe_key=dedupe_key, due_at=due_at,
     )
 
 

@@ -87,18 +87,26 @@ async def save_registration(ctx: Ctx, answers: Answers) -> list[Reply]:
     existed = await seekers.get(ctx.session, ctx.user.id) is not None
     await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
     text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
+    if answers.get("_then"):
+        # Registration was the detour of another feature (e.g. a booking): go back to it.
+        return [Reply(text), *await ctx.app.run_command(ctx, str(answers["_then"]), ())]
     return [Reply(text), await ctx.app.menu(ctx)]
 
 
 SEEKER_FORM = Form("seeker", SEEKER_FIELDS, save_registration)
 
 
-async def register(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+# Features that may send someone to register first and get them back afterwards.
+RETURN_TO = {"book"}
+
+
+async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
     if await seekers.get(ctx.session, ctx.user.id) is not None and ctx.conv.flow != "seeker":
         return [Reply(t("seeker.already"), [[Button(t("menu.profile"), payload("m", "profile")),
                                              Button(t("profile.edit"), payload("m", "profile", "edit"))]])]
-    return await ctx.app.start_form(ctx, "seeker")
+    then = args[0] if args and args[0] in RETURN_TO else None
+    return await ctx.app.start_form(ctx, "seeker", extra={"then": then} if then else None)
 
 
 async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

@@ -27,7 +27,9 @@ def test_every_form_field_has_texts_in_both_languages() -> None:
                         assert f"{prefix}.{form.name}.{field.name}" in texts, (locale, prefix, field.name)
                     for choice in field.choices:
                         assert choice.label in texts, (locale, choice.label)
-                    assert field.parse is not None or field.choices, field.name
+                    assert field.parse is not None or field.choices or field.options, field.name
+                    if field.options is not None and not field.optional:
+                        assert f"empty.{form.name}.{field.name}" in texts, (locale, field.name)
 
 
 def test_menu_and_command_texts_exist() -> None:

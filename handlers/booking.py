@@ -1,0 +1,432 @@
+"""Consultation booking: `/book`, `/mybookings`, cancel and reschedule.
+
+What the user goes through with `/book`:
+1. The bot checks they may book: job seekers (구직등록) see job counselling (취업상담),
+   the document clinic (구직서류클리닉) and mentoring (청년취업멘토링); members of the startup
+   centre see startup consulting (창업상담) and BM coaching; someone who is both sees
+   both. Without either, the bot offers to register first and comes back to the booking.
+   Someone who already holds the maximum of upcoming bookings is shown them instead.
+2. Consultation type → place (only places where that type is offered: the centre, a
+   campus branch, a specialised high school, online) → a specific counselor, only when
+   several give that type there ("상관없음" picks the least busy one) → day (the next
+   days that have a free time) → time → an optional note for the counselor → summary.
+3. Confirm: the booking is made under the database rule that one counselor's time can
+   be held once. If someone took the time meanwhile, "방금 다른 분이 예약했어요" and fresh
+   times are offered. The confirmation carries an .ics calendar file; the counselor is
+   told at once; reminders are queued 24 h and 1 h before.
+
+`/mybookings` lists upcoming bookings with 취소 (asks once more) and 변경 (the same
+questions from the day on, keeping type and place). Both are refused after the cutoff
+(CANCEL_CUTOFF_MINUTES before the start); every press re-checks in the database that
+the booking is the presser's own and still booked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+
+from icalendar import Calendar, Event
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Choice, Field, Form
+from bot.i18n import Translator
+from handlers import notify, parsers
+from storage import bookings, counselors, memberships, reminders, seekers
+from storage.db import advisory_xact_lock
+from storage.models import Booking, Counselor, Place
+from storage.slots import Slot, Window, free_slots, local_dt, pick_counselor
+
+JOB_TYPES = ("job_counselling", "document_clinic", "mentoring")
+STARTUP_TYPES = ("startup_consulting", "bm_coaching")
+TYPES = JOB_TYPES + STARTUP_TYPES
+
+
+# --- who may book what ----------------------------------------------------------------------
+
+
+async def entitled_types(ctx: Ctx) -> list[str]:
+    allowed: list[str] = []
+    if await seekers.get(ctx.session, ctx.user.id) is not None:
+        allowed += JOB_TYPES
+    member = await memberships.live(ctx.session, ctx.user.id)
+    if member is not None and member.status == "approved":
+        allowed += STARTUP_TYPES
+    return allowed
+
+
+async def person_name(ctx: Ctx, user_id: int) -> str:
+    """How a counselor sees the person: registered name, else team name."""
+    seeker = await seekers.get(ctx.session, user_id)
+    if seeker is not None:
+        return seeker.name
+    member = await memberships.latest(ctx.session, user_id)
+    return member.team_name if member is not None else ctx.t("booking.no_name")
+
+
+def place_label(t: Translator, place: Place) -> str:
+    if place.kind == "online":
+        return t("place.online")
+    if place.kind == "campus":
+        return t("place.campus", name=place.name)
+    return place.name
+
+
+def when_label(t: Translator, start: dt.datetime, tz: dt.tzinfo) -> str:
+    local = start.astimezone(tz)
+    return t("booking.when", month=local.month, day=local.day, weekday=t(f"weekday.{local.weekday()}"),
+             time=local.strftime("%H:%M"))
+
+
+# --- free slots ----------------------------------------------------------------------------------
+
+
+def _length(ctx: Ctx, type_: str) -> dt.timedelta:
+    return dt.timedelta(minutes=ctx.settings.slot_minutes.get(type_, 60))
+
+
+def _buffer(ctx: Ctx) -> dt.timedelta:
+    return dt.timedelta(minutes=ctx.settings.booking_buffer_minutes)
+
+
+async def _counselors_for(ctx: Ctx, type_: str, counselor: str | None) -> list[Counselor]:
+    found = await counselors.active(ctx.session, type_)
+    if counselor and counselor != "any":
+        found = [c for c in found if str(c.id) == counselor]
+    return found
+
+
+async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | None, first: dt.date,
+                        last: dt.date) -> dict[dt.date, list[Slot]]:
+    """Free slots per local day in [first, last] for that type at that place."""
+    tz = ctx.settings.tz
+    staff = await _counselors_for(ctx, type_, counselor)
+    ids = [c.id for c in staff]
+    windows = [Window(w.counselor_id, w.place_id, w.weekday, w.start_minute, w.end_minute)
+               for w in await counselors.windows(ctx.session, ids) if w.place_id == place_id]
+    if not windows:
+        return {}
+    start = local_dt(first, 0, tz).astimezone(dt.UTC)
+    end = local_dt(last + dt.timedelta(days=1), 0, tz).astimezone(dt.UTC)
+    taken = await bookings.taken_cells(ctx.session, ids, start - dt.timedelta(hours=4), end + dt.timedelta(hours=4))
+    held = await bookings.for_counselors(ctx.session, ids, start, end)
+    day_counts = bookings.counts_by_day(held, tz)
+    off = await counselors.days_off(ctx.session, ids, first, last)
+    earliest = ctx.now + dt.timedelta(minutes=ctx.settings.booking_min_notice_minutes)
+    out: dict[dt.date, list[Slot]] = {}
+    day = first
+    while day <= last:
+        found = free_slots(windows=windows, day=day, tz=tz, length=_length(ctx, type_), buffer=_buffer(ctx),
+                           earliest=earliest, taken=taken, days_off=off, day_counts=day_counts,
+                           daily_cap=ctx.settings.counselor_daily_cap)
+        if found:
+            out[day] = found
+        day += dt.timedelta(days=1)
+    return out
+
+
+def _today(ctx: Ctx) -> dt.date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+# --- the form's computed choices ------------------------------------------------------------------
+
+
+async def type_options(ctx: Ctx, _a: Answers) -> list[Choice]:
+    offered = {t for c in await counselors.active(ctx.session) for t in c.types}
+    return [Choice(t, f"type.{t}") for t in await entitled_types(ctx) if t in offered]
+
+
+async def place_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    staff = await counselors.active(ctx.session, a["type"])
+    place_ids = {w.place_id for w in await counselors.windows(ctx.session, [c.id for c in staff])}
+    places = await counselors.places_by_id(ctx.session, sorted(place_ids))
+    order = {"centre": 0, "campus": 1, "high_school": 2, "online": 3}
+    ordered = sorted(places.values(), key=lambda p: (order.get(p.kind, 9), p.name))
+    return [Choice(str(p.id), text=place_label(ctx.t, p)) for p in ordered]
+
+
+async def counselor_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    """A choice of person only when several give this type at this place."""
+    staff = await counselors.active(ctx.session, a["type"])
+    windows = await counselors.windows(ctx.session, [c.id for c in staff])
+    here = {w.counselor_id for w in windows if str(w.place_id) == a["place"]}
+    chosen = [c for c in staff if c.id in here]
+    if len(chosen) < 2:
+        return []
+    return [Choice("any", "booking.any_counselor"), *(Choice(str(c.id), text=c.display_name) for c in chosen)]
+
+
+async def day_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    first = _today(ctx)
+    last = first + dt.timedelta(days=ctx.settings.booking_horizon_days - 1)
+    days = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), first, last)
+    t = ctx.t
+    return [Choice(d.isoformat(), text=t("booking.day", month=d.month, day=d.day, weekday=t(f"weekday.{d.weekday()}")))
+            for d in sorted(days)]
+
+
+async def time_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    day = dt.date.fromisoformat(a["day"])
+    found = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), day, day)
+    tz = ctx.settings.tz
+    starts = sorted({s.starts_at for s in found.get(day, [])})
+    return [Choice(s.astimezone(tz).strftime("%H:%M"), text=s.astimezone(tz).strftime("%H:%M")) for s in starts]
+
+
+BOOKING_FIELDS = (
+    Field("type", options=type_options, columns=1, resets=("place", "counselor", "day", "time")),
+    Field("place", options=place_options, columns=1, resets=("counselor", "day", "time")),
+    Field("counselor", options=counselor_options, optional=True, columns=1, resets=("day", "time")),
+    Field("day", options=day_options, columns=3, resets=("time",)),
+    Field("time", options=time_options, columns=4),
+    Field("note", parse=parsers.text(300, newlines=True), optional=True),
+)
+
+
+# --- confirming ----------------------------------------------------------------------------------
+
+
+async def _week_load(ctx: Ctx, ids: Sequence[int], day: dt.date) -> Counter[int]:
+    tz = ctx.settings.tz
+    monday = day - dt.timedelta(days=day.weekday())
+    start = local_dt(monday, 0, tz).astimezone(dt.UTC)
+    held = await bookings.for_counselors(ctx.session, ids, start, start + dt.timedelta(days=7))
+    return Counter(b.counselor_id for b in held)
+
+
+async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
+    """Books the chosen time with the least busy free counselor; Invalid(field='time') if gone."""
+    tz = ctx.settings.tz
+    day = dt.date.fromisoformat(a["day"])
+    hour, minute = map(int, a["time"].split(":"))
+    start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz).astimezone(dt.UTC)
+    if start < ctx.now + dt.timedelta(minutes=ctx.settings.booking_min_notice_minutes):
+        raise Invalid("booking.too_soon", field="time", minutes=ctx.settings.booking_min_notice_minutes)
+    found = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), day, day)
+    candidates = [s for s in found.get(day, []) if s.starts_at == start]
+    load = await _week_load(ctx, [s.counselor_id for s in candidates], day)
+    while candidates:
+        slot = pick_counselor(candidates, load, prefer=int(a["counselor"]) if a.get("counselor") not in
+                              (None, "any") else None)
+        assert slot is not None
+        candidates.remove(slot)
+        # The daily cap must hold with concurrent confirmations too.
+        await advisory_xact_lock(ctx.session, "counselor-day", slot.counselor_id, day.isoformat())
+        try:
+            return await bookings.book(
+                ctx.session, user_id=ctx.user.id, counselor_id=slot.counselor_id, place_id=slot.place_id,
+                type_=a["type"], starts_at=slot.starts_at, ends_at=slot.ends_at, buffer=_buffer(ctx), now=ctx.now,
+                note=a.get("note"), rescheduled_from=reschedule.id if reschedule else None)
+        except bookings.SlotTaken:
+            continue
+    raise Invalid("booking.taken", field="time")
+
+
+async def confirm(ctx: Ctx, a: Answers) -> list[Reply]:
+    """Makes (or moves) the booking, tells the counselor, queues reminders, sends the .ics."""
+    t = ctx.t
+    if a["type"] not in await entitled_types(ctx):
+        raise Invalid("booking.not_entitled")
+    old: Booking | None = None
+    if a.get("_reschedule"):
+        found = await _own_booking(ctx, int(a["_reschedule"]), action="reschedule")
+        if isinstance(found, Reply):
+            raise Invalid("booking.cannot_change")
+        old = found
+    elif await bookings.count_upcoming(ctx.session, ctx.user.id, ctx.now) >= ctx.settings.max_upcoming_bookings:
+        raise Invalid("booking.too_many", n=ctx.settings.max_upcoming_bookings)
+    booking = await _reserve(ctx, a, old)
+    if old is not None:
+        await bookings.cancel(ctx.session, old, ctx.now, "rescheduled")
+        await reminders.cancel_for_booking(ctx.session, old.id)
+    await _announce(ctx, booking, moved_from=old)
+    place = (await counselors.places_by_id(ctx.session, [booking.place_id]))[booking.place_id]
+    counselor = await counselors.get(ctx.session, booking.counselor_id)
+    assert counselor is not None
+    text = t("booking.moved" if old else "booking.confirmed", **_details(t, booking, place, counselor, ctx))
+    ics = FileOut(f"jobhub-booking-{booking.id}.ics", calendar_file(t, booking, place, counselor), "text/calendar",
+                  caption=t("booking.ics_caption"))
+    return [Reply(text, file=ics), await ctx.app.menu(ctx)]
+
+
+def _details(t: Translator, booking: Booking, place: Place, counselor: Counselor, ctx: Ctx) -> dict[str, str]:
+    return {"type": t(f"type.{booking.type}"), "place": place_label(t, place), "counselor": counselor.display_name,
+            "when": when_label(t, booking.starts_at, ctx.settings.tz),
+            "minutes": str(ctx.settings.cancel_cutoff_minutes)}
+
+
+def calendar_file(t: Translator, booking: Booking, place: Place, counselor: Counselor) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//JobHub//Seoul Job Plus Center//KO")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"booking-{booking.id}@jobhub")
+    event.add("dtstamp", booking.created_at)
+    event.add("dtstart", booking.starts_at)
+    event.add("dtend", booking.ends_at)
+    event.add("summary", t("booking.ics_summary", type=t(f"type.{booking.type}")))
+    location = place.video_link if place.kind == "online" and place.video_link else (place.address or place.name)
+    event.add("location", f"{place_label(t, place)} — {location}" if location != place.name else location)
+    description = t("booking.ics_description", counselor=counselor.display_name)
+    if booking.note:
+        description += "\n" + booking.note
+    event.add("description", description)
+    cal.add_component(event)
+    return bytes(cal.to_ical())
+
+
+async def _announce(ctx: Ctx, booking: Booking, moved_from: Booking | None) -> None:
+    """The counselor hears of it at once; the person gets reminders 24 h and 1 h before."""
+    counselor = await counselors.get(ctx.session, booking.counselor_id)
+    place = (await counselors.places_by_id(ctx.session, [booking.place_id]))[booking.place_id]
+    assert counselor is not None
+    name = await person_name(ctx, booking.user_id)
+    tz = ctx.settings.tz
+    kind = "booking.moved" if moved_from is not None else "booking.new"
+
+    def to_counselor(tr: Translator) -> Reply:
+        text = tr("counselor.booking_new", name=name, type=tr(f"type.{booking.type}"), place=place_label(tr, place),
+                  when=when_label(tr, booking.starts_at, tz), note=booking.note or tr("booking.no_note"))
+        if moved_from is not None:
+            text = tr("counselor.booking_moved", old=when_label(tr, moved_from.starts_at, tz)) + "\n" + text
+        return Reply(text)
+
+    await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind)
+    if moved_from is not None and moved_from.counselor_id != booking.counselor_id:
+        await _tell_counselor_cancelled(ctx, moved_from, name)
+    for which, before in (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1))):
+        due = booking.starts_at - before
+        if due <= ctx.now:
+            continue
+
+        def remind(tr: Translator, which: str = which) -> Reply:
+            return Reply(tr(f"booking.reminder_{which}", type=tr(f"type.{booking.type}"), place=place_label(tr, place),
+                            when=when_label(tr, booking.starts_at, tz), counselor=counselor.display_name),
+                         [[Button(tr("menu.mybookings"), payload("m", "mybookings"))]])
+
+        await notify.to_user(ctx, ctx.user.id, remind, kind="booking.reminder",
+                             dedupe_key=reminders.reminder_key(booking.id, which), due_at=due)
+
+
+async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> None:
+    counselor = await counselors.get(ctx.session, booking.counselor_id)
+    if counselor is None:
+        return
+    tz = ctx.settings.tz
+    await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr(
+        "counselor.booking_cancelled", name=name, type=tr(f"type.{booking.type}"),
+        when=when_label(tr, booking.starts_at, tz))), kind="booking.cancelled")
+
+
+BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm)
+
+
+# --- commands and buttons ------------------------------------------------------------------------
+
+
+async def book(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    """Starts the booking after the entitlement and the upcoming-bookings limit are checked."""
+    t = ctx.t
+    if ctx.conv.flow == "booking":
+        return await ctx.app.start_form(ctx, "booking")
+    if not await entitled_types(ctx):
+        return [Reply(t("booking.register_first"), [
+            [Button(t("booking.register_then_book"), payload("m", "register", "book"))],
+            [Button(t("menu.membership"), payload("m", "membership"))],
+        ])]
+    if await bookings.count_upcoming(ctx.session, ctx.user.id, ctx.now) >= ctx.settings.max_upcoming_bookings:
+        return [Reply(t("booking.too_many", n=ctx.settings.max_upcoming_bookings)), *await my_bookings(ctx, ())]
+    return await ctx.app.start_form(ctx, "booking")
+
+
+async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    upcoming = await bookings.upcoming_for_user(ctx.session, ctx.user.id, ctx.now)
+    if not upcoming:
+        return [Reply(t("booking.none"), [[Button(t("menu.book"), payload("m", "book"))]])]
+    places = await counselors.places_by_id(ctx.session, [b.place_id for b in upcoming])
+    out = [Reply(t("booking.list_title", n=len(upcoming)))]
+    for b in upcoming:
+        counselor = await counselors.get(ctx.session, b.counselor_id)
+        name = counselor.display_name if counselor else "-"
+        text = t("booking.item", type=t(f"type.{b.type}"), place=place_label(t, places[b.place_id]),
+                 when=when_label(t, b.starts_at, ctx.settings.tz), counselor=name)
+        out.append(Reply(text, [[Button(t("booking.cancel"), payload("bk", "c", b.id)),
+                                 Button(t("booking.reschedule"), payload("bk", "r", b.id))]]))
+    return out
+
+
+async def _own_booking(ctx: Ctx, booking_id: int, *, action: str) -> Booking | Reply:
+    """The presser's own live booking, still before the cutoff, or the reply that says why not."""
+    t = ctx.t
+    booking = await bookings.get(ctx.session, booking_id, for_update=True)
+    if booking is None or booking.user_id != ctx.user.id:
+        return Reply(t("booking.not_found"))
+    if booking.status != "booked" or booking.starts_at <= ctx.now:
+        return Reply(t("booking.not_active"))
+    cutoff = dt.timedelta(minutes=ctx.settings.cancel_cutoff_minutes)
+    if booking.starts_at - ctx.now < cutoff:
+        return Reply(t(f"booking.too_late_{action}", minutes=ctx.settings.cancel_cutoff_minutes))
+    return booking
+
+
+async def ask_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own_booking(ctx, int(args[0]), action="cancel")
+    if isinstance(found, Reply):
+        return [found]
+    t = ctx.t
+    return [Reply(t("booking.cancel_confirm", when=when_label(t, found.starts_at, ctx.settings.tz)),
+                  [[Button(t("booking.cancel_yes"), payload("bk", "cy", found.id)),
+                    Button(t("booking.cancel_no"), payload("bk", "keep"))]])]
+
+
+async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own_booking(ctx, int(args[0]), action="cancel")
+    if isinstance(found, Reply):
+        return [found]
+    await bookings.cancel(ctx.session, found, ctx.now, "by_user")
+    await reminders.cancel_for_booking(ctx.session, found.id)
+    await _tell_counselor_cancelled(ctx, found, await person_name(ctx, ctx.user.id))
+    t = ctx.t
+    return [Reply(t("booking.cancelled", when=when_label(t, found.starts_at, ctx.settings.tz)), edit=True),
+            await ctx.app.menu(ctx)]
+
+
+async def reschedule(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """The same questions from the day on, keeping the type and the place."""
+    found = await _own_booking(ctx, int(args[0]), action="reschedule")
+    if isinstance(found, Reply):
+        return [found]
+    places = await counselors.places_by_id(ctx.session, [found.place_id])
+    t = ctx.t
+    labels = {"type": t(f"type.{found.type}"), "place": place_label(t, places[found.place_id])}
+    return await ctx.app.start_form(ctx, "booking", answers={"type": found.type, "place": str(found.place_id)},
+                                    extra={"reschedule": found.id}, mode="edit", labels=labels)
+
+
+async def keep(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return [Reply(ctx.t("booking.kept"), edit=True)]
+
+
+ACTIONS = {"c": ask_cancel, "cy": do_cancel, "r": reschedule, "keep": keep}
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await ACTIONS[args[0]](ctx, args[1:])
+
+
+def build() -> Router:
+    return Router(
+        name="booking",
+        commands=[
+            CommandRoute("book", book, describe="cmd.book"),
+            CommandRoute("mybookings", my_bookings, describe="cmd.mybookings"),
+        ],
+        buttons=[ButtonRoute("bk", on_button)],
+        forms=[BOOKING_FORM],
+        menu=[MenuItem("menu.book", "book", order=20), MenuItem("menu.mybookings", "mybookings", order=21)],
+        phrases={"상담예약": "book", "예약": "book", "상담": "book", "내예약": "mybookings", "book": "book"},
+    )

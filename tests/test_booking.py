@@ -1,0 +1,273 @@
+"""Consultation booking through the core, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from bot.app import build_engine
+from storage import counselors, seekers, users
+from storage.models import Booking, BookingCell, OutboxMessage
+from tests.conftest import Chat, FakeClock, Harness, make_settings, register
+
+SEOUL = dt.timezone(dt.timedelta(hours=9))
+COUNSELOR_A, COUNSELOR_B = 800, 801
+
+
+async def seed(h: Harness) -> dict[str, int]:
+    """Two counselors at the centre (A weekdays 9–12, B Tuesdays 13–15); A also at a campus on Wednesdays."""
+    now = h.clock.now()
+    async with h.sessions() as s, s.begin():
+        ua, _ = await users.identify(s, "telegram", str(COUNSELOR_A), str(COUNSELOR_A), "ko", now)
+        ub, _ = await users.identify(s, "telegram", str(COUNSELOR_B), str(COUNSELOR_B), "ko", now)
+        a = await counselors.create(s, ua.id, "김상담", ["job_counselling", "document_clinic"], now)
+        b = await counselors.create(s, ub.id, "이상담", ["job_counselling"], now)
+        centre = await counselors.place(s, "centre", "서울일자리플러스센터", address="서울 중구 세종대로 110")
+        campus = await counselors.place(s, "campus", "서울시립대학교 캠퍼스점")
+        for weekday in range(5):
+            await counselors.add_window(s, a.id, centre.id, weekday, 9 * 60, 12 * 60)
+        await counselors.add_window(s, b.id, centre.id, 1, 13 * 60, 15 * 60)
+        await counselors.add_window(s, a.id, campus.id, 2, 14 * 60, 16 * 60)
+        return {"a": a.id, "b": b.id, "centre": centre.id, "campus": campus.id}
+
+
+async def quick_register(h: Harness, user_id: int) -> None:
+    async with h.sessions() as s, s.begin():
+        user, _ = await users.identify(s, "telegram", str(user_id), str(user_id), "ko", h.clock.now())
+        await seekers.save(s, user.id, {"name": f"구직자{user_id}", "birth_year": 2000, "track": "youth",
+                                        "school_kind": "university", "school_name": "서울대학교",
+                                        "desired_jobs": ["사무"], "skills": [], "districts": [],
+                                        "education": "university", "experience_years": 0}, h.clock.now())
+
+
+async def to_summary(chat: Chat, *, type_: str = "취업상담", place: str = "서울일자리플러스센터",
+                     counselor: str | None = "상관없음", day: str = "3/3", time: str = "09:00") -> None:
+    await chat.send("/book")
+    await chat.press(type_)
+    await chat.press(place)
+    if counselor is not None:
+        await chat.press(counselor)
+    await chat.press(day)
+    await chat.press(time)
+    await chat.press("건너뛰기")
+    assert "확인해 주세요" in chat.text, chat.text
+
+
+async def _bookings(h: Harness) -> list[Booking]:
+    async with h.sessions() as s:
+        return list(await s.scalars(select(Booking).order_by(Booking.id)))
+
+
+async def _outbox(h: Harness, kind: str) -> list[OutboxMessage]:
+    async with h.sessions() as s:
+        return list(await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)
+                                    .order_by(OutboxMessage.id)))
+
+
+async def test_book_a_consultation_end_to_end(harness: Harness) -> None:
+    ids = await seed(harness)
+    chat = harness.chat(1)
+    await register(chat)
+    await chat.send("/book")
+    assert "어떤 상담" in chat.text
+    assert {"취업상담", "구직서류클리닉 (이력서·자기소개서)"} <= set(chat.last_buttons)
+    assert not any("창업" in label for label in chat.last_buttons)
+    await chat.press("취업상담")
+    assert set(chat.last_buttons) >= {"서울일자리플러스센터", "서울시립대학교 캠퍼스점"}
+    await chat.press("서울일자리플러스센터")
+    assert "상관없음" in " ".join(chat.last_buttons) and "김상담" in chat.last_buttons
+    await chat.press("상관없음")
+    # Monday 10:00 now, 2 h notice: nothing left today; Tuesday is the first day.
+    assert not any(label.startswith("3/2") for label in chat.last_buttons)
+    await chat.press("3/3")
+    assert "09:00" in chat.last_buttons and "13:00" in chat.last_buttons
+    await chat.press("13:00")
+    await chat.send("면접 준비를 하고 싶어요.")
+    assert "날짜: 3/3 (화)" in chat.text and "시간: 13:00" in chat.text and "면접 준비" in chat.text
+    await chat.press("제출")
+    assert "예약되었어요" in chat.text and "이상담" in chat.text
+    ics = next(r.file for r in chat.replies if r.file)
+    assert ics.filename.endswith(".ics") and b"BEGIN:VEVENT" in ics.data and b"DTSTART" in ics.data
+    assert "서울 중구 세종대로 110".encode() in ics.data
+
+    [booking] = await _bookings(harness)
+    assert booking.counselor_id == ids["b"] and booking.starts_at == dt.datetime(2026, 3, 3, 13, tzinfo=SEOUL)
+    assert booking.ends_at - booking.starts_at == dt.timedelta(minutes=60)
+    assert booking.note == "면접 준비를 하고 싶어요."
+    [note] = await _outbox(harness, "booking.new")
+    assert note.chat_id == str(COUNSELOR_B) and "구직자" not in note.payload["text"]
+    assert "김서울" in note.payload["text"] and "면접 준비" in note.payload["text"]
+    reminders = await _outbox(harness, "booking.reminder")
+    assert sorted(r.due_at for r in reminders) == [booking.starts_at - dt.timedelta(hours=24),
+                                                   booking.starts_at - dt.timedelta(hours=1)]
+
+
+async def test_least_busy_counselor_gets_the_booking(harness: Harness) -> None:
+    await seed(harness)
+    async with harness.sessions() as s, s.begin():
+        centre = await counselors.place(s, "centre", "서울일자리플러스센터")
+        b = (await counselors.active(s, "job_counselling"))[1]
+        await counselors.add_window(s, b.id, centre.id, 2, 9 * 60, 12 * 60)  # B on Wednesday mornings too
+    first, second = harness.chat(1), harness.chat(2)
+    for chat in (first, second):
+        await quick_register(harness, int(chat.user_id))
+    await to_summary(first, day="3/4", time="09:00")
+    await first.press("제출")
+    await to_summary(second, day="3/4", time="09:00")
+    await second.press("제출")
+    a_booking, b_booking = await _bookings(harness)
+    assert a_booking.counselor_id != b_booking.counselor_id
+
+
+async def test_unregistered_person_registers_then_comes_back_to_booking(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(3)
+    await chat.send("/book")
+    assert "구직등록" in chat.text
+    await chat.press("구직등록 후 예약하기")
+    from tests.conftest import REGISTRATION
+
+    for action, value in REGISTRATION:
+        await (chat.press(value) if action == "press" else chat.send(value))
+    await chat.press("제출")
+    assert "구직등록이 완료" in chat.text and "어떤 상담" in chat.text
+
+
+async def test_fifty_concurrent_confirmations_one_booking(harness: Harness) -> None:
+    await seed(harness)
+    chats = [harness.chat(1000 + i) for i in range(50)]
+    for chat in chats:
+        await quick_register(harness, int(chat.user_id))
+        # The document clinic is given by one counselor only: one slot, fifty people.
+        await to_summary(chat, type_="구직서류클리닉", counselor=None, day="3/3", time="09:00")
+    results = await asyncio.gather(*(chat.press("제출") for chat in chats))
+    assert len(await _bookings(harness)) == 1
+    winners = [c for c in chats if "예약되었어요" in c.text]
+    losers = [c for c in chats if "방금 다른 분이 예약했어요" in c.text]
+    assert len(winners) == 1 and len(losers) == 49 and len(results) == 50
+    # The others get fresh times without the taken one.
+    assert "09:00" not in losers[0].last_buttons and "09:30" not in losers[0].last_buttons
+    await losers[0].press("10:00")
+    await losers[0].press("제출")
+    assert "예약되었어요" in losers[0].text
+    async with harness.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(BookingCell)) == 2 * 4  # 30 min + 10 min buffer
+
+
+async def test_buffer_and_notice_shape_the_offered_times(harness: Harness) -> None:
+    await seed(harness)
+    first, second = harness.chat(1), harness.chat(2)
+    for chat in (first, second):
+        await quick_register(harness, int(chat.user_id))
+    await to_summary(first, counselor="김상담", day="3/3", time="09:00")
+    await first.press("제출")
+    await second.send("/book")
+    await second.press("취업상담")
+    await second.press("서울일자리플러스센터")
+    await second.press("김상담")
+    await second.press("3/3")
+    assert "09:00" not in second.last_buttons and "10:00" not in second.last_buttons
+    assert "10:30" in second.last_buttons
+
+
+async def test_cancel_removes_reminders_and_tells_the_counselor(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/mybookings")
+    assert "예정된 예약 1건" in chat.text
+    await chat.press("취소")
+    assert "취소할까요" in chat.text
+    confirm = chat.payload_for("네, 취소합니다")
+    await chat.press_payload(confirm)
+    assert "취소했어요" in chat.text
+    [booking] = await _bookings(harness)
+    assert booking.status == "cancelled"
+    assert {r.status for r in await _outbox(harness, "booking.reminder")} == {"cancelled"}
+    assert len(await _outbox(harness, "booking.cancelled")) == 1
+    await chat.press_payload(confirm)  # a second tap
+    assert "이미 취소되었거나" in chat.text
+    assert len(await _outbox(harness, "booking.cancelled")) == 1
+
+
+async def test_cancel_after_the_cutoff_is_refused(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/mybookings")
+    cancel = chat.payload_for("취소")
+    harness.clock._now = dt.datetime(2026, 3, 3, 8, tzinfo=SEOUL)  # one hour before 09:00
+    await chat.press_payload(cancel)
+    assert "120분 전부터는" in chat.text
+    assert (await _bookings(harness))[0].status == "booked"
+
+
+async def test_forged_payload_for_someone_elses_booking_changes_nothing(harness: Harness) -> None:
+    await seed(harness)
+    owner, intruder = harness.chat(1), harness.chat(2)
+    await quick_register(harness, 1)
+    await to_summary(owner)
+    await owner.press("제출")
+    booking = (await _bookings(harness))[0]
+    for forged in (f"bk:cy:{booking.id}", f"bk:r:{booking.id}", f"bk:c:{booking.id}", "bk:cy:999999", "bk:cy:x",
+                   "bk:zz"):
+        await intruder.press_payload(forged)
+        assert "찾을 수 없는 예약" in intruder.text or "만료" in intruder.text, forged
+    assert (await _bookings(harness))[0].status == "booked"
+
+
+async def test_reschedule_moves_booking_and_reminders(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/mybookings")
+    await chat.press("변경")
+    assert "상담사가 있으세요" in chat.text or "날짜를 골라" in chat.text
+    if "상담사가 있으세요" in chat.text:
+        await chat.press("상관없음")
+    await chat.press("3/5")
+    await chat.press("10:00")
+    await chat.press("건너뛰기")
+    await chat.press("제출")
+    assert "예약을 변경했어요" in chat.text and "3월 5일 (목) 10:00" in chat.text
+    old, new = await _bookings(harness)
+    assert old.status == "cancelled" and new.status == "booked" and new.rescheduled_from == old.id
+    reminders = await _outbox(harness, "booking.reminder")
+    # The old 24-h reminder was already past when booked; its 1-h one is withdrawn.
+    assert [r.status for r in reminders] == ["cancelled", "pending", "pending"]
+    assert len(await _outbox(harness, "booking.moved")) == 1
+
+
+async def test_limit_of_upcoming_bookings(harness: Harness, clock: FakeClock) -> None:
+    await seed(harness)
+    engine = build_engine(make_settings(harness.settings.database_url, max_upcoming_bookings=1), harness.sessions,
+                          clock=clock)
+    await quick_register(harness, 1)
+    chat = Chat(engine, 1)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/book")
+    assert "이미 1건" in chat.text and "예정된 예약 1건" in chat.text
+
+
+async def test_reminder_is_sent_once_after_a_restart(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat, day="3/5", time="10:00")
+    await chat.press("제출")
+    await harness.deliver()  # the counselor's notification
+    harness.notifier.sent.clear()
+    harness.clock._now = dt.datetime(2026, 3, 4, 10, 5, tzinfo=SEOUL)  # the 24-h reminder is due
+    assert await harness.deliver() == 1  # a fresh dispatcher, as after a restart
+    assert await harness.deliver() == 0
+    [reminder] = harness.notifier.to(1)
+    assert "내일 상담" in reminder["text"]
