@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # A person who comes back to a half-filled form after this long is asked before we go on.
 RESUME_AFTER = dt.timedelta(hours=1)
+# Commands that still work inside a mode (a live chat); the mode answers all others.
+MODE_COMMANDS = {"end", "help", "lang"}
 
 
 class KeyedLock:
@@ -139,7 +141,7 @@ class Engine:
         """The main menu, with a way back into an unfinished form on top."""
         t = ctx.t
         rows: list[list[Button]] = []
-        if ctx.conv.flow:
+        if ctx.conv.flow in self.runner.forms:
             rows.append([Button(t("menu.resume", title=t(f"title.{ctx.conv.flow}")), "m:resume")])
         buttons = []
         for item in self._menu:
@@ -219,13 +221,17 @@ class Engine:
         if expired:
             conv.flow = conv.step = None
             conv.data, conv.paused = {}, False
+        active = bool(conv.flow) and not conv.paused
+        mode = self._modes.get(conv.flow or "") if active else None
         if inc.button is not None:
+            if mode is not None and inc.button.startswith("m:"):
+                # The menu would start something else in the middle of a live chat.
+                return Response([Reply(t("mode.busy"))], toast=t("mode.busy"))
             return await self._button(ctx, inc.button)
+        if mode is not None and inc.command not in MODE_COMMANDS:
+            return Response(await mode(ctx, (inc.text,) if inc.text is not None else ()))
         if inc.command is not None:
             return Response(await self.run_command(ctx, inc.command, inc.args))
-        active = bool(conv.flow) and not conv.paused
-        if active and conv.flow in self._modes:
-            return Response(await self._modes[conv.flow](ctx, (inc.text,) if inc.text is not None else ()))
         if inc.text is None:
             if active:
                 return Response([Reply(t("input.text_expected"))])
@@ -273,7 +279,7 @@ class Engine:
             return Response(await self.runner.button(ctx, rest))
         try:
             if head == "m":
-                if rest == "resume" and conv.flow:
+                if rest == "resume" and conv.flow in self.runner.forms:
                     conv.paused = False
                     return Response(self.runner.prompt(ctx))
                 name, *args = rest.split(":")
@@ -294,7 +300,9 @@ class Engine:
         return [Reply(ctx.t("button.expired")), *await self.where_you_were(ctx)]
 
     async def where_you_were(self, ctx: Ctx) -> list[Reply]:
-        """The open form's current question, or the menu when no form is open."""
-        if ctx.conv.flow and not ctx.conv.paused:
+        """The open form's current question, nothing inside a live chat, else the menu."""
+        if ctx.conv.flow in self._modes and not ctx.conv.paused:
+            return []
+        if ctx.conv.flow in self.runner.forms and not ctx.conv.paused:
             return self.runner.prompt(ctx)
         return [await self.menu(ctx)]

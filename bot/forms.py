@@ -119,7 +119,7 @@ class FormRunner:
     ) -> list[Reply]:
         """Starts form `name`, or first offers to continue a draft the person left."""
         conv = ctx.conv
-        if conv.flow and not force:
+        if conv.flow in self.forms and not force:
             return [self._resume_prompt(ctx, to={"name": name, "answers": answers, "extra": extra,
                                                   "mode": mode, "step": step})]
         form = self.forms[name]

@@ -49,7 +49,7 @@ async def help_(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     lines += ["", t("help.privacy")]
     out = [Reply("\n".join(lines))]
     if ctx.conv.flow and not ctx.conv.paused:
-        out += ctx.app.runner.prompt(ctx)
+        out += await ctx.app.where_you_were(ctx)
     return out
 
 

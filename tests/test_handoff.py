@@ -1,0 +1,96 @@
+"""상담원 연결: a person and a counselor talk through the bot; the bot stays quiet meanwhile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from storage import counselors, users
+from storage.models import Handoff, OutboxMessage
+from tests.conftest import Harness, register
+
+SEOUL = dt.timezone(dt.timedelta(hours=9))
+
+
+async def seed_two(h: Harness) -> None:
+    now = h.clock.now()
+    async with h.sessions() as s, s.begin():
+        centre = await counselors.place(s, "centre", "서울일자리플러스센터")
+        for uid, name in ((800, "김상담"), (801, "이상담")):
+            user, _ = await users.identify(s, "telegram", str(uid), str(uid), "ko", now)
+            c = await counselors.create(s, user.id, name, ["job_counselling"], now)
+            await counselors.add_window(s, c.id, centre.id, 0, 9 * 60, 18 * 60)
+
+
+async def _messages(h: Harness, chat_id: int, kind: str) -> list[OutboxMessage]:
+    async with h.sessions() as s:
+        return list(await s.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == str(chat_id),
+                                                                OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
+
+
+async def test_out_of_hours_offers_booking(harness: Harness) -> None:
+    await seed_two(harness)
+    harness.clock._now = dt.datetime(2026, 3, 7, 11, tzinfo=SEOUL)  # Saturday
+    chat = harness.chat(1)
+    await chat.send("/human")
+    assert "평일 09:00-18:00" in chat.text and "상담 예약" in " ".join(chat.last_buttons)
+
+
+async def test_live_chat_relays_both_ways_and_ends(harness: Harness) -> None:
+    await seed_two(harness)
+    person, kim, lee = harness.chat(1), harness.chat(800), harness.chat(801)
+    await register(person)
+    await person.send("상담원 연결")
+    assert "연결하고 있어요" in person.text
+    [request] = await _messages(harness, 800, "handoff.request")
+    assert "김서울" in request.payload["text"]
+    accept = request.payload["buttons"][0][0]["payload"]
+
+    await person.send("안녕하세요?")
+    assert "아직 상담사를 연결하는 중" in person.text
+
+    outsider = harness.chat(5)
+    await outsider.press_payload(accept)
+    assert "상담사만" in outsider.text
+
+    await kim.press_payload(accept)
+    assert "김서울님과 연결되었어요" in kim.text
+    await lee.press_payload(accept)
+    assert "이미 연결했어요" in lee.text
+    [connected] = await _messages(harness, 1, "handoff.connected")
+    assert "김상담" in connected.payload["text"]
+
+    response = await person.send("이력서 첨삭을 받고 싶어요")
+    assert response.replies == []  # the bot stays quiet
+    [relayed] = await _messages(harness, 800, "handoff.message")
+    assert relayed.payload["text"] == "💬 김서울: 이력서 첨삭을 받고 싶어요"
+    await kim.send("네, 파일을 준비해 주세요.")
+    [answer] = await _messages(harness, 1, "handoff.message")
+    assert answer.payload["text"] == "👩‍💼 김상담: 네, 파일을 준비해 주세요."
+
+    await person.send("/book")
+    assert "/end" in person.text
+    await person.attach("photo")
+    assert "글자 메시지만" in person.text
+
+    await kim.send("/end")
+    assert "챗봇이 다시" in kim.text
+    [ended] = await _messages(harness, 1, "handoff.ended")
+    assert "상담사가 대화를 마쳤어요" in ended.payload["text"]
+    async with harness.sessions() as s:
+        assert (await s.scalars(select(Handoff))).one().status == "closed"
+    await person.send("안녕")
+    assert "잘 모르겠어요" in person.text  # back with the bot
+
+
+async def test_user_can_stop_waiting(harness: Harness) -> None:
+    await seed_two(harness)
+    person = harness.chat(2)
+    await person.send("/human")
+    await person.send("/end")
+    assert "끝냈어요" in person.text
+    [request] = await _messages(harness, 800, "handoff.request")
+    kim = harness.chat(800)
+    await kim.press_payload(request.payload["buttons"][0][0]["payload"])
+    assert "이미 끝났어요" in kim.text
