@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -34,12 +35,17 @@ async def seed(h: Harness) -> dict[str, int]:
 
 
 async def quick_register(h: Harness, user_id: int) -> None:
-    async with h.sessions() as s, s.begin():
-        user, _ = await users.identify(s, "telegram", str(user_id), str(user_id), "ko", h.clock.now())
+    await seed_seeker(h.sessions, user_id, h.clock.now())
+
+
+async def seed_seeker(sessions: Any, user_id: int, now: dt.datetime) -> None:
+    """A registered job seeker without walking the registration form."""
+    async with sessions() as s, s.begin():
+        user, _ = await users.identify(s, "telegram", str(user_id), str(user_id), "ko", now)
         await seekers.save(s, user.id, {"name": f"구직자{user_id}", "birth_year": 2000, "track": "youth",
                                         "school_kind": "university", "school_name": "서울대학교",
                                         "desired_jobs": ["사무"], "skills": [], "districts": [],
-                                        "education": "university", "experience_years": 0}, h.clock.now())
+                                        "education": "university", "experience_years": 0}, now)
 
 
 async def to_summary(chat: Chat, *, type_: str = "취업상담", place: str = "서울일자리플러스센터",

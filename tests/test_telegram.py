@@ -8,6 +8,7 @@ The outbox notifier maps Telegram's errors to the dispatcher's outcomes.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -225,3 +226,43 @@ def test_split_text_keeps_everything() -> None:
     parts = split_text(text)
     assert all(len(p) <= 4096 for p in parts)
     assert "".join(p.replace("\n", "") for p in parts) == text.replace("\n", "")
+
+
+async def test_booking_confirmation_carries_an_ics_document(tmp_path: Path, fake: FakeTelegram) -> None:
+    from storage import counselors, users
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+    from tests.test_booking import seed_seeker
+
+    settings = _settings(tmp_path, fake)
+    db = create_engine(settings.database_url)
+    await upgrade(db)
+    sessions = session_factory(db)
+    now = dt.datetime.now(dt.UTC)
+    async with sessions() as s, s.begin():
+        user, _ = await users.identify(s, "telegram", "800", "800", "ko", now)
+        c = await counselors.create(s, user.id, "김상담", ["document_clinic"], now)
+        online = await counselors.place(s, "online", "화상", video_link="https://meet.example.org/jobhub")
+        for weekday in range(7):
+            await counselors.add_window(s, c.id, online.id, weekday, 0, 24 * 60)
+    await seed_seeker(sessions, USER, now)
+    await db.dispose()
+    bot = BotProcess(settings)
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        await say(fake, "/book")
+        await press(fake, "구직서류클리닉")
+        await press(fake, "화상 상담")
+        day = next(m for m in reversed(fake.messages(USER)) if m.get("reply_markup"))
+        first_day = day["reply_markup"]["inline_keyboard"][1][0]["text"]  # tomorrow or later
+        await press(fake, first_day)
+        times = next(m for m in reversed(fake.messages(USER)) if m.get("reply_markup"))
+        await press(fake, times["reply_markup"]["inline_keyboard"][0][0]["text"])
+        await press(fake, "건너뛰기")
+        since = len(fake.calls)
+        await press(fake, "제출")
+        doc = await fake.wait_for(lambda c: c.method == "sendDocument", since=since)
+        upload = doc.params["document"]
+        assert upload.filename.endswith(".ics") and b"https://meet.example.org/jobhub" in upload.data
+    finally:
+        await bot.close()
