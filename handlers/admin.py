@@ -15,7 +15,7 @@ second decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
 from bot.forms import Answers, Field, Form
@@ -27,20 +27,27 @@ from storage.models import Membership
 PAGE = 10
 
 
+async def _listing(ctx: Ctx, args: Sequence[str], status: str, page_action: str,
+                   render: Callable[[Membership], Reply]) -> list[Reply]:
+    """One page of applications or members in a status, with a next-page button."""
+    t = ctx.t
+    offset = int(args[0]) if args else 0
+    rows = await memberships.with_status(ctx.session, status, PAGE, offset)
+    total = await memberships.count_status(ctx.session, status)
+    if not rows:
+        return [Reply(t(f"admin.none_{status}"))]
+    out = [Reply(t(f"admin.count_{status}", n=total)), *(render(row) for row in rows)]
+    if offset + PAGE < total:
+        out.append(Reply(t("admin.more", n=total - offset - PAGE),
+                         [[Button(t("admin.next_page"), payload("adm", page_action, offset + PAGE))]]))
+    return out
+
+
 async def applications(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Lists pending applications, each with its decision buttons."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = int(args[0]) if args else 0
-    rows = await memberships.pending(ctx.session, PAGE, offset)
-    total = await memberships.count_status(ctx.session, "pending")
-    if not rows:
-        return [Reply(t("admin.no_pending"))]
-    out = [Reply(t("admin.pending_count", n=total))]
-    out += [Reply(application_text(t, row, tz), decision_buttons(t, row.id)) for row in rows]
-    if offset + PAGE < total:
-        out.append(Reply(t("admin.more", n=total - offset - PAGE),
-                         [[Button(t("admin.next_page"), payload("adm", "apps", offset + PAGE))]]))
-    return out
+    return await _listing(ctx, args, "pending", "apps",
+                          lambda row: Reply(application_text(t, row, tz), decision_buttons(t, row.id)))
 
 
 async def _pending_or_reply(ctx: Ctx, row_id: int) -> Membership | Reply:
@@ -96,19 +103,12 @@ REJECT_FORM = Form("reject", (Field("reason", parse=parsers.text(300, newlines=T
 async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Lists members with stage buttons (the current stage marked)."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = int(args[0]) if args else 0
-    rows = await memberships.members(ctx.session, PAGE, offset)
-    total = await memberships.count_status(ctx.session, "approved")
-    if not rows:
-        return [Reply(t("admin.no_members"))]
-    out = [Reply(t("admin.members_count", n=total))]
-    for row in rows:
+
+    def render(row: Membership) -> Reply:
         stage = t("admin.stage_now", stage=t(f"stage.{row.member_stage}"))
-        out.append(Reply(application_text(t, row, tz) + "\n" + stage, [_stage_buttons(ctx, row)]))
-    if offset + PAGE < total:
-        out.append(Reply(t("admin.more", n=total - offset - PAGE),
-                         [[Button(t("admin.next_page"), payload("adm", "mems", offset + PAGE))]]))
-    return out
+        return Reply(application_text(t, row, tz) + "\n" + stage, [_stage_buttons(ctx, row)])
+
+    return await _listing(ctx, args, "approved", "mems", render)
 
 
 def _stage_buttons(ctx: Ctx, row: Membership) -> list[Button]:

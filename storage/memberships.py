@@ -49,22 +49,12 @@ async def apply(session: AsyncSession, user_id: int, values: dict[str, Any], now
     return row
 
 
-async def pending(session: AsyncSession, limit: int, offset: int = 0) -> list[Membership]:
-    return list(
-        await session.scalars(
-            select(Membership).where(Membership.status == "pending")
-            .order_by(Membership.applied_at, Membership.id).limit(limit).offset(offset)
-        )
-    )
-
-
-async def members(session: AsyncSession, limit: int, offset: int = 0) -> list[Membership]:
-    return list(
-        await session.scalars(
-            select(Membership).where(Membership.status == "approved")
-            .order_by(Membership.decided_at.desc(), Membership.id.desc()).limit(limit).offset(offset)
-        )
-    )
+async def with_status(session: AsyncSession, status: str, limit: int, offset: int = 0) -> list[Membership]:
+    """Pending applications oldest first (a queue); members most recently approved first."""
+    order = (Membership.applied_at, Membership.id) if status == "pending" else (
+        Membership.decided_at.desc(), Membership.id.desc())
+    return list(await session.scalars(
+        select(Membership).where(Membership.status == status).order_by(*order).limit(limit).offset(offset)))
 
 
 async def count_status(session: AsyncSession, status: str) -> int:
