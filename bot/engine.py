@@ -40,7 +40,7 @@ from bot.core import (
 )
 from bot.forms import Form, FormRunner, norm
 from bot.i18n import LOCALES, pick_locale, translator
-from storage import conversations, users
+from storage import conversations
 from storage.db import advisory_xact_lock
 
 log = logging.getLogger(__name__)
@@ -197,14 +197,14 @@ class Engine:
     async def _context(self, session: AsyncSession, inc: Incoming) -> Ctx:
         now = self.clock.now()
         locale = pick_locale(inc.language_code, self.settings.default_locale)
-        user, identity = await users.identify(session, inc.channel, inc.external_id, inc.chat_id, locale, now)
+        user, identity, conv = await conversations.open_turn(session, inc.channel, inc.external_id, inc.chat_id,
+                                                             locale, now)
         is_admin = self._is_admin(inc)
         # The role mirrors the config, so removing an admin from the config takes effect at once.
         if is_admin and user.role != "admin":
             user.role = "admin"
         elif not is_admin and user.role == "admin":
             user.role = "user"
-        conv = await conversations.load(session, inc.channel, inc.external_id, user.id, now)
         return Ctx(incoming=inc, session=session, settings=self.settings, now=now, user=user, identity=identity,
                    conv=conv, t=translator(user.locale), is_admin=is_admin, app=self)
 

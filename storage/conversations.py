@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation
+from storage import users
+from storage.models import Conversation, Identity, User
+
+
+async def open_turn(
+    session: AsyncSession, channel: str, external_id: str, chat_id: str, locale: str, now: dt.datetime
+) -> tuple[User, Identity, Conversation]:
+    """Who is writing and where they are, in one query (this runs for every message)."""
+    row = (
+        await session.execute(
+            select(User, Identity, Conversation)
+            .join(Identity, Identity.user_id == User.id)
+            .outerjoin(Conversation, and_(Conversation.channel == Identity.channel,
+                                          Conversation.external_id == Identity.external_id))
+            .where(Identity.channel == channel, Identity.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        user, identity = await users.create(session, channel, external_id, chat_id, locale, now)
+        conv = None
+    else:
+        user, identity, conv = row
+        users.seen(user, identity, chat_id, now)
+    if conv is None:
+        conv = await load(session, channel, external_id, user.id, now)
+    return user, identity, conv
 
 
 async def load(

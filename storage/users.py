@@ -26,13 +26,29 @@ async def identify(
     ).first()
     if row is not None:
         user, identity = row
-        user.last_seen_at = now
-        if identity.chat_id != chat_id:
-            identity.chat_id = chat_id
-        if identity.blocked_at is not None:
-            # They wrote to us, so they can be reached again.
-            identity.blocked_at = None
+        seen(user, identity, chat_id, now)
         return user, identity
+    return await create(session, channel, external_id, chat_id, locale, now)
+
+
+# Activity is recorded to the hour (for retention); a write on every message would cost a statement.
+SEEN_GRANULARITY = dt.timedelta(hours=1)
+
+
+def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> None:
+    """Updates what a new message tells us; writes nothing when nothing changed."""
+    if now - user.last_seen_at >= SEEN_GRANULARITY:
+        user.last_seen_at = now
+    if identity.chat_id != chat_id:
+        identity.chat_id = chat_id
+    if identity.blocked_at is not None:
+        # They wrote to us, so they can be reached again.
+        identity.blocked_at = None
+
+
+async def create(
+    session: AsyncSession, channel: str, external_id: str, chat_id: str, locale: str, now: dt.datetime
+) -> tuple[User, Identity]:
     user = User(locale=locale, role="user", created_at=now, last_seen_at=now)
     session.add(user)
     await session.flush()
