@@ -1,10 +1,11 @@
-"""Command line: `python -m bot [run | shell | db upgrade]`.
+"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE]`.
 
 Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
-`db upgrade` applies the schema migrations (the app also does it at every start).
+`db upgrade` applies the schema migrations (the app also does it at every start);
+`counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     shell.add_argument("--user", default="local", help="console user id (to play several people)")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
+    staff = sub.add_parser("counselors", help="bulk set-up of counselors and their weekly hours")
+    staff.add_argument("action", choices=["import"])
+    staff.add_argument("file", help="CSV (UTF-8) or JSON list, one weekly window per row")
     args = parser.parse_args(argv)
     if args.cmd is None:
         args.admin, args.user = False, "local"
@@ -86,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "db":
             asyncio.run(_upgrade(settings))
             print("database is up to date")
+        elif args.cmd == "counselors":
+            from pathlib import Path
+
+            from bot.cli_counselors import run_import
+
+            return asyncio.run(run_import(settings, Path(args.file), sys.stdout))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

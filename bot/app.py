@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, handoff, membership, seeker, start
+from handlers import admin, booking, counselor, handoff, membership, seeker, start
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
 from storage.db import create_engine, session_factory
@@ -32,6 +32,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     membership.build,
     booking.build,
     handoff.build,
+    counselor.build,
     admin.build,
 )
 

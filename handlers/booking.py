@@ -40,7 +40,6 @@ from storage.slots import Slot, Window, free_slots, local_dt, pick_counselor
 
 JOB_TYPES = ("job_counselling", "document_clinic", "mentoring")
 STARTUP_TYPES = ("startup_consulting", "bm_coaching")
-TYPES = JOB_TYPES + STARTUP_TYPES
 
 
 # --- who may book what ----------------------------------------------------------------------
@@ -67,7 +66,8 @@ async def person_name(ctx: Ctx, user_id: int) -> str:
 
 def place_label(t: Translator, place: Place) -> str:
     if place.kind == "online":
-        return t("place.online")
+        # Each counselor has an online room of their own: the name tells them apart.
+        return t("place.online_named", name=place.name)
     if place.kind == "campus":
         return t("place.campus", name=place.name)
     return place.name
@@ -212,8 +212,12 @@ async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
                               (None, "any") else None)
         assert slot is not None
         candidates.remove(slot)
-        # The daily cap must hold with concurrent confirmations too.
+        # The daily cap must hold with concurrent confirmations too, and a counselor being
+        # deactivated at this moment (that locks the same row) must not get the booking.
         await advisory_xact_lock(ctx.session, "counselor-day", slot.counselor_id, day.isoformat())
+        counselor = await counselors.get_for_update(ctx.session, slot.counselor_id)
+        if counselor is None or not counselor.active:
+            continue
         try:
             return await bookings.book(
                 ctx.session, user_id=ctx.user.id, counselor_id=slot.counselor_id, place_id=slot.place_id,

@@ -23,6 +23,7 @@ from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Ro
 from bot.i18n import Translator
 from handlers import notify
 from handlers.booking import person_name
+from handlers.counselor import require_counselor
 from storage import counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff
@@ -82,9 +83,10 @@ def _enter(conv: Conversation, mode: str, handoff_id: int) -> None:
 async def accept(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """A counselor takes the chat; re-checked in the database (first press wins)."""
     t = ctx.t
-    counselor = await counselors.by_user(ctx.session, ctx.user.id)
-    if counselor is None or not counselor.active:
-        return [Reply(t("counselor.only"))]
+    found = await require_counselor(ctx)
+    if isinstance(found, Reply):
+        return [found]
+    counselor = found
     handoff_id = int(args[0])
     await advisory_xact_lock(ctx.session, "handoff", handoff_id)
     handoff = (await ctx.session.scalars(select(Handoff).where(Handoff.id == handoff_id).with_for_update())).first()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Booking, BookingCell
+from storage.models import Booking, BookingCell, Membership, SeekerProfile
 from storage.slots import occupied
 
 LIVE = "booked"
@@ -102,3 +102,52 @@ async def mark(session: AsyncSession, booking: Booking, status: str) -> None:
     """Attended or no-show after the session; the cells are no longer needed."""
     booking.status = status
     await session.execute(delete(BookingCell).where(BookingCell.booking_id == booking.id))
+
+
+# --- additions for the counselors' side (agenda, deactivation) -----------------------------------
+
+
+async def future_for_counselor(session: AsyncSession, counselor_id: int, now: dt.datetime) -> list[Booking]:
+    """Live bookings of a counselor that have not started, locked for cancelling."""
+    return list(await session.scalars(
+        select(Booking).where(Booking.counselor_id == counselor_id, Booking.status == LIVE, Booking.starts_at > now)
+        .order_by(Booking.starts_at).with_for_update()))
+
+
+async def upcoming_counts(session: AsyncSession, counselor_ids: Sequence[int], now: dt.datetime) -> dict[int, int]:
+    if not counselor_ids:
+        return {}
+    rows = await session.execute(
+        select(Booking.counselor_id, func.count()).where(
+            Booking.counselor_id.in_(list(counselor_ids)), Booking.status == LIVE, Booking.starts_at > now)
+        .group_by(Booking.counselor_id))
+    return {cid: int(n) for cid, n in rows.all()}
+
+
+async def no_show_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+    """No-shows per person, for the people in an agenda (one query instead of one per line)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(Booking.user_id, func.count()).where(Booking.user_id.in_(set(user_ids)), Booking.status == "no_show")
+        .group_by(Booking.user_id))
+    return {uid: int(n) for uid, n in rows.all()}
+
+
+async def person_names(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
+    """How a counselor knows the people booked: registered name, else the latest team name.
+
+    People with neither are left out; the caller shows its "no name" text.
+    """
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    names: dict[int, str] = {}
+    for user_id, team in await session.execute(
+            select(Membership.user_id, Membership.team_name).where(Membership.user_id.in_(ids))
+            .order_by(Membership.id)):
+        names[user_id] = team  # the newest application wins
+    for user_id, name in await session.execute(
+            select(SeekerProfile.user_id, SeekerProfile.name).where(SeekerProfile.user_id.in_(ids))):
+        names[user_id] = name
+    return names

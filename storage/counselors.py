@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Availability, Counselor, Invite, Place, TimeOff
+from storage.models import Availability, Counselor, Identity, Invite, Place, TimeOff, User
 
 PLACE_KINDS = ("centre", "campus", "high_school", "online")
+# The consultation types a counselor may give (names in the catalogs as `type.<key>`).
+CONSULTATION_TYPES = ("job_counselling", "document_clinic", "mentoring", "startup_consulting", "bm_coaching")
+# The centre's own place, created with this name the first time someone works there.
+CENTRE_NAME = "서울일자리플러스센터"
 
 
 class InviteError(Exception):
@@ -33,13 +38,7 @@ async def create_invite(session: AsyncSession, role: str, created_by: int | None
 
 async def redeem_invite(session: AsyncSession, token: str, user_id: int, now: dt.datetime) -> Invite:
     """Marks the invitation used by `user_id`; a second use or an expired link raises InviteError."""
-    invite = (await session.scalars(select(Invite).where(Invite.token == token).with_for_update())).first()
-    if invite is None:
-        raise InviteError("unknown")
-    if invite.used_at is not None:
-        raise InviteError("used")
-    if invite.expires_at <= now:
-        raise InviteError("expired")
+    invite = await check_invite(session, token, now, for_update=True)
     invite.used_at, invite.used_by = now, user_id
     return invite
 
@@ -146,3 +145,84 @@ async def add_day_off(session: AsyncSession, counselor_id: int, day: dt.date, no
     if exists is None:
         session.add(TimeOff(counselor_id=counselor_id, day=day, note=note))
         await session.flush()
+
+
+# --- additions for the counselors' own side (handlers.counselor, bot.cli_counselors) ------------
+
+
+async def check_invite(session: AsyncSession, token: str, now: dt.datetime, *, for_update: bool = False) -> Invite:
+    """The invitation if it could still be redeemed, without using it (InviteError otherwise).
+
+    Opening the link only checks it; the invitation is used at the end of the onboarding,
+    so someone who stops half-way can open the same link again.
+    """
+    query = select(Invite).where(Invite.token == token)
+    invite = (await session.scalars(query.with_for_update() if for_update else query)).first()
+    if invite is None:
+        raise InviteError("unknown")
+    if invite.used_at is not None:
+        raise InviteError("used")
+    if invite.expires_at <= now:
+        raise InviteError("expired")
+    return invite
+
+
+async def get_for_update(session: AsyncSession, counselor_id: int) -> Counselor | None:
+    """The counselor row locked until the transaction ends (deactivation vs. new bookings)."""
+    return (await session.scalars(select(Counselor).where(Counselor.id == counselor_id).with_for_update())).first()
+
+
+async def deactivate(session: AsyncSession, counselor: Counselor, now: dt.datetime) -> None:
+    """No new bookings from now on; the caller cancels the future sessions."""
+    counselor.active = False
+    counselor.deactivated_at = now
+    user = await session.get(User, counselor.user_id)
+    if user is not None and user.role == "counselor":
+        user.role = "user"
+    await session.flush()
+
+
+async def centre_place(session: AsyncSession) -> Place:
+    """The centre's place: the one already stored, or CENTRE_NAME created on first use."""
+    found = (await session.scalars(select(Place).where(Place.kind == "centre").order_by(Place.id).limit(1))).first()
+    return found if found is not None else await place(session, "centre", CENTRE_NAME)
+
+
+async def places_of_kind(session: AsyncSession, kind: str) -> list[Place]:
+    return list(await session.scalars(select(Place).where(Place.kind == kind).order_by(Place.name)))
+
+
+def video_link_ok(url: str) -> bool:
+    """An online place needs a link people can open: http(s), a host with a dot, no spaces."""
+    if not url or len(url) > 200 or any(ch.isspace() for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and "." in host and not host.startswith(".")
+
+
+async def time_off_from(session: AsyncSession, counselor_id: int, first: dt.date) -> list[TimeOff]:
+    return list(await session.scalars(select(TimeOff).where(TimeOff.counselor_id == counselor_id,
+                                                            TimeOff.day >= first).order_by(TimeOff.day)))
+
+
+async def remove_day_off(session: AsyncSession, counselor_id: int, time_off_id: int) -> dt.date | None:
+    """Removes one of the counselor's own days off; None when it is not theirs or already gone."""
+    row = (await session.scalars(select(TimeOff).where(TimeOff.id == time_off_id,
+                                                       TimeOff.counselor_id == counselor_id))).first()
+    if row is None:
+        return None
+    day = row.day
+    await session.delete(row)
+    await session.flush()
+    return day
+
+
+async def telegram_user(session: AsyncSession, telegram_id: str) -> User | None:
+    """The user behind a Telegram id, without touching `last_seen_at` (bulk import is not a visit)."""
+    return (await session.scalars(
+        select(User).join(Identity, Identity.user_id == User.id)
+        .where(Identity.channel == "telegram", Identity.external_id == telegram_id))).first()

@@ -277,3 +277,9 @@ async def test_reminder_is_sent_once_after_a_restart(harness: Harness) -> None:
     assert await harness.deliver() == 0
     [reminder] = harness.notifier.to(1)
     assert "내일 상담" in reminder["text"]
+
+
+def test_every_consultation_type_is_bookable_by_someone() -> None:
+    from handlers.booking import JOB_TYPES, STARTUP_TYPES
+
+    assert sorted(JOB_TYPES + STARTUP_TYPES) == sorted(counselors.CONSULTATION_TYPES)
