@@ -78,6 +78,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="user")  # user | counselor | admin
     created_at: Mapped[timestamp]
     last_seen_at: Mapped[timestamp]
+    # `/settings`: no announcements or broadcasts (reminders of one's own events still come).
+    announcements_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Identity(Base):
@@ -332,3 +334,93 @@ class Handoff(Base):
     created_at: Mapped[timestamp]
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+# --- events (investment academy, demo days, ...) and broadcasts ---------------------------------
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_status_start", "status", "starts_at"),)
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(24))  # academy | demo_day | startup_school | networking | job_fair | other
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[timestamp]
+    ends_at: Mapped[timestamp]
+    place: Mapped[str | None] = mapped_column(String(120), default=None)
+    online_link: Mapped[str | None] = mapped_column(String(200), default=None)
+    capacity: Mapped[int]
+    # Who may see and join it: everyone | seekers | members | stage:<stage> | campus:<name>
+    audience: Mapped[str] = mapped_column(String(80), default="everyone")
+    registration_deadline: Mapped[timestamp]
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published | cancelled
+    checkin_code: Mapped[str] = mapped_column(String(12))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class EventRegistration(Base):
+    """A seat (seat_no set) or a place on the waiting list (seat_no empty) for one person.
+
+    Capacity is a database rule: seats are numbered 1..capacity and (event, seat_no) is
+    unique, so concurrent registrations for the last seat cannot both get it.
+    """
+
+    __tablename__ = "event_registrations"
+    __table_args__ = (
+        UniqueConstraint("event_id", "user_id"),
+        UniqueConstraint("event_id", "seat_no", name="uq_event_registrations_seat"),
+        Index("ix_event_registrations_event_status", "event_id", "status", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[user_fk]
+    # registered | waiting | offered (a freed seat held until offered_until) | cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    seat_no: Mapped[int | None] = mapped_column(default=None)
+    offered_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+    attended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class PitchApplication(Base):
+    """A member team's application to pitch at a demo day."""
+
+    __tablename__ = "pitch_applications"
+    __table_args__ = (UniqueConstraint("event_id", "user_id"),)
+
+    id: Mapped[intpk]
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[user_fk]
+    team: Mapped[str] = mapped_column(String(60))
+    pitch: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(16))
+    deck_link: Mapped[str] = mapped_column(String(300))
+    funding_sought: Mapped[int]  # 만원
+    status: Mapped[str] = mapped_column(String(16), default="applied")  # applied|shortlisted|selected|rejected
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Broadcast(Base):
+    """An announcement to a segment; its messages are outbox rows with kind 'broadcast'."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[intpk]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    audience: Mapped[dict[str, Any]]
+    text: Mapped[str] = mapped_column(Text)
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    button_label: Mapped[str | None] = mapped_column(String(60), default=None)
+    button_url: Mapped[str | None] = mapped_column(String(300), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="sending")  # sending | stopped | done
+    recipients: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[timestamp]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
