@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_upcoming_bookings: int = Field(default=3, ge=1, le=50)
     cancel_cutoff_minutes: int = Field(default=120, ge=0)
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Hours a freed event seat is held for the first person on the waiting list.
+    event_offer_hours: int = Field(default=24, ge=1, le=24 * 7)
     # When "상담원 연결" reaches a person (weekdays, local time) and when counselors get their agenda.
     opening_hours: str = "09:00-18:00"
     agenda_time: str = "08:30"

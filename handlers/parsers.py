@@ -6,6 +6,7 @@ wherever it is asked.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
@@ -157,3 +158,68 @@ def items(max_items: int, max_len: int) -> Callable[[str, FieldInput], list[str]
         return out
 
     return parse
+
+
+# --- dates and times (events) ---------------------------------------------------------------------
+
+_DATE_TIME = [
+    # 2026-03-20 14:00 · 2026.3.20 14:00 · 2026/03/20 14:00 · 2026년 3월 20일 14시 30분
+    re.compile(r"(?P<y>\d{4})\s*[-./년]\s*(?P<m>\d{1,2})\s*[-./월]\s*(?P<d>\d{1,2})\s*일?\.?"),
+    # 3/20 14:00 · 3.20 14:00 · 3-20 · 3월 20일 14시
+    re.compile(r"(?P<m>\d{1,2})\s*[-./월]\s*(?P<d>\d{1,2})\s*일?\.?"),
+]
+_TIME = re.compile(r"^(?:(?P<ampm>오전|오후|am|pm)\s*)?(?P<h>\d{1,2})\s*(?:[:시]\s*(?P<min>\d{1,2})?\s*분?)?"
+                   r"\s*(?P<ampm2>am|pm)?\s*(?P<half>반)?$")
+
+
+def _time_of_day(raw: str) -> dt.time:
+    match = _TIME.fullmatch(raw.strip().lower())
+    if match is None or (match["min"] is None and ":" not in raw and "시" not in raw and not match["ampm"]
+                         and not match["ampm2"]):
+        raise Invalid("invalid.datetime")
+    hour = int(match["h"])
+    minute = 30 if match["half"] else int(match["min"] or 0)
+    ampm = match["ampm"] or match["ampm2"]
+    if ampm in ("오후", "pm") and hour < 12:
+        hour += 12
+    elif ampm in ("오전", "am") and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59:
+        raise Invalid("invalid.datetime")
+    return dt.time(hour, minute)
+
+
+def local_datetime(raw: str, now: dt.datetime, tz: dt.tzinfo, *, base: dt.date | None = None) -> dt.datetime:
+    """A date and time typed the Korean way, as an aware datetime in `tz`.
+
+    "2026-03-20 14:00", "2026.3.20 14:00", "3/20 14:00", "3월 20일 14시", "3월 20일 오후 2시 30분".
+    Without a year, this year (next year for a date more than 60 days back). With `base`, a time alone ("16:00")
+    means that day (an end time on the start's day). Invalid("invalid.datetime") otherwise.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if len(value) > 40:
+        raise Invalid("invalid.datetime")
+    today = now.astimezone(tz).date()
+    for pattern in _DATE_TIME:
+        match = pattern.match(value)
+        if match is None:
+            continue
+        month, day = int(match["m"]), int(match["d"])
+        year = int(match.groupdict().get("y") or today.year)
+        try:
+            date = dt.date(year, month, day)
+        except ValueError:
+            raise Invalid("invalid.datetime") from None
+        # A yearless date well behind us means next year; a few weeks back is a mistake the caller reports.
+        if not match.groupdict().get("y") and date < today - dt.timedelta(days=60):
+            try:
+                date = dt.date(year + 1, month, day)
+            except ValueError:
+                raise Invalid("invalid.datetime") from None
+        rest = value[match.end():].strip().lstrip(",").strip()
+        if not rest:
+            raise Invalid("invalid.datetime_time")
+        return dt.datetime.combine(date, _time_of_day(rest), tzinfo=tz)
+    if base is not None:
+        return dt.datetime.combine(base, _time_of_day(value), tzinfo=tz)
+    raise Invalid("invalid.datetime")

@@ -1,0 +1,756 @@
+"""Events (투자 아카데미, 데모데이/창업기업설명회, 창업스쿨, 네트워킹, 채용박람회): publish, register, check in.
+
+What an admin goes through (the admin router, behind the one admin guard):
+1. `/newevent`: kind → title → description → start → end → place or online link →
+   capacity (1–10,000) → audience (everyone, job seekers, members, members at a stage
+   → the stage, a campus → the university name) → registration deadline (skip: until
+   the start) → the summary, where any answer can be corrected. Dates are typed the
+   Korean way ("2026-03-20 14:00", "3/20 14:00", "3월 20일 14시"); an end before the
+   start, a date in the past or a deadline after the start is refused with a clear line.
+2. 제출 saves the event as a draft and shows the preview: the very card people will get.
+   게시 publishes it and announces it to its audience through the outbox with a
+   신청하기 button (people who opted out of announcements are left out); 임시 저장 keeps
+   the draft for later (`/event <id>` → 게시). The publication is written to the audit
+   trail with the audience and the counts.
+3. `/event` lists the coming events; `/event <id>` shows one with its counts and
+   check-in code, and 수정 (the same form; registered people are told what changed,
+   field by field; the capacity cannot go below the seats taken), 행사 취소 (asks once
+   more; everyone registered or waiting is told, their reminders withdrawn) and 참석 체크
+   (the registered people, one button each to mark attendance).
+
+What a person goes through:
+1. `/events`: the coming events they may attend (their audience), five at a time, each
+   with its details and 신청하기 / 대기 신청 / 신청 취소.
+2. 신청하기 takes a seat (a database rule: two people never get the same seat, the
+   capacity holds under concurrent presses), confirms with an .ics calendar file and
+   queues reminders 1 day and 1 hour before. Registering twice or after the deadline is
+   refused with a clear line. When full, 대기 신청 puts them on the waiting list.
+3. A cancellation frees the seat: the first person waiting is offered it with a
+   deadline (EVENT_OFFER_HOURS) and 자리 확정 / 양보하기; passing or letting it expire
+   (`scheduler.events.expire_offers`) hands it to the next in line.
+4. On the event day, `/checkin CODE` (the code shown at the venue) records attendance;
+   the attendees are what the satisfaction survey uses (`storage.events.attendees`).
+Every press re-checks in the database: the admin role, that the registration is the
+presser's own, the event's status, start and deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.i18n import Translator, translator
+from handlers import parsers
+from scheduler.agenda import day_bounds
+from scheduler.events import event_card, queue_offer, queue_reminders, queue_to, when_point, when_span, where_text
+from storage import audience, bookings, events, outbox
+from storage.audit import audit
+from storage.memberships import STAGES
+from storage.models import Event, EventRegistration
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+ADMIN_PAGE = 10
+PEOPLE_PAGE = 20
+AUDIENCES = ("everyone", "seekers", "members", "stage", "campus")
+
+
+def _hold(ctx: Ctx) -> dt.timedelta:
+    return dt.timedelta(hours=ctx.settings.event_offer_hours)
+
+
+def audience_label(tr: Translator, spec: str) -> str:
+    kind, _, value = spec.partition(":")
+    if kind == "stage":
+        return tr("event.audience_stage", stage=tr(f"stage.{value}"))
+    if kind == "campus":
+        return tr("event.audience_campus", name=value)
+    return tr(f"event.audience.{kind}")
+
+
+# --- the form's parsers (dates kept as local ISO strings, so the summary shows local time) ----------
+
+
+def _local_iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="minutes")
+
+
+def _moment(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def show_moment(value: Any, t: Translator) -> str:
+    moment = _moment(str(value))
+    assert moment.tzinfo is not None
+    return when_point(t, moment, moment.tzinfo)
+
+
+def parse_start(raw: str, inp: FieldInput) -> str:
+    start = parsers.local_datetime(raw, inp.now, inp.tz)
+    if start <= inp.now:
+        raise Invalid("event.in_past")
+    return _local_iso(start)
+
+
+def parse_end(raw: str, inp: FieldInput) -> str:
+    start = _moment(inp.answers["starts_at"]) if inp.answers.get("starts_at") else None
+    base = start.astimezone(inp.tz).date() if start else None
+    end = parsers.local_datetime(raw, inp.now, inp.tz, base=base)
+    if end <= inp.now:
+        raise Invalid("event.in_past")
+    if start is not None and end <= start:
+        raise Invalid("event.end_before_start")
+    return _local_iso(end)
+
+
+def parse_deadline(raw: str, inp: FieldInput) -> str:
+    deadline = parsers.local_datetime(raw, inp.now, inp.tz)
+    if deadline <= inp.now:
+        raise Invalid("event.in_past")
+    if inp.answers.get("starts_at") and deadline > _moment(inp.answers["starts_at"]):
+        raise Invalid("event.deadline_after_start")
+    return _local_iso(deadline)
+
+
+def parse_where(raw: str, _inp: FieldInput) -> str:
+    value = parsers.clean(raw, max_len=200)
+    if value.lower().startswith(("http://", "https://")):
+        if " " in value or len(value) < 12:
+            raise Invalid("event.bad_link")
+        return value
+    if len(value) > 120:
+        raise Invalid("invalid.too_long", max=120, length=len(value))
+    return value
+
+
+def parse_capacity(raw: str, _inp: FieldInput) -> int:
+    try:
+        return parsers.integer(raw, low=1, high=events.MAX_CAPACITY, units=("명", "석", "seats", "people"))
+    except Invalid:
+        raise Invalid("event.capacity_range", high=events.MAX_CAPACITY) from None
+
+
+EVENT_FIELDS = (
+    Field("kind", choices=tuple(Choice(k, f"event.kind.{k}") for k in events.KINDS)),
+    Field("title", parse=parsers.text(100)),
+    Field("description", parse=parsers.text(1000, newlines=True)),
+    Field("starts_at", parse=parse_start, show=show_moment),
+    Field("ends_at", parse=parse_end, show=show_moment),
+    Field("where", parse=parse_where),
+    Field("capacity", parse=parse_capacity),
+    Field("audience", choices=tuple(Choice(a, f"event.audience.{a}") for a in AUDIENCES),
+          resets=("stage", "campus")),
+    Field("stage", choices=tuple(Choice(s, f"stage.{s}") for s in STAGES), columns=3,
+          when=lambda a: a.get("audience") == "stage"),
+    Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
+    Field("deadline", parse=parse_deadline, show=show_moment, optional=True),
+)
+
+# Event columns and the form field each is asked in (for "what changed").
+FIELD_OF = {"kind": "kind", "title": "title", "description": "description", "starts_at": "starts_at",
+            "ends_at": "ends_at", "place": "where", "online_link": "where", "capacity": "capacity",
+            "audience": "audience", "registration_deadline": "deadline"}
+
+
+def _values(ctx: Ctx, a: Answers) -> dict[str, Any]:
+    """The event's columns from the answers, checked together (an answer may have changed alone)."""
+    start = _moment(a["starts_at"]).astimezone(dt.UTC)
+    end = _moment(a["ends_at"]).astimezone(dt.UTC)
+    if end <= start:
+        raise Invalid("event.end_before_start", field="ends_at")
+    if start <= ctx.now:
+        raise Invalid("event.in_past", field="starts_at")
+    deadline = _moment(a["deadline"]).astimezone(dt.UTC) if a.get("deadline") else start
+    if deadline > start:
+        raise Invalid("event.deadline_after_start", field="deadline")
+    where = str(a["where"])
+    online = where.lower().startswith(("http://", "https://"))
+    spec = a["audience"]
+    if spec == "stage":
+        spec = f"stage:{a['stage']}"
+    elif spec == "campus":
+        spec = f"campus:{a['campus']}"
+    audience.Segment.parse(spec)
+    return {"kind": a["kind"], "title": a["title"], "description": a["description"], "starts_at": start,
+            "ends_at": end, "place": None if online else where, "online_link": where if online else None,
+            "capacity": int(a["capacity"]), "audience": spec, "registration_deadline": deadline}
+
+
+def _answers(event: Event, tz: dt.tzinfo) -> Answers:
+    """The form's answers for an existing event (editing)."""
+    kind, _, value = event.audience.partition(":")
+    a: Answers = {"kind": event.kind, "title": event.title, "description": event.description,
+                  "starts_at": _local_iso(event.starts_at.astimezone(tz)),
+                  "ends_at": _local_iso(event.ends_at.astimezone(tz)),
+                  "where": event.online_link if event.online_link and not event.place else (event.place or ""),
+                  "capacity": event.capacity, "audience": kind if kind in AUDIENCES else "everyone",
+                  "deadline": _local_iso(event.registration_deadline.astimezone(tz))}
+    if kind == "stage":
+        a["stage"] = value
+    if kind == "campus":
+        a["campus"] = value
+    return a
+
+
+async def save_event(ctx: Ctx, a: Answers) -> list[Reply]:
+    """New: saved as a draft and previewed. Edit: applied, and the people concerned are told."""
+    if not ctx.is_admin:
+        # The form outlives the command that opened it: check the role again at submit.
+        raise Invalid("admin.only")
+    values = _values(ctx, a)
+    if a.get("_event") is None:
+        created = await events.create(ctx.session, created_by=ctx.user.id, now=ctx.now, **values)
+        await audit(ctx.session, ctx.user.id, "event.create", f"event:{created.id}", ctx.now,
+                    {"audience": created.audience, "capacity": created.capacity})
+        log.info("event created event=%s admin=%s", created.id, ctx.user.id)
+        return [preview(ctx, created)]
+    found = await events.get(ctx.session, int(a["_event"]), for_update=True)
+    if found is None or found.status == "cancelled" or found.starts_at <= ctx.now:
+        raise Invalid("event.not_editable")
+    event = found
+    try:
+        changes = await events.update_event(ctx.session, event, values, ctx.now)
+    except events.CapacityTooLow as exc:
+        raise Invalid("event.capacity_below", field="capacity", n=exc.seated) from None
+    if not changes:
+        return [Reply(ctx.t("event.no_changes")), await admin_card(ctx, event)]
+    told = await _after_edit(ctx, event, changes) if event.status == "published" else 0
+    await audit(ctx.session, ctx.user.id, "event.edit", f"event:{event.id}", ctx.now,
+                {"fields": sorted(changes), "notified": told})
+    log.info("event edited event=%s fields=%s notified=%s", event.id, sorted(changes), told)
+    return [Reply(ctx.t("event.edited", n=told)), await admin_card(ctx, event)]
+
+
+def _show_change(tr: Translator, column: str, value: Any, tz: dt.tzinfo) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, dt.datetime):
+        return when_point(tr, value, tz)
+    if column == "kind":
+        return tr(f"event.kind.{value}")
+    if column == "audience":
+        return audience_label(tr, str(value))
+    return str(value)
+
+
+def change_lines(tr: Translator, changes: dict[str, tuple[Any, Any]], tz: dt.tzinfo) -> str:
+    lines = []
+    for column in events.EDITABLE:
+        if column not in changes:
+            continue
+        label = tr(f"label.newevent.{FIELD_OF[column]}")
+        old, new = changes[column]
+        if column == "description":
+            lines.append(tr("event.change_description", label=label))
+        else:
+            lines.append(tr("event.change_line", label=label, old=_show_change(tr, column, old, tz),
+                            new=_show_change(tr, column, new, tz)))
+    return "\n".join(lines)
+
+
+async def _after_edit(ctx: Ctx, event: Event, changes: dict[str, tuple[Any, Any]]) -> int:
+    """Tells everyone registered, offered or waiting what changed; moves reminders; fills new seats."""
+    tz = ctx.settings.tz
+    people = await events.people(ctx.session, event.id, events.ACTIVE)
+    told = 0
+    for reg in people:
+        told += await queue_to(ctx.session, reg.user_id, lambda tr: Reply(
+            tr("event.changed", title=event.title) + "\n" + change_lines(tr, changes, tz) + "\n\n"
+            + event_card(tr, event, tz)), kind="event.changed", now=ctx.now)
+    if "starts_at" in changes:
+        seated = [r.user_id for r in people if r.status == "registered"]
+        await events.withdraw_reminders(ctx.session, event.id, seated)
+        for user_id in seated:
+            await queue_reminders(ctx.session, event, user_id, ctx.now, tz)
+    if "capacity" in changes:
+        for reg in await events.offer_free_seats(ctx.session, event, ctx.now, _hold(ctx)):
+            await queue_offer(ctx.session, event, reg, ctx.now, tz)
+    ctx.outbox_touched = True
+    return told
+
+
+EVENT_FORM = Form("newevent", EVENT_FIELDS, save_event)
+
+
+# --- the admin side ------------------------------------------------------------------------------
+
+
+def preview(ctx: Ctx, event: Event) -> Reply:
+    t = ctx.t
+    return Reply(t("event.preview_title") + "\n\n" + event_card(t, event, ctx.settings.tz), [
+        [Button(t("event.publish"), payload("eva", "pub", event.id)),
+         Button(t("event.keep_draft"), payload("eva", "draft", event.id))],
+        [Button(t("event.edit"), payload("eva", "e", event.id))],
+    ])
+
+
+async def admin_card(ctx: Ctx, event: Event) -> Reply:
+    """One event as the admin sees it: the card, its status, counts and check-in code."""
+    t = ctx.t
+    n = await events.counts(ctx.session, event.id)
+    text = "\n\n".join([
+        t("event.admin_head", id=event.id, status=t(f"event.status.{event.status}")),
+        event_card(t, event, ctx.settings.tz),
+        t("event.admin_counts", registered=n.registered, offered=n.offered, waiting=n.waiting,
+          capacity=event.capacity, audience=audience_label(t, event.audience), code=event.checkin_code),
+    ])
+    rows: list[list[Button]] = []
+    if event.status == "draft":
+        rows.append([Button(t("event.publish"), payload("eva", "pub", event.id))])
+    if event.status != "cancelled" and event.starts_at > ctx.now:
+        rows.append([Button(t("event.edit"), payload("eva", "e", event.id)),
+                     Button(t("event.cancel_event"), payload("eva", "x", event.id))])
+    if event.status == "published":
+        rows.append([Button(t("event.attendance"), payload("eva", "ppl", event.id, 0))])
+    return Reply(text, rows)
+
+
+async def _admin_event(ctx: Ctx, event_id: int, *, for_update: bool = False) -> Event | Reply:
+    event = await events.get(ctx.session, event_id, for_update=for_update)
+    return event if event is not None else Reply(ctx.t("event.not_found"))
+
+
+async def event_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`/event` lists the coming events; `/event <id>` opens one."""
+    if args:
+        if not args[0].isdigit():
+            return [Reply(ctx.t("event.usage"))]
+        found = await _admin_event(ctx, int(args[0]))
+        return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
+    return await admin_list(ctx, ())
+
+
+async def admin_list(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t, tz = ctx.t, ctx.settings.tz
+    offset = int(args[0]) if args else 0
+    rows, total = await events.for_admin(ctx.session, ctx.now, ADMIN_PAGE, offset)
+    new = [Button(t("event.new"), payload("m", "newevent"))]
+    if not rows:
+        return [Reply(t("event.admin_none"), [new])]
+    buttons = [[Button(t("event.admin_line", id=e.id, title=e.title, when=when_point(t, e.starts_at, tz),
+                         status=t(f"event.status.{e.status}")), payload("eva", "v", e.id))] for e in rows]
+    if offset + ADMIN_PAGE < total:
+        buttons.append([Button(t("event.next_page"), payload("eva", "l", offset + ADMIN_PAGE))])
+    buttons.append(new)
+    return [Reply(t("event.admin_list", n=total), buttons)]
+
+
+async def new_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return await ctx.app.start_form(ctx, "newevent")
+
+
+async def view(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _admin_event(ctx, int(args[0]))
+    return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
+
+
+async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Publishes a draft and announces it to its audience (opted-out people left out)."""
+    t, tz = ctx.t, ctx.settings.tz
+    found = await _admin_event(ctx, int(args[0]), for_update=True)
+    if isinstance(found, Reply):
+        return [found]
+    event = found
+    if event.status != "draft":
+        return [Reply(t("event.not_draft", status=t(f"event.status.{event.status}")))]
+    if event.registration_deadline <= ctx.now or event.starts_at <= ctx.now:
+        return [Reply(t("event.too_late_to_publish")), await admin_card(ctx, event)]
+    await events.publish(ctx.session, event, ctx.now)
+    recipients = await audience.recipients(ctx.session, event.audience, ctx.now)
+    queued = 0
+    for r in recipients:
+        tr = translator(r.locale)
+        reply = Reply(tr("event.announce") + "\n\n" + event_card(tr, event, tz),
+                      [[Button(tr("event.register"), payload("ev", "reg", event.id))]])
+        queued += await outbox.enqueue(ctx.session, channel=r.channel, chat_id=r.chat_id, user_id=r.user_id,
+                                       kind="event.announce", payload=reply.to_payload(), now=ctx.now,
+                                       dedupe_key=events.announce_key(event.id, r.user_id))
+    ctx.outbox_touched = ctx.outbox_touched or queued > 0
+    await audit(ctx.session, ctx.user.id, "event.publish", f"event:{event.id}", ctx.now,
+                {"audience": event.audience, "recipients": len(recipients), "queued": queued})
+    log.info("event published event=%s admin=%s queued=%s", event.id, ctx.user.id, queued)
+    return [Reply(t("event.published", title=event.title, n=queued), edit=True)]
+
+
+async def keep_draft(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _admin_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    return [Reply(ctx.t("event.draft_saved", id=found.id), edit=True)]
+
+
+async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _admin_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    if found.status == "cancelled" or found.starts_at <= ctx.now:
+        return [Reply(ctx.t("event.not_editable"))]
+    return await ctx.app.start_form(ctx, "newevent", answers=_answers(found, ctx.settings.tz),
+                                    extra={"event": found.id}, mode="edit", step="edit")
+
+
+async def ask_cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _admin_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    t = ctx.t
+    return [Reply(t("event.cancel_event_confirm", title=found.title),
+                  [[Button(t("event.cancel_event_yes"), payload("eva", "xy", found.id)),
+                    Button(t("event.no"), payload("eva", "keep"))]])]
+
+
+async def cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Cancels the event: everyone registered, offered or waiting is told; reminders are withdrawn."""
+    t, tz = ctx.t, ctx.settings.tz
+    found = await _admin_event(ctx, int(args[0]), for_update=True)
+    if isinstance(found, Reply):
+        return [found]
+    event = found
+    if event.status == "cancelled":
+        return [Reply(t("event.already_cancelled"))]
+    was_published = event.status == "published"
+    regs = await events.cancel_event(ctx.session, event, ctx.now)
+    await events.withdraw_reminders(ctx.session, event.id, [r.user_id for r in regs])
+    told = 0
+    if was_published:
+        for reg in regs:
+            told += await queue_to(ctx.session, reg.user_id, lambda tr: Reply(tr(
+                "event.cancelled_notice", title=event.title, when=when_span(tr, event.starts_at, event.ends_at, tz))),
+                kind="event.cancelled", now=ctx.now, dedupe_key=f"event:{event.id}:cancelled:{reg.user_id}")
+    ctx.outbox_touched = True
+    await audit(ctx.session, ctx.user.id, "event.cancel", f"event:{event.id}", ctx.now,
+                {"registrations": len(regs), "notified": told})
+    log.info("event cancelled event=%s admin=%s notified=%s", event.id, ctx.user.id, told)
+    return [Reply(t("event.event_cancelled", title=event.title, n=told), edit=True)]
+
+
+async def keep_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return [Reply(ctx.t("event.kept_event"), edit=True)]
+
+
+async def attendance(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """The registered people, a page at a time, one button each to mark attendance."""
+    t = ctx.t
+    found = await _admin_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    event = found
+    offset = int(args[1]) if len(args) > 1 else 0
+    regs = await events.people(ctx.session, event.id, ("registered",), PEOPLE_PAGE, offset)
+    n = await events.counts(ctx.session, event.id)
+    attended = len(await events.attendees(ctx.session, event.id))
+    if not regs:
+        return [Reply(t("event.attendance_none", title=event.title))]
+    names = await bookings.person_names(ctx.session, [r.user_id for r in regs])
+    rows = []
+    for reg in regs:
+        name = names.get(reg.user_id) or t("event.no_name", id=reg.user_id)
+        mark = "✅" if reg.attended_at else "☐"
+        rows.append([Button(f"{mark} {reg.seat_no}. {name}", payload("eva", "att", reg.id, offset))])
+    if offset + PEOPLE_PAGE < n.registered:
+        rows.append([Button(t("event.next_page"), payload("eva", "ppl", event.id, offset + PEOPLE_PAGE))])
+    return [Reply(t("event.attendance_title", title=event.title, attended=attended, registered=n.registered), rows)]
+
+
+async def mark_attended(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    reg = await events.registration_by_id(ctx.session, int(args[0]), for_update=True)
+    if reg is None or reg.status != "registered":
+        return [Reply(ctx.t("event.attendance_not_registered"))]
+    event = await events.get(ctx.session, reg.event_id)
+    if event is None or event.status != "published":
+        return [Reply(ctx.t("event.not_found"))]
+    await events.mark_attended(ctx.session, reg, ctx.now)
+    log.info("attendance marked event=%s registration=%s admin=%s", event.id, reg.id, ctx.user.id)
+    replies = await attendance(ctx, (str(event.id), args[1] if len(args) > 1 else "0"))
+    for reply in replies:
+        reply.edit = True
+    return replies
+
+
+ADMIN_ACTIONS = {"pub": publish, "draft": keep_draft, "e": edit, "x": ask_cancel_event, "xy": cancel_event,
+                 "keep": keep_event, "ppl": attendance, "att": mark_attended, "v": view, "l": admin_list}
+
+
+async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await ADMIN_ACTIONS[args[0]](ctx, args[1:])
+
+
+# --- the people's side ---------------------------------------------------------------------------
+
+
+def calendar_file(tr: Translator, event: Event) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//JobHub//Seoul Startup Center//KO")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    item = CalendarEvent()
+    item.add("uid", f"event-{event.id}@jobhub")
+    item.add("dtstamp", event.updated_at)
+    item.add("dtstart", event.starts_at)
+    item.add("dtend", event.ends_at)
+    item.add("summary", f"[{tr(f'event.kind.{event.kind}')}] {event.title}")
+    item.add("location", where_text(tr, event))
+    if event.online_link:
+        item.add("url", event.online_link)
+    item.add("description", event.description)
+    cal.add_component(item)
+    return bytes(cal.to_ical())
+
+
+async def _status_line(ctx: Ctx, event: Event, reg: EventRegistration | None) -> tuple[str, list[Button]]:
+    t, tz = ctx.t, ctx.settings.tz
+    if reg is not None and reg.status == "registered":
+        return t("event.you_registered", seat=reg.seat_no or 0), [Button(t("event.unregister"),
+                                                                          payload("ev", "c", event.id))]
+    if reg is not None and reg.status == "offered" and reg.offered_until is not None:
+        return t("event.you_offered", until=when_point(t, reg.offered_until, tz)), [
+            Button(t("event.offer_confirm"), payload("ev", "ok", event.id)),
+            Button(t("event.offer_pass"), payload("ev", "pass", event.id))]
+    if reg is not None and reg.status == "waiting":
+        position = await events.waiting_position(ctx.session, reg)
+        return t("event.you_waiting", n=position), [Button(t("event.unregister"), payload("ev", "c", event.id))]
+    if event.registration_deadline <= ctx.now:
+        return t("event.closed"), []
+    left = event.capacity - (await events.counts(ctx.session, event.id)).seated
+    if left > 0:
+        return t("event.seats_left", n=left), [Button(t("event.register"), payload("ev", "reg", event.id))]
+    return t("event.full_short"), [Button(t("event.join_waitlist"), payload("ev", "wait", event.id))]
+
+
+async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """The coming events the person may attend (or is registered for), a page at a time."""
+    t, tz = ctx.t, ctx.settings.tz
+    offset = int(args[0]) if args else 0
+    mine = await events.active_event_ids(ctx.session, ctx.user.id)
+    shown = [e for e in await events.upcoming(ctx.session, ctx.now)
+             if e.id in mine or await audience.includes(ctx.session, e.audience, ctx.user.id, ctx.now)]
+    if not shown:
+        return [Reply(t("event.none"))]
+    page = shown[offset:offset + PAGE]
+    regs = await events.registrations_of(ctx.session, ctx.user.id, [e.id for e in page])
+    out = [Reply(t("event.list_title", n=len(shown)))]
+    for event in page:
+        line, buttons = await _status_line(ctx, event, regs.get(event.id))
+        out.append(Reply(event_card(t, event, tz) + "\n\n" + line, [buttons] if buttons else []))
+    if offset + PAGE < len(shown):
+        out.append(Reply(t("event.more", n=len(shown) - offset - PAGE),
+                         [[Button(t("event.next_page"), payload("ev", "p", offset + PAGE))]]))
+    return out
+
+
+async def _open_event(ctx: Ctx, event_id: int) -> Event | Reply:
+    """A published event that has not started and that the person may attend."""
+    t = ctx.t
+    event = await events.get(ctx.session, event_id)
+    if event is None or event.status == "draft":
+        return Reply(t("event.not_found"))
+    if event.status == "cancelled":
+        return Reply(t("event.is_cancelled", title=event.title))
+    if event.starts_at <= ctx.now:
+        return Reply(t("event.started", title=event.title))
+    mine = await events.registration(ctx.session, event.id, ctx.user.id)
+    if (mine is None or mine.status not in events.ACTIVE) and not await audience.includes(
+            ctx.session, event.audience, ctx.user.id, ctx.now):
+        return Reply(t("event.not_for_you"))
+    return event
+
+
+async def _confirmed(ctx: Ctx, event: Event, reg: EventRegistration) -> list[Reply]:
+    """The confirmation with the .ics; reminders 1 day and 1 hour before."""
+    t, tz = ctx.t, ctx.settings.tz
+    await queue_reminders(ctx.session, event, ctx.user.id, ctx.now, tz)
+    ctx.outbox_touched = True
+    ics = FileOut(f"jobhub-event-{event.id}.ics", calendar_file(t, event), "text/calendar",
+                  caption=t("event.ics_caption"))
+    text = t("event.registered", title=event.title, when=when_span(t, event.starts_at, event.ends_at, tz),
+             where=where_text(t, event), seat=reg.seat_no or 0)
+    return [Reply(text, [[Button(t("event.unregister"), payload("ev", "c", event.id))]], file=ics)]
+
+
+async def _already(ctx: Ctx, event: Event, reg: EventRegistration | None) -> Reply | None:
+    t = ctx.t
+    if reg is None or reg.status == "cancelled":
+        return None
+    if reg.status == "registered":
+        return Reply(t("event.already_registered", title=event.title, seat=reg.seat_no or 0))
+    if reg.status == "offered":
+        line, buttons = await _status_line(ctx, event, reg)
+        return Reply(line, [buttons])
+    return Reply(t("event.already_waiting", title=event.title, n=await events.waiting_position(ctx.session, reg)))
+
+
+async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    found = await _open_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    event = found
+    already = await _already(ctx, event, await events.registration(ctx.session, event.id, ctx.user.id))
+    if already is not None:
+        return [already]
+    if event.registration_deadline <= ctx.now:
+        return [Reply(t("event.deadline_passed", title=event.title))]
+    try:
+        reg = await events.register(ctx.session, event, ctx.user.id, ctx.now)
+    except events.Full:
+        return [Reply(t("event.full", title=event.title),
+                      [[Button(t("event.join_waitlist"), payload("ev", "wait", event.id))]])]
+    log.info("event registration event=%s user=%s seat=%s", event.id, ctx.user.id, reg.seat_no)
+    return await _confirmed(ctx, event, reg)
+
+
+async def join_waitlist(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    found = await _open_event(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    event = found
+    already = await _already(ctx, event, await events.registration(ctx.session, event.id, ctx.user.id))
+    if already is not None:
+        return [already]
+    if event.registration_deadline <= ctx.now:
+        return [Reply(t("event.deadline_passed", title=event.title))]
+    if (await events.counts(ctx.session, event.id)).seated < event.capacity:
+        return await register(ctx, args)  # a seat came free meanwhile
+    reg = await events.join_waitlist(ctx.session, event, ctx.user.id, ctx.now)
+    log.info("event waiting list event=%s user=%s", event.id, ctx.user.id)
+    return [Reply(t("event.waiting", title=event.title, n=await events.waiting_position(ctx.session, reg)),
+                  [[Button(t("event.unregister"), payload("ev", "c", event.id))]], edit=True)]
+
+
+async def _own(ctx: Ctx, event_id: int, statuses: Sequence[str]) -> tuple[Event, EventRegistration] | Reply:
+    """The presser's own registration in one of `statuses`, for an event that has not started."""
+    t = ctx.t
+    event = await events.get(ctx.session, event_id)
+    reg = await events.registration(ctx.session, event_id, ctx.user.id, for_update=True)
+    if event is None or reg is None or reg.status not in statuses:
+        return Reply(t("event.no_registration"))
+    if event.status != "published":
+        return Reply(t("event.is_cancelled", title=event.title))
+    if event.starts_at <= ctx.now:
+        return Reply(t("event.started", title=event.title))
+    return event, reg
+
+
+async def ask_unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own(ctx, int(args[0]), events.ACTIVE)
+    if isinstance(found, Reply):
+        return [found]
+    event, _reg = found
+    t = ctx.t
+    return [Reply(t("event.unregister_confirm", title=event.title),
+                  [[Button(t("event.unregister_yes"), payload("ev", "cy", event.id)),
+                    Button(t("event.no"), payload("ev", "keep"))]])]
+
+
+async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
+    """Frees the person's seat (or place in line) and offers the seat to the next person waiting."""
+    nxt = await events.cancel_registration(ctx.session, event, reg, ctx.now, _hold(ctx))
+    await events.withdraw_reminders(ctx.session, event.id, [ctx.user.id])
+    if nxt is not None:
+        await queue_offer(ctx.session, event, nxt, ctx.now, ctx.settings.tz)
+        ctx.outbox_touched = True
+        log.info("event seat offered event=%s registration=%s", event.id, nxt.id)
+
+
+async def unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own(ctx, int(args[0]), events.ACTIVE)
+    if isinstance(found, Reply):
+        return [found]
+    event, reg = found
+    await _hand_on(ctx, event, reg)
+    log.info("event registration cancelled event=%s user=%s", event.id, ctx.user.id)
+    return [Reply(ctx.t("event.unregistered", title=event.title), edit=True)]
+
+
+async def confirm_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own(ctx, int(args[0]), ("offered",))
+    if isinstance(found, Reply):
+        return [Reply(ctx.t("event.offer_gone"))]
+    event, reg = found
+    if reg.offered_until is None or reg.offered_until <= ctx.now:
+        return [Reply(ctx.t("event.offer_gone"))]
+    await events.confirm_offer(ctx.session, reg, ctx.now)
+    log.info("event offer confirmed event=%s user=%s", event.id, ctx.user.id)
+    return await _confirmed(ctx, event, reg)
+
+
+async def pass_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _own(ctx, int(args[0]), ("offered",))
+    if isinstance(found, Reply):
+        return [Reply(ctx.t("event.offer_gone"))]
+    event, reg = found
+    await _hand_on(ctx, event, reg)
+    log.info("event offer passed event=%s user=%s", event.id, ctx.user.id)
+    return [Reply(ctx.t("event.passed", title=event.title), edit=True)]
+
+
+async def keep(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return [Reply(ctx.t("event.kept"), edit=True)]
+
+
+async def check_in(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`/checkin CODE` on the event day: attendance for a registered person."""
+    t, tz = ctx.t, ctx.settings.tz
+    if not args:
+        return [Reply(t("event.checkin_usage"))]
+    code = events.normalise_code("".join(args))
+    start, end = day_bounds(ctx.now.astimezone(tz).date(), tz)
+    today = await events.by_code_on_day(ctx.session, code, start, end)
+    if not today:
+        other = await events.by_code(ctx.session, code) if len(code) == events.CODE_LENGTH else []
+        return [Reply(t("event.checkin_not_today" if other else "event.checkin_unknown"))]
+    for event in today:
+        reg = await events.registration(ctx.session, event.id, ctx.user.id, for_update=True)
+        if reg is None or reg.status != "registered":
+            continue
+        if not await events.mark_attended(ctx.session, reg, ctx.now):
+            return [Reply(t("event.checkin_already", title=event.title))]
+        log.info("event check-in event=%s user=%s", event.id, ctx.user.id)
+        return [Reply(t("event.checked_in", title=event.title))]
+    return [Reply(t("event.checkin_not_registered", title=today[0].title))]
+
+
+ACTIONS = {"reg": register, "wait": join_waitlist, "c": ask_unregister, "cy": unregister, "ok": confirm_offer,
+           "pass": pass_offer, "keep": keep, "p": list_events}
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await ACTIONS[args[0]](ctx, args[1:])
+
+
+def build() -> Router:
+    """The people's side: /events, registration, waiting list, /checkin."""
+    return Router(
+        name="events",
+        commands=[
+            CommandRoute("events", list_events, describe="cmd.events"),
+            CommandRoute("checkin", check_in, describe="cmd.checkin"),
+        ],
+        buttons=[ButtonRoute("ev", on_button)],
+        menu=[MenuItem("menu.events", "events", order=25)],
+        phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
+    )
+
+
+def build_admin() -> Router:
+    """The admins' side: /newevent, /event, publishing, editing, cancelling, attendance."""
+    return Router(
+        name="events_admin",
+        admin=True,
+        commands=[
+            CommandRoute("newevent", new_event, describe="cmd.newevent"),
+            CommandRoute("event", event_command, describe="cmd.event"),
+        ],
+        buttons=[ButtonRoute("eva", on_admin_button)],
+        forms=[EVENT_FORM],
+        menu=[MenuItem("menu.events_admin", "event")],
+    )
