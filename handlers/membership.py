@@ -130,7 +130,7 @@ def build() -> Router:
         name="membership",
         commands=[CommandRoute("membership", membership, describe="cmd.membership")],
         forms=[MEMBERSHIP_FORM],
-        menu=[MenuItem("menu.membership", "membership")],
+        menu=[MenuItem("menu.membership", "membership", order=15)],
         phrases={"공동회원제": "membership", "공동회원": "membership", "창업": "membership",
                  "membership": "membership"},
     )

@@ -173,7 +173,8 @@ def build() -> Router:
             CommandRoute("delete", delete, describe="cmd.delete"),
         ],
         forms=[SEEKER_FORM, DELETE_FORM],
-        menu=[MenuItem("menu.register", "register", visible=_not_registered), MenuItem("menu.profile", "profile")],
+        menu=[MenuItem("menu.register", "register", visible=_not_registered, order=10),
+              MenuItem("menu.profile", "profile", order=80)],
         phrases={"구직등록": "register", "회원가입": "register", "register": "register", "내정보": "profile",
                  "탈퇴": "delete"},
     )
