@@ -70,15 +70,20 @@ class Scheduler:
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop scheduling, let the jobs in flight finish (bounded), then shut down.
 
-        APScheduler's asyncio executor cancels running jobs on shutdown, so wait first.
+        The dispatcher is told to stop first: a run working through a backlog would
+        otherwise keep sending for minutes; told to stop, it hands the rows it claimed
+        but did not send back to the outbox and returns. APScheduler's asyncio executor
+        cancels running jobs on shutdown, so wait first. The dispatcher's leader lock is
+        given up last, once nothing of this process sends any more.
         """
+        self.dispatcher.stop()
         aps, self._aps = self._aps, None
-        if aps is None or not aps.running:
-            return
-        aps.pause()
-        if self._running:
-            await asyncio.wait(set(self._running), timeout=timeout)
-        aps.shutdown(wait=False)
+        if aps is not None and aps.running:
+            aps.pause()
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=timeout)
+            aps.shutdown(wait=False)
+        await self.dispatcher.close()
 
     @property
     def alive(self) -> bool:

@@ -1,17 +1,37 @@
-"""The durable outbox: every proactive message is a row here first (DESIGN.md §3)."""
+"""The durable outbox: every proactive message is a row here first (DESIGN.md §3).
+
+A row's life: `pending` → `sending` (claimed by the dispatcher, committed before the
+platform is called) → `sent` | `failed` | `blocked`, or back to `pending` (retry later,
+flood wait, or claimed but not handed to the platform when the run stopped).
+`cancelled` rows were withdrawn before they were claimed.
+
+While a row is `sending`, `sent_at` holds the claim time (when sending began); it is
+overwritten with the acceptance time when the row becomes `sent` and cleared on every
+other outcome. That is how a row abandoned in `sending` by a crash is recognised
+without another column (see `fail_stale` and `scheduler.outbox`).
+
+The dispatcher settles rows in batches (`settle`, `defer`): one statement per batch
+(executemany) instead of one transaction per row, which is what lets SQLite keep up
+with a thousand messages a second.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
 
 MAX_ERROR = 200
+STALE_ERROR = "unknown: process stopped while sending"
+
+_table: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
 async def enqueue(
@@ -43,6 +63,13 @@ async def enqueue(
 
 
 async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: list[str]) -> list[OutboxMessage]:
+    """The oldest due pending rows, in due order (served by `ix_outbox_status_due`).
+
+    On PostgreSQL the rows are locked (`FOR UPDATE SKIP LOCKED`) until the caller's
+    transaction ends, so a claim made in the same transaction never waits on, nor
+    takes, a row that another transaction is changing; SQLite ignores the clause (its
+    `BEGIN IMMEDIATE` already serialises writers).
+    """
     return list(
         await session.scalars(
             select(OutboxMessage)
@@ -50,28 +77,102 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: lis
                    OutboxMessage.channel.in_(channels))
             .order_by(OutboxMessage.due_at, OutboxMessage.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
 
 
-async def mark(
-    session: AsyncSession, row_id: int, status: str, now: dt.datetime, error: str | None = None,
-    attempts: int | None = None,
-) -> None:
-    values: dict[str, Any] = {"status": status, "last_error": error[:MAX_ERROR] if error else None}
-    if attempts is not None:
-        values["attempts"] = attempts
-    if status == "sent":
-        values["sent_at"] = now
-    await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+async def claim(session: AsyncSession, ids: Sequence[int], now: dt.datetime) -> set[int]:
+    """Move pending rows to `sending`; returns the ids actually claimed.
 
-
-async def retry_later(session: AsyncSession, row_id: int, due_at: dt.datetime, attempts: int, error: str) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
-        .values(due_at=due_at, attempts=attempts, last_error=error[:MAX_ERROR])
+    Conditional on `status = 'pending'`, so a row cancelled (or claimed elsewhere)
+    since it was read is left alone: a row can be claimed once, whoever races.
+    """
+    if not ids:
+        return set()
+    result = await session.execute(
+        update(_table)
+        .where(_table.c.id.in_(list(ids)), _table.c.status == "pending")
+        .values(status="sending", sent_at=now)
+        .returning(_table.c.id)
     )
+    return {int(i) for i in result.scalars()}
+
+
+async def defer(session: AsyncSession, rows: Sequence[tuple[int, dt.datetime]], error: str) -> None:
+    """Push still-pending rows to a later due time (per-chat pacing), in one statement."""
+    if not rows:
+        return
+    await session.execute(
+        update(_table)
+        .where(_table.c.id == bindparam("b_id"), _table.c.status == "pending")
+        .values(due_at=bindparam("b_due"), last_error=error[:MAX_ERROR]),
+        [{"b_id": row_id, "b_due": due_at} for row_id, due_at in rows],
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row.
+
+    `status` is `sent` (then `at` is the acceptance time), `pending` (then `at` is
+    the new due time) or a final `failed` / `blocked`.
+    """
+
+    id: int
+    status: str
+    attempts: int
+    at: dt.datetime | None = None
+    error: str | None = None
+
+
+async def settle(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Record the outcomes of claimed rows: one executemany per kind of outcome.
+
+    `sent` is recorded unconditionally (the platform accepted it: that is the truth,
+    even if a stale-claim sweep got there first); the others only while the row is
+    still `sending`, so they never overwrite a verdict reached elsewhere.
+    """
+    sent = [o for o in outcomes if o.status == "sent"]
+    retry = [o for o in outcomes if o.status == "pending"]
+    final = [o for o in outcomes if o.status not in ("sent", "pending")]
+    c = _table.c
+    if sent:
+        await session.execute(
+            update(_table).where(c.id == bindparam("b_id"))
+            .values(status="sent", sent_at=bindparam("b_at"), attempts=bindparam("b_attempts"), last_error=None),
+            [{"b_id": o.id, "b_at": o.at, "b_attempts": o.attempts} for o in sent],
+        )
+    if retry:
+        await session.execute(
+            update(_table).where(c.id == bindparam("b_id"), c.status == "sending")
+            .values(status="pending", due_at=bindparam("b_at"), attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_error"), sent_at=None),
+            [{"b_id": o.id, "b_at": o.at, "b_attempts": o.attempts, "b_error": _clip(o.error)} for o in retry],
+        )
+    if final:
+        await session.execute(
+            update(_table).where(c.id == bindparam("b_id"), c.status == "sending")
+            .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_error"), sent_at=None),
+            [{"b_id": o.id, "b_status": o.status, "b_attempts": o.attempts, "b_error": _clip(o.error)}
+             for o in final],
+        )
+
+
+async def fail_stale(session: AsyncSession, claimed_before: dt.datetime) -> list[int]:
+    """Rows claimed before `claimed_before` and never settled: mark them failed, return their ids.
+
+    Whether the platform got such a row is unknown, so it is not sent again (see
+    `scheduler.outbox` for why).
+    """
+    result = await session.execute(
+        update(_table)
+        .where(_table.c.status == "sending", _table.c.sent_at < claimed_before)
+        .values(status="failed", last_error=STALE_ERROR, sent_at=None)
+        .returning(_table.c.id)
+    )
+    return sorted(int(i) for i in result.scalars())
 
 
 async def skip_chat(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
@@ -82,3 +183,7 @@ async def skip_chat(session: AsyncSession, channel: str, chat_id: str, now: dt.d
                OutboxMessage.status == "pending")
         .values(status="blocked", last_error="blocked by the user")
     )
+
+
+def _clip(error: str | None) -> str | None:
+    return error[:MAX_ERROR] if error else None
