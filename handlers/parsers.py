@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -223,3 +224,57 @@ def local_datetime(raw: str, now: dt.datetime, tz: dt.tzinfo, *, base: dt.date |
     if base is not None:
         return dt.datetime.combine(base, _time_of_day(value), tzinfo=tz)
     raise Invalid("invalid.datetime")
+
+
+# --- demo day: deck link and funding sought -------------------------------------------------------
+
+_HOST = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def https_url(raw: str, _inp: FieldInput) -> str:
+    """A web link anyone can open: https, a real host name (no IP, no localhost), at most 300 characters."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if len(value) > 300:
+        raise Invalid("invalid.too_long", max=300, length=len(value))
+    if any(ch.isspace() for ch in value) or _has_control(value, newlines=False):
+        raise Invalid("invalid.https_url")
+    if not value.lower().startswith("https://"):
+        raise Invalid("invalid.https_only")
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+        _ = parts.port
+    except ValueError:
+        raise Invalid("invalid.https_url") from None
+    if parts.username or parts.password or not _HOST.fullmatch(host):
+        raise Invalid("invalid.https_url")
+    return value
+
+
+_KOREAN_AMOUNT = re.compile(r"(?:(?P<eok>\d+)억)?(?:(?P<cheon>\d)천)?(?:(?P<baek>\d)백)?(?P<rest>\d*)")
+MAX_FUNDING = 1_000_000  # 만원 (100억)
+
+
+def funding(raw: str, _inp: FieldInput) -> int:
+    """Funding sought in 만원: "5000", "5,000만원", "5천만원", "1억 5천만원", "1.5억" or "50000000원"."""
+    value = unicodedata.normalize("NFKC", raw).strip().lower().replace(",", "").replace(" ", "")
+    value = value.removesuffix("krw").removesuffix("원")
+    in_manwon = value.endswith("만")
+    value = value.removesuffix("만")
+    decimal = re.fullmatch(r"(\d{1,4})\.(\d{1,4})억", value)
+    if decimal:
+        amount = round(float(f"{decimal[1]}.{decimal[2]}") * 10_000)
+    else:
+        match = _KOREAN_AMOUNT.fullmatch(value)
+        if match is None or not value or len(value) > 16:
+            raise Invalid("invalid.funding")
+        eok, cheon, baek, rest = match["eok"], match["cheon"], match["baek"], match["rest"]
+        if not (eok or cheon or baek) and not in_manwon and len(rest) >= 7:
+            amount = int(rest) // 10_000  # given in won
+        else:
+            amount = int(eok or 0) * 10_000 + int(cheon or 0) * 1000 + int(baek or 0) * 100 + int(rest or 0)
+            if (eok or cheon or baek) and rest and len(rest) > 4:
+                raise Invalid("invalid.funding")
+    if not 1 <= amount <= MAX_FUNDING:
+        raise Invalid("invalid.funding_range", high=f"{MAX_FUNDING:,}")
+    return amount

@@ -15,12 +15,15 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
+from bot.config import Settings, parse_hhmm
 from bot.core import Clock
+from scheduler import agenda, events
 from scheduler.outbox import Dispatcher
 from storage import conversations
 
 log = logging.getLogger(__name__)
+
+QueueingJob = Callable[[async_sessionmaker[AsyncSession], Settings, Clock], Awaitable[int]]
 
 
 class Scheduler:
@@ -57,9 +60,28 @@ class Scheduler:
         aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds,
                     id="outbox", **once)
         aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", **once)
+        aps.add_job(self._tracked(self._queues(events.expire_offers)), "interval",
+                    seconds=events.EXPIRY_INTERVAL_SECONDS, id="event-offers", **once)
+        agenda_at = parse_hhmm(self.settings.agenda_time)
+        # The dedupe key keeps the agenda to once a day, so a late start may still send it.
+        aps.add_job(self._tracked(self._queues(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",
+                    hour=agenda_at // 60, minute=agenda_at % 60, id="agenda", max_instances=1, coalesce=True,
+                    misfire_grace_time=3600)
         aps.start()
         self._aps = aps
         self.dispatcher.on_kick = self._kick
+
+    def _queues(self, job: QueueingJob) -> Callable[[], Awaitable[int]]:
+        """A job that queues outbox rows: send them now rather than at the next tick."""
+
+        async def run() -> int:
+            queued = await job(self.sessions, self.settings, self.clock)
+            if queued:
+                self.dispatcher.kick()
+            return queued
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
 
     def _kick(self) -> None:
         if self._aps is not None and self._aps.running:
