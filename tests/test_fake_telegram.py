@@ -60,9 +60,9 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
 
 
 async def raw_call(fake: FakeTelegram, method: str, **params: Any) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{fake.base_url}{TOKEN}/{method}", json=params) as response:
-            return await response.json()
+    async with aiohttp.ClientSession() as session, session.post(f"{fake.base_url}{TOKEN}/{method}",
+                                                                json=params) as response:
+        return await response.json()
 
 
 @pytest.mark.asyncio
@@ -71,9 +71,9 @@ async def test_get_me_and_protocol_details(fake: FakeTelegram, bot: Bot) -> None
     assert me.is_bot and me.username == "jobhub_test_bot" and me.can_join_groups
     assert fake.url.startswith("http://127.0.0.1:") and fake.base_url == f"{fake.url}/bot"
 
-    async with aiohttp.ClientSession() as session:  # GET + case-insensitive method name
-        async with session.get(f"{fake.base_url}{TOKEN}/GETME") as response:
-            assert (await response.json())["result"]["username"] == "jobhub_test_bot"
+    # GET + case-insensitive method name
+    async with aiohttp.ClientSession() as session, session.get(f"{fake.base_url}{TOKEN}/GETME") as response:
+        assert (await response.json())["result"]["username"] == "jobhub_test_bot"
     assert fake.calls[-1].method == "getMe"
 
     sent = await raw_call(fake, "sendmessage", chat_id=5, text="json body")
@@ -97,33 +97,33 @@ async def test_send_edit_delete_with_inline_keyboard(fake: FakeTelegram, bot: Bo
 
     edited = await bot.edit_message_text("edited", chat_id=42, message_id=1, reply_markup=keyboard())
     assert isinstance(edited, type(first)) and edited.text == "edited" and edited.edit_date
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("edited", chat_id=42, message_id=1, reply_markup=keyboard())
     await bot.edit_message_text("edited", chat_id=42, message_id=1)  # no markup: keyboard removed
     assert "reply_markup" not in fake.messages(42)[0]
     await bot.edit_message_reply_markup(chat_id=42, message_id=1, reply_markup=keyboard("b"))
     assert fake.messages(42)[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "b"
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", chat_id=42, message_id=999)
 
     assert await bot.delete_message(42, second.message_id)
     assert [m["text"] for m in fake.messages(42)] == ["edited"] and fake.last_message(42)["message_id"] == 1
-    with pytest.raises(BadRequest, match="(?i)not found"):
+    with pytest.raises(BadRequest, match=r"(?i)not found"):
         await bot.delete_message(42, second.message_id)
 
     await bot.send_message(42, "x" * 4096)
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(42, "x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)message text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
         await bot.send_message(42, "  ")
 
     html = await bot.send_message(42, "<b>공고</b> &amp; <a href='https://x.kr'>link</a>", parse_mode="HTML")
     assert html.text == "공고 & link"
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(42, "salary < 3000", parse_mode="HTML")  # unescaped "<"
-    with pytest.raises(BadRequest, match='(?i)Unsupported start tag "br"'):
+    with pytest.raises(BadRequest, match=r'(?i)Unsupported start tag "br"'):
         await bot.send_message(42, "line<br>break", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)can't find end tag"):
+    with pytest.raises(BadRequest, match=r"(?i)can't find end tag"):
         await bot.send_message(42, "<b>unclosed", parse_mode="HTML")
 
 
@@ -131,9 +131,9 @@ async def test_send_edit_delete_with_inline_keyboard(fake: FakeTelegram, bot: Bo
 async def test_callback_data_longer_than_64_bytes_is_rejected(fake: FakeTelegram, bot: Bot) -> None:
     await bot.send_message(1, "ok", reply_markup=keyboard("x" * 64))
     await bot.send_message(1, "ok", reply_markup=keyboard("가" * 21))  # 63 bytes UTF-8
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(1, "too long", reply_markup=keyboard("가" * 22))  # 66 bytes
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.edit_message_reply_markup(chat_id=1, message_id=1, reply_markup=keyboard("y" * 65))
     assert len(fake.messages(1)) == 2
 
@@ -156,7 +156,7 @@ async def test_fault_injection_and_blocking(fake: FakeTelegram, bot: Bot) -> Non
     await bot.send_chat_action(42, "typing")
 
     fake.block(42)
-    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
         await bot.send_message(42, "hello?")
     with pytest.raises(Forbidden):
         await bot.send_chat_action(42, "typing")
@@ -198,7 +198,7 @@ async def test_my_commands_per_scope_and_language(fake: FakeTelegram, bot: Bot) 
     assert fake.get_commands({"type": "chat", "chat_id": 42})[0]["command"] == "admin"
     await bot.delete_my_commands(language_code="ko")
     assert fake.get_commands(language_code="ko") == []
-    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand("Bad-Command", "x")])
 
 
@@ -295,7 +295,7 @@ async def test_webhook_delivery_with_secret_token(fake: FakeTelegram, bot: Bot) 
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        with pytest.raises(BadRequest, match="(?i)secret token"):
+        with pytest.raises(BadRequest, match=r"(?i)secret token"):
             await bot.set_webhook(f"{base}/hook", secret_token="not allowed!")
         assert await bot.set_webhook(f"{base}/hook", secret_token="s3cret_token-1")
         assert (await bot.get_webhook_info()).url == f"{base}/hook"
@@ -344,7 +344,7 @@ async def test_driver_updates_parse_and_waiting_helpers(fake: FakeTelegram, bot:
     assert press["message"]["message_id"] == sent.message_id and press["data"] == "apply:1"
     assert await bot.answer_callback_query(press["id"])
     assert fake.answered_callbacks == {press["id"]: None}
-    with pytest.raises(BadRequest, match="(?i)query ID is invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)query ID is invalid"):
         await bot.answer_callback_query(press["id"])  # answering twice fails like Telegram
 
     assert (await fake.wait_for(lambda c: c.method == "sendMessage", since=0)).result["text"] == "pick"
@@ -353,7 +353,7 @@ async def test_driver_updates_parse_and_waiting_helpers(fake: FakeTelegram, bot:
     await asyncio.sleep(0)
     await bot.delete_message(9, sent.message_id)
     assert (await waiter).params["message_id"] == sent.message_id
-    with pytest.raises(AssertionError, match="(?i)deleteMessage"):
+    with pytest.raises(AssertionError, match=r"(?i)deleteMessage"):
         await fake.wait_for(lambda c: c.method == "nope", timeout=0.05)
-    with pytest.raises(AssertionError, match="(?i)no reply to chat 9"):
+    with pytest.raises(AssertionError, match=r"(?i)no reply to chat 9"):
         await fake.wait_reply(9, timeout=0.05)
