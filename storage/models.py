@@ -179,7 +179,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
-        Index("ix_outbox_status_due", "status", "due_at"),
+        Index("ix_outbox_status_due", "status", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(
