@@ -433,9 +433,9 @@ class FormRunner:
                       pressed: bool = False, label: str | None = None) -> list[Reply]:
         t = ctx.t
         out: list[Reply] = []
-        if pressed:
-            # Replace the answered question's buttons with the answer, so the chat reads as a record.
-            shown = label or self.display(t, fld, value)
+        shown = (label or self.display(t, fld, value)) if pressed else ""
+        if pressed and fld.refuse is not None:
+            # A consent screen stays in the chat as a record, its buttons replaced by the answer.
             out.append(Reply(self._question(ctx, form, fld) + "\n\n" + t("form.chosen", answer=shown), edit=True))
         if fld.refuse is not None and value == fld.refuse:
             self._clear(ctx)
@@ -449,7 +449,15 @@ class FormRunner:
         st["a"][fld.name] = value
         st["fails"] = 0
         st["skipped"] = [s for s in st["skipped"] if s != fld.name]
-        return out + await self._advance(ctx, form, st, fld)
+        following = await self._advance(ctx, form, st, fld)
+        if pressed and not out and following and following[0].buttons:
+            # The pressed message becomes the next step, headed by the answer: one edit
+            # instead of an edit and a new message (python-telegram-bot's inline-keyboard style).
+            following[0].text = t("form.chosen", answer=shown) + "\n\n" + following[0].text
+            following[0].edit = True
+        elif pressed and not out:
+            out.append(Reply(self._question(ctx, form, fld) + "\n\n" + t("form.chosen", answer=shown), edit=True))
+        return out + following
 
     async def _advance(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field) -> list[Reply]:
         if st["ret"]:
