@@ -248,6 +248,11 @@ async def test_leader_failover(
     assert pid is not None
     async with harness.sessions() as s:
         await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # pg_terminate_backend only signals; wait (bounded) until the backend is gone and the lock free.
+    for _ in range(250):
+        if await _lock_holder_pid(harness) != pid:
+            break
+        await asyncio.sleep(0.02)
     assert await b.run_once() == 1 and b.is_leader
     await _queue(harness, ["x3"], chat=lambda _i: "2001")
     assert await a.run_once() == 0 and not a.is_leader  # A notices and stands by
