@@ -55,11 +55,20 @@ async def _reply_text(fake: FakeTelegram, since: int) -> str:
     return str(call.params.get("text", ""))
 
 
+async def settle(fake: FakeTelegram) -> None:
+    """Wait (bounded) until the bot has gone quiet: an answer can be several messages."""
+    for _ in range(50):
+        seen = len(fake.calls)
+        await asyncio.sleep(0.1)
+        if len(fake.calls) == seen:
+            return
+
+
 async def say(fake: FakeTelegram, text: str) -> str:
     since = len(fake.calls)
     fake.user_sends(USER, text)
     await fake.wait_reply(USER, since=since)
-    await asyncio.sleep(0.05)  # let the rest of a multi-message answer arrive
+    await settle(fake)
     return "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
 
 
@@ -71,7 +80,8 @@ async def press(fake: FakeTelegram, label: str) -> str:
     update = fake.user_presses(USER, message["message_id"], data)
     await fake.wait_for(lambda c: c.method == "answerCallbackQuery"
                         and c.params.get("callback_query_id") == update["callback_query"]["id"], since=since)
-    await asyncio.sleep(0.05)
+    await fake.wait_reply(USER, since=since)
+    await settle(fake)
     return "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
 
 
@@ -115,7 +125,7 @@ async def test_polling_registration_with_buttons(tmp_path: Path, fake: FakeTeleg
         assert answer.params["callback_query_id"] == update["callback_query"]["id"]
         assert "만료" in answer.params.get("text", "")
         assert "만료" in (await fake.wait_reply(USER, since=since)).params["text"]
-        await asyncio.sleep(0.05)
+        await settle(fake)
 
         assert "이해하지 못해요" in await say_sticker(fake)
     finally:
