@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, counselor, demoday, events, handoff, membership, seeker, start
+from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, settings, start
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
 from storage.db import create_engine, session_factory
@@ -36,6 +36,8 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     admin.build,
     events.build, events.build_admin,
     demoday.build, demoday.build_admin,
+    broadcast.build,
+    settings.build,
 )
 
 

@@ -40,6 +40,9 @@ class Incoming:
     button: str | None = None
     attachment: str | None = None  # "photo", "sticker", "document", ... when not text
     language_code: str | None = None
+    # The platform's id of the sent file (Telegram: the largest photo size's or the document's
+    # file_id), so it can be sent on without downloading it; None for text and stickers.
+    file_ref: str | None = None
 
     @staticmethod
     def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
@@ -76,18 +79,26 @@ class Reply:
     file: FileOut | None = None
     # Replace the message whose button was pressed (reads better for toggles and choices).
     edit: bool = False
+    # A photo or file already on the platform, sent by reference with the text as its caption:
+    # {"kind": "photo" | "document", "telegram_file_id": "..."}. A channel without a reference
+    # of its own sends the text alone, with a mark that a file was attached.
+    attachment: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-able form for the outbox (files are not queued)."""
-        return {
+        """A JSON-able form for the outbox (`file` bytes are not queued; `attachment` references are)."""
+        data: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in self.buttons],
         }
+        if self.attachment is not None:
+            data["attachment"] = dict(self.attachment)
+        return data
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Reply:
         rows = [[Button(b["label"], b.get("payload"), b.get("url")) for b in row] for row in data.get("buttons", [])]
-        return cls(text=data["text"], buttons=rows)
+        attachment = data.get("attachment")
+        return cls(text=data["text"], buttons=rows, attachment=dict(attachment) if attachment else None)
 
 
 @dataclass

@@ -233,6 +233,11 @@ class Engine:
         if inc.command is not None:
             return Response(await self.run_command(ctx, inc.command, inc.args))
         if inc.text is None:
+            if active and inc.attachment is not None and self.runner.takes_attachment(ctx):
+                # A question that takes a photo or file (a broadcast's attachment).
+                if conv.updated_at < ctx.now - RESUME_AFTER:
+                    return Response([self.runner.offer_resume(ctx)])
+                return Response(await self.runner.attachment(ctx, inc.attachment, inc.file_ref))
             if active:
                 return Response([Reply(t("input.text_expected"))])
             return Response([Reply(t("input.unsupported")), await self.menu(ctx)])

@@ -14,6 +14,9 @@ State lives in `Conversation` (flow, step, data), read and written on every mess
   step "resume"       asking whether to continue a draft
 Button payloads are `f<version>:<code>`; the version is bumped whenever buttons are
 shown, so a press on an older message is recognised as stale.
+
+A field with `attachments` (e.g. ("photo", "document")) also takes a sent photo or file
+as its answer: the engine hands it to `FormRunner.attachment` with the platform's file id.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class Field:
     options: Options | None = None
     # Answers that no longer hold when this one changes (a new place invalidates the day).
     resets: tuple[str, ...] = ()
+    # Attachment kinds ("photo", "document") this field takes as its answer. The value is
+    # {"kind": ..., "channel": ..., "ref": <the platform's file id>}; typed text still goes
+    # to `parse` (which may refuse it with a hint to send a file).
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,23 @@ class FormRunner:
             value = fld.parse(text, self._input(ctx, st))
         except Invalid as exc:
             return [self._rejected(ctx, form, st, fld, exc)]
+        return await self._accept(ctx, form, st, fld, value)
+
+    def takes_attachment(self, ctx: Ctx) -> bool:
+        """Whether the current step is a question that accepts a photo or file."""
+        step = ctx.conv.step or ""
+        form = self.forms.get(ctx.conv.flow or "")
+        if form is None or not step.startswith("ask:"):
+            return False
+        return bool(form.field(step[4:]).attachments)
+
+    async def attachment(self, ctx: Ctx, kind: str, ref: str | None) -> list[Reply]:
+        """A photo or file sent as the answer to a field that accepts one (`takes_attachment`)."""
+        form, st = self._load(ctx)
+        fld = form.field((ctx.conv.step or "")[4:])
+        if kind not in fld.attachments or not ref:
+            return [self._rejected(ctx, form, st, fld, Invalid("form.attachment_kind"))]
+        value = {"kind": kind, "channel": ctx.incoming.channel, "ref": ref}
         return await self._accept(ctx, form, st, fld, value)
 
     async def button(self, ctx: Ctx, code: str) -> list[Reply]:

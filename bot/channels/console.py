@@ -34,7 +34,7 @@ class ConsoleChannel:
     def render(self, replies: Sequence[Reply]) -> None:
         self.buttons = []
         for reply in replies:
-            if not reply.text and not reply.buttons:
+            if not reply.text and not reply.buttons and not reply.attachment:
                 continue
             print("\n" + ("(수정됨) " if reply.edit else "") + reply.text, file=self.out)
             for row in reply.buttons:
@@ -48,6 +48,8 @@ class ConsoleChannel:
                 print("   " + "   ".join(cells), file=self.out)
             if reply.file:
                 print(f"[file: {reply.file.filename}, {len(reply.file.data)} bytes]", file=self.out)
+            if reply.attachment:
+                print("[photo]" if reply.attachment.get("kind") == "photo" else "[file]", file=self.out)
         self.out.flush()
 
     def incoming(self, line: str) -> Incoming:

@@ -3,8 +3,10 @@
 Every private-chat update becomes an `Incoming` for the engine; the engine's replies
 are rendered as messages with inline keyboards (split at 4096 characters, buttons on
 the last part), edits of the message whose button was pressed where the reply asks for
-it, and documents for files. Every callback query is answered, with the engine's
-toast when there is one, so the client never keeps a spinner.
+it, documents for files, and photos or documents already on Telegram sent by file id
+(a broadcast's attachment: the text as caption up to 1024 characters, else after it).
+Every callback query is answered, with the engine's toast when there is one, so the
+client never keeps a spinner.
 
 Long polling by default; with WEBHOOK_URL set, an aiohttp server receives the updates
 and refuses any request without the right `X-Telegram-Bot-Api-Secret-Token` (403,
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
 REPLY_RETRIES = 2
@@ -101,7 +104,12 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming(**base, text=message.text)
     kind = next((k for k in ("sticker", "photo", "document", "voice", "video", "audio", "location", "contact")
                  if getattr(message, k, None)), "other")
-    return Incoming(**base, attachment=kind)
+    file_ref = None
+    if kind == "photo":
+        file_ref = message.photo[-1].file_id  # the sizes come smallest first
+    elif kind == "document" and message.document is not None:
+        file_ref = message.document.file_id
+    return Incoming(**base, attachment=kind, file_ref=file_ref)
 
 
 class TelegramChannel:
@@ -142,6 +150,8 @@ class TelegramChannel:
         for reply in response.replies:
             if not reply.text and not reply.file:
                 continue
+            if await self._send_attachment(chat_id, reply, rate_limit_args):
+                continue
             if reply.edit and source is not None and len(reply.text) <= MAX_TEXT and await self._edit(source, reply):
                 continue
             if reply.text:
@@ -152,6 +162,31 @@ class TelegramChannel:
             if reply.file is not None:
                 await bot.send_document(chat_id, InputFile(reply.file.data, filename=reply.file.filename),
                                         caption=reply.file.caption, rate_limit_args=rate_limit_args)
+
+    async def _send_attachment(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> bool:
+        """A photo or document by its Telegram file id: the text as caption when it fits
+        (1024), otherwise the file first and the text after it, split at 4096. False when
+        the reply has no Telegram file (then the text goes alone)."""
+        attachment = reply.attachment or {}
+        file_id = attachment.get("telegram_file_id")
+        if not file_id:
+            return False
+        bot = self.application.bot
+        fits = len(reply.text) <= MAX_CAPTION
+        caption = reply.text if fits and reply.text else None
+        markup = keyboard(reply) if fits else None
+        if attachment.get("kind") == "photo":
+            await bot.send_photo(chat_id, file_id, caption=caption, reply_markup=markup,
+                                 rate_limit_args=rate_limit_args)
+        else:
+            await bot.send_document(chat_id, file_id, caption=caption, reply_markup=markup,
+                                    rate_limit_args=rate_limit_args)
+        if not fits:
+            parts = split_text(reply.text)
+            for i, part in enumerate(parts):
+                await bot.send_message(chat_id, part, reply_markup=keyboard(reply) if i == len(parts) - 1 else None,
+                                       rate_limit_args=rate_limit_args)
+        return True
 
     async def _edit(self, source: Message, reply: Reply) -> bool:
         try:

@@ -1,0 +1,347 @@
+"""Broadcasts (공지 발송): an admin writes once, everyone in an audience gets it through the outbox.
+
+What an admin goes through with `/broadcast` (a form; Back, Cancel and retries come free):
+1. Audience: everyone, job seekers, members, members at a stage, a campus, registered
+   in the last N days, a district, a track (the segments of `storage.audience`).
+2. The message text. Over Telegram's 4,096 characters it is refused with its length and
+   the limit, never cut: the admin shortens it or splits it into two broadcasts (a text
+   the Telegram app itself split in two is recognised at the next step and refused too).
+3. Optionally a photo or a file (sent as is, by the platform's file id), or 건너뛰기.
+4. Optionally a link button: its label, then its https address (checked).
+5. Preview: the message exactly as recipients will see it, then the audience and the
+   number of recipients (people who opted out in /settings or blocked the bot are not
+   counted) with 발송 / 수정 / 취소. An empty audience is said so at once and the
+   audience is asked again.
+6. 발송 re-checks the draft and the audience, writes one outbox row per recipient and
+   records the broadcast in the audit trail (who, when, audience, count).
+
+`/broadcasts` shows the recent broadcasts with their progress (delivered, blocked the
+bot, failed, still to go, cancelled) and a 중지 button while one is sending; stopping
+cancels the messages not sent yet. `finish_broadcasts` (a scheduled job) marks a
+broadcast done when nothing is left to send and sends its admin the final report.
+Every button here is admin-only (checked by the engine on every press) and re-reads the
+broadcast, so a second press, a second admin or an old message cannot send twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.core import Button, ButtonRoute, Clock, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.i18n import Translator, translator
+from handlers import parsers
+from handlers.seeker import DISTRICTS
+from storage import audience, broadcasts, outbox, users
+from storage.audit import audit
+from storage.memberships import STAGES
+from storage.models import Broadcast, User
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096  # Telegram's limit for one message
+# A message this long followed at once by more text was most likely split by the Telegram app.
+SPLIT_SUSPECT = 3500
+RECENT = 5
+AUDIENCES = ("everyone", "seekers", "members", "stage", "campus", "recent", "district", "track")
+# Segments whose wording the events feature already has.
+_EVENT_WORDING = ("everyone", "seekers", "members", "stage", "campus")
+_SUB_FIELDS = ("stage", "campus", "days", "district", "track")
+_INVISIBLE = parsers.ZERO_WIDTH - {"\u200d"}
+
+
+# --- wording -----------------------------------------------------------------------------------
+
+
+def audience_label(tr: Translator, spec: str) -> str:
+    kind, _, value = spec.partition(":")
+    if kind == "stage":
+        return tr("event.audience_stage", stage=tr(f"stage.{value}"))
+    if kind == "campus":
+        return tr("event.audience_campus", name=value)
+    if kind == "recent":
+        return tr("broadcast.audience_recent", days=value)
+    if kind == "district":
+        return tr("broadcast.audience_district", district=tr(f"district.{value}"))
+    if kind == "track":
+        return tr("broadcast.audience_track", track=tr(f"track.{value}"))
+    return tr(f"event.audience.{kind}")
+
+
+def message(row: Broadcast) -> Reply:
+    """The broadcast exactly as every recipient gets it (also the admin's preview)."""
+    buttons = [[Button(row.button_label, url=row.button_url)]] if row.button_label and row.button_url else []
+    return Reply(row.text, buttons, attachment=_platform_attachment(row.attachment))
+
+
+def _platform_attachment(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The form's attachment answer as `Reply.attachment` ({"kind", "<channel>_file_id"})."""
+    if not value:
+        return None
+    return {"kind": value["kind"], f"{value['channel']}_file_id": value["ref"]}
+
+
+def progress_text(tr: Translator, row: Broadcast, counts: dict[str, int], tz: dt.tzinfo) -> str:
+    local = row.created_at.astimezone(tz)
+    return tr("broadcast.line", id=row.id, when=local.strftime("%m-%d %H:%M"),
+              audience=audience_label(tr, str(row.audience.get("segment", "everyone"))),
+              status=tr(f"broadcast.status.{row.status}"), n=row.recipients, sent=counts["sent"],
+              blocked=counts["blocked"], failed=counts["failed"], left=counts["pending"] + counts["sending"],
+              cancelled=counts["cancelled"])
+
+
+# --- the form ----------------------------------------------------------------------------------
+
+
+def parse_text(raw: str, _inp: FieldInput) -> str:
+    """The message as written (line breaks and spacing kept); refused, never cut, when too long."""
+    text = raw.strip()
+    if not text:
+        raise Invalid("invalid.empty")
+    # Emoji sequences need the zero-width joiner; other invisible and control characters are refused.
+    if any(ch in _INVISIBLE or (unicodedata.category(ch) == "Cc" and ch not in "\n\t\r") for ch in text):
+        raise Invalid("invalid.control_chars")
+    if len(text) > MAX_TEXT:
+        raise Invalid("broadcast.too_long", length=len(text), max=MAX_TEXT)
+    return text
+
+
+def parse_days(raw: str, _inp: FieldInput) -> int:
+    return parsers.integer(raw, low=1, high=3650, units=("일", "days", "day"))
+
+
+def no_text(raw: str, inp: FieldInput) -> Any:
+    """Typed text where a photo or file is asked: say what to send (or to skip).
+
+    Telegram's apps split a pasted text over 4,096 characters into several messages: the
+    first fits and is taken as the message, the rest lands here. Then the whole was too
+    long, and the admin is told so (with its length) instead of the broadcast going out cut.
+    """
+    previous = inp.answers.get("text")
+    if isinstance(previous, str) and len(previous) >= SPLIT_SUSPECT:
+        raise Invalid("broadcast.split", length=len(previous) + len(raw.strip()), max=MAX_TEXT)
+    raise Invalid("broadcast.send_file")
+
+
+def show_attachment(value: Any, tr: Translator) -> str:
+    return tr(f"broadcast.attachment.{value['kind']}") if isinstance(value, dict) else tr("form.not_given")
+
+
+def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(v, f"{group}.{v}") for v in values)
+
+
+FIELDS = (
+    Field("audience", choices=tuple(Choice(a, f"event.audience.{a}" if a in _EVENT_WORDING
+                                           else f"broadcast.audience.{a}") for a in AUDIENCES),
+          resets=_SUB_FIELDS),
+    Field("stage", choices=_choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
+    Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
+    Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent"),
+    Field("district", choices=_choices("district", DISTRICTS), columns=4,
+          when=lambda a: a.get("audience") == "district"),
+    Field("track", choices=_choices("track", ("youth", "middle")), columns=1,
+          when=lambda a: a.get("audience") == "track"),
+    Field("text", parse=parse_text),
+    Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment),
+    Field("button_label", parse=parsers.text(40), optional=True, resets=("button_url",)),
+    Field("button_url", parse=parsers.https_url, when=lambda a: bool(a.get("button_label"))),
+)
+
+
+def segment_of(a: Answers) -> str:
+    kind = str(a["audience"])
+    values = {"stage": a.get("stage"), "campus": a.get("campus"), "recent": a.get("days"),
+              "district": a.get("district"), "track": a.get("track")}
+    return f"{kind}:{values[kind]}" if kind in values else kind
+
+
+async def preview(ctx: Ctx, a: Answers) -> list[Reply]:
+    """Saves a draft and shows the message as recipients will see it, with the count to confirm."""
+    t = ctx.t
+    spec = segment_of(a)
+    try:
+        audience.Segment.parse(spec)
+    except audience.SegmentError:
+        raise Invalid("broadcast.bad_audience", field="audience") from None
+    count = len(await audience.recipients(ctx.session, spec, ctx.now))
+    if not count:
+        raise Invalid("broadcast.empty_audience", field="audience", audience=audience_label(t, spec))
+    answers = {k: a[k] for k in ("audience", *_SUB_FIELDS) if a.get(k) is not None}
+    row = await broadcasts.create_draft(
+        ctx.session, admin_id=ctx.user.id, audience={"segment": spec, "answers": answers}, text=a["text"],
+        attachment=a.get("attachment"), button_label=a.get("button_label"), button_url=a.get("button_url"),
+        recipients=count, now=ctx.now,
+    )
+    return [
+        Reply(t("broadcast.preview_head")),
+        message(row),
+        Reply(t("broadcast.preview", audience=audience_label(t, spec), n=count), [
+            [Button(t("broadcast.send", n=count), payload("bc", "send", row.id))],
+            [Button(t("broadcast.edit"), payload("bc", "edit", row.id)),
+             Button(t("broadcast.discard"), payload("bc", "drop", row.id))],
+        ]),
+    ]
+
+
+FORM = Form("broadcast", FIELDS, on_submit=preview, summary=False)
+
+
+# --- commands and buttons ----------------------------------------------------------------------
+
+
+async def compose(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return await ctx.app.start_form(ctx, "broadcast")
+
+
+async def _draft(ctx: Ctx, broadcast_id: int) -> Broadcast | Reply:
+    row = await broadcasts.get(ctx.session, broadcast_id, for_update=True)
+    if row is None:
+        return Reply(ctx.t("broadcast.not_found"))
+    if row.status != "draft":
+        return Reply(ctx.t("broadcast.already", id=row.id, status=ctx.t(f"broadcast.status.{row.status}")))
+    return row
+
+
+async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
+    """Confirms a draft: the audience is read again and every recipient gets one outbox row."""
+    t = ctx.t
+    found = await _draft(ctx, broadcast_id)
+    if isinstance(found, Reply):
+        return [found]
+    row = found
+    spec = str(row.audience["segment"])
+    recipients = await audience.recipients(ctx.session, spec, ctx.now)
+    if not recipients:
+        return [Reply(t("broadcast.empty_audience", audience=audience_label(t, spec)))]
+    queued = await broadcasts.queue(ctx.session, row, recipients, message(row).to_payload(), ctx.now)
+    ctx.outbox_touched = True
+    await audit(ctx.session, ctx.user.id, "broadcast.send", f"broadcast:{row.id}", ctx.now,
+                {"audience": spec, "recipients": queued, "attachment": (row.attachment or {}).get("kind"),
+                 "button": row.button_url is not None})
+    log.info("broadcast queued broadcast=%s admin=%s recipients=%s", row.id, ctx.user.id, queued)
+    return [Reply(t("broadcast.queued", id=row.id, n=queued),
+                  [[Button(t("broadcast.progress"), payload("bc", "list"))]], edit=True)]
+
+
+async def edit(ctx: Ctx, broadcast_id: int) -> list[Reply]:
+    """Back into the form with the draft's answers, to change any of them."""
+    found = await _draft(ctx, broadcast_id)
+    if isinstance(found, Reply):
+        return [found]
+    row = found
+    answers: Answers = {**row.audience.get("answers", {}), "text": row.text, "attachment": row.attachment,
+                        "button_label": row.button_label}
+    if row.button_url:
+        answers["button_url"] = row.button_url
+    await ctx.session.delete(row)
+    return await ctx.app.start_form(ctx, "broadcast", answers=answers, step="edit")
+
+
+async def discard(ctx: Ctx, broadcast_id: int) -> list[Reply]:
+    found = await _draft(ctx, broadcast_id)
+    if isinstance(found, Reply):
+        return [found]
+    await ctx.session.delete(found)
+    return [Reply(ctx.t("broadcast.discarded"), edit=True), await ctx.app.menu(ctx)]
+
+
+async def listing(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    """The recent broadcasts with their progress; 중지 on those still sending."""
+    t = ctx.t
+    rows = await broadcasts.recent(ctx.session, RECENT)
+    if not rows:
+        return [Reply(t("broadcast.none"))]
+    out = [Reply(t("broadcast.list_title") + "\n" + t("broadcast.refresh_hint"),
+                 [[Button(t("broadcast.refresh"), payload("bc", "list"))]])]
+    for row in rows:
+        counts = await broadcasts.counts(ctx.session, row.id)
+        buttons = [[Button(t("broadcast.stop"), payload("bc", "stop", row.id))]] if row.status == "sending" else []
+        out.append(Reply(progress_text(t, row, counts, ctx.settings.tz), buttons))
+    return out
+
+
+async def stop(ctx: Ctx, broadcast_id: int) -> list[Reply]:
+    """Stops a broadcast: what is not sent yet is cancelled; messages in flight still arrive."""
+    t = ctx.t
+    row = await broadcasts.get(ctx.session, broadcast_id, for_update=True)
+    if row is None:
+        return [Reply(t("broadcast.not_found"))]
+    if row.status != "sending":
+        return [Reply(t("broadcast.not_sending", id=row.id, status=t(f"broadcast.status.{row.status}")))]
+    cancelled = await broadcasts.stop(ctx.session, row, ctx.now)
+    counts = await broadcasts.counts(ctx.session, row.id)
+    await audit(ctx.session, ctx.user.id, "broadcast.stop", f"broadcast:{row.id}", ctx.now,
+                {"cancelled": cancelled, "sent": counts["sent"], "blocked": counts["blocked"],
+                 "failed": counts["failed"]})
+    log.info("broadcast stopped broadcast=%s admin=%s cancelled=%s", row.id, ctx.user.id, cancelled)
+    return [Reply(t("broadcast.stopped", id=row.id, cancelled=cancelled), edit=True),
+            Reply(progress_text(t, row, counts, ctx.settings.tz))]
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    action = args[0]
+    if action == "list":
+        return await listing(ctx, ())
+    handler = {"send": send, "edit": edit, "drop": discard, "stop": stop}[action]
+    return await handler(ctx, int(args[1]))
+
+
+# --- the scheduled job -------------------------------------------------------------------------
+
+
+def report(tr: Translator, row: Broadcast, counts: dict[str, int]) -> Reply:
+    return Reply(tr("broadcast.report", id=row.id, n=row.recipients, sent=counts["sent"],
+                    blocked=counts["blocked"], failed=counts["failed"], cancelled=counts["cancelled"]))
+
+
+async def finish_broadcasts(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Marks sending broadcasts with nothing left to send as done and queues each one's final
+    report for the admin who sent it (once: dedupe key). Returns how many reports were queued."""
+    now = clock.now()
+    queued = 0
+    async with sessions() as session, session.begin():
+        for row in await broadcasts.sending(session):
+            if not await broadcasts.finish(session, row, now):
+                continue
+            counts = await broadcasts.counts(session, row.id)
+            await audit(session, row.created_by, "broadcast.done", f"broadcast:{row.id}", now,
+                        {"recipients": row.recipients, "sent": counts["sent"], "blocked": counts["blocked"],
+                         "failed": counts["failed"]})
+            log.info("broadcast done broadcast=%s sent=%s blocked=%s failed=%s", row.id, counts["sent"],
+                     counts["blocked"], counts["failed"])
+            admin = await session.get(User, row.created_by) if row.created_by is not None else None
+            identity = await users.reachable_identity(session, admin.id) if admin is not None else None
+            if admin is None or identity is None:
+                continue
+            queued += await outbox.enqueue(
+                session, channel=identity.channel, chat_id=identity.chat_id, user_id=admin.id,
+                kind="broadcast.report", payload=report(translator(admin.locale), row, counts).to_payload(),
+                now=now, dedupe_key=f"broadcast.report:{row.id}",
+            )
+    return queued
+
+
+FINISH_INTERVAL_SECONDS = 30
+
+
+def build() -> Router:
+    """Admins only: /broadcast (compose), /broadcasts (progress, stop)."""
+    return Router(
+        name="broadcast",
+        admin=True,
+        commands=[
+            CommandRoute("broadcast", compose, describe="cmd.broadcast"),
+            CommandRoute("broadcasts", listing, describe="cmd.broadcasts"),
+        ],
+        buttons=[ButtonRoute("bc", on_button)],
+        forms=[FORM],
+        menu=[MenuItem("menu.broadcast", "broadcast")],
+    )

@@ -1,0 +1,59 @@
+"""Settings (`/settings`, 설정): what a person can switch for themselves.
+
+1. `/settings` (or 설정 in the menu) shows whether they receive announcements and
+   promotions (공지·홍보 메시지 받기: on/off) and their language, with a button to switch
+   announcements and one to change the language (the `/lang` choice).
+2. Switching announcements off takes them out of every broadcast and event announcement
+   from then on (`storage.audience.recipients`); messages about their own bookings and
+   event registrations still reach them.
+The switch button says which state it sets (not "toggle"), and the press is checked
+against the database: a press on an old settings message, or twice, never flips the
+setting back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+
+log = logging.getLogger(__name__)
+
+
+def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
+    t = ctx.t
+    on = not ctx.user.announcements_opt_out
+    lines = [note] if note else []
+    lines.append(t("settings.title", announcements=t("settings.on" if on else "settings.off"),
+                   language=t("lang.name")))
+    rows = [
+        [Button(t("settings.turn_off" if on else "settings.turn_on"), payload("set", "ann", "off" if on else "on"))],
+        [Button(t("settings.language"), payload("m", "lang"))],
+    ]
+    return Reply("\n\n".join(lines), rows, edit=edit)
+
+
+async def show(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    return [card(ctx)]
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`set:ann:on|off`: sets (not flips) the announcements switch, whatever it was."""
+    if args[0] != "ann" or args[1] not in ("on", "off"):
+        raise ValueError("unknown settings button")
+    want_on = args[1] == "on"
+    if ctx.user.announcements_opt_out != (not want_on):
+        ctx.user.announcements_opt_out = not want_on
+        log.info("announcements %s user=%s", args[1], ctx.user.id)
+    return [card(ctx, ctx.t("settings.saved_on" if want_on else "settings.saved_off"), edit=True)]
+
+
+def build() -> Router:
+    return Router(
+        name="settings",
+        commands=[CommandRoute("settings", show, describe="cmd.settings")],
+        buttons=[ButtonRoute("set", on_button)],
+        menu=[MenuItem("menu.settings", "settings", order=85)],
+        phrases={"설정": "settings", "수신거부": "settings", "settings": "settings"},
+    )
