@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, settings, start
+from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, start
+from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
 from storage.db import create_engine, session_factory
@@ -37,8 +38,11 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     events.build, events.build_admin,
     demoday.build, demoday.build_admin,
     broadcast.build,
-    settings.build,
+    preferences.build,
 )
+
+# Features' periodic jobs that queue messages: (id, job, seconds).
+PERIODIC = (("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),)
 
 
 def build_engine(
@@ -78,7 +82,7 @@ async def running(
         sessions = session_factory(db)
         engine = build_engine(settings, sessions, clock=clock, extra_admins=extra_admins)
         dispatcher = Dispatcher(sessions, notifiers, clock=clock)
-        scheduler = Scheduler(settings, sessions, dispatcher, clock=clock)
+        scheduler = Scheduler(settings, sessions, dispatcher, clock=clock, periodic=PERIODIC)
         engine.on_outbox = dispatcher.kick
         if schedule:
             scheduler.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,8 +28,12 @@ QueueingJob = Callable[[async_sessionmaker[AsyncSession], Settings, Clock], Awai
 
 class Scheduler:
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, *, clock: Clock
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, *, clock: Clock,
+        periodic: Sequence[tuple[str, QueueingJob, float]] = (),
     ) -> None:
+        """`periodic`: (id, job, seconds) for jobs that live above this package (features' own
+        sweeps, registered by `bot.app`), so scheduler/ never imports handlers/."""
+        self.periodic = list(periodic)
         self.settings = settings
         self.sessions = sessions
         self.dispatcher = dispatcher
@@ -62,6 +66,8 @@ class Scheduler:
         aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", **once)
         aps.add_job(self._tracked(self._queues(events.expire_offers)), "interval",
                     seconds=events.EXPIRY_INTERVAL_SECONDS, id="event-offers", **once)
+        for job_id, job, seconds in self.periodic:
+            aps.add_job(self._tracked(self._queues(job)), "interval", seconds=seconds, id=job_id, **once)
         agenda_at = parse_hhmm(self.settings.agenda_time)
         # The dedupe key keeps the agenda to once a day, so a late start may still send it.
         aps.add_job(self._tracked(self._queues(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",

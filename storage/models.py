@@ -86,7 +86,10 @@ class Identity(Base):
     """How one channel knows a user (Telegram user id, Kakao user key, console)."""
 
     __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_identities_channel_chat", "channel", "chat_id"),
+    )
 
     id: Mapped[intpk]
     user_id: Mapped[user_fk] = mapped_column(index=True)
@@ -180,6 +183,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
         Index("ix_outbox_status_due", "status", "due_at", "id"),
+        # Marking a blocked chat's pending rows (one UPDATE per blocked recipient in a broadcast).
+        Index("ix_outbox_chat_status", "channel", "chat_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(
