@@ -587,17 +587,25 @@ async def _already(ctx: Ctx, event: Event, reg: EventRegistration | None) -> Rep
     return Reply(t("event.already_waiting", title=event.title, n=await events.waiting_position(ctx.session, reg)))
 
 
+async def _joinable(ctx: Ctx, event_id: int) -> Event | Reply:
+    """The open event the presser is not registered or waiting for, before its deadline."""
+    found = await _open_event(ctx, event_id)
+    if isinstance(found, Reply):
+        return found
+    already = await _already(ctx, found, await events.registration(ctx.session, found.id, ctx.user.id))
+    if already is not None:
+        return already
+    if found.registration_deadline <= ctx.now:
+        return Reply(ctx.t("event.deadline_passed", title=found.title))
+    return found
+
+
 async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    found = await _open_event(ctx, int(args[0]))
+    found = await _joinable(ctx, int(args[0]))
     if isinstance(found, Reply):
         return [found]
     event = found
-    already = await _already(ctx, event, await events.registration(ctx.session, event.id, ctx.user.id))
-    if already is not None:
-        return [already]
-    if event.registration_deadline <= ctx.now:
-        return [Reply(t("event.deadline_passed", title=event.title))]
     try:
         reg = await events.register(ctx.session, event, ctx.user.id, ctx.now)
     except events.Full:
@@ -609,15 +617,10 @@ async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def join_waitlist(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    found = await _open_event(ctx, int(args[0]))
+    found = await _joinable(ctx, int(args[0]))
     if isinstance(found, Reply):
         return [found]
     event = found
-    already = await _already(ctx, event, await events.registration(ctx.session, event.id, ctx.user.id))
-    if already is not None:
-        return [already]
-    if event.registration_deadline <= ctx.now:
-        return [Reply(t("event.deadline_passed", title=event.title))]
     if (await events.counts(ctx.session, event.id)).seated < event.capacity:
         return await register(ctx, args)  # a seat came free meanwhile
     reg = await events.join_waitlist(ctx.session, event, ctx.user.id, ctx.now)
