@@ -44,14 +44,17 @@ def build() -> Application:  # type: ignore[type-arg]
     base_url = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot").rstrip("/")
     if not base_url.endswith("/bot"):
         base_url += "/bot"
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(base_url)
         .base_file_url(base_url.removesuffix("/bot") + "/file/bot")
-        .concurrent_updates(int(os.environ.get("TELEGRAM_CONCURRENCY", "64")))
-        .build()
     )
+    concurrency = int(os.environ.get("TELEGRAM_CONCURRENCY", "64"))
+    if concurrency > 1:
+        builder = builder.concurrent_updates(concurrency)
+    # TELEGRAM_CONCURRENCY=1 keeps PTB's default: updates handled one at a time (a bare echo bot).
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, on_text))
     app.add_handler(CallbackQueryHandler(on_press))
     return app

@@ -87,6 +87,9 @@ class Blocked(Exception):
     """The recipient blocked the bot or deleted their account."""
 
 
+SHORT_FLOOD_WAIT = 5.0  # seconds a run may wait out a flood-control pause itself
+
+
 class RetryAfter(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"retry after {seconds}s")
@@ -347,11 +350,18 @@ class Dispatcher:
                 return 0
             await self._flush()
             await self._sweep_stale()
-            while not self._halted():
-                self._kicked = False
-                sent += await self._drain()
-                if not self._kicked:
+            while True:
+                while not self._halted():
+                    self._kicked = False
+                    sent += await self._drain()
+                    if not self._kicked:
+                        break
+                # A short flood wait (Telegram usually asks for a second or two) is sat out here,
+                # so sending resumes when it ends rather than at the next tick; long ones end the run.
+                wait = self._paused_until - time.monotonic()
+                if self._stopping or wait <= 0 or wait > SHORT_FLOOD_WAIT:
                     break
+                await asyncio.sleep(wait)
         return sent
 
     async def _sweep_stale(self) -> None:
