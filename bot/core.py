@@ -228,6 +228,9 @@ class Router:
     # Conversation modes that are not forms (a live chat with a counselor): flow name -> handler
     # that receives typed text and attachments while that flow is active.
     modes: dict[str, Handler] = field(default_factory=dict)
+    # Typed text outside any form that no command phrase matched: each handler may claim it
+    # (non-empty replies) or pass (an empty list), e.g. an event's check-in code.
+    text: list[Handler] = field(default_factory=list)
 
 
 def payload(*parts: object) -> str:

@@ -99,6 +99,7 @@ class Engine:
         self._phrases: dict[str, str] = {}
         self._deep_links: dict[str, Handler] = {}
         self._modes: dict[str, Handler] = {}
+        self._text: list[Handler] = []
         # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
         self.link_format = "/start {payload}"
         forms: list[Form] = []
@@ -121,6 +122,7 @@ class Engine:
             forms.extend(router.forms)
             self._deep_links.update(router.deep_links)
             self._modes.update(router.modes)
+            self._text.extend(router.text)
             self._menu.extend(router.menu)
             self._phrases.update({norm(k): v for k, v in router.phrases.items()})
         self._menu.sort(key=lambda item: item.order)
@@ -251,6 +253,10 @@ class Engine:
         if command is not None:
             name, *args = command.split(":")
             return Response(await self.run_command(ctx, name, tuple(args)))
+        for claim in self._text:
+            replies = await claim(ctx, (inc.text,))
+            if replies:
+                return Response(replies)
         return Response([Reply(t("input.not_understood")), await self.menu(ctx)])
 
     def _phrase(self, text: str) -> str | None:

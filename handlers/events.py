@@ -722,6 +722,17 @@ async def check_in(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return [Reply(t("event.checkin_not_registered", title=today[0].title))]
 
 
+async def typed_code(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """A check-in code typed on its own (no /checkin) on the day of an event: check in."""
+    code = events.normalise_code(args[0]) if args else ""
+    if len(code) != events.CODE_LENGTH or not code.isalnum():
+        return []
+    start, end = day_bounds(ctx.now.astimezone(ctx.settings.tz).date(), ctx.settings.tz)
+    if not await events.by_code_on_day(ctx.session, code, start, end):
+        return []
+    return await check_in(ctx, (code,))
+
+
 ACTIONS = {"reg": register, "wait": join_waitlist, "c": ask_unregister, "cy": unregister, "ok": confirm_offer,
            "pass": pass_offer, "keep": keep, "p": list_events}
 
@@ -741,6 +752,7 @@ def build() -> Router:
         buttons=[ButtonRoute("ev", on_button)],
         menu=[MenuItem("menu.events", "events", order=25)],
         phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
+        text=[typed_code],
     )
 
 

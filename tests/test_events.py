@@ -378,6 +378,21 @@ async def test_check_in_by_code_and_by_the_admin_list(harness: Harness) -> None:
     assert len(attended) == 2
 
 
+async def test_check_in_by_typing_the_code_alone(harness: Harness) -> None:
+    event_id = await seed_event(harness)
+    one = harness.chat(1)
+    await one.press_payload(f"ev:reg:{event_id}")
+    async with harness.sessions() as s:
+        code = (await s.get(Event, event_id)).checkin_code  # type: ignore[union-attr]
+    await one.send(code)
+    assert "잘 모르겠어요" in one.text  # not the event's day: just text
+    harness.clock._now = EVENT_START - dt.timedelta(minutes=20)
+    await one.send("ZZZZZZ")
+    assert "잘 모르겠어요" in one.text
+    await one.send(f" {code.lower()} ")
+    assert "체크인 완료" in one.text
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 
