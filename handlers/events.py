@@ -273,6 +273,8 @@ async def _after_edit(ctx: Ctx, event: Event, changes: dict[str, tuple[Any, Any]
     if "capacity" in changes:
         for reg in await events.offer_free_seats(ctx.session, event, ctx.now, _hold(ctx)):
             await queue_offer(ctx.session, event, reg, ctx.now, tz)
+    if "audience" in changes:
+        await announce(ctx, event, "event.announce_audience")
     ctx.outbox_touched = True
     return told
 
@@ -354,7 +356,7 @@ async def view(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Publishes a draft and announces it to its audience (opted-out people left out)."""
-    t, tz = ctx.t, ctx.settings.tz
+    t = ctx.t
     found = await _admin_event(ctx, int(args[0]), for_update=True)
     if isinstance(found, Reply):
         return [found]
@@ -364,6 +366,18 @@ async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if event.registration_deadline <= ctx.now or event.starts_at <= ctx.now:
         return [Reply(t("event.too_late_to_publish")), await admin_card(ctx, event)]
     await events.publish(ctx.session, event, ctx.now)
+    queued = await announce(ctx, event, "event.publish")
+    log.info("event published event=%s admin=%s queued=%s", event.id, ctx.user.id, queued)
+    return [Reply(t("event.published", title=event.title, n=queued), edit=True)]
+
+
+async def announce(ctx: Ctx, event: Event, action: str) -> int:
+    """Announces the event to its audience (opted-out people left out) and audits it.
+
+    The dedupe key is per event and person, so announcing again after the audience grew
+    reaches only the people who have not heard of it yet.
+    """
+    tz = ctx.settings.tz
     recipients = await audience.recipients(ctx.session, event.audience, ctx.now)
     queued = 0
     for r in recipients:
@@ -374,10 +388,9 @@ async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                                        kind="event.announce", payload=reply.to_payload(), now=ctx.now,
                                        dedupe_key=events.announce_key(event.id, r.user_id))
     ctx.outbox_touched = ctx.outbox_touched or queued > 0
-    await audit(ctx.session, ctx.user.id, "event.publish", f"event:{event.id}", ctx.now,
+    await audit(ctx.session, ctx.user.id, action, f"event:{event.id}", ctx.now,
                 {"audience": event.audience, "recipients": len(recipients), "queued": queued})
-    log.info("event published event=%s admin=%s queued=%s", event.id, ctx.user.id, queued)
-    return [Reply(t("event.published", title=event.title, n=queued), edit=True)]
+    return queued
 
 
 async def keep_draft(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

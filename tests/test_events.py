@@ -393,6 +393,26 @@ async def test_check_in_by_typing_the_code_alone(harness: Harness) -> None:
     assert "체크인 완료" in one.text
 
 
+async def test_widening_the_audience_announces_to_the_new_people_only(harness: Harness) -> None:
+    from tests.test_booking import quick_register
+
+    await quick_register(harness, 1)  # a job seeker
+    harness.chat(2)  # someone who is not
+    await harness.chat(2).send("/start")
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/start")
+    event_id = await seed_event(harness, audience="seekers", publish=False)
+    await admin.send(f"/event {event_id}")
+    await admin.press("게시")
+    assert sorted(r.chat_id for r in await outbox_rows(harness, "event.announce")) == ["1"]
+    await admin.send(f"/event {event_id}")
+    await admin.press("수정")
+    await admin.press("대상")
+    await admin.press("누구나")
+    await admin.press("제출")
+    assert sorted(r.chat_id for r in await outbox_rows(harness, "event.announce")) == ["1", "2", str(ADMIN_ID)]
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 
