@@ -25,7 +25,7 @@ from bot.forms import Answers, Choice, Field, FieldInput, Form
 from bot.i18n import Translator
 from handlers import parsers
 from handlers.membership import describe_membership
-from storage import memberships, seekers, users
+from storage import memberships, privacy, seekers, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
@@ -134,7 +134,13 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         rows.append([Button(t("profile.edit"), payload("m", "profile", "edit"))])
     if member is not None:
         lines += ["", describe_membership(t, member, ctx.settings.tz)]
-    if seeker is None and member is None:
+    held = await privacy.held_about(ctx.session, ctx.user.id)
+    records = [t(f"profile.held.{kind}", n=n) for kind, n in vars(held).items() if n]
+    if records:
+        lines += ["", t("profile.records"), *(f"• {r}" for r in records)]
+    lines.append(t("profile.announcements", state=t("settings.off" if ctx.user.announcements_opt_out
+                                                     else "settings.on")))
+    if seeker is None and member is None and not records:
         lines += ["", t("profile.nothing")]
         rows.append([Button(t("menu.register"), payload("m", "register"))])
     rows.append([Button(t("profile.delete"), payload("m", "delete"))])

@@ -200,6 +200,19 @@ async def test_profile_shows_everything_held(harness: Harness) -> None:
     await apply(chat)
     await chat.send("/profile")
     for expected in ("김서울", "1999", "010-1234-5678", "마포구, 서대문구", "개인정보 동의 2026-03-02", "텔레그램",
-                     "공동회원 신청", "서울팀", "심사 중"):
+                     "공동회원 신청", "서울팀", "심사 중", "공지·홍보 메시지: 켜짐"):
         assert expected in chat.text, expected
     assert "내 정보 모두 삭제" in " ".join(chat.last_buttons)
+    assert "[그 밖의 기록]" not in chat.text  # nothing booked or registered yet
+
+
+async def test_profile_counts_other_records(harness: Harness) -> None:
+    from tests.test_booking import seed, to_summary
+
+    await seed(harness)
+    chat = harness.chat(16)
+    await register(chat)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/profile")
+    assert "상담 예약 1건 (/mybookings)" in chat.text

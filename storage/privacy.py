@@ -1,0 +1,26 @@
+"""What the bot holds about one person, counted per kind (PIPA right of access, `/profile`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Booking, EventRegistration, Handoff, PitchApplication
+
+
+@dataclass(frozen=True)
+class Held:
+    bookings: int
+    event_registrations: int
+    pitch_applications: int
+    counselor_chats: int
+
+
+async def held_about(session: AsyncSession, user_id: int) -> Held:
+    async def count(model: type[Booking] | type[EventRegistration] | type[PitchApplication] | type[Handoff]) -> int:
+        return int(await session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) or 0)
+
+    return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
+                await count(Handoff))
