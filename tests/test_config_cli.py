@@ -92,3 +92,12 @@ def test_read_only_database_location_fails_with_one_line(tmp_path: Path) -> None
     if os.geteuid() == 0:
         pytest.skip("root can write anywhere")
     assert result.returncode != 0
+
+
+def test_env_example_documents_every_setting() -> None:
+    import re
+
+    from bot.config import Settings
+
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert {name.upper() for name in Settings.model_fields} == documented
