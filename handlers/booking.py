@@ -33,7 +33,7 @@ from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, M
 from bot.forms import Answers, Choice, Field, Form
 from bot.i18n import Translator
 from handlers import notify, parsers
-from storage import bookings, counselors, memberships, reminders, seekers
+from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
 from storage.slots import Slot, Window, free_slots, local_dt, pick_counselor
@@ -244,7 +244,7 @@ async def confirm(ctx: Ctx, a: Answers) -> list[Reply]:
     booking = await _reserve(ctx, a, old)
     if old is not None:
         await bookings.cancel(ctx.session, old, ctx.now, "rescheduled")
-        await reminders.cancel_for_booking(ctx.session, old.id)
+        await bookings.withdraw_reminders(ctx.session, old.id)
     await _announce(ctx, booking, moved_from=old)
     place = (await counselors.places_by_id(ctx.session, [booking.place_id]))[booking.place_id]
     counselor = await counselors.get(ctx.session, booking.counselor_id)
@@ -312,7 +312,7 @@ async def _announce(ctx: Ctx, booking: Booking, moved_from: Booking | None) -> N
                          [[Button(tr("menu.mybookings"), payload("m", "mybookings"))]])
 
         await notify.to_user(ctx, ctx.user.id, remind, kind="booking.reminder",
-                             dedupe_key=reminders.reminder_key(booking.id, which), due_at=due)
+                             dedupe_key=bookings.reminder_key(booking.id, which), due_at=due)
 
 
 async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> None:
@@ -392,7 +392,7 @@ async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     await bookings.cancel(ctx.session, found, ctx.now, "by_user")
-    await reminders.cancel_for_booking(ctx.session, found.id)
+    await bookings.withdraw_reminders(ctx.session, found.id)
     await _tell_counselor_cancelled(ctx, found, await person_name(ctx, ctx.user.id))
     t = ctx.t
     return [Reply(t("booking.cancelled", when=when_label(t, found.starts_at, ctx.settings.tz)), edit=True),

@@ -53,7 +53,7 @@ from bot.forms import Answers, Choice, Field, FieldInput, Form
 from bot.i18n import Translator, translator
 from handlers import notify, parsers
 from scheduler import agenda
-from storage import bookings, counselors, reminders
+from storage import bookings, counselors
 from storage.audit import audit
 from storage.models import Availability, Booking, Counselor, Place
 
@@ -601,7 +601,7 @@ async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     notified = 0
     for booking in future:
         await bookings.cancel(ctx.session, booking, ctx.now, "counselor_inactive")
-        await reminders.cancel_for_booking(ctx.session, booking.id)
+        await bookings.withdraw_reminders(ctx.session, booking.id)
         place = places[booking.place_id]
 
         def render(tr: Translator, b: Booking = booking, p: Place = place) -> Reply:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage.models import Booking, BookingCell, Membership, SeekerProfile
 from storage.slots import occupied
 
@@ -39,6 +40,19 @@ async def book(
     except IntegrityError:
         raise SlotTaken from None
     return booking
+
+
+REMINDERS = ("r24", "r1")
+
+
+def reminder_key(booking_id: int, which: str) -> str:
+    return f"booking:{booking_id}:{which}"
+
+
+async def withdraw_reminders(session: AsyncSession, booking_id: int) -> int:
+    """The booking's reminders not sent yet are withdrawn (a cancel or a reschedule)."""
+    keys = [reminder_key(booking_id, which) for which in REMINDERS]
+    return await outbox.withdraw(session, keys, "booking cancelled or moved")
 
 
 async def cancel(session: AsyncSession, booking: Booking, now: dt.datetime, reason: str) -> None:

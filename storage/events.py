@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage.models import Event, EventRegistration, OutboxMessage
 
 KINDS = ("academy", "demo_day", "startup_school", "networking", "job_fair", "other")
@@ -387,12 +388,7 @@ def announce_key(event_id: int, user_id: int) -> str:
 async def withdraw_reminders(session: AsyncSession, event_id: int, user_ids: Sequence[int]) -> int:
     """Withdraws the people's pending reminders for the event (a cancellation or a new time)."""
     keys = [reminder_key(event_id, uid, which) for uid in user_ids for which in REMINDERS]
-    if not keys:
-        return 0
-    result = await session.execute(
-        update(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys), OutboxMessage.status == "pending")
-        .values(status="cancelled", last_error="event registration cancelled or moved"))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return await outbox.withdraw(session, keys, "event registration cancelled or moved")
 
 
 async def forget_withdrawn_reminders(session: AsyncSession, event_id: int, user_id: int) -> None:

@@ -175,6 +175,18 @@ async def fail_stale(session: AsyncSession, claimed_before: dt.datetime) -> list
     return sorted(int(i) for i in result.scalars())
 
 
+async def withdraw(session: AsyncSession, dedupe_keys: Sequence[str], reason: str) -> int:
+    """Cancel the rows with these keys that were not sent yet (a booking or registration that
+    was cancelled or moved takes its reminders along); returns how many."""
+    if not dedupe_keys:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.in_(list(dedupe_keys)), OutboxMessage.status == "pending")
+        .values(status="cancelled", last_error=reason))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def skip_chat(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
     """Someone blocked the bot: their pending messages will not be sent."""
     await session.execute(
