@@ -129,6 +129,7 @@ class Engine:
         for item in self._menu:
             for loc in LOCALES:
                 self._phrases.setdefault(norm(translator(loc)(item.label)), item.payload)
+        self._phrase_keys = list(self._phrases)
         self.runner = FormRunner(forms, self.menu)
 
     # --- AppServices ---------------------------------------------------------------
@@ -265,7 +266,7 @@ class Engine:
             return None
         if key in self._phrases:
             return self._phrases[key]
-        hit = process.extractOne(key, list(self._phrases), scorer=fuzz.ratio, score_cutoff=85)
+        hit = process.extractOne(key, self._phrase_keys, scorer=fuzz.ratio, score_cutoff=85)
         return self._phrases[hit[0]] if hit else None
 
     async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]:

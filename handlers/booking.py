@@ -245,10 +245,10 @@ async def confirm(ctx: Ctx, a: Answers) -> list[Reply]:
     if old is not None:
         await bookings.cancel(ctx.session, old, ctx.now, "rescheduled")
         await bookings.withdraw_reminders(ctx.session, old.id)
-    await _announce(ctx, booking, moved_from=old)
     place = (await counselors.places_by_id(ctx.session, [booking.place_id]))[booking.place_id]
     counselor = await counselors.get(ctx.session, booking.counselor_id)
     assert counselor is not None
+    await _announce(ctx, booking, place, counselor, moved_from=old)
     text = t("booking.moved" if old else "booking.confirmed", **_details(t, booking, place, counselor, ctx))
     ics = FileOut(f"jobhub-booking-{booking.id}.ics", calendar_file(t, booking, place, counselor), "text/calendar",
                   caption=t("booking.ics_caption"))
@@ -282,11 +282,9 @@ def calendar_file(t: Translator, booking: Booking, place: Place, counselor: Coun
     return bytes(cal.to_ical())
 
 
-async def _announce(ctx: Ctx, booking: Booking, moved_from: Booking | None) -> None:
+async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counselor,
+                    moved_from: Booking | None) -> None:
     """The counselor hears of it at once; the person gets reminders 24 h and 1 h before."""
-    counselor = await counselors.get(ctx.session, booking.counselor_id)
-    place = (await counselors.places_by_id(ctx.session, [booking.place_id]))[booking.place_id]
-    assert counselor is not None
     name = await person_name(ctx, booking.user_id)
     tz = ctx.settings.tz
     kind = "booking.moved" if moved_from is not None else "booking.new"
