@@ -57,11 +57,8 @@ async def entitled_types(ctx: Ctx) -> list[str]:
 
 async def person_name(ctx: Ctx, user_id: int) -> str:
     """How a counselor sees the person: registered name, else team name."""
-    seeker = await seekers.get(ctx.session, user_id)
-    if seeker is not None:
-        return seeker.name
-    member = await memberships.latest(ctx.session, user_id)
-    return member.team_name if member is not None else ctx.t("booking.no_name")
+    names = await bookings.person_names(ctx.session, [user_id])
+    return names.get(user_id) or ctx.t("booking.no_name")
 
 
 def place_label(t: Translator, place: Place) -> str:

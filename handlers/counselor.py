@@ -484,7 +484,7 @@ async def mark(ctx: Ctx, counselor: Counselor, args: Sequence[str], status: str)
     when = booking.starts_at.astimezone(ctx.settings.tz).strftime("%H:%M")
     if status == "no_show":
         notice = t("agenda.marked_no_show", when=when, person=who,
-                   n=await bookings.no_shows(ctx.session, booking.user_id))
+                   n=(await bookings.no_show_counts(ctx.session, [booking.user_id])).get(booking.user_id, 0))
     else:
         notice = t("agenda.marked_attended", when=when, person=who)
     return (await agenda_replies(ctx, counselor, notice, edit=True))[:1]

@@ -106,12 +106,6 @@ def counts_by_day(bookings: Sequence[Booking], tz: dt.tzinfo) -> Counter[tuple[i
     return Counter((b.counselor_id, b.starts_at.astimezone(tz).date()) for b in bookings if b.status == LIVE)
 
 
-async def no_shows(session: AsyncSession, user_id: int) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(Booking)
-        .where(Booking.user_id == user_id, Booking.status == "no_show")) or 0)
-
-
 async def mark(session: AsyncSession, booking: Booking, status: str) -> None:
     """Attended or no-show after the session; the cells are no longer needed."""
     booking.status = status

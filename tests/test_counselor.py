@@ -434,7 +434,7 @@ async def test_agenda_marks_attended_and_no_show_and_refuses_forged_presses(harn
 
 async def bookings_no_shows(h: Harness, user_id: int) -> int:
     async with h.sessions() as s:
-        return await bookings.no_shows(s, user_id)
+        return (await bookings.no_show_counts(s, [user_id])).get(user_id, 0)
 
 
 # --- the daily agenda ------------------------------------------------------------------------------
