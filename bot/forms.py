@@ -50,6 +50,11 @@ class FieldInput:
     tz: dt.tzinfo
 
 
+def choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
+    """Fixed choices whose labels are catalog keys `<group>.<value>`."""
+    return tuple(Choice(v, f"{group}.{v}") for v in values)
+
+
 Parser = Callable[[str, FieldInput], Any]
 Options = Callable[[Ctx, "Answers"], Awaitable[Sequence[Choice]]]
 

@@ -8,6 +8,7 @@ English-in-Korean. Placeholders use `str.format` names: `{name}`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from functools import cache
 from pathlib import Path
@@ -63,3 +64,10 @@ def pick_locale(language_code: str | None, default: str) -> str:
         if base in LOCALES:
             return base
     return default
+
+
+def moment(t: Translator, when: dt.datetime, tz: dt.tzinfo) -> str:
+    """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu 3/5 at 14:00"."""
+    local = when.astimezone(tz)
+    return t("booking.when", month=local.month, day=local.day, weekday=t(f"weekday.{local.weekday()}"),
+             time=local.strftime("%H:%M"))

@@ -31,7 +31,7 @@ from icalendar import Calendar, Event
 
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
 from bot.forms import Answers, Choice, Field, Form
-from bot.i18n import Translator
+from bot.i18n import Translator, moment
 from handlers import notify, parsers
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
@@ -70,10 +70,7 @@ def place_label(t: Translator, place: Place) -> str:
     return place.name
 
 
-def when_label(t: Translator, start: dt.datetime, tz: dt.tzinfo) -> str:
-    local = start.astimezone(tz)
-    return t("booking.when", month=local.month, day=local.day, weekday=t(f"weekday.{local.weekday()}"),
-             time=local.strftime("%H:%M"))
+when_label = moment
 
 
 # --- free slots ----------------------------------------------------------------------------------

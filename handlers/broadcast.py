@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core import Button, ButtonRoute, Clock, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import parsers
 from handlers.seeker import DISTRICTS
@@ -134,20 +134,16 @@ def show_attachment(value: Any, tr: Translator) -> str:
     return tr(f"broadcast.attachment.{value['kind']}") if isinstance(value, dict) else tr("form.not_given")
 
 
-def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
-    return tuple(Choice(v, f"{group}.{v}") for v in values)
-
-
 FIELDS = (
     Field("audience", choices=tuple(Choice(a, f"event.audience.{a}" if a in _EVENT_WORDING
                                            else f"broadcast.audience.{a}") for a in AUDIENCES),
           resets=_SUB_FIELDS),
-    Field("stage", choices=_choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
+    Field("stage", choices=choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
     Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
     Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent"),
-    Field("district", choices=_choices("district", DISTRICTS), columns=4,
+    Field("district", choices=choices("district", DISTRICTS), columns=4,
           when=lambda a: a.get("audience") == "district"),
-    Field("track", choices=_choices("track", ("youth", "middle")), columns=1,
+    Field("track", choices=choices("track", ("youth", "middle")), columns=1,
           when=lambda a: a.get("audience") == "track"),
     Field("text", parse=parse_text),
     Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment),

@@ -49,7 +49,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.config import parse_hhmm
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import notify, parsers
 from scheduler import agenda
@@ -193,7 +193,7 @@ def parse_day_off(raw: str, inp: FieldInput) -> str:
 
 ONBOARDING_FIELDS = (
     Field("display_name", parse=parsers.person_name),
-    Field("types", choices=tuple(Choice(k, f"type.{k}") for k in counselors.CONSULTATION_TYPES), multi=True,
+    Field("types", choices=choices("type", counselors.CONSULTATION_TYPES), multi=True,
           columns=1),
 )
 
@@ -332,7 +332,7 @@ def _kind_is(kind: str) -> Callable[[Answers], bool]:
 
 
 WINDOW_FIELDS = (
-    Field("place_kind", choices=tuple(Choice(k, f"place_kind.{k}") for k in counselors.PLACE_KINDS), columns=1),
+    Field("place_kind", choices=choices("place_kind", counselors.PLACE_KINDS), columns=1),
     Field("campus_name", parse=parsers.text(60), options=campus_options, when=_kind_is("campus"), columns=1),
     Field("school_name", parse=parsers.text(60), options=school_options, when=_kind_is("high_school"), columns=1),
     Field("video_link", parse=parse_video_link, options=link_options, when=_kind_is("online"), columns=1),

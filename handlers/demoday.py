@@ -37,7 +37,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator
 from handlers import notify, parsers
 from storage import audience, events, memberships, pitches
@@ -74,7 +74,7 @@ def _funding(value: int, t: Translator) -> str:
 PITCH_FIELDS = (
     Field("team", parse=parsers.text(60), options=_team_options, columns=1),
     Field("pitch", parse=parsers.text(PITCH_MAX)),
-    Field("stage", choices=tuple(Choice(s, f"stage.{s}") for s in memberships.STAGES), suggest=_stage_suggestion,
+    Field("stage", choices=choices("stage", memberships.STAGES), suggest=_stage_suggestion,
           columns=1),
     Field("deck_link", parse=parsers.https_url),
     Field("funding", parse=parsers.funding, show=_funding),

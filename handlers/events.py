@@ -45,7 +45,7 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.forms import Answers, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import parsers
 from scheduler.agenda import day_bounds
@@ -139,16 +139,16 @@ def parse_capacity(raw: str, _inp: FieldInput) -> int:
 
 
 EVENT_FIELDS = (
-    Field("kind", choices=tuple(Choice(k, f"event.kind.{k}") for k in events.KINDS)),
+    Field("kind", choices=choices("event.kind", events.KINDS)),
     Field("title", parse=parsers.text(100)),
     Field("description", parse=parsers.text(1000, newlines=True)),
     Field("starts_at", parse=parse_start, show=show_moment),
     Field("ends_at", parse=parse_end, show=show_moment),
     Field("where", parse=parse_where),
     Field("capacity", parse=parse_capacity),
-    Field("audience", choices=tuple(Choice(a, f"event.audience.{a}") for a in AUDIENCES),
+    Field("audience", choices=choices("event.audience", AUDIENCES),
           resets=("stage", "campus")),
-    Field("stage", choices=tuple(Choice(s, f"stage.{s}") for s in STAGES), columns=3,
+    Field("stage", choices=choices("stage", STAGES), columns=3,
           when=lambda a: a.get("audience") == "stage"),
     Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
     Field("deadline", parse=parse_deadline, show=show_moment, optional=True),

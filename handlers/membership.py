@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 
 from bot.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, Form
+from bot.forms import Answers, Choice, Field, Form, choices
 from bot.i18n import Translator
 from handlers import notify, parsers
 from storage import memberships
@@ -33,20 +33,16 @@ INDUSTRIES = ("it", "manufacturing", "bio", "content", "food", "fashion", "educa
 STARTUP_STAGES = ("idea", "prototype", "revenue")
 
 
-def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
-    return tuple(Choice(v, f"{group}.{v}") for v in values)
-
-
 def _team(value: int, t: Translator) -> str:
     return t("membership.people", n=value)
 
 
 MEMBERSHIP_FIELDS = (
-    Field("applicant_type", choices=_choices("applicant", APPLICANT_TYPES), columns=1),
+    Field("applicant_type", choices=choices("applicant", APPLICANT_TYPES), columns=1),
     Field("team_name", parse=parsers.text(50)),
     Field("idea", parse=parsers.text(500, newlines=True, min_len=10)),
-    Field("industry", choices=_choices("industry", INDUSTRIES)),
-    Field("startup_stage", choices=_choices("startup_stage", STARTUP_STAGES), columns=1),
+    Field("industry", choices=choices("industry", INDUSTRIES)),
+    Field("startup_stage", choices=choices("startup_stage", STARTUP_STAGES), columns=1),
     Field("team_size", parse=lambda raw, _inp: parsers.integer(raw, low=1, high=100, units=("명", "people")),
           choices=tuple(Choice(str(n), f"team.{n}") for n in (1, 2, 3, 4, 5)), show=_team, columns=5),
     Field("consent", choices=(Choice("yes", "consent.agree"), Choice("no", "consent.refuse")), refuse="no",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form
+from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator
 from handlers import parsers
 from handlers.membership import describe_membership
@@ -36,10 +36,6 @@ DISTRICTS = (
 )
 
 CONSENT = (Choice("yes", "consent.agree"), Choice("no", "consent.refuse"))
-
-
-def _choices(group: str, values: Sequence[str]) -> tuple[Choice, ...]:
-    return tuple(Choice(v, f"{group}.{v}") for v in values)
 
 
 def suggest_track(answers: Answers, inp: FieldInput) -> str | None:
@@ -65,14 +61,14 @@ SEEKER_FIELDS = (
     Field("consent", choices=CONSENT, refuse="no", columns=1),
     Field("name", parse=parsers.person_name),
     Field("birth_year", parse=parsers.birth_year),
-    Field("track", choices=_choices("track", ("youth", "middle")), suggest=suggest_track, columns=1),
-    Field("school_kind", choices=_choices("school", ("university", "vocational_high", "other")), columns=1),
+    Field("track", choices=choices("track", ("youth", "middle")), suggest=suggest_track, columns=1),
+    Field("school_kind", choices=choices("school", ("university", "vocational_high", "other")), columns=1),
     Field("school_name", parse=parsers.text(50)),
     Field("desired_jobs", parse=parsers.items(5, 30)),
     Field("skills", parse=parsers.items(20, 30)),
-    Field("districts", choices=(*_choices("district", DISTRICTS), Choice("any", "district.any")), multi=True,
+    Field("districts", choices=(*choices("district", DISTRICTS), Choice("any", "district.any")), multi=True,
           exclusive="any", columns=4),
-    Field("education", choices=_choices("education", ("high_school", "college", "university", "graduate",
+    Field("education", choices=choices("education", ("high_school", "college", "university", "graduate",
                                                       "enrolled")), columns=1),
     Field("experience_years", parse=parsers.experience_years, show=_years, columns=3,
           choices=tuple(Choice(str(n), f"experience.{n}") for n in (0, 1, 2, 3, 5, 10))),

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core import Button, Clock, Reply, payload
-from bot.i18n import Translator, translator
+from bot.i18n import Translator, moment, translator
 from storage import events, outbox, users
 from storage.models import Event, EventRegistration, User
 
@@ -36,10 +36,7 @@ EXPIRY_INTERVAL_SECONDS = 60
 # --- wording -----------------------------------------------------------------------------------------
 
 
-def when_point(tr: Translator, moment: dt.datetime, tz: dt.tzinfo) -> str:
-    local = moment.astimezone(tz)
-    return tr("booking.when", month=local.month, day=local.day, weekday=tr(f"weekday.{local.weekday()}"),
-              time=local.strftime("%H:%M"))
+when_point = moment
 
 
 def when_span(tr: Translator, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> str:
