@@ -1,11 +1,13 @@
-"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE]`.
+"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE | firms import FILE | firms demo]`.
 
 Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
 `db upgrade` applies the schema migrations (the app also does it at every start);
-`counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`).
+`counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`);
+`firms import FILE` imports vetted firms and postings, `firms demo` loads the demo set (`bot.cli_firms`).
+The shell loads the demo set by itself when the firm table is empty, so `/jobs` shows matches.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ async def _shell(settings: Settings, admin: bool, user: str) -> None:
 
     extra = [(CHANNEL, user)] if admin else []
     async with running(settings, extra_admins=extra) as app:
+        from bot.cli_firms import demo_if_empty
+        from bot.i18n import translator
+
+        loaded = await demo_if_empty(app.sessions, app.engine.clock.now(), settings.tz)
+        if loaded is not None:
+            print(translator(settings.default_locale)("import.demo_loaded", firms=loaded.firms.added,
+                                                      postings=loaded.postings.added))
         console = ConsoleChannel(app.engine, user=user)
         app.dispatcher.add_notifier(console)
         await console.run()
@@ -65,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     staff = sub.add_parser("counselors", help="bulk set-up of counselors and their weekly hours")
     staff.add_argument("action", choices=["import"])
     staff.add_argument("file", help="CSV (UTF-8) or JSON list, one weekly window per row")
+    companies = sub.add_parser("firms", help="vetted firms and their postings")
+    companies.add_argument("action", choices=["import", "demo"])
+    companies.add_argument("file", nargs="?", help="import: CSV/JSON file; demo: write the demo set here instead")
     args = parser.parse_args(argv)
+    if args.cmd == "firms" and args.action == "import" and not args.file:
+        parser.error("firms import needs a FILE")
     if args.cmd is None:
         args.admin, args.user = False, "local"
 
@@ -96,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_counselors import run_import
 
             return asyncio.run(run_import(settings, Path(args.file), sys.stdout))
+        elif args.cmd == "firms":
+            from bot.cli_firms import run as run_firms
+
+            return asyncio.run(run_firms(settings, args.action, args.file, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -17,7 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, start
+from handlers import (
+    admin,
+    booking,
+    broadcast,
+    counselor,
+    demoday,
+    events,
+    firms_admin,
+    handoff,
+    jobs,
+    membership,
+    referrals,
+    seeker,
+    start,
+)
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
@@ -39,10 +53,14 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     demoday.build, demoday.build_admin,
     broadcast.build,
     preferences.build,
+    jobs.build, referrals.build, firms_admin.build,
 )
 
 # Features' periodic jobs that queue messages: (id, job, seconds).
-PERIODIC = (("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),)
+PERIODIC = (
+    ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
+    ("job-digests", jobs.send_digests, jobs.DIGEST_INTERVAL_SECONDS),
+)
 
 
 def build_engine(
@@ -89,6 +107,7 @@ async def running(
         try:
             yield App(settings, db, sessions, engine, dispatcher, scheduler)
         finally:
+            await engine.idle()
             await scheduler.shutdown()
     finally:
         await db.dispose()

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # When "상담원 연결" reaches a person (weekdays, local time) and when counselors get their agenda.
     opening_hours: str = "09:00-18:00"
     agenda_time: str = "08:30"
+    # Matching (/jobs): postings scoring below this (0-100) are not offered at all.
+    jobs_min_score: int = Field(default=40, ge=0, le=100)
+    # The daily digest of new postings (opt-in in /settings): threshold and earliest local time.
+    jobs_digest_min_score: int = Field(default=60, ge=0, le=100)
+    jobs_digest_time: str = "09:00"
     log_level: str = "INFO"
 
     @field_validator("admin_telegram_ids", mode="before")
@@ -125,7 +130,7 @@ class Settings(BaseSettings):
             raise ValueError("use HH:MM-HH:MM with the start before the end, e.g. 09:00-18:00")
         return value
 
-    @field_validator("agenda_time")
+    @field_validator("agenda_time", "jobs_digest_time")
     @classmethod
     def _hhmm(cls, value: str) -> str:
         parse_hhmm(value)

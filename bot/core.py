@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bot.config import Settings
     from bot.forms import Form, FormRunner
@@ -149,6 +149,8 @@ class Ctx:
     is_admin: bool
     app: AppServices
     outbox_touched: bool = False
+    # Work that starts once this turn is committed (a long import reporting its progress).
+    later: list[Background] = field(default_factory=list)
 
     @property
     def locale(self) -> str:
@@ -180,6 +182,19 @@ class AppServices(Protocol):
     @property
     def runner(self) -> FormRunner: ...
 
+    async def fetch_file(self, file_ref: str) -> bytes:
+        """The bytes of a file a person sent (`Incoming.file_ref`); FileUnavailable when the channel cannot."""
+        ...
+
+
+class FileUnavailable(Exception):
+    """The channel cannot hand over a sent file (none given, too big, gone, or no way to download)."""
+
+
+# Channel-provided download of a sent file by its reference (Telegram: getFile; console: a local path).
+FileFetcher = Callable[[str], Awaitable[bytes]]
+# A job run after the turn commits, with its own sessions and a way to send queued messages now.
+Background = Callable[["async_sessionmaker[AsyncSession]", Callable[[], None]], Awaitable[None]]
 
 Handler = Callable[[Ctx, Sequence[str]], Awaitable[list[Reply]]]
 
@@ -231,6 +246,9 @@ class Router:
     # Typed text outside any form that no command phrase matched: each handler may claim it
     # (non-empty replies) or pass (an empty list), e.g. an event's check-in code.
     text: list[Handler] = field(default_factory=list)
+    # A photo or file sent outside any form: each handler may claim it or pass (an empty list);
+    # args are (kind, file_ref), e.g. an admin sending a firm list to import.
+    files: list[Handler] = field(default_factory=list)
 
 
 def payload(*parts: object) -> str:

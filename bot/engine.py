@@ -24,11 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core import (
+    Background,
     Button,
     ButtonRoute,
     Clock,
     CommandRoute,
     Ctx,
+    FileFetcher,
+    FileUnavailable,
     Handler,
     Incoming,
     MenuItem,
@@ -100,6 +103,10 @@ class Engine:
         self._deep_links: dict[str, Handler] = {}
         self._modes: dict[str, Handler] = {}
         self._text: list[Handler] = []
+        self._files: list[Handler] = []
+        # Set by the channel that can download what people send (None: files cannot be read).
+        self.file_fetcher: FileFetcher | None = None
+        self._background: set[asyncio.Task[None]] = set()
         # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
         self.link_format = "/start {payload}"
         forms: list[Form] = []
@@ -123,6 +130,7 @@ class Engine:
             self._deep_links.update(router.deep_links)
             self._modes.update(router.modes)
             self._text.extend(router.text)
+            self._files.extend(router.files)
             self._menu.extend(router.menu)
             self._phrases.update({norm(k): v for k, v in router.phrases.items()})
         self._menu.sort(key=lambda item: item.order)
@@ -171,19 +179,49 @@ class Engine:
                 return await handler(ctx, (payload[len(prefix):],))
         return None
 
+    async def fetch_file(self, file_ref: str) -> bytes:
+        if self.file_fetcher is None or not file_ref:
+            raise FileUnavailable("this channel cannot hand over files")
+        try:
+            return await self.file_fetcher(file_ref)
+        except FileUnavailable:
+            raise
+        except Exception as exc:
+            log.info("file download failed: %s", type(exc).__name__)
+            raise FileUnavailable(str(exc)) from exc
+
+    def _start_later(self, jobs: Sequence[Background]) -> None:
+        for job in jobs:
+            task = asyncio.create_task(self._run_later(job))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _run_later(self, job: Background) -> None:
+        try:
+            await job(self.sessions, self.on_outbox)
+        except Exception:
+            log.exception("background job failed")
+        self.on_outbox()
+
+    async def idle(self) -> None:
+        """Wait until the work started after earlier turns has finished (tests; shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     # --- the pipeline --------------------------------------------------------------
 
     async def handle(self, inc: Incoming) -> Response:
         key = (inc.channel, inc.external_id)
         async with self._locks.hold(key):
             touched = False
+            later: list[Background] = []
             try:
                 async with self.sessions() as session, session.begin():
                     await advisory_xact_lock(session, "conv", *key)
                     ctx = await self._context(session, inc)
                     response = await self._route(ctx)
                     ctx.conv.updated_at = ctx.now
-                    touched = ctx.outbox_touched
+                    touched, later = ctx.outbox_touched, ctx.later
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
                 return Response([Reply(self._t(inc)("error.unavailable"))])
@@ -192,6 +230,7 @@ class Engine:
                 return Response([Reply(self._t(inc)("error.generic"))])
         if touched:
             self.on_outbox()
+        self._start_later(later)
         return response
 
     def _t(self, inc: Incoming) -> Any:
@@ -243,6 +282,10 @@ class Engine:
                 return Response(await self.runner.attachment(ctx, inc.attachment, inc.file_ref))
             if active:
                 return Response([Reply(t("input.text_expected"))])
+            for claim in self._files:
+                replies = await claim(ctx, (inc.attachment or "", inc.file_ref or ""))
+                if replies:
+                    return Response(replies)
             return Response([Reply(t("input.unsupported")), await self.menu(ctx)])
         if active:
             if conv.updated_at < ctx.now - RESUME_AFTER:

@@ -93,7 +93,7 @@ SEEKER_FORM = Form("seeker", SEEKER_FIELDS, save_registration)
 
 
 # Features that may send someone to register first and get them back afterwards.
-RETURN_TO = {"book"}
+RETURN_TO = {"book", "jobs"}
 
 
 async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

@@ -6,6 +6,9 @@
 2. Switching announcements off takes them out of every broadcast and event announcement
    from then on (`storage.audience.recipients`); messages about their own bookings and
    event registrations still reach them.
+3. Registered job seekers also see the daily digest of new postings (새 채용공고 알림:
+   on/off, off by default): at most one message a day with new postings that fit them
+   (`handlers.jobs.send_digests`).
 The switch button says which state it sets (not "toggle"), and the press is checked
 against the database: a press on an old settings message, or twice, never flips the
 setting back.
@@ -17,11 +20,12 @@ import logging
 from collections.abc import Sequence
 
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from storage import firms, seekers
 
 log = logging.getLogger(__name__)
 
 
-def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
+async def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
     t = ctx.t
     on = not ctx.user.announcements_opt_out
     lines = [note] if note else []
@@ -29,24 +33,37 @@ def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
                    language=t("lang.name")))
     rows = [
         [Button(t("settings.turn_off" if on else "settings.turn_on"), payload("set", "ann", "off" if on else "on"))],
-        [Button(t("settings.language"), payload("m", "lang"))],
     ]
+    if await seekers.get(ctx.session, ctx.user.id) is not None:
+        digest = await firms.digest_on(ctx.session, ctx.user.id)
+        lines.append(t("settings.digest", state=t("settings.on" if digest else "settings.off")))
+        rows.append([Button(t("settings.digest_off" if digest else "settings.digest_on"),
+                            payload("set", "dig", "off" if digest else "on"))])
+    rows.append([Button(t("settings.language"), payload("m", "lang"))])
     return Reply("\n\n".join(lines), rows, edit=edit)
 
 
 async def show(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
-    return [card(ctx)]
+    return [await card(ctx)]
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`set:ann:on|off`: sets (not flips) the announcements switch, whatever it was."""
-    if args[0] != "ann" or args[1] not in ("on", "off"):
+    """`set:ann|dig:on|off`: sets (not flips) a switch, whatever it was."""
+    if args[0] not in ("ann", "dig") or args[1] not in ("on", "off"):
         raise ValueError("unknown settings button")
     want_on = args[1] == "on"
+    if args[0] == "dig":
+        if await seekers.get(ctx.session, ctx.user.id) is None:
+            raise ValueError("digest switch without a seeker profile")
+        if await firms.digest_on(ctx.session, ctx.user.id) != want_on:
+            await firms.set_digest(ctx.session, ctx.user.id, want_on, ctx.now)
+            log.info("job digest %s user=%s", args[1], ctx.user.id)
+        return [await card(ctx, ctx.t("settings.digest_saved_on" if want_on else "settings.digest_saved_off"),
+                           edit=True)]
     if ctx.user.announcements_opt_out != (not want_on):
         ctx.user.announcements_opt_out = not want_on
         log.info("announcements %s user=%s", args[1], ctx.user.id)
-    return [card(ctx, ctx.t("settings.saved_on" if want_on else "settings.saved_off"), edit=True)]
+    return [await card(ctx, ctx.t("settings.saved_on" if want_on else "settings.saved_off"), edit=True)]
 
 
 def build() -> Router:

@@ -429,3 +429,111 @@ class Broadcast(Base):
     recipients: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[timestamp]
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+# --- vetted firms, their postings, and referrals (취업알선) ----------------------------------------
+
+
+class Firm(Base):
+    """A vetted small or medium firm (서울형 강소기업); upserted by business registration number."""
+
+    __tablename__ = "firms"
+    __table_args__ = (UniqueConstraint("brn"),)
+
+    id: Mapped[intpk]
+    brn: Mapped[str] = mapped_column(String(10))  # 사업자등록번호, 10 digits, check digit valid
+    name: Mapped[str] = mapped_column(String(80))
+    industry: Mapped[str] = mapped_column(String(24))
+    district: Mapped[str] = mapped_column(String(16))  # code, as in the seeker profile
+    address: Mapped[str] = mapped_column(String(160))
+    founded_year: Mapped[int | None] = mapped_column(default=None)
+    employees: Mapped[int | None] = mapped_column(default=None)
+    revenue: Mapped[int | None] = mapped_column(BigInteger, default=None)  # 백만원 a year
+    programme: Mapped[str] = mapped_column(String(60))
+    vetted_on: Mapped[dt.date | None] = mapped_column(default=None)
+    vetting_expires: Mapped[dt.date | None] = mapped_column(default=None)
+    benefits: Mapped[list[Any]] = mapped_column(default=list)
+    website: Mapped[str | None] = mapped_column(String(200), default=None)
+    history: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class Posting(Base):
+    """A job opening of a firm; upserted by its reference (`ref`, the source's posting number)."""
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        UniqueConstraint("ref"),
+        Index("ix_postings_status_created", "status", "created_at"),
+        Index("ix_postings_firm", "firm_id"),
+    )
+
+    id: Mapped[intpk]
+    ref: Mapped[str] = mapped_column(String(40))
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(100))
+    duties: Mapped[str] = mapped_column(Text)
+    required_skills: Mapped[list[Any]] = mapped_column(default=list)
+    preferred_skills: Mapped[list[Any]] = mapped_column(default=list)
+    min_education: Mapped[str] = mapped_column(String(16))  # none | high_school | college | university | graduate
+    exp_min: Mapped[int] = mapped_column(default=0)
+    exp_max: Mapped[int | None] = mapped_column(default=None)
+    employment_type: Mapped[str] = mapped_column(String(16))  # full_time | contract | part_time | intern
+    salary_min: Mapped[int | None] = mapped_column(default=None)  # 만원 a year
+    salary_max: Mapped[int | None] = mapped_column(default=None)
+    district: Mapped[str] = mapped_column(String(16))
+    hours: Mapped[str | None] = mapped_column(String(60), default=None)
+    deadline: Mapped[dt.date | None] = mapped_column(default=None)  # last day to apply, local date
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class Referral(Base):
+    """A seeker's interest in a posting, followed up by a counselor (취업알선).
+
+    One per person and posting (a second 관심 있어요 finds the first). Status:
+    requested → referred → hired | declined; each step keeps its own time for the reports.
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        UniqueConstraint("user_id", "posting_id"),
+        Index("ix_referrals_firm_status", "firm_id", "status"),
+        Index("ix_referrals_counselor_status", "counselor_id", "status"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    # Kept when the posting is deleted (the firm's outcome counts still hold).
+    posting_id: Mapped[int | None] = mapped_column(ForeignKey("postings.id", ondelete="SET NULL"))
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"))
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested | referred | hired | declined
+    score: Mapped[int] = mapped_column(default=0)
+    requested_at: Mapped[timestamp]
+    referred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    hired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    declined_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class HiddenPosting(Base):
+    """"관심 없어요": a posting one person does not want to see again."""
+
+    __tablename__ = "hidden_postings"
+
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[timestamp]
+
+
+class JobDigest(Base):
+    """Opted in (`/settings`) to a daily digest of new postings; `since`: postings newer than this are new."""
+
+    __tablename__ = "job_digests"
+
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
+    since: Mapped[timestamp]
+    last_sent_on: Mapped[dt.date | None] = mapped_column(default=None)  # local date of the last digest

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Booking, EventRegistration, Handoff, PitchApplication
+from storage.models import Booking, EventRegistration, Handoff, HiddenPosting, PitchApplication, Referral
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,13 @@ class Held:
     event_registrations: int
     pitch_applications: int
     counselor_chats: int
+    referrals: int
+    hidden_postings: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
-    async def count(model: type[Booking] | type[EventRegistration] | type[PitchApplication] | type[Handoff]) -> int:
+    async def count(model: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) or 0)
 
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
-                await count(Handoff))
+                await count(Handoff), await count(Referral), await count(HiddenPosting))

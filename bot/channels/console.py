@@ -3,7 +3,8 @@
 Buttons are printed as numbered choices and pressed by typing `#N`; anything else is
 sent as typed text, so a number answer ("3") is never mistaken for a button.
 Proactive messages addressed to the console user (admin notifications, results) are
-printed as they are dispatched.
+printed as they are dispatched. `/file PATH` sends a local file the way a Telegram user
+sends a document (an admin's firm list to import, for instance).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from bot.core import Button, Incoming, Reply
+from bot.core import Button, FileUnavailable, Incoming, Reply
 from bot.engine import Engine
 from bot.i18n import translator
 
@@ -30,6 +32,14 @@ class ConsoleChannel:
         self.user = user
         self.out = out
         self.buttons: list[Button] = []
+        engine.file_fetcher = self.read_file
+
+    @staticmethod
+    async def read_file(file_ref: str) -> bytes:
+        path = Path(file_ref)
+        if not path.is_file():
+            raise FileUnavailable(f"no such file: {file_ref}")
+        return await asyncio.to_thread(path.read_bytes)
 
     def render(self, replies: Sequence[Reply]) -> None:
         self.buttons = []
@@ -57,6 +67,9 @@ class ConsoleChannel:
         line = line.strip()
         if line.startswith("#") and line[1:].isdigit() and 1 <= int(line[1:]) <= len(self.buttons):
             return Incoming(CHANNEL, self.user, self.user, button=self.buttons[int(line[1:]) - 1].payload)
+        if line.startswith("/file ") and line[6:].strip():
+            path = Path(line[6:].strip()).expanduser().resolve()
+            return Incoming(CHANNEL, self.user, self.user, attachment="document", file_ref=str(path))
         command = Incoming.parse_command(line)
         if command is not None:
             return Incoming(CHANNEL, self.user, self.user, text=line, command=command[0], args=command[1])

@@ -43,7 +43,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.config import Settings
-from bot.core import Incoming, Reply, Response
+from bot.core import FileUnavailable, Incoming, Reply, Response
 from bot.engine import Engine
 from bot.i18n import LOCALES, translator
 from scheduler import outbox as dispatch
@@ -55,6 +55,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
+MAX_DOWNLOAD = 20 * 1024 * 1024
 REPLY_RETRIES = 2
 # A short pause between long polls lets updates arriving together come in one getUpdates
 # (8 instead of 1 under load), at most 50 ms later.
@@ -122,6 +123,14 @@ class TelegramChannel:
         self.application = application
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
+        engine.file_fetcher = self.download
+
+    async def download(self, file_ref: str) -> bytes:
+        """A file a person sent, by its file_id (bots may download up to 20 MB)."""
+        file = await self.application.bot.get_file(file_ref)
+        if file.file_size and file.file_size > MAX_DOWNLOAD:
+            raise FileUnavailable(f"file of {file.file_size} bytes is over the bot download limit")
+        return bytes(await file.download_as_bytearray())
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = to_incoming(update)

@@ -1,0 +1,423 @@
+"""Jobs (`/jobs`, 채용정보): postings of vetted firms matched to the seeker, and referrals.
+
+What a seeker goes through:
+1. `/jobs` (or 채용정보 in the menu). Not registered yet: an offer to register first
+   (구직등록), after which the postings follow. Registered: the five best postings for
+   their profile (`matching`), each with its firm card (서울형 강소기업 badge while the
+   vetting holds, industry, district, founded year, employees, revenue, benefits), the
+   title, salary, deadline, the score and why it matched. Closed or past-deadline
+   postings are never shown. Nothing scoring JOBS_MIN_SCORE or more: the bot says so and
+   suggests widening districts or desired jobs, with a button to edit the profile.
+2. Each posting has 자세히 (duties, skills, education, experience, hours, the firm's
+   history, website), 관심 있어요 and 관심 없어요; the list ends with 다음 5개.
+3. 관심 있어요 asks for a referral (취업알선): a counselor gets the seeker's profile summary
+   and the posting through the outbox, with 알선 완료 / 채용 / 불발 buttons
+   (`handlers.referrals`), and the seeker is told each outcome. A second press on the
+   same posting says it was already asked for, with its status.
+4. 관심 없어요 hides the posting from this person from then on.
+5. `/firms 이름` finds firms by name, tolerating typos and spacing, each with a button
+   for its open postings.
+Every press is checked again: a posting deleted, closed or past its deadline since it
+was shown gets a clear line instead of an action.
+
+Seekers who switched on the daily job digest in `/settings` get at most one message a
+day (after JOBS_DIGEST_TIME) listing new postings that score JOBS_DIGEST_MIN_SCORE or
+more for them (`send_digests`, run by the scheduler).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import matching
+from bot.config import Settings, parse_hhmm
+from bot.core import Button, ButtonRoute, Clock, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.forms import FormRunner
+from bot.i18n import Translator, translator
+from handlers import notify
+from handlers.seeker import SEEKER_FIELDS
+from matching import geo
+from storage import counselors, firms, outbox, referrals, seekers, users
+from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+FIRM_RESULTS = 5
+DIGEST_ITEMS = 5
+DIGEST_INTERVAL_SECONDS = 600
+
+
+# --- the postings seen today, as a reusable index ---------------------------------------------------
+
+
+@dataclass
+class _Cached:
+    stamp: tuple[object, ...]
+    index: matching.PostingIndex
+    rows: dict[int, tuple[Posting, Firm]]
+
+
+_cache: dict[str, _Cached] = {}
+
+
+async def _stamp(session: AsyncSession, today: dt.date) -> tuple[object, ...]:
+    posting = (await session.execute(select(func.count(), func.max(Posting.updated_at)).select_from(Posting))).one()
+    firm = await session.scalar(select(func.max(Firm.updated_at)))
+    # One cache per database (tests and several bots in one process use several).
+    return today, str(getattr(session.bind, "url", "")), firms.generation(), *posting, firm
+
+
+async def shown_index(session: AsyncSession, today: dt.date) -> tuple[matching.PostingIndex,
+                                                                        dict[int, tuple[Posting, Firm]]]:
+    """The postings shown today, scored many at a time; rebuilt only when postings or firms change."""
+    stamp = await _stamp(session, today)
+    key = str(stamp[1])
+    cached = _cache.get(key)
+    if cached is None or cached.stamp != stamp:
+        rows = await firms.shown(session, today)
+        index = matching.PostingIndex([firms.view(p, f) for p, f in rows], today)
+        cached = _Cached(stamp, index, {p.id: (p, f) for p, f in rows})
+        _cache[key] = cached
+    return cached.index, cached.rows
+
+
+def seeker_view(profile: SeekerProfile) -> matching.Seeker:
+    return matching.Seeker(track=profile.track, desired_jobs=tuple(profile.desired_jobs), skills=tuple(profile.skills),
+                           districts=tuple(profile.districts), education=profile.education,
+                           experience_years=profile.experience_years, desired_salary=profile.desired_salary)
+
+
+def local_today(ctx_now: dt.datetime, settings: Settings) -> dt.date:
+    return ctx_now.astimezone(settings.tz).date()
+
+
+# --- texts ---------------------------------------------------------------------------------------------
+
+
+def money(t: Translator, low: int | None, high: int | None) -> str:
+    if low is None and high is None:
+        return t("jobs.salary_undisclosed")
+    if low is None or high is None or low == high:
+        return t("jobs.salary_one", amount=f"{low if high is None else high:,}")
+    return t("jobs.salary_range", low=f"{low:,}", high=f"{high:,}")
+
+
+def revenue_text(t: Translator, revenue: int | None) -> str:
+    """백만원 as people say it: 9,597 -> '96억 원'."""
+    if revenue is None:
+        return "-"
+    return t("jobs.revenue_eok", n=f"{revenue / 100:,.0f}") if revenue >= 100 else t("jobs.revenue_million",
+                                                                                      n=f"{revenue:,}")
+
+
+def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> str:
+    if deadline is None:
+        return t("jobs.deadline_open")
+    days = (deadline - today).days
+    return t("jobs.deadline", month=deadline.month, day=deadline.day,
+             left=t("jobs.d_day") if days == 0 else t("jobs.d_minus", n=days))
+
+
+def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
+    lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=firm.programme)
+                                                     if firms.vetted(firm, today) else "")]
+    facts = [t(f"industry.{firm.industry}"), geo.korean(firm.district) if t.locale == "ko" else t(
+        f"district.{firm.district}")]
+    if firm.founded_year:
+        facts.append(t("jobs.founded", year=firm.founded_year))
+    if firm.employees:
+        facts.append(t("jobs.employees", n=f"{firm.employees:,}"))
+    if firm.revenue is not None:
+        facts.append(t("jobs.revenue", amount=revenue_text(t, firm.revenue)))
+    lines.append(" · ".join(facts))
+    if firm.benefits:
+        lines.append(t("jobs.benefits", items=", ".join(t(f"benefit.{b}") for b in firm.benefits)))
+    return "\n".join(lines)
+
+
+def reason_text(t: Translator, reason: matching.Reason) -> str:
+    params = dict(reason.params)
+    for name in ("district", "near"):
+        if name in params:
+            params[name] = t(f"district.{params[name]}")
+    if "need" in params:
+        params["need"] = t(f"min_education.{params['need']}")
+    return t(f"jobs.reason.{reason.code}", **params)
+
+
+def posting_card(t: Translator, posting: Posting, firm: Firm, today: dt.date, match: matching.Match | None,
+                 rank: int | None = None) -> str:
+    head = t("jobs.posting_title", title=posting.title)
+    if rank is not None:
+        head = f"{rank}. {head}"
+    if match is not None:
+        head += " " + t("jobs.score", score=match.score)
+    lines = [head, firm_card(t, firm, today),
+             t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+               deadline=deadline_text(t, posting.deadline, today))]
+    if match is not None and match.reasons:
+        lines.append(t("jobs.why", reasons=", ".join(reason_text(t, r) for r in match.reasons)))
+    return "\n".join(lines)
+
+
+def posting_buttons(t: Translator, posting_id: int, *, details: bool = True) -> list[list[Button]]:
+    row = [Button(t("jobs.details"), payload("job", "d", posting_id))] if details else []
+    row.append(Button(t("jobs.interested"), payload("job", "i", posting_id)))
+    return [row, [Button(t("jobs.not_interested"), payload("job", "x", posting_id))]]
+
+
+def details_text(t: Translator, posting: Posting, firm: Firm, today: dt.date, match: matching.Match | None) -> str:
+    experience = (t("jobs.exp_any") if posting.exp_min == 0 and posting.exp_max is None else
+                  t("jobs.exp_range", low=posting.exp_min, high=posting.exp_max) if posting.exp_max is not None
+                  else t("jobs.exp_min", low=posting.exp_min))
+    lines = [posting_card(t, posting, firm, today, match), "",
+             t("jobs.d.duties", text=posting.duties),
+             t("jobs.d.skills", required=", ".join(posting.required_skills) or "-",
+               preferred=", ".join(posting.preferred_skills) or "-"),
+             t("jobs.d.conditions", education=t(f"min_education.{posting.min_education}"), experience=experience,
+               employment=t(f"employment.{posting.employment_type}"), hours=posting.hours or "-",
+               district=t(f"district.{posting.district}")),
+             t("jobs.d.firm", address=firm.address, brn=firms.show_brn(firm.brn), website=firm.website or "-")]
+    if firm.history:
+        lines.append(t("jobs.d.history", text=firm.history))
+    if firm.vetted_on is not None:
+        lines.append(t("jobs.d.vetting", programme=firm.programme, since=firm.vetted_on.isoformat(),
+                       until=firm.vetting_expires.isoformat() if firm.vetting_expires else "-"))
+    return "\n".join(lines)
+
+
+# --- /jobs ------------------------------------------------------------------------------------------------
+
+
+async def _profile_or_offer(ctx: Ctx) -> SeekerProfile | list[Reply]:
+    profile = await seekers.get(ctx.session, ctx.user.id)
+    if profile is None:
+        t = ctx.t
+        return [Reply(t("jobs.register_first"), [[Button(t("menu.register"), payload("m", "register", "jobs"))]])]
+    return profile
+
+
+async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """A page of the best postings (offset in args[0])."""
+    t = ctx.t
+    found = await _profile_or_offer(ctx)
+    if isinstance(found, list):
+        return found
+    offset = max(0, int(args[0])) if args and args[0].isdigit() else 0
+    today = local_today(ctx.now, ctx.settings)
+    index, rows = await shown_index(ctx.session, today)
+    seeker = seeker_view(found)
+    hidden = await firms.hidden_ids(ctx.session, ctx.user.id)
+    floor = ctx.settings.jobs_min_score
+    total = index.count(seeker, min_score=floor, exclude=hidden)
+    if total == 0:
+        return [Reply(t("jobs.none"), [[Button(t("profile.edit"), payload("m", "profile", "edit")),
+                                        Button(t("menu.settings"), payload("m", "settings"))]])]
+    if offset >= total:
+        offset = 0
+    found_matches = index.top(seeker, PAGE, min_score=floor, exclude=hidden, offset=offset)
+    out = [Reply(t("jobs.header", total=total, first=offset + 1, last=offset + len(found_matches)))]
+    for i, m in enumerate(found_matches, start=offset + 1):
+        posting, firm = rows[m.posting_id]
+        out.append(Reply(posting_card(t, posting, firm, today, m, rank=i), posting_buttons(t, posting.id)))
+    if offset + PAGE < total:
+        out.append(Reply(t("jobs.more", n=total - offset - PAGE),
+                         [[Button(t("jobs.next_page"), payload("job", "p", offset + PAGE))]]))
+    return out
+
+
+async def _live_posting(ctx: Ctx, posting_id: int) -> tuple[Posting, Firm] | Reply:
+    """The posting if seekers may still act on it; otherwise the line that says why not."""
+    found = await firms.get_posting(ctx.session, posting_id)
+    if found is None:
+        return Reply(ctx.t("jobs.gone"))
+    posting, _ = found
+    if not firms.view(*found).shown_on(local_today(ctx.now, ctx.settings)):
+        return Reply(ctx.t("jobs.closed", title=posting.title))
+    return found
+
+
+async def details(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    found = await _live_posting(ctx, int(args[0]))
+    if isinstance(found, Reply):
+        return [found]
+    posting, firm = found
+    profile = await seekers.get(ctx.session, ctx.user.id)
+    match = matching.score_pair(seeker_view(profile), firms.view(posting, firm)) if profile else None
+    return [Reply(details_text(ctx.t, posting, firm, local_today(ctx.now, ctx.settings), match),
+                  posting_buttons(ctx.t, posting.id, details=False))]
+
+
+def profile_summary(t: Translator, runner: FormRunner, profile: SeekerProfile, now: dt.datetime,
+                    tz: dt.tzinfo) -> str:
+    """The seeker as a counselor needs them for a referral, worded as the registration form words it."""
+    values = seekers.as_answers(profile)
+    lines = [t("referral.profile_head", name=profile.name, age=now.astimezone(tz).year - profile.birth_year)]
+    for fld in SEEKER_FIELDS:
+        if fld.name in values and fld.name not in ("name", "birth_year"):
+            lines.append(f"• {t(f'label.seeker.{fld.name}')}: {runner.display(t, fld, values[fld.name])}")
+    return "\n".join(lines)
+
+
+async def interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """관심 있어요: a referral request, once per posting, sent to a counselor."""
+    t = ctx.t
+    found_profile = await _profile_or_offer(ctx)
+    if isinstance(found_profile, list):
+        return found_profile
+    posting_id = int(args[0])
+    existing = await referrals.find(ctx.session, ctx.user.id, posting_id)
+    if existing is not None:
+        return [Reply(t("jobs.already_asked", status=t(f"referral.status.{existing.status}")))]
+    found = await _live_posting(ctx, posting_id)
+    if isinstance(found, Reply):
+        return [found]
+    posting, firm = found
+    match = matching.score_pair(seeker_view(found_profile), firms.view(posting, firm))
+    row, created = await referrals.request(ctx.session, ctx.user.id, posting.id, firm.id, match.score, ctx.now)
+    if not created:
+        return [Reply(t("jobs.already_asked", status=t(f"referral.status.{row.status}")))]
+    await _tell_staff(ctx, row, found_profile, posting, firm)
+    log.info("referral requested referral=%s user=%s posting=%s", row.id, ctx.user.id, posting.id)
+    return [Reply(t("jobs.asked", title=posting.title, firm=firm.name))]
+
+
+async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: Posting, firm: Firm) -> None:
+    from handlers.referrals import outcome_buttons, request_text
+
+    def render(tr: Translator) -> Reply:
+        summary = profile_summary(tr, ctx.app.runner, profile, ctx.now, ctx.settings.tz)
+        return Reply(request_text(tr, row, summary, posting, firm),
+                     outcome_buttons(tr, row))
+
+    key = f"referral:{row.id}:new"
+    if row.counselor_id is not None:
+        counselor = await counselors.get(ctx.session, row.counselor_id)
+        if counselor is not None and await notify.to_user(ctx, counselor.user_id, render, kind="referral.new",
+                                                          dedupe_key=key):
+            return
+    await notify.to_admins(ctx, render, kind="referral.new", dedupe_key=key)
+
+
+async def not_interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    posting_id = int(args[0])
+    found = await firms.get_posting(ctx.session, posting_id)
+    if found is None:
+        return [Reply(ctx.t("jobs.gone"))]
+    await firms.hide(ctx.session, ctx.user.id, posting_id, ctx.now)
+    return [Reply(ctx.t("jobs.hidden", title=found[0].title), edit=True)]
+
+
+# --- /firms -------------------------------------------------------------------------------------------------
+
+
+async def find_firms(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    query = " ".join(args).strip()
+    if not query:
+        return [Reply(t("firms.ask_name"))]
+    if len(query) > 40:
+        return [Reply(t("invalid.too_long", max=40, length=len(query)))]
+    found = await firms.search(ctx.session, query, FIRM_RESULTS)
+    if not found:
+        return [Reply(t("firms.none", query=query))]
+    today = local_today(ctx.now, ctx.settings)
+    out = [Reply(t("firms.found", n=len(found), query=query))]
+    for firm in found:
+        out.append(Reply(firm_card(t, firm, today), [[Button(t("firms.postings"), payload("job", "f", firm.id))]]))
+    return out
+
+
+async def firm_postings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """The open postings of one firm, scored for the person when they are registered."""
+    t = ctx.t
+    firm = await firms.get_firm(ctx.session, int(args[0]))
+    if firm is None:
+        return [Reply(t("jobs.gone"))]
+    today = local_today(ctx.now, ctx.settings)
+    profile = await seekers.get(ctx.session, ctx.user.id)
+    # Admins also see closed and past-deadline postings, to reopen or edit them.
+    shown = [p for p in await firms.postings_of(ctx.session, firm.id)
+             if ctx.is_admin or firms.view(p, firm).shown_on(today)]
+    if not shown:
+        return [Reply(t("firms.no_postings", name=firm.name))]
+    out = [Reply(t("firms.postings_of", name=firm.name, n=len(shown)))]
+    for posting in shown:
+        match = matching.score_pair(seeker_view(profile), firms.view(posting, firm)) if profile else None
+        buttons = posting_buttons(t, posting.id)
+        if ctx.is_admin:
+            buttons.append([Button(t("posting.manage", status=t(f"posting.status.{posting.status}")),
+                                   payload("m", "posting", posting.id))])
+        out.append(Reply(posting_card(t, posting, firm, today, match), buttons))
+    return out
+
+
+ACTIONS = {"p": show_jobs, "d": details, "i": interested, "x": not_interested, "f": firm_postings}
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await ACTIONS[args[0]](ctx, args[1:])
+
+
+# --- the daily digest -----------------------------------------------------------------------------------------
+
+
+async def send_digests(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Queue today's digest for every opted-in seeker with new postings worth it; the number queued."""
+    now = clock.now()
+    local = now.astimezone(settings.tz)
+    if local.hour * 60 + local.minute < parse_hhmm(settings.jobs_digest_time):
+        return 0
+    today = local.date()
+    queued = 0
+    async with sessions() as session, session.begin():
+        rows = (await session.execute(
+            select(JobDigest, SeekerProfile).join(SeekerProfile, SeekerProfile.user_id == JobDigest.user_id)
+            .where((JobDigest.last_sent_on.is_(None)) | (JobDigest.last_sent_on < today)))).all()
+        for digest, profile in rows:
+            fresh = await firms.shown(session, today, created_after=digest.since)
+            if not fresh:
+                continue
+            index = matching.PostingIndex([firms.view(p, f) for p, f in fresh], today)
+            hidden = await firms.hidden_ids(session, profile.user_id)
+            best = index.top(seeker_view(profile), DIGEST_ITEMS, min_score=settings.jobs_digest_min_score,
+                             exclude=hidden)
+            if not best:
+                continue
+            identity = await users.reachable_identity(session, profile.user_id)
+            user = await session.get(User, profile.user_id)
+            if identity is None or user is None:
+                continue
+            t = translator(user.locale)
+            by_id = {p.id: (p, f) for p, f in fresh}
+            lines = [t("jobs.digest_head", n=len(best))]
+            for m in best:
+                posting, firm = by_id[m.posting_id]
+                lines.append(t("jobs.digest_item", title=posting.title, firm=firm.name, score=m.score,
+                               deadline=deadline_text(t, posting.deadline, today)))
+            reply = Reply("\n".join(lines), [[Button(t("jobs.digest_open"), payload("m", "jobs"))]])
+            queued += await outbox.enqueue(session, channel=identity.channel, chat_id=identity.chat_id,
+                                           user_id=profile.user_id, kind="jobs.digest", payload=reply.to_payload(),
+                                           now=now, dedupe_key=f"jobs.digest:{profile.user_id}:{today.isoformat()}")
+            digest.last_sent_on, digest.since = today, now
+    if queued:
+        log.info("queued %s job digests", queued)
+    return queued
+
+
+def build() -> Router:
+    return Router(
+        name="jobs",
+        commands=[CommandRoute("jobs", show_jobs, describe="cmd.jobs"),
+                  CommandRoute("firms", find_firms, describe="cmd.firms")],
+        buttons=[ButtonRoute("job", on_button)],
+        menu=[MenuItem("menu.jobs", "jobs", order=20)],
+        phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
+    )

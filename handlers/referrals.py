@@ -1,0 +1,107 @@
+"""Referrals (취업알선) from the counselor's side.
+
+What a counselor goes through:
+1. A seeker presses 관심 있어요 on a posting: the counselor with the fewest open
+   referrals (or, with no counselor, the admins) gets a message with the seeker's
+   profile summary, the firm and the posting, and the score, with three buttons:
+   알선 완료 (the seeker was put forward to the firm), 채용 (hired) and 불발 (declined).
+2. Each press records the step with its time and tells the seeker in their language;
+   the message turns into the new state with the buttons that still make sense.
+3. `/referrals` lists the counselor's open referrals (ten at a time) with the same buttons.
+A press is checked again in the database: only the assigned counselor (or an admin)
+may decide, a step that no longer follows (already hired, declined, or pressed twice)
+changes nothing and says where the referral stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.i18n import Translator
+from handlers import notify
+from handlers.counselor import active_counselor, is_counselor
+from storage import firms, referrals
+from storage.audit import audit
+from storage.models import Firm, Posting, Referral
+
+log = logging.getLogger(__name__)
+
+PAGE = 10
+
+
+def request_text(t: Translator, row: Referral, summary: str, posting: Posting | None, firm: Firm | None) -> str:
+    what = t("referral.posting", title=posting.title if posting else t("referral.posting_gone"),
+             firm=firm.name if firm else "-", score=row.score)
+    return "\n".join([t("referral.new", id=row.id), what, "", summary, "",
+                      t("referral.state", status=t(f"referral.status.{row.status}"))])
+
+
+def outcome_buttons(t: Translator, row: Referral) -> list[list[Button]]:
+    steps = referrals.NEXT[row.status]
+    return [[Button(t(f"referral.mark.{s}"), payload("rf", row.id, s)) for s in steps]] if steps else []
+
+
+async def _may_decide(ctx: Ctx, row: Referral) -> bool:
+    if ctx.is_admin:
+        return True
+    counselor = await active_counselor(ctx)
+    return counselor is not None and (row.counselor_id is None or row.counselor_id == counselor.id)
+
+
+async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`rf:<id>:<status>`: records an outcome and tells the seeker."""
+    t = ctx.t
+    status = args[1]
+    if status not in referrals.OUTCOMES:
+        raise ValueError("unknown referral outcome")
+    row = await referrals.get(ctx.session, int(args[0]))
+    if row is None or not await _may_decide(ctx, row):
+        log.info("referral press refused user=%s", ctx.user.id)
+        return [Reply(t("referral.not_yours"))]
+    if not referrals.advance(row, status, ctx.user.id, ctx.now):
+        return [Reply(t("referral.already", id=row.id, status=t(f"referral.status.{row.status}")))]
+    found = await firms.get_posting(ctx.session, row.posting_id) if row.posting_id else None
+    firm = found[1] if found else await firms.get_firm(ctx.session, row.firm_id)
+    title = found[0].title if found else t("referral.posting_gone")
+    firm_name = firm.name if firm else "-"
+    await audit(ctx.session, ctx.user.id, f"referral.{status}", f"referral:{row.id}", ctx.now)
+    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr(f"referral.told.{status}", title=title,
+                                                                 firm=firm_name)),
+                         kind="referral.outcome", dedupe_key=f"referral:{row.id}:{status}")
+    log.info("referral %s referral=%s by=%s", status, row.id, ctx.user.id)
+    return [Reply(t("referral.marked", id=row.id, title=title, firm=firm_name,
+                    status=t(f"referral.status.{row.status}")), outcome_buttons(t, row), edit=True)]
+
+
+async def open_referrals(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    t = ctx.t
+    counselor = await active_counselor(ctx)
+    if counselor is None and not ctx.is_admin:
+        return [Reply(t("counselor.only"))]
+    offset = int(args[0]) if args and args[0].isdigit() else 0
+    rows, total = await referrals.of_counselor(ctx.session, counselor.id if counselor else None, PAGE, offset)
+    if not rows:
+        return [Reply(t("referral.none_open"))]
+    out = [Reply(t("referral.open_count", n=total))]
+    for row in rows:
+        found = await firms.get_posting(ctx.session, row.posting_id) if row.posting_id else None
+        firm = found[1] if found else await firms.get_firm(ctx.session, row.firm_id)
+        when = row.requested_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d")
+        out.append(Reply(t("referral.line", id=row.id, title=found[0].title if found else t("referral.posting_gone"),
+                           firm=firm.name if firm else "-", status=t(f"referral.status.{row.status}"), date=when),
+                         outcome_buttons(t, row)))
+    if offset + PAGE < total:
+        out.append(Reply(t("admin.more", n=total - offset - PAGE),
+                         [[Button(t("admin.next_page"), payload("m", "referrals", offset + PAGE))]]))
+    return out
+
+
+def build() -> Router:
+    return Router(
+        name="referrals",
+        commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals")],
+        buttons=[ButtonRoute("rf", mark)],
+        menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60)],
+    )

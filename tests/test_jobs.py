@@ -1,0 +1,284 @@
+"""Jobs as seekers, counselors and admins meet them: /jobs, referrals, /firms, the digest, admin actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import delete, select
+
+from bot.cli_firms import load_demo
+from handlers.jobs import send_digests
+from storage import referrals
+from storage.models import Firm, Posting, Referral
+from tests.conftest import ADMIN_ID, REGISTRATION, Chat, Harness, register
+from tests.test_counselor import make_counselor
+
+
+async def demo(h: Harness) -> None:
+    report = await load_demo(h.sessions, h.clock.now(), h.settings.tz)
+    assert report.ok and report.postings.added >= 300
+
+
+def posting_ids(chat: Chat) -> list[int]:
+    """The postings on screen, in order (from their 관심 있어요 buttons)."""
+    return [int(b.payload.split(":")[2]) for r in chat.replies for row in r.buttons for b in row
+            if b.payload and b.payload.startswith("job:i:")]
+
+
+async def test_jobs_offers_registration_first_and_then_shows_matches(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5001)
+    await chat.send("/jobs")
+    assert "먼저 구직등록" in chat.text
+    await chat.press("구직등록")
+    for action, value in REGISTRATION:
+        await (chat.press(value) if action == "press" else chat.send(value))
+    await chat.press("제출")
+    assert "구직등록이 완료" in chat.text
+    # Back to where they wanted to go: the postings.
+    assert "나에게 맞는 채용공고" in chat.text
+    assert len(posting_ids(chat)) == 5
+
+
+async def test_top_five_with_firm_cards_reasons_and_pages(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5002)
+    await register(chat)
+    await chat.send("/jobs")
+    first = posting_ids(chat)
+    assert len(first) == 5
+    cards = chat.replies[1:6]
+    for card in cards:
+        assert "🏢" in card.text and "💰" in card.text and "추천 이유" in card.text and "점)" in card.text
+        labels = [b.label for row in card.buttons for b in row]
+        assert labels == ["자세히", "관심 있어요 🙋", "관심 없어요"]
+    assert "서울형 강소기업" in chat.text and "설립" in chat.text and "직원" in chat.text and "매출" in chat.text
+    assert "희망 직무 '웹 개발'" in chat.text or "희망 직무 '데이터 분석'" in chat.text
+    scores = [int(re.search(r"\((\d+)점\)", c.text)[1]) for c in cards]  # type: ignore[index]
+    assert scores == sorted(scores, reverse=True)
+    await chat.press("다음 5개")
+    second = posting_ids(chat)
+    assert second and not set(second) & set(first)
+
+    await chat.press_payload(f"job:d:{first[0]}")
+    assert "담당 업무" in chat.text and "사업자등록번호" in chat.text and "연혁" in chat.text
+
+
+async def test_closed_and_past_deadline_postings_are_never_shown(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5003)
+    await register(chat)
+    today = harness.clock.now().astimezone(harness.settings.tz).date()
+    async with harness.sessions() as s:
+        hidden = {p.id for p in await s.scalars(select(Posting)) if p.status == "closed"
+                  or (p.deadline is not None and p.deadline < today)}
+    assert hidden
+    seen: set[int] = set()
+    await chat.send("/jobs")
+    while True:
+        seen |= set(posting_ids(chat))
+        if "다음 5개 ▶" not in chat.last_buttons:
+            break
+        await chat.press("다음 5개")
+    assert seen and not seen & hidden
+
+
+async def test_not_interested_hides_the_posting_for_good(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5004)
+    await register(chat)
+    await chat.send("/jobs")
+    gone = posting_ids(chat)[0]
+    await chat.press_payload(f"job:x:{gone}")
+    assert "앞으로 보이지 않아요" in chat.text and chat.replies[0].edit
+    await chat.press_payload(f"job:x:{gone}")  # twice: same answer, nothing breaks
+    assert "앞으로 보이지 않아요" in chat.text
+    await chat.send("/jobs")
+    assert gone not in posting_ids(chat)
+    await chat.send("/profile")
+    assert "숨긴 채용공고 1개" in chat.text
+
+
+async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_is_told(harness: Harness) -> None:
+    await demo(harness)
+    counselor_id = await make_counselor(harness, 7001)
+    chat = harness.chat(5005)
+    await register(chat)
+    await chat.send("/jobs")
+    wanted = posting_ids(chat)[0]
+    await chat.press_payload(f"job:i:{wanted}")
+    assert "취업알선을 신청했어요" in chat.text
+    await chat.press_payload(f"job:i:{wanted}")
+    assert "이미 취업알선을 신청했어요" in chat.text
+
+    await harness.deliver()
+    note = harness.notifier.to(7001)
+    assert len(note) == 1
+    text = note[0]["text"]
+    assert "새 취업알선 요청" in text and "김서울" in text and "희망 직무: 웹 개발, 데이터 분석" in text
+    assert "010-1234-5678" in text and "매칭" in text
+    marks = {b["label"]: b["payload"] for b in note[0]["buttons"][0]}
+    assert set(marks) == {"알선 완료", "채용", "불발"}
+
+    # Someone else pressing the counselor's button changes nothing.
+    stranger = harness.chat(5999)
+    await stranger.press_payload(marks["채용"])
+    assert "다른 상담사" in stranger.text
+
+    counselor = harness.chat(7001)
+    await counselor.send("/referrals")
+    assert "진행 중인 취업알선 요청 1건" in counselor.text
+    await counselor.press_payload(marks["알선 완료"])
+    assert "기업에 알선됨" in counselor.text and counselor.replies[0].edit
+    await counselor.press_payload(marks["알선 완료"])  # a repeated press
+    assert "이미" in counselor.text
+    await counselor.press_payload(marks["채용"])
+    assert "채용 확정" in counselor.text
+    await counselor.press_payload(marks["불발"])
+    assert "이미 '채용 확정'" in counselor.text
+
+    await harness.deliver()
+    told = [m["text"] for m in harness.notifier.to(5005)]
+    assert any("추천(알선)했어요" in t for t in told) and any("채용이 확정" in t for t in told)
+
+    async with harness.sessions() as s:
+        row = (await s.scalars(select(Referral))).one()
+        assert row.counselor_id == counselor_id and row.status == "hired"
+        start = harness.clock.now() - dt.timedelta(days=1)
+        counts = await referrals.outcome_counts(s, start, harness.clock.now() + dt.timedelta(seconds=1))
+        assert counts == {"requested": 1, "referred": 1, "hired": 1, "declined": 0}
+        assert await referrals.outcome_counts(s, start - dt.timedelta(days=5), start) == dict.fromkeys(
+            ("requested", "referred", "hired", "declined"), 0)
+
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/outcomes")
+    assert "기업별 취업알선 결과 (1곳)" in admin.text and "1 · 1 · 1 · 0" in admin.text
+
+
+async def test_without_counselors_the_admins_get_the_referral(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5006)
+    await register(chat)
+    await chat.send("/jobs")
+    await chat.press_payload(f"job:i:{posting_ids(chat)[0]}")
+    await harness.deliver()
+    assert "새 취업알선 요청" in harness.notifier.to(ADMIN_ID)[0]["text"]
+
+
+async def test_a_posting_deleted_or_closed_while_shown(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5007)
+    await register(chat)
+    await chat.send("/jobs")
+    deleted, closed = posting_ids(chat)[:2]
+    async with harness.sessions() as s, s.begin():
+        await s.execute(delete(Posting).where(Posting.id == deleted))
+        (await s.get(Posting, closed)).status = "closed"  # type: ignore[union-attr]
+    for action in ("d", "i"):
+        await chat.press_payload(f"job:{action}:{deleted}")
+        assert "더 이상 없어요" in chat.text
+        await chat.press_payload(f"job:{action}:{closed}")
+        assert "마감되었어요" in chat.text
+    await chat.press_payload("job:i:not-a-number")
+    assert "만료" in chat.text
+
+
+async def test_no_matches_says_so_and_suggests_widening(harness: Harness) -> None:
+    chat = harness.chat(5008)
+    await register(chat)
+    await chat.send("/jobs")
+    assert "조건에 맞는 채용공고가 없어요" in chat.text and "희망 지역" in chat.text
+    assert "✏️ 등록 정보 수정" in chat.last_buttons or any("수정" in label for label in chat.last_buttons)
+
+
+async def test_firms_search_tolerates_typos_and_spacing(harness: Harness) -> None:
+    await demo(harness)
+    async with harness.sessions() as s:
+        firm = (await s.scalars(select(Firm).where(Firm.name.like("%소프트%")))).first()
+    assert firm is not None
+    bare = firm.name.replace("(주)", "").replace("주식회사 ", "")
+    chat = harness.chat(5009)
+    for query in (bare, bare[:2] + " " + bare[2:], bare[:-1]):
+        await chat.send(f"/firms {query}")
+        assert firm.name in chat.text, query
+    await chat.send("/firms")
+    assert "기업 이름을 함께" in chat.text
+    await chat.send("/firms 존재하지않는회사이름")
+    assert "찾지 못했어요" in chat.text
+    await chat.send(f"/firms {bare}")
+    await chat.press("채용공고 보기")
+    assert firm.name in chat.text
+
+
+async def test_admin_closes_reopens_and_edits_a_posting(harness: Harness) -> None:
+    await demo(harness)
+    seeker = harness.chat(5010)
+    await register(seeker)
+    await seeker.send("/jobs")
+    target = posting_ids(seeker)[0]
+
+    admin = harness.chat(ADMIN_ID)
+    await admin.send(f"/posting {target}")
+    assert f"공고 #{target}" in admin.text and "모집 중" in admin.text
+    await admin.press("마감")
+    assert "공고를 마감했어요" in admin.text
+    await seeker.send("/jobs")
+    assert target not in posting_ids(seeker)
+    await admin.press_payload(f"pa:c:{target}")
+    assert "이미 마감된" in admin.text
+    await admin.press("다시 열기")
+    assert "다시 열었어요" in admin.text
+
+    await admin.press("수정")
+    await admin.press("제목")
+    await admin.send("웹 개발자 (신입 환영)")
+    await admin.press("✏️ 수정")
+    await admin.press("최대 연봉")
+    await admin.send("10")
+    await admin.press("제출")
+    assert "최대 연봉이 최소 연봉보다 작아요" in admin.text
+    await admin.send("5000")
+    await admin.press("제출")
+    assert "공고를 수정했어요" in admin.text and "웹 개발자 (신입 환영)" in admin.text
+    await seeker.send("/jobs")
+    assert "웹 개발자 (신입 환영)" in seeker.text
+
+    # Not for seekers: the guard answers, nothing changes.
+    await seeker.press_payload(f"pa:c:{target}")
+    assert "관리자" in seeker.text
+    await seeker.send("/outcomes")
+    assert "관리자" in seeker.text
+
+
+async def test_daily_digest_of_new_postings_for_those_who_opted_in(harness: Harness) -> None:
+    chat = harness.chat(5011)
+    await register(chat)
+    await chat.send("/settings")
+    await chat.press("새 채용공고 알림 켜기")
+    assert "알림을 켰어요" in chat.text
+    await chat.press_payload("set:dig:on")  # an old button pressed again: still on, not flipped
+    assert "새 채용공고 알림(하루 한 번): 켜짐" in chat.text
+
+    harness.clock.advance(minutes=5)
+    await demo(harness)  # new postings arrive after the opt-in
+    # START is 10:00 in Seoul, after JOBS_DIGEST_TIME (09:00).
+    assert await send_digests(harness.sessions, harness.settings, harness.clock) == 1
+    assert await send_digests(harness.sessions, harness.settings, harness.clock) == 0  # once a day
+    await harness.deliver()
+    digest = harness.notifier.to(5011)[-1]
+    assert "새로 올라온 맞춤 채용공고" in digest["text"]
+    assert digest["buttons"][0][0]["payload"] == "m:jobs"
+
+    harness.clock.advance(days=1)
+    assert await send_digests(harness.sessions, harness.settings, harness.clock) == 0  # nothing new since
+    await chat.press_payload("set:dig:off")
+    assert "새 채용공고 알림(하루 한 번): 꺼짐" in chat.text
+
+
+async def test_a_person_who_never_opted_in_gets_no_digest(harness: Harness) -> None:
+    chat = harness.chat(5012)
+    await register(chat)
+    harness.clock.advance(minutes=5)
+    await demo(harness)
+    assert await send_digests(harness.sessions, harness.settings, harness.clock) == 0
