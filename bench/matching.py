@@ -84,10 +84,12 @@ def main() -> int:
     t0 = time.perf_counter()
     demo = views(TODAY, firms=max(127, args.postings // 3), min_postings=args.postings)
     # Real postings rarely share a title: make every title and duty text distinct, the costly case
-    # for the fuzzy part (the generator alone repeats its templates).
+    # for the fuzzy part (the generator alone repeats its templates). All of them open today, so
+    # the index holds exactly the number asked for.
     suffixes = ("(신입)", "(경력)", "(정규직)", "(계약직)", "급구", "(주 5일)", "우대", "채용")
     postings = [dataclasses.replace(p, title=f"{p.title} {rng.choice(suffixes)} {i}",
-                                    duties=f"{p.duties} — {geo.korean(p.district)} {i}")
+                                    duties=f"{p.duties} — {geo.korean(p.district)} {i}", is_open=True,
+                                    deadline=None if p.deadline is None else max(p.deadline, TODAY))
                 for i, (_, _, p) in enumerate(demo[: args.postings])]
     generated = time.perf_counter() - t0
     t0 = time.perf_counter()

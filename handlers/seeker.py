@@ -25,7 +25,7 @@ from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator
 from handlers import parsers
 from handlers.membership import describe_membership
-from storage import memberships, privacy, seekers, users
+from storage import firms, memberships, privacy, seekers, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
@@ -136,6 +136,9 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         lines += ["", t("profile.records"), *(f"• {r}" for r in records)]
     lines.append(t("profile.announcements", state=t("settings.off" if ctx.user.announcements_opt_out
                                                      else "settings.on")))
+    if seeker is not None:
+        lines.append(t("settings.digest", state=t("settings.on" if await firms.digest_on(ctx.session, ctx.user.id)
+                                                  else "settings.off")))
     if seeker is None and member is None and not records:
         lines += ["", t("profile.nothing")]
         rows.append([Button(t("menu.register"), payload("m", "register"))])

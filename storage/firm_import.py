@@ -258,24 +258,23 @@ def _list(row: dict[str, str], name: str, *, allowed: tuple[str, ...] | None = N
     return items
 
 
-def _district(row: dict[str, str]) -> str:
-    raw = row.get("district", "").strip()
+def _checked(row: dict[str, str], name: str, convert: Callable[[str], str | None], error: str) -> str:
+    """A required value that `convert` recognises (None: refused with `error`)."""
+    raw = row.get(name, "").strip()
     if not raw:
-        raise RowError("import.err.missing", field="district")
-    code = geo.district_code(raw)
-    if code is None:
-        raise RowError("import.err.district", value=raw[:30])
-    return code
+        raise RowError("import.err.missing", field=name)
+    value = convert(raw)
+    if value is None:
+        raise RowError(error, value=raw[:30])
+    return value
+
+
+def _district(row: dict[str, str]) -> str:
+    return _checked(row, "district", geo.district_code, "import.err.district")
 
 
 def _brn(row: dict[str, str]) -> str:
-    raw = row.get("brn", "").strip()
-    if not raw:
-        raise RowError("import.err.missing", field="brn")
-    brn = firms.normalise_brn(raw)
-    if brn is None:
-        raise RowError("import.err.brn", value=raw[:20])
-    return brn
+    return _checked(row, "brn", firms.normalise_brn, "import.err.brn")
 
 
 def _short(row: dict[str, str]) -> None:

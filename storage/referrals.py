@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,9 +83,14 @@ def advance(row: Referral, status: str, actor: int, now: dt.datetime) -> bool:
 
 async def of_counselor(session: AsyncSession, counselor_id: int | None, limit: int, offset: int,
                        ) -> tuple[list[Referral], int]:
-    """Open referrals of one counselor (None: those nobody was assigned, for admins), oldest first."""
-    who = Referral.counselor_id.is_(None) if counselor_id is None else Referral.counselor_id == counselor_id
-    query = select(Referral).where(who, Referral.status.in_(OPEN))
+    """Open referrals of one counselor, oldest first; None: those nobody can follow up (no counselor was
+    assigned, or theirs was deactivated since), for admins."""
+    if counselor_id is None:
+        query = (select(Referral).outerjoin(Counselor, Counselor.id == Referral.counselor_id)
+                 .where(or_(Referral.counselor_id.is_(None), Counselor.active.is_(False))))
+    else:
+        query = select(Referral).where(Referral.counselor_id == counselor_id)
+    query = query.where(Referral.status.in_(OPEN))
     total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = list(await session.scalars(query.order_by(Referral.requested_at, Referral.id).limit(limit).offset(offset)))
     return rows, total

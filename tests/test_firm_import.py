@@ -160,3 +160,24 @@ async def test_telegram_document_is_downloaded_and_imported(tmp_path: Path, fake
         assert "기업: 추가 2" in report.params["text"] and "거부: 5행" in report.params["text"]
     finally:
         await bot.close()
+
+
+async def test_console_sends_a_local_file_with_slash_file(settings: Settings, clock: FakeClock, tmp_path: Path) -> None:
+    from bot.app import build_engine
+    from bot.channels.console import ConsoleChannel
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    path = tmp_path / "firms.csv"
+    path.write_bytes(FIRMS_CSV.encode("utf-8"))
+    db = create_engine(settings.database_url)
+    await upgrade(db)
+    engine = build_engine(settings, session_factory(db), clock=clock, extra_admins=[("console", "local")])
+    out = io.StringIO()
+    console = ConsoleChannel(engine, out=out)
+    await console.say(f"/file {path}")
+    await engine.idle()
+    await console.say(f"/file {tmp_path / 'missing.csv'}")
+    await db.dispose()
+    assert "7행을 가져오는 중" in out.getvalue()
+    assert "파일을 내려받지 못했어요" in out.getvalue()

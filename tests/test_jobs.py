@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
 from sqlalchemy import delete, select
 
 from bot.cli_firms import load_demo
+from bot.core import Incoming
 from handlers.jobs import send_digests
 from storage import referrals
 from storage.models import Firm, Posting, Referral
@@ -163,7 +165,15 @@ async def test_without_counselors_the_admins_get_the_referral(harness: Harness) 
     await chat.send("/jobs")
     await chat.press_payload(f"job:i:{posting_ids(chat)[0]}")
     await harness.deliver()
-    assert "새 취업알선 요청" in harness.notifier.to(ADMIN_ID)[0]["text"]
+    note = harness.notifier.to(ADMIN_ID)[0]
+    assert "새 취업알선 요청" in note["text"]
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/referrals")
+    assert "진행 중인 취업알선 요청 1건" in admin.text
+    await admin.press_payload(note["buttons"][0][2]["payload"])
+    assert "불발" in admin.text
+    await harness.deliver()
+    assert "이어지지 않았어요" in harness.notifier.to(5006)[-1]["text"]
 
 
 async def test_a_posting_deleted_or_closed_while_shown(harness: Harness) -> None:
@@ -272,6 +282,8 @@ async def test_daily_digest_of_new_postings_for_those_who_opted_in(harness: Harn
 
     harness.clock.advance(days=1)
     assert await send_digests(harness.sessions, harness.settings, harness.clock) == 0  # nothing new since
+    await chat.send("/profile")
+    assert "새 채용공고 알림(하루 한 번): 켜짐" in chat.text
     await chat.press_payload("set:dig:off")
     assert "새 채용공고 알림(하루 한 번): 꺼짐" in chat.text
 
@@ -282,3 +294,38 @@ async def test_a_person_who_never_opted_in_gets_no_digest(harness: Harness) -> N
     harness.clock.advance(minutes=5)
     await demo(harness)
     assert await send_digests(harness.sessions, harness.settings, harness.clock) == 0
+
+
+async def test_forged_stale_and_repeated_presses(harness: Harness) -> None:
+    await demo(harness)
+    await make_counselor(harness, 7002)
+    chat = harness.chat(5013)
+    await register(chat)
+    await chat.send("/jobs")
+    target = posting_ids(chat)[0]
+    for forged in ("job:d:abc", "job:zz:1", "job:i:", "rf:1:bogus", "rf:x:hired", "pa:c:1", "job:p:-5"):
+        await chat.press_payload(forged)
+        assert chat.replies, forged
+        assert "오류" not in chat.text, forged
+    # Two presses of 관심 있어요 at the same moment: one referral, one message to the counselor.
+    first, second = await asyncio.gather(
+        harness.engine.handle(Incoming("telegram", "5013", "5013", button=f"job:i:{target}")),
+        harness.engine.handle(Incoming("telegram", "5013", "5013", button=f"job:i:{target}")))
+    texts = [first.replies[0].text, second.replies[0].text]
+    assert sum("공고로 취업알선을 신청했어요" in t for t in texts) == 1
+    assert sum("이미 취업알선을 신청했어요" in t for t in texts) == 1
+    await harness.deliver()
+    assert len(harness.notifier.to(7002)) == 1
+    async with harness.sessions() as s:
+        assert len(list(await s.scalars(select(Referral)))) == 1
+
+
+async def test_firm_search_bad_input(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5014)
+    await chat.send("/firms " + "가" * 60)
+    assert "40자" in chat.text
+    await chat.send("/firms 😀😀")
+    assert "찾지 못했어요" in chat.text
+    await chat.send("/jobs")  # not registered: offered registration, nothing else
+    assert "먼저 구직등록" in chat.text and chat.last_buttons == {"📝 구직등록": "m:register:jobs"}
