@@ -42,7 +42,6 @@ from bot.forms import FormRunner
 from bot.i18n import Translator, translator
 from handlers import notify
 from handlers.seeker import SEEKER_FIELDS
-from matching import geo
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
 
@@ -65,6 +64,7 @@ class _Cached:
 
 
 _cache: dict[str, _Cached] = {}
+CACHED_DATABASES = 4  # one per database this process serves; tests open many
 
 
 async def _stamp(session: AsyncSession, today: dt.date) -> tuple[object, ...]:
@@ -84,6 +84,9 @@ async def shown_index(session: AsyncSession, today: dt.date) -> tuple[matching.P
         rows = await firms.shown(session, today)
         index = matching.PostingIndex([firms.view(p, f) for p, f in rows], today)
         cached = _Cached(stamp, index, {p.id: (p, f) for p, f in rows})
+        _cache.pop(key, None)
+        while len(_cache) >= CACHED_DATABASES:
+            del _cache[next(iter(_cache))]
         _cache[key] = cached
     return cached.index, cached.rows
 
@@ -128,8 +131,7 @@ def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> st
 def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
     lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=firm.programme)
                                                      if firms.vetted(firm, today) else "")]
-    facts = [t(f"industry.{firm.industry}"), geo.korean(firm.district) if t.locale == "ko" else t(
-        f"district.{firm.district}")]
+    facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
     if firm.founded_year:
         facts.append(t("jobs.founded", year=firm.founded_year))
     if firm.employees:

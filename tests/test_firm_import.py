@@ -181,3 +181,29 @@ async def test_console_sends_a_local_file_with_slash_file(settings: Settings, cl
     await db.dispose()
     assert "7행을 가져오는 중" in out.getvalue()
     assert "파일을 내려받지 못했어요" in out.getvalue()
+
+
+def test_cli_demo_round_trip_and_the_shell_loads_the_demo(tmp_path: Path) -> None:
+    from tests.test_config_cli import _cli
+
+    written = _cli(tmp_path, "firms", "demo", "demo.csv")
+    assert written.returncode == 0, written.stderr
+    assert (tmp_path / "demo.csv").exists() and (tmp_path / "demo.postings.csv").exists()
+    firms_run = _cli(tmp_path, "firms", "import", "demo.csv")
+    assert firms_run.returncode == 0, firms_run.stdout + firms_run.stderr
+    assert "기업: 추가 127" in firms_run.stdout
+    postings_run = _cli(tmp_path, "firms", "import", "demo.postings.csv")
+    assert postings_run.returncode == 0, postings_run.stdout
+    assert "공고: 추가 320" in postings_run.stdout and "거부: 0행" in postings_run.stdout
+    assert "⏳ 가져오는 중" in postings_run.stderr  # progress for a file over one chunk
+    again = _cli(tmp_path, "firms", "import", "demo.postings.csv")
+    assert "공고: 추가 0 · 변경 0 · 그대로 320" in again.stdout
+    missing = _cli(tmp_path, "firms", "import", "nope.csv")
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shell = _cli(fresh, "shell", stdin="/firms 소프트\n/quit\n", TELEGRAM_BOT_TOKEN="")
+    assert shell.returncode == 0, shell.stderr
+    assert "데모용 강소기업 127곳과 채용공고 320개를 불러왔어요" in shell.stdout
+    assert "검색 결과" in shell.stdout

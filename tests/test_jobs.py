@@ -329,3 +329,20 @@ async def test_firm_search_bad_input(harness: Harness) -> None:
     assert "찾지 못했어요" in chat.text
     await chat.send("/jobs")  # not registered: offered registration, nothing else
     assert "먼저 구직등록" in chat.text and chat.last_buttons == {"📝 구직등록": "m:register:jobs"}
+
+
+def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None:
+    from bot.i18n import translator
+    from handlers.jobs import firm_card
+
+    today = dt.date(2026, 3, 2)
+    firm = Firm(brn="2208162517", name="(주)한빛소프트", industry="it", district="mapo", address="서울 마포구",
+                founded_year=2005, employees=48, revenue=9597, programme="서울형 강소기업",
+                vetted_on=dt.date(2025, 1, 1), vetting_expires=dt.date(2027, 1, 1),
+                benefits=["youth_friendly", "flexible_hours"])
+    card = firm_card(translator("ko"), firm, today)
+    assert "✅ 서울형 강소기업" in card and "매출 96억 원" in card and "마포구" in card and "청년친화, 유연근무" in card
+    firm.vetting_expires = dt.date(2026, 3, 1)
+    assert "✅" not in firm_card(translator("ko"), firm, today)
+    english = firm_card(translator("en"), firm, today)
+    assert "Mapo" in english and "youth-friendly" in english and "founded 2005" in english
