@@ -57,7 +57,9 @@ async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if status not in referrals.OUTCOMES:
         raise ValueError("unknown referral outcome")
     row = await referrals.get(ctx.session, int(args[0]))
-    if row is None or not await _may_decide(ctx, row):
+    if row is None:
+        return [Reply(t("referral.gone"))]
+    if not await _may_decide(ctx, row):
         log.info("referral press refused user=%s", ctx.user.id)
         return [Reply(t("referral.not_yours"))]
     if not referrals.advance(row, status, ctx.user.id, ctx.now):

@@ -174,6 +174,11 @@ async def test_without_counselors_the_admins_get_the_referral(harness: Harness) 
     assert "불발" in admin.text
     await harness.deliver()
     assert "이어지지 않았어요" in harness.notifier.to(5006)[-1]["text"]
+    # The seeker erases their data: the referral goes with it, and an old button says so.
+    await chat.send("/delete")
+    await chat.press("삭제")
+    await admin.press_payload(note["buttons"][0][0]["payload"])
+    assert "더 이상 없어요" in admin.text
 
 
 async def test_a_posting_deleted_or_closed_while_shown(harness: Harness) -> None:
