@@ -1,10 +1,11 @@
-"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE | firms import FILE | firms demo]`.
+"""Command line: `python -m bot COMMAND`; `python -m bot --help` lists them.
 
 Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
 `db upgrade` applies the schema migrations (the app also does it at every start);
+`db backup [--out FILE]` copies the database while the bot runs (`storage.backup`);
 `counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`);
 `firms import FILE` imports vetted firms and postings, `firms demo` loads the demo set (`bot.cli_firms`).
 The shell loads the demo set by itself when the firm table is empty, so `/jobs` shows matches.
@@ -14,23 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), put the token in .env "
     "as TELEGRAM_BOT_TOKEN=..., and run again. To try the bot without Telegram: python -m bot shell"
 )
-
-
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # python-telegram-bot and httpx log every request at INFO, which would drown our own lines.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def _shell(settings: Settings, admin: bool, user: str) -> None:
@@ -62,6 +55,27 @@ async def _upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _backup(settings: Settings, out: str | None) -> int:
+    import datetime as dt
+    import shutil
+    from pathlib import Path
+
+    from storage.backup import BackupError, backup_sqlite, default_target, run_pg_dump
+
+    url = settings.database_url
+    target = Path(out) if out else default_target(url, dt.datetime.now())
+    try:
+        if url.startswith("sqlite"):
+            done = backup_sqlite(url, target)
+        else:
+            done = run_pg_dump(url, target, shutil.which("pg_dump") or "pg_dump")
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {done.path} ({done.size:,} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="JobHub chatbot")
     sub = parser.add_subparsers(dest="cmd")
@@ -70,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     shell.add_argument("--admin", action="store_true", help="act as an admin (approve applications)")
     shell.add_argument("--user", default="local", help="console user id (to play several people)")
     db = sub.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("action", choices=["upgrade", "backup"])
+    db.add_argument("--out", help="backup: where to write the copy (default: a dated file under backups/)")
     staff = sub.add_parser("counselors", help="bulk set-up of counselors and their weekly hours")
     staff.add_argument("action", choices=["import"])
     staff.add_argument("file", help="CSV (UTF-8) or JSON list, one weekly window per row")
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(settings)
+    logs.setup(settings.log_level, settings.log_format)
     if args.cmd is None:
         args.cmd = "run" if settings.telegram_bot_token else "shell"
     try:
@@ -101,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run(settings))
         elif args.cmd == "shell":
             asyncio.run(_shell(settings, args.admin, args.user))
+        elif args.cmd == "db" and args.action == "backup":
+            return _backup(settings, args.out)
         elif args.cmd == "db":
             asyncio.run(_upgrade(settings))
             print("database is up to date")

@@ -8,7 +8,7 @@ into that line), because a newcomer should not have to read a validation traceba
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     jobs_digest_min_score: int = Field(default=60, ge=0, le=100)
     jobs_digest_time: str = "09:00"
     log_level: str = "INFO"
+    # "json" for one JSON object per line (time, level, logger, request_id, message), for a log collector.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
