@@ -1,11 +1,12 @@
-"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE]`.
+"""Command line: `python -m bot [run | shell | db upgrade | counselors import FILE | report ...]`.
 
 Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
 `db upgrade` applies the schema migrations (the app also does it at every start);
-`counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`).
+`counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`);
+`report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE` writes the KPI report as CSV or XLSX (`bot.cli_report`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     staff = sub.add_parser("counselors", help="bulk set-up of counselors and their weekly hours")
     staff.add_argument("action", choices=["import"])
     staff.add_argument("file", help="CSV (UTF-8) or JSON list, one weekly window per row")
+    report = sub.add_parser("report", help="write the KPI report for a period as .csv or .xlsx")
+    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
+    report.add_argument("--out", required=True, help="output file; .csv or .xlsx picks the format")
     args = parser.parse_args(argv)
     if args.cmd is None:
         args.admin, args.user = False, "local"
@@ -96,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_counselors import run_import
 
             return asyncio.run(run_import(settings, Path(args.file), sys.stdout))
+        elif args.cmd == "report":
+            from bot.cli_report import run_report
+
+            return asyncio.run(run_report(settings, args.first, args.last, args.out, sys.stdout))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -17,10 +17,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, start
+from handlers import (
+    admin,
+    booking,
+    broadcast,
+    counselor,
+    demoday,
+    events,
+    handoff,
+    membership,
+    seeker,
+    start,
+    stats,
+    surveys,
+)
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
+from storage import survey_defs
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
@@ -39,6 +53,8 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     demoday.build, demoday.build_admin,
     broadcast.build,
     preferences.build,
+    surveys.build,
+    stats.build,
 )
 
 # Features' periodic jobs that queue messages: (id, job, seconds).
@@ -52,6 +68,8 @@ def build_engine(
     clock: Clock | None = None,
     extra_admins: Iterable[tuple[str, str]] = (),
 ) -> Engine:
+    # A malformed survey file stops the start here, not at the first invitation.
+    survey_defs.load()
     return Engine(settings, sessions, [build() for build in ROUTERS], clock=clock, extra_admins=extra_admins)
 
 

@@ -1,0 +1,312 @@
+"""The report's sections, one function each, in the order they are shown.
+
+Each section function takes the session and the `Scope` (period and time zone) and
+returns a `Section`: a title key, column header keys and rows of cells. A cell is a
+number, plain text, a catalog `Label`, or survey text in both languages (a dict), so
+the same section renders in Korean or English, in chat or in a file. An empty period
+gives every section with no rows (or zero counts), never an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reports.period import Period
+from reports.redact import redact
+from storage import survey_defs
+from storage.models import (
+    Booking,
+    Event,
+    EventRegistration,
+    Membership,
+    Place,
+    SeekerProfile,
+    SurveyAnswer,
+    SurveyRequest,
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    """A catalog text, translated when rendered."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Cell = Label | dict[str, str] | str | int | float | None
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # title: stats.section.<key>
+    columns: tuple[str, ...]  # header keys: stats.col.<name>
+    rows: list[tuple[Cell, ...]]
+    # A line under the title (a rate, a total), as a catalog label.
+    note: Label | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    period: Period
+    tz: dt.tzinfo
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.period.bounds(self.tz)[0]
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.period.bounds(self.tz)[1]
+
+
+def within(column: Any, scope: Scope) -> ColumnElement[bool]:
+    return (column >= scope.start) & (column < scope.end)  # type: ignore[no-any-return]
+
+
+def pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# --- people and sessions ---------------------------------------------------------------------------
+
+
+async def seekers(session: AsyncSession, scope: Scope) -> Section:
+    """Job-seeker registrations (구직등록) by track."""
+    rows = dict((await session.execute(
+        select(SeekerProfile.track, func.count()).where(within(SeekerProfile.registered_at, scope))
+        .group_by(SeekerProfile.track))).tuples().all())
+    tracks = ("youth", "middle")
+    out: list[tuple[Cell, ...]] = [(Label(f"track.{k}"), int(rows.get(k, 0))) for k in tracks]
+    total = sum(int(v) for v in rows.values())
+    return Section("seekers", ("track", "count"), out, Label("stats.total", {"n": total}))
+
+
+def place_label(kind: str, name: str) -> Label:
+    """The centre, each campus branch by name, high schools together, online."""
+    if kind == "campus":
+        return Label("stats.place_campus", {"name": name})
+    return Label(f"place_kind.{kind}")
+
+
+async def sessions(session: AsyncSession, scope: Scope) -> Section:
+    """Counselling sessions (취업상담, clinics, consulting) by type and place, attended vs no-show."""
+    result = await session.execute(
+        select(Booking.type, Place.kind, Place.name, Booking.status, func.count())
+        .join(Place, Place.id == Booking.place_id).where(within(Booking.starts_at, scope))
+        .group_by(Booking.type, Place.kind, Place.name, Booking.status))
+    counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    for type_, kind, name, status, n in result.tuples():
+        key = (type_, kind, name if kind == "campus" else "")
+        counts[key][status] += int(n)
+    order = {"centre": 0, "campus": 1, "high_school": 2, "online": 3}
+    rows: list[tuple[Cell, ...]] = []
+    totals: Counter[str] = Counter()
+    for (type_, kind, name), c in sorted(counts.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9),
+                                                                           kv[0][2])):
+        totals.update(c)
+        held = c["attended"] + c["no_show"]
+        rows.append((Label(f"type.{type_}"), place_label(kind, name), c["attended"], c["no_show"],
+                     pct(c["no_show"], held), c["booked"], c["cancelled"]))
+    held = totals["attended"] + totals["no_show"]
+    return Section("sessions", ("type", "place", "attended", "no_show", "no_show_pct", "booked", "cancelled"), rows,
+                   Label("stats.sessions_total", {"attended": totals["attended"], "no_show": totals["no_show"],
+                                                  "pct": pct(totals["no_show"], held) or 0}))
+
+
+async def applications(session: AsyncSession, scope: Scope) -> Section:
+    """Membership applications (공동회원제) received in the period, by applicant type and outcome."""
+    result = await session.execute(
+        select(Membership.applicant_type, Membership.status, func.count())
+        .where(within(Membership.applied_at, scope)).group_by(Membership.applicant_type, Membership.status))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for kind, status, n in result.tuples():
+        counts[kind][status] += int(n)
+    rows: list[tuple[Cell, ...]] = [
+        (Label(f"applicant.{kind}"), sum(c.values()), c["approved"], c["rejected"], c["pending"])
+        for kind, c in sorted(counts.items())]
+    return Section("applications", ("applicant_type", "received", "approved", "rejected", "pending"), rows)
+
+
+async def members(session: AsyncSession, scope: Scope) -> Section:
+    """Members at the end of the period by growth stage (창업준비/숙성/실행) and applicant type."""
+    result = await session.execute(
+        select(Membership.member_stage, Membership.applicant_type, func.count())
+        .where(Membership.status == "approved", Membership.decided_at < scope.end)
+        .group_by(Membership.member_stage, Membership.applicant_type))
+    stages = {s: i for i, s in enumerate(("preparation", "maturation", "execution"))}
+    rows: list[tuple[Cell, ...]] = [
+        (Label(f"stage.{stage}"), Label(f"applicant.{kind}"), int(n))
+        for stage, kind, n in sorted(result.tuples(), key=lambda r: (stages.get(r[0] or "", 9), r[1]))]
+    total = sum(int(r[2]) for r in rows if isinstance(r[2], int))
+    return Section("members", ("stage", "applicant_type", "count"), rows, Label("stats.total", {"n": total}))
+
+
+async def events(session: AsyncSession, scope: Scope) -> Section:
+    """Events held in the period: seats, registrations, waiting list and attendance."""
+    listed = list(await session.scalars(
+        select(Event).where(within(Event.starts_at, scope), Event.status == "published").order_by(Event.starts_at)))
+    if not listed:
+        return Section("events", ("date", "event", "kind", "capacity", "registered", "waiting", "attended",
+                                  "attended_pct"), [])
+    result = await session.execute(
+        select(EventRegistration.event_id, EventRegistration.status,
+               func.count(), func.count(EventRegistration.attended_at))
+        .where(EventRegistration.event_id.in_([e.id for e in listed]))
+        .group_by(EventRegistration.event_id, EventRegistration.status))
+    regs: dict[int, Counter[str]] = defaultdict(Counter)
+    for event_id, status, n, came in result.tuples():
+        regs[event_id][status] += int(n)
+        regs[event_id]["came"] += int(came)
+    rows: list[tuple[Cell, ...]] = []
+    for e in listed:
+        c = regs[e.id]
+        rows.append((e.starts_at.astimezone(scope.tz).date().isoformat(), e.title, Label(f"event.kind.{e.kind}"),
+                     e.capacity, c["registered"], c["waiting"], c["came"], pct(c["came"], c["registered"])))
+    return Section("events", ("date", "event", "kind", "capacity", "registered", "waiting", "attended",
+                              "attended_pct"), rows)
+
+
+# --- surveys -----------------------------------------------------------------------------------------
+
+
+def question_text(survey: str, question: str) -> dict[str, str]:
+    """The newest wording of a question (answers of older versions are counted with it)."""
+    for version in reversed(survey_defs.load().get(survey, [])):
+        for q in version.questions:
+            if q.id == question:
+                return q.text
+    return {"ko": question, "en": question}
+
+
+def survey_title(survey: str) -> dict[str, str]:
+    return survey_defs.latest(survey).title if survey in survey_defs.SURVEYS else {"ko": survey, "en": survey}
+
+
+async def satisfaction(session: AsyncSession, scope: Scope) -> Section:
+    """Every rating question: answers, average and the 1–5 distribution."""
+    result = await session.execute(
+        select(SurveyAnswer.survey, SurveyAnswer.question, SurveyAnswer.value_int, func.count())
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.kind == "rating")
+        .group_by(SurveyAnswer.survey, SurveyAnswer.question, SurveyAnswer.value_int))
+    dist: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+    for survey, question, value, n in result.tuples():
+        if value is not None:
+            dist[(survey, question)][int(value)] += int(n)
+    rows: list[tuple[Cell, ...]] = []
+    for (survey, question), c in sorted(dist.items(), key=lambda kv: (survey_defs.SURVEYS.index(kv[0][0])
+                                                                       if kv[0][0] in survey_defs.SURVEYS else 9,
+                                                                       kv[0][1])):
+        n = sum(c.values())
+        avg = round(sum(v * k for v, k in c.items()) / n, 2) if n else None
+        rows.append((survey_title(survey), question_text(survey, question), n, avg,
+                     *(c[v] for v in survey_defs.RATING)))
+    return Section("satisfaction", ("survey", "question", "answers", "average", "r1", "r2", "r3", "r4", "r5"), rows)
+
+
+async def responses(session: AsyncSession, scope: Scope) -> Section:
+    """Invitations due in the period and what became of them."""
+    result = await session.execute(
+        select(SurveyRequest.survey, SurveyRequest.status, func.count())
+        .where(within(SurveyRequest.due_at, scope)).group_by(SurveyRequest.survey, SurveyRequest.status))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for survey, status, n in result.tuples():
+        counts[survey][status] += int(n)
+    rows: list[tuple[Cell, ...]] = []
+    for survey in survey_defs.SURVEYS:
+        c = counts.get(survey)
+        if c:
+            total = sum(c.values())
+            rows.append((survey_title(survey), total, c["done"], c["open"], c["skipped"], c["closed"],
+                         pct(c["done"], total)))
+    return Section("responses", ("survey", "invited", "done", "open", "skipped", "closed", "done_pct"), rows)
+
+
+async def latest_choices(session: AsyncSession, scope: Scope, survey: str, question: str) -> dict[int, str]:
+    """Each person's newest answer to a choice question in the period (a person asked twice counts once)."""
+    result = await session.execute(
+        select(SurveyRequest.user_id, SurveyAnswer.value_text)
+        .join(SurveyRequest, SurveyRequest.id == SurveyAnswer.request_id)
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.survey == survey,
+               SurveyAnswer.question == question)
+        .order_by(SurveyAnswer.answered_at, SurveyAnswer.id))
+    return {int(uid): str(value) for uid, value in result.tuples()}
+
+
+def option_text(survey: str, question: str, option: str) -> dict[str, str]:
+    for version in reversed(survey_defs.load().get(survey, [])):
+        for q in version.questions:
+            found = q.option(option) if q.id == question else None
+            if found is not None:
+                return found.text
+    return {"ko": option, "en": option}
+
+
+def option_rows(survey: str, question: str, answers: dict[int, str]) -> list[tuple[Cell, ...]]:
+    counts = Counter(answers.values())
+    options = [o.id for o in survey_defs.latest(survey).question(question).options]
+    options += sorted(set(counts) - set(options))
+    total = len(answers)
+    return [(option_text(survey, question, o), counts[o], pct(counts[o], total)) for o in options]
+
+
+async def jobs(session: AsyncSession, scope: Scope) -> Section:
+    """Job seekers' follow-up: did they find a job (each person's newest answer)."""
+    answers = await latest_choices(session, scope, "seeker_followup", "employed")
+    found = sum(1 for v in answers.values() if v in ("full_time", "part_time"))
+    return Section("jobs", ("answer", "people", "share_pct"), option_rows("seeker_followup", "employed", answers),
+                   Label("stats.jobs_rate", {"pct": pct(found, len(answers)) or 0, "n": len(answers)}))
+
+
+async def survival(session: AsyncSession, scope: Scope) -> Section:
+    """Founders still operating, from the members' half-yearly survey (paused counts as surviving)."""
+    answers = await latest_choices(session, scope, "member_followup", "operating")
+    alive = sum(1 for v in answers.values() if v in ("yes", "paused"))
+    return Section("survival", ("answer", "people", "share_pct"), option_rows("member_followup", "operating", answers),
+                   Label("stats.survival_rate", {"pct": pct(alive, len(answers)) or 0, "n": len(answers)}))
+
+
+async def revenue(session: AsyncSession, scope: Scope) -> Section:
+    """Founders' revenue bands and team sizes (each member's newest answer)."""
+    answers = await latest_choices(session, scope, "member_followup", "revenue")
+    avg_people = (await session.execute(
+        select(func.avg(SurveyAnswer.value_int), func.count())
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.survey == "member_followup",
+               SurveyAnswer.question == "employees"))).one()
+    people = round(float(avg_people[0]), 1) if avg_people[0] is not None else 0
+    return Section("revenue", ("answer", "people", "share_pct"), option_rows("member_followup", "revenue", answers),
+                   Label("stats.employees_avg", {"avg": people, "n": int(avg_people[1] or 0)}))
+
+
+COMMENTS_SHOWN = 20
+
+
+async def comments(session: AsyncSession, scope: Scope) -> Section:
+    """The newest free-text answers, phone numbers removed, with no name attached."""
+    result = await session.execute(
+        select(SurveyAnswer.answered_at, SurveyAnswer.survey, SurveyAnswer.question, SurveyAnswer.value_text)
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.kind == "text")
+        .order_by(SurveyAnswer.answered_at.desc(), SurveyAnswer.id.desc()).limit(COMMENTS_SHOWN))
+    rows: list[tuple[Cell, ...]] = [
+        (at.astimezone(scope.tz).date().isoformat(), survey_title(survey), question_text(survey, question),
+         redact(text or "")) for at, survey, question, text in result.tuples()]
+    return Section("comments", ("date", "survey", "question", "text"), rows)
+
+
+SectionFn = Callable[[AsyncSession, Scope], Awaitable[Section]]
+
+# The report, in order. A section from another feature is one more function here.
+SECTIONS: list[SectionFn] = [
+    seekers, sessions, applications, members, events, satisfaction, responses, jobs, survival, revenue, comments,
+]
+
+
+async def build(session: AsyncSession, scope: Scope, sections: Sequence[SectionFn] | None = None) -> list[Section]:
+    return [await fn(session, scope) for fn in (SECTIONS if sections is None else sections)]
