@@ -10,7 +10,10 @@
    Optional questions have 이 질문 건너뛰기; every question has 나중에 하기 and 설문 그만두기.
 3. Each answer is stored at once, so stopping halfway keeps what was answered; 답하기 on
    the invitation or the reminder, or `/surveys` (설문), goes on from the first open
-   question. The last answer ends with thanks and withdraws the reminder.
+   question. The last answer ends with thanks and withdraws the reminder. Typed text is
+   taken as an answer only while a typed question is open (not after 나중에 하기, nor a
+   day (DRAFT_TTL_HOURS) after the question was shown); commands and menu words always
+   keep their meaning.
 4. Bad input is refused with what is expected and the same question again: a rating
    outside 1–5, text where a number is asked, a number out of range, a month in the
    future, over-long text. A button of someone else's survey (a forged payload) is
@@ -162,6 +165,7 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if action == "go":
         return await next_step(ctx, request)
     if action == "later":
+        request.asking = None  # typed text is the person's own again until they come back with 답하기
         return [Reply(t("survey.later_done", days=max(1, (request.expires_at - ctx.now).days)), edit=True)]
     if action == "skip":
         surveys.finish(request, "skipped", ctx.now)
@@ -261,6 +265,9 @@ async def typed_answer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     request = await surveys.awaiting_text(ctx.session, ctx.user.id, ctx.now)
     if request is None or not args:
         return []
+    asked = dt.datetime.fromisoformat(str(request.draft.get("asked_at", ctx.now.isoformat())))
+    if asked < ctx.now - dt.timedelta(hours=ctx.settings.draft_ttl_hours):
+        return []  # a question shown long ago: this text is about something else
     locked = await surveys.get(ctx.session, request.id, for_update=True)
     if locked is None:
         return []

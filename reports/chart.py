@@ -1,9 +1,8 @@
 """The report as a picture: a trend by week (periods up to 13 weeks) or month, and the
 distribution of overall satisfaction ratings, as one PNG (matplotlib, Agg backend).
 
-Counts are grouped by local day in the database (PostgreSQL converts with the time
-zone itself; SQLite shifts by the zone's offset at the start of the period, exact for
-Asia/Seoul, which has no daylight saving) and then into weeks or months here.
+Counts are grouped by local day in the database (`reports.sections.local_time`) and
+then into weeks or months here.
 
 Matplotlib's bundled fonts have no Hangul; when no Korean font is installed the chart's
 texts are drawn in English rather than as empty boxes.
@@ -24,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator, translator
-from reports.sections import Scope, within
+from reports.sections import Scope, local_time, rating_questions, within
 from storage import survey_defs
 from storage.models import Booking, EventRegistration, SeekerProfile, SurveyAnswer
 
@@ -42,17 +41,10 @@ def korean_font() -> str | None:
     return next((n for n in KOREAN_FONTS if n in names), None)
 
 
-def local_day(session: AsyncSession, column: Any, scope: Scope) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone(getattr(scope.tz, "key", "UTC"), column), "YYYY-MM-DD")
-    offset = scope.start.astimezone(scope.tz).utcoffset() or dt.timedelta()
-    return func.strftime("%Y-%m-%d", column, f"{int(offset.total_seconds() // 60):+d} minutes")
-
-
 async def _per_day(session: AsyncSession, scope: Scope, column: Any, *where: Any) -> Counter[dt.date]:
-    day = local_day(session, column, scope)
+    day = local_time(session, column, scope, minutes=False)
     result = await session.execute(select(day, func.count()).where(within(column, scope), *where).group_by(day))
-    return Counter({dt.date.fromisoformat(str(d)): int(n) for d, n in result.tuples()})
+    return Counter({dt.date.fromisoformat(str(d)): int(n) for d, n in result})
 
 
 def bucket(day: dt.date, weekly: bool) -> dt.date:
@@ -87,11 +79,12 @@ async def rating_distribution(session: AsyncSession, scope: Scope) -> dict[str, 
     """Overall ratings 1–5 per survey that has them (consultations, events)."""
     result = await session.execute(
         select(SurveyAnswer.survey, SurveyAnswer.value_int, func.count())
-        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.question == "overall",
-               SurveyAnswer.kind == "rating").group_by(SurveyAnswer.survey, SurveyAnswer.value_int))
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.question == "overall")
+        .group_by(SurveyAnswer.survey, SurveyAnswer.value_int))
+    ratings = rating_questions()
     out: dict[str, list[int]] = {}
-    for survey, value, n in result.tuples():
-        if value is not None and value in survey_defs.RATING:
+    for survey, value, n in result:
+        if (survey, "overall") in ratings and value is not None and value in survey_defs.RATING:
             out.setdefault(survey, [0] * len(survey_defs.RATING))[value - 1] += int(n)
     return out
 

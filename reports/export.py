@@ -22,11 +22,12 @@ from bot.i18n import Translator
 from reports.period import Period
 from reports.redact import redact
 from reports.render import cell_text, headers
-from reports.sections import Scope, Section, build, within
+from reports.sections import Scope, Section, build, local_time, within
 from storage import survey_defs
 from storage.models import SurveyAnswer
 
 BATCH = 5000
+MEMO = 50_000  # distinct (question, answer) pairs kept; numbers and months can vary widely
 FORMATS = ("csv", "xlsx")
 ANSWER_COLUMNS = ("response", "answered_at", "survey", "version", "question", "answer")
 
@@ -69,21 +70,33 @@ class _Texts:
         return text
 
 
-async def answer_rows(session: AsyncSession, scope: Scope, t: Translator) -> AsyncIterator[list[Any]]:
-    """Every answer of the period in time order, streamed."""
+async def answer_rows(session: AsyncSession, scope: Scope, t: Translator) -> AsyncIterator[list[list[Any]]]:
+    """Every answer of the period in time order, streamed in batches of rows."""
     texts = _Texts(t.locale)
     titles = {key: versions[-1].title[t.locale] for key, versions in survey_defs.load().items()}
-    query = (select(SurveyAnswer.request_id, SurveyAnswer.answered_at, SurveyAnswer.survey, SurveyAnswer.version,
-                    SurveyAnswer.question, SurveyAnswer.kind, SurveyAnswer.value_int, SurveyAnswer.value_text)
+    query = (select(SurveyAnswer.request_id, local_time(session, SurveyAnswer.answered_at, scope),
+                    SurveyAnswer.survey, SurveyAnswer.version, SurveyAnswer.question, SurveyAnswer.kind,
+                    SurveyAnswer.value_int, SurveyAnswer.value_text)
              .where(within(SurveyAnswer.answered_at, scope)).order_by(SurveyAnswer.answered_at, SurveyAnswer.id)
              .execution_options(yield_per=BATCH))
-    result = await session.stream(query)
-    tz = scope.tz
+    # Core rows on the session's connection: the ORM's result layer would add nothing but time.
+    result = await (await session.connection()).stream(query)
+    # Everything but the response number, the time and free text repeats across rows (the same
+    # question, the same option): worked out once per distinct answer.
+    shown: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     async for batch in result.partitions():
+        rows = []
         for request_id, at, survey, version, qid, kind, number, text in batch:
-            q = texts.question(survey, version, qid)
-            yield [request_id, at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), titles.get(survey, survey), version,
-                   q.text[t.locale] if q else qid, texts.answer(q, kind, number, text)]
+            key = (survey, version, qid, kind, number, None if kind == "text" else text)
+            cells = shown.get(key)
+            if cells is None:
+                q = texts.question(survey, version, qid)
+                cells = (titles.get(survey, survey), version, q.text[t.locale] if q else qid,
+                         None if kind == "text" else texts.answer(q, kind, number, text))
+                if len(shown) < MEMO:
+                    shown[key] = cells
+            rows.append([request_id, at, *cells[:3], redact(text or "") if kind == "text" else cells[3]])
+        yield rows
 
 
 def section_rows(t: Translator, section: Section) -> list[list[Any]]:
@@ -105,9 +118,9 @@ async def write_csv(session: AsyncSession, scope: Scope, t: Translator, out: IO[
     writer.writerow([t("stats.section.answers")])
     writer.writerow([t(f"stats.col.{c}") for c in ANSWER_COLUMNS])
     n = 0
-    async for row in answer_rows(session, scope, t):
-        writer.writerow(row)
-        n += 1
+    async for rows in answer_rows(session, scope, t):
+        writer.writerows(rows)
+        n += len(rows)
     return n
 
 
@@ -135,9 +148,10 @@ async def write_xlsx(session: AsyncSession, scope: Scope, t: Translator, out: IO
     answers = book.create_sheet(_sheet_name(t("stats.section.answers"), used))
     answers.append([t(f"stats.col.{c}") for c in ANSWER_COLUMNS])
     n = 0
-    async for row in answer_rows(session, scope, t):
-        answers.append(row)
-        n += 1
+    async for rows in answer_rows(session, scope, t):
+        for row in rows:
+            answers.append(row)
+        n += len(rows)
     book.save(out)
     return n
 

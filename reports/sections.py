@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reports.period import Period
 from reports.redact import redact
 from storage import survey_defs
+from storage.counselors import CONSULTATION_TYPES
 from storage.models import (
     Booking,
     Event,
@@ -71,6 +72,28 @@ def within(column: Any, scope: Scope) -> ColumnElement[bool]:
     return (column >= scope.start) & (column < scope.end)  # type: ignore[no-any-return]
 
 
+def local_time(session: AsyncSession, column: Any, scope: Scope, *, minutes: bool = True) -> Any:
+    """The column as local 'YYYY-MM-DD HH:MM' (or the day alone) computed by the database, so
+    exports and day counts do not convert 200,000 datetimes in Python. PostgreSQL converts
+    with the zone itself; SQLite shifts by the zone's offset at the start of the period
+    (exact for Asia/Seoul, which has no daylight saving)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone(getattr(scope.tz, "key", "UTC"), column),
+                            "YYYY-MM-DD HH24:MI" if minutes else "YYYY-MM-DD")
+    offset = scope.start.astimezone(scope.tz).utcoffset() or dt.timedelta()
+    return func.strftime("%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d", column,
+                         f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+async def by_status(session: AsyncSession, scope: Scope, key: Any, status: Any, when: Any) -> dict[str, Counter[str]]:
+    """Rows whose `when` falls in the period, counted per key and status."""
+    result = await session.execute(select(key, status, func.count()).where(within(when, scope)).group_by(key, status))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, state, n in result:
+        counts[name][state] += int(n)
+    return counts
+
+
 def pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
@@ -82,7 +105,7 @@ async def seekers(session: AsyncSession, scope: Scope) -> Section:
     """Job-seeker registrations (구직등록) by track."""
     rows = dict((await session.execute(
         select(SeekerProfile.track, func.count()).where(within(SeekerProfile.registered_at, scope))
-        .group_by(SeekerProfile.track))).tuples().all())
+        .group_by(SeekerProfile.track))).all())
     tracks = ("youth", "middle")
     out: list[tuple[Cell, ...]] = [(Label(f"track.{k}"), int(rows.get(k, 0))) for k in tracks]
     total = sum(int(v) for v in rows.values())
@@ -98,19 +121,22 @@ def place_label(kind: str, name: str) -> Label:
 
 async def sessions(session: AsyncSession, scope: Scope) -> Section:
     """Counselling sessions (취업상담, clinics, consulting) by type and place, attended vs no-show."""
-    result = await session.execute(
-        select(Booking.type, Place.kind, Place.name, Booking.status, func.count())
-        .join(Place, Place.id == Booking.place_id).where(within(Booking.starts_at, scope))
-        .group_by(Booking.type, Place.kind, Place.name, Booking.status))
+    # Grouped on the covering index alone; the few places are looked up afterwards.
+    result = (await session.execute(
+        select(Booking.type, Booking.place_id, Booking.status, func.count())
+        .where(within(Booking.starts_at, scope)).group_by(Booking.type, Booking.place_id, Booking.status))).all()
+    places = {p.id: p for p in await session.scalars(select(Place).where(Place.id.in_({r[1] for r in result})))}
     counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
-    for type_, kind, name, status, n in result.tuples():
-        key = (type_, kind, name if kind == "campus" else "")
+    for type_, place_id, status, n in result:
+        place = places[place_id]
+        key = (type_, place.kind, place.name if place.kind == "campus" else "")
         counts[key][status] += int(n)
     order = {"centre": 0, "campus": 1, "high_school": 2, "online": 3}
     rows: list[tuple[Cell, ...]] = []
     totals: Counter[str] = Counter()
-    for (type_, kind, name), c in sorted(counts.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9),
-                                                                           kv[0][2])):
+    types = {t: i for i, t in enumerate(CONSULTATION_TYPES)}
+    for (type_, kind, name), c in sorted(counts.items(), key=lambda kv: (types.get(kv[0][0], 99), kv[0][0],
+                                                                           order.get(kv[0][1], 9), kv[0][2])):
         totals.update(c)
         held = c["attended"] + c["no_show"]
         rows.append((Label(f"type.{type_}"), place_label(kind, name), c["attended"], c["no_show"],
@@ -123,12 +149,7 @@ async def sessions(session: AsyncSession, scope: Scope) -> Section:
 
 async def applications(session: AsyncSession, scope: Scope) -> Section:
     """Membership applications (공동회원제) received in the period, by applicant type and outcome."""
-    result = await session.execute(
-        select(Membership.applicant_type, Membership.status, func.count())
-        .where(within(Membership.applied_at, scope)).group_by(Membership.applicant_type, Membership.status))
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for kind, status, n in result.tuples():
-        counts[kind][status] += int(n)
+    counts = await by_status(session, scope, Membership.applicant_type, Membership.status, Membership.applied_at)
     rows: list[tuple[Cell, ...]] = [
         (Label(f"applicant.{kind}"), sum(c.values()), c["approved"], c["rejected"], c["pending"])
         for kind, c in sorted(counts.items())]
@@ -144,7 +165,7 @@ async def members(session: AsyncSession, scope: Scope) -> Section:
     stages = {s: i for i, s in enumerate(("preparation", "maturation", "execution"))}
     rows: list[tuple[Cell, ...]] = [
         (Label(f"stage.{stage}"), Label(f"applicant.{kind}"), int(n))
-        for stage, kind, n in sorted(result.tuples(), key=lambda r: (stages.get(r[0] or "", 9), r[1]))]
+        for stage, kind, n in sorted(result, key=lambda r: (stages.get(r[0] or "", 9), r[1]))]
     total = sum(int(r[2]) for r in rows if isinstance(r[2], int))
     return Section("members", ("stage", "applicant_type", "count"), rows, Label("stats.total", {"n": total}))
 
@@ -162,7 +183,7 @@ async def events(session: AsyncSession, scope: Scope) -> Section:
         .where(EventRegistration.event_id.in_([e.id for e in listed]))
         .group_by(EventRegistration.event_id, EventRegistration.status))
     regs: dict[int, Counter[str]] = defaultdict(Counter)
-    for event_id, status, n, came in result.tuples():
+    for event_id, status, n, came in result:
         regs[event_id][status] += int(n)
         regs[event_id]["came"] += int(came)
     rows: list[tuple[Cell, ...]] = []
@@ -186,24 +207,38 @@ def question_text(survey: str, question: str) -> dict[str, str]:
     return {"ko": question, "en": question}
 
 
+def rating_questions() -> set[tuple[str, str]]:
+    """(survey, question) of every rating question in any version."""
+    return {(key, q.id) for key, versions in survey_defs.load().items() for v in versions for q in v.questions
+            if q.kind == "rating"}
+
+
+def question_order(survey: str, question: str) -> tuple[int, int, str]:
+    """Surveys in their fixed order, questions as the newest version asks them."""
+    if survey not in survey_defs.SURVEYS:
+        return (len(survey_defs.SURVEYS), 0, question)
+    ids = [q.id for q in survey_defs.latest(survey).questions]
+    return (survey_defs.SURVEYS.index(survey), ids.index(question) if question in ids else len(ids), question)
+
+
 def survey_title(survey: str) -> dict[str, str]:
     return survey_defs.latest(survey).title if survey in survey_defs.SURVEYS else {"ko": survey, "en": survey}
 
 
 async def satisfaction(session: AsyncSession, scope: Scope) -> Section:
     """Every rating question: answers, average and the 1–5 distribution."""
+    # Read from the covering index alone; which questions are ratings, the definitions say.
     result = await session.execute(
         select(SurveyAnswer.survey, SurveyAnswer.question, SurveyAnswer.value_int, func.count())
-        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.kind == "rating")
+        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.value_int.is_not(None))
         .group_by(SurveyAnswer.survey, SurveyAnswer.question, SurveyAnswer.value_int))
+    ratings = rating_questions()
     dist: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
-    for survey, question, value, n in result.tuples():
-        if value is not None:
-            dist[(survey, question)][int(value)] += int(n)
+    for survey, question, value, n in result:
+        if (survey, question) in ratings and value is not None:
+            dist[(survey, question)][value] += int(n)
     rows: list[tuple[Cell, ...]] = []
-    for (survey, question), c in sorted(dist.items(), key=lambda kv: (survey_defs.SURVEYS.index(kv[0][0])
-                                                                       if kv[0][0] in survey_defs.SURVEYS else 9,
-                                                                       kv[0][1])):
+    for (survey, question), c in sorted(dist.items(), key=lambda kv: question_order(*kv[0])):
         n = sum(c.values())
         avg = round(sum(v * k for v, k in c.items()) / n, 2) if n else None
         rows.append((survey_title(survey), question_text(survey, question), n, avg,
@@ -213,12 +248,7 @@ async def satisfaction(session: AsyncSession, scope: Scope) -> Section:
 
 async def responses(session: AsyncSession, scope: Scope) -> Section:
     """Invitations due in the period and what became of them."""
-    result = await session.execute(
-        select(SurveyRequest.survey, SurveyRequest.status, func.count())
-        .where(within(SurveyRequest.due_at, scope)).group_by(SurveyRequest.survey, SurveyRequest.status))
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for survey, status, n in result.tuples():
-        counts[survey][status] += int(n)
+    counts = await by_status(session, scope, SurveyRequest.survey, SurveyRequest.status, SurveyRequest.due_at)
     rows: list[tuple[Cell, ...]] = []
     for survey in survey_defs.SURVEYS:
         c = counts.get(survey)
@@ -237,7 +267,7 @@ async def latest_choices(session: AsyncSession, scope: Scope, survey: str, quest
         .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.survey == survey,
                SurveyAnswer.question == question)
         .order_by(SurveyAnswer.answered_at, SurveyAnswer.id))
-    return {int(uid): str(value) for uid, value in result.tuples()}
+    return {int(uid): str(value) for uid, value in result}
 
 
 def option_text(survey: str, question: str, option: str) -> dict[str, str]:
@@ -296,7 +326,7 @@ async def comments(session: AsyncSession, scope: Scope) -> Section:
         .order_by(SurveyAnswer.answered_at.desc(), SurveyAnswer.id.desc()).limit(COMMENTS_SHOWN))
     rows: list[tuple[Cell, ...]] = [
         (at.astimezone(scope.tz).date().isoformat(), survey_title(survey), question_text(survey, question),
-         redact(text or "")) for at, survey, question, text in result.tuples()]
+         redact(text or "")) for at, survey, question, text in result]
     return Section("comments", ("date", "survey", "question", "text"), rows)
 
 

@@ -45,13 +45,7 @@ async def open_request(
     row = SurveyRequest(user_id=user_id, survey=survey, version=survey_defs.latest(survey).version, subject=subject,
                         booking_id=booking_id, event_id=event_id, counselor_id=counselor_id, status=OPEN,
                         draft={}, created_at=now, due_at=due_at, expires_at=due_at + CLOSE_AFTER)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        return None
-    return row
+    return row if await _insert_once(session, row) else None
 
 
 async def get(session: AsyncSession, request_id: int, *, for_update: bool = False) -> SurveyRequest | None:
@@ -82,6 +76,11 @@ async def save_answer(session: AsyncSession, request: SurveyRequest, question: s
     as_text = ",".join(value) if question.kind == "multi" else (None if as_int is not None else value)
     row = SurveyAnswer(request_id=request.id, survey=request.survey, version=request.version, question=question.id,
                        kind=question.kind, value_int=as_int, value_text=as_text, answered_at=now)
+    return await _insert_once(session, row)
+
+
+async def _insert_once(session: AsyncSession, row: SurveyRequest | SurveyAnswer) -> bool:
+    """Inserts in a savepoint; False when a unique rule says it exists already (the rest of the turn goes on)."""
     try:
         async with session.begin_nested():
             session.add(row)

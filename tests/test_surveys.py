@@ -76,6 +76,16 @@ async def open_invitation(h: Harness, chat: Chat) -> dict[str, Any]:
     return inbox[-1]
 
 
+async def answering(h: Harness) -> tuple[SurveyRequest, Chat]:
+    """An attended session's survey, delivered and opened at its first question."""
+    await attended_session(h)
+    await sweep(h)
+    (request,) = await requests(h)
+    chat = h.chat(1)
+    await open_invitation(h, chat)
+    return request, chat
+
+
 # --- definitions -----------------------------------------------------------------------------------
 
 
@@ -86,7 +96,7 @@ def test_definitions_load_and_malformed_files_are_refused() -> None:
     good = json.loads(survey_defs.DATA.read_text(encoding="utf-8"))
     broken = json.loads(json.dumps(good))
     broken["consultation"][0]["questions"][0]["kind"] = "slider"
-    with pytest.raises(survey_defs.DefinitionError, match="consultation v1.overall: kind"):
+    with pytest.raises(survey_defs.DefinitionError, match=r"consultation v1\.overall: kind"):
         survey_defs.parse(broken)
     broken = json.loads(json.dumps(good))
     del broken["event"][0]["questions"][0]["text"]["en"]
@@ -124,7 +134,7 @@ def test_quarters_and_member_rounds() -> None:
 
 async def test_consultation_survey_an_hour_after_the_end_answered_to_the_end(harness: Harness) -> None:
     h = harness
-    cid, uid, booking = await attended_session(h)
+    cid, _uid, booking = await attended_session(h)
     assert await sweep(h) == 1
     assert await sweep(h) == 0  # one invitation per person per session, however often the sweep runs
     (request,) = await requests(h)
@@ -174,11 +184,7 @@ async def test_no_show_gets_no_survey(harness: Harness) -> None:
 
 async def test_bad_answers_forged_and_stale_buttons(harness: Harness) -> None:
     h = harness
-    await attended_session(h)
-    await sweep(h)
-    (request,) = await requests(h)
-    chat = h.chat(1)
-    await open_invitation(h, chat)
+    request, chat = await answering(h)
     rid = request.id
 
     await chat.send("7")
@@ -220,14 +226,12 @@ async def test_bad_answers_forged_and_stale_buttons(harness: Harness) -> None:
 
 async def test_partial_answers_are_kept_resumed_reminded_once_and_skippable(harness: Harness) -> None:
     h = harness
-    await attended_session(h)
-    await sweep(h)
-    (request,) = await requests(h)
-    chat = h.chat(1)
-    await open_invitation(h, chat)
+    request, chat = await answering(h)
     await chat.press("4")
     await chat.press("나중에 하기")
     assert "답한 내용은 저장돼 있어요" in chat.text
+    await chat.send("5")  # after 나중에 하기 typed text is not taken as the next answer
+    assert "(2/4)" not in chat.text and await answers_of(h, request.id) == {"overall": 4}
     await chat.send("/surveys")
     assert "1/4 답함" in chat.text
     # Two days later: exactly one reminder, which resumes at the second question.
@@ -238,10 +242,13 @@ async def test_partial_answers_are_kept_resumed_reminded_once_and_skippable(harn
     assert len(reminders) == 1
     await chat.press_payload(press_from(reminders[0], "답하기"))
     assert "(2/4)" in chat.text
-    h.clock.advance(days=3)
+    h.clock.advance(hours=25)  # a question shown more than a day ago no longer takes typed text
+    await chat.send("3")
+    assert "(3/4)" not in chat.text and "helpful" not in await answers_of(h, request.id)
+    h.clock.advance(days=2)
     assert not [m for m in await delivered(h, 1) if "아직 답하지 않은" in m["text"]][1:]
     # Stopping keeps the answer given; nothing more is asked.
-    await chat.press("설문 그만두기")
+    await chat.press_payload(f"sv:{request.id}:skip")  # 설문 그만두기
     assert "건너뛸게요" in chat.text
     skipped = (await requests(h))[0]
     assert skipped.status == "skipped" and await answers_of(h, request.id) == {"overall": 4}
