@@ -3,8 +3,9 @@
 The summary sections come first (in XLSX one sheet each), then every survey answer of
 the period, one row each: response number (not the person), time, survey, version,
 question and answer, with phone numbers removed from free text. The answers are read
-with a server-side cursor in batches (`yield_per`) and written as they arrive, so the
-memory an export needs does not grow with the number of answers.
+with a server-side cursor in batches (`yield_per`) and written as they arrive (CSV row by
+row, XLSX with XlsxWriter's constant-memory mode), so the memory an export needs does
+not grow with the number of answers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
 
-from openpyxl import Workbook
+import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,17 +86,20 @@ async def answer_rows(session: AsyncSession, scope: Scope, t: Translator) -> Asy
     # question, the same option): worked out once per distinct answer.
     shown: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     async for batch in result.partitions():
-        rows = []
+        rows: list[list[Any]] = []
+        append = rows.append
         for request_id, at, survey, version, qid, kind, number, text in batch:
-            key = (survey, version, qid, kind, number, None if kind == "text" else text)
+            free = kind == "text"
+            key = (survey, version, qid, number, None if free else text)
             cells = shown.get(key)
             if cells is None:
                 q = texts.question(survey, version, qid)
                 cells = (titles.get(survey, survey), version, q.text[t.locale] if q else qid,
-                         None if kind == "text" else texts.answer(q, kind, number, text))
+                         None if free else texts.answer(q, kind, number, text))
                 if len(shown) < MEMO:
                     shown[key] = cells
-            rows.append([request_id, at, *cells[:3], redact(text or "") if kind == "text" else cells[3]])
+            title, ver, question, answer = cells
+            append([request_id, at, title, ver, question, redact(text or "") if free else answer])
         yield rows
 
 
@@ -135,24 +139,24 @@ def _sheet_name(text: str, used: set[str]) -> str:
 async def write_xlsx(session: AsyncSession, scope: Scope, t: Translator, out: IO[bytes] | Path) -> int:
     """Writes the report as a workbook (one sheet per section, then the answers); returns answer rows.
 
-    openpyxl's write-only mode keeps each sheet's rows in a temporary file, not in memory.
+    XlsxWriter's constant-memory mode writes each row out as soon as it is complete, so
+    the answers sheet costs a row's memory, not the sheet's.
     """
-    book = Workbook(write_only=True)
+    book = xlsxwriter.Workbook(str(out) if isinstance(out, Path) else out, {"constant_memory": True})
     used: set[str] = set()
     for section in await build(session, scope):
-        sheet = book.create_sheet(_sheet_name(t(f"stats.section.{section.key}"), used))
-        if section.note is not None:
-            sheet.append([cell_text(t, section.note)])
-        for row in section_rows(t, section):
-            sheet.append(row)
-    answers = book.create_sheet(_sheet_name(t("stats.section.answers"), used))
-    answers.append([t(f"stats.col.{c}") for c in ANSWER_COLUMNS])
+        sheet = book.add_worksheet(_sheet_name(t(f"stats.section.{section.key}"), used))
+        lines = ([[cell_text(t, section.note)]] if section.note is not None else []) + section_rows(t, section)
+        for i, row in enumerate(lines):
+            sheet.write_row(i, 0, row)
+    answers = book.add_worksheet(_sheet_name(t("stats.section.answers"), used))
+    answers.write_row(0, 0, [t(f"stats.col.{c}") for c in ANSWER_COLUMNS])
     n = 0
     async for rows in answer_rows(session, scope, t):
         for row in rows:
-            answers.append(row)
-        n += len(rows)
-    book.save(out)
+            n += 1
+            answers.write_row(n, 0, row)
+    book.close()
     return n
 
 
