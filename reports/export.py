@@ -3,7 +3,7 @@
 The summary sections come first (in XLSX one sheet each), then every survey answer of
 the period, one row each: response number (not the person), time, survey, version,
 question and answer, with phone numbers removed from free text. The answers are read
-with a server-side cursor in batches (`yield_per`) and written as they arrive (CSV row by
+through the driver's cursor in batches (`storage.surveys.stream_answers`) and written as they arrive (CSV row by
 row, XLSX with XlsxWriter's constant-memory mode), so the memory an export needs does
 not grow with the number of answers.
 """
@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
 from reports.period import Period
 from reports.redact import redact
 from reports.render import cell_text, headers
-from reports.sections import Scope, Section, build, local_time, within
-from storage import survey_defs
-from storage.models import SurveyAnswer
+from reports.sections import Scope, Section, build
+from storage import survey_defs, surveys
 
 BATCH = 5000
 MEMO = 50_000  # distinct (question, answer) pairs kept; numbers and months can vary widely
@@ -75,17 +73,10 @@ async def answer_rows(session: AsyncSession, scope: Scope, t: Translator) -> Asy
     """Every answer of the period in time order, streamed in batches of rows."""
     texts = _Texts(t.locale)
     titles = {key: versions[-1].title[t.locale] for key, versions in survey_defs.load().items()}
-    query = (select(SurveyAnswer.request_id, local_time(session, SurveyAnswer.answered_at, scope),
-                    SurveyAnswer.survey, SurveyAnswer.version, SurveyAnswer.question, SurveyAnswer.kind,
-                    SurveyAnswer.value_int, SurveyAnswer.value_text)
-             .where(within(SurveyAnswer.answered_at, scope)).order_by(SurveyAnswer.answered_at, SurveyAnswer.id)
-             .execution_options(yield_per=BATCH))
-    # Core rows on the session's connection: the ORM's result layer would add nothing but time.
-    result = await (await session.connection()).stream(query)
     # Everything but the response number, the time and free text repeats across rows (the same
     # question, the same option): worked out once per distinct answer.
     shown: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    async for batch in result.partitions():
+    async for batch in surveys.stream_answers(session, scope.start, scope.end, scope.tz, BATCH):
         rows: list[list[Any]] = []
         append = rows.append
         for request_id, at, survey, version, qid, kind, number, text in batch:

@@ -74,7 +74,7 @@ def within(column: Any, scope: Scope) -> ColumnElement[bool]:
 
 def local_time(session: AsyncSession, column: Any, scope: Scope, *, minutes: bool = True) -> Any:
     """The column as local 'YYYY-MM-DD HH:MM' (or the day alone) computed by the database, so
-    exports and day counts do not convert 200,000 datetimes in Python. PostgreSQL converts
+    counting per day does not convert every row's datetime in Python. PostgreSQL converts
     with the zone itself; SQLite shifts by the zone's offset at the start of the period
     (exact for Asia/Seoul, which has no daylight saving)."""
     if session.get_bind().dialect.name == "postgresql":

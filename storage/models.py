@@ -295,8 +295,9 @@ class Booking(Base):
     __table_args__ = (
         Index("ix_bookings_user_status_start", "user_id", "status", "starts_at"),
         Index("ix_bookings_counselor_start", "counselor_id", "starts_at"),
-        # /stats counts sessions of a period by type, place and status from the index alone.
-        Index("ix_bookings_start_type", "starts_at", "type", "place_id", "status"),
+        # /stats counts a period's sessions by type, place and status from this index alone; with
+        # the time last, SQLite skip-scans the few (type, place, status) groups in order (no sort).
+        Index("ix_bookings_type_place_status_start", "type", "place_id", "status", "starts_at"),
     )
 
     id: Mapped[intpk]
@@ -479,8 +480,10 @@ class SurveyAnswer(Base):
     __tablename__ = "survey_answers"
     __table_args__ = (
         UniqueConstraint("request_id", "question"),
-        # Reports read answers by time and survey; the covering columns spare the table lookups.
+        # Reports read answers by time (the export, in time order) and count them per question and
+        # value (ratings, choices); both indexes cover what those queries read.
         Index("ix_survey_answers_time", "answered_at", "survey", "question", "value_int"),
+        Index("ix_survey_answers_question", "survey", "question", "value_int", "answered_at"),
     )
 
     id: Mapped[intpk]

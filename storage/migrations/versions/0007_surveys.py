@@ -68,9 +68,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('survey_answers', schema=None) as batch_op:
         batch_op.create_index('ix_survey_answers_time', ['answered_at', 'survey', 'question', 'value_int'], unique=False)
+        batch_op.create_index('ix_survey_answers_question', ['survey', 'question', 'value_int', 'answered_at'], unique=False)
 
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.create_index('ix_bookings_start_type', ['starts_at', 'type', 'place_id', 'status'], unique=False)
+        batch_op.create_index('ix_bookings_type_place_status_start', ['type', 'place_id', 'status', 'starts_at'], unique=False)
 
     with op.batch_alter_table('seeker_profiles', schema=None) as batch_op:
         batch_op.create_index('ix_seeker_profiles_registered', ['registered_at', 'track'], unique=False)
@@ -83,9 +84,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_seeker_profiles_registered')
 
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.drop_index('ix_bookings_start_type')
+        batch_op.drop_index('ix_bookings_type_place_status_start')
 
     with op.batch_alter_table('survey_answers', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_answers_question')
         batch_op.drop_index('ix_survey_answers_time')
 
     op.drop_table('survey_answers')
