@@ -127,8 +127,9 @@ async def close_expired(session: AsyncSession, now: dt.datetime) -> list[int]:
 async def attended_bookings_without_survey(session: AsyncSession, ended_after: dt.datetime) -> list[Booking]:
     """Attended sessions that ended after `ended_after` and have no invitation yet."""
     return list(await session.scalars(
-        select(Booking).where(Booking.status == "attended", Booking.ends_at > ended_after,
-                              ~exists().where(SurveyRequest.booking_id == Booking.id))
+        # The start bound lets the sweep use the (…, status, starts_at) index: sessions last hours, not a day.
+        select(Booking).where(Booking.status == "attended", Booking.starts_at > ended_after - dt.timedelta(days=1),
+                              Booking.ends_at > ended_after, ~exists().where(SurveyRequest.booking_id == Booking.id))
         .order_by(Booking.ends_at)))
 
 
