@@ -259,15 +259,16 @@ async def responses(session: AsyncSession, scope: Scope) -> Section:
     return Section("responses", ("survey", "invited", "done", "open", "skipped", "closed", "done_pct"), rows)
 
 
-async def latest_choices(session: AsyncSession, scope: Scope, survey: str, question: str) -> dict[int, str]:
-    """Each person's newest answer to a choice question in the period (a person asked twice counts once)."""
+async def latest_answers(session: AsyncSession, scope: Scope, survey: str, question: str) -> dict[int, Any]:
+    """Each person's newest answer to a question in the period (a person asked twice counts once):
+    the option id for a choice, the number for a number."""
     result = await session.execute(
-        select(SurveyRequest.user_id, SurveyAnswer.value_text)
+        select(SurveyRequest.user_id, SurveyAnswer.value_text, SurveyAnswer.value_int)
         .join(SurveyRequest, SurveyRequest.id == SurveyAnswer.request_id)
         .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.survey == survey,
                SurveyAnswer.question == question)
         .order_by(SurveyAnswer.answered_at, SurveyAnswer.id))
-    return {int(uid): str(value) for uid, value in result}
+    return {int(uid): text if number is None else number for uid, text, number in result}
 
 
 def option_text(survey: str, question: str, option: str) -> dict[str, str]:
@@ -279,7 +280,7 @@ def option_text(survey: str, question: str, option: str) -> dict[str, str]:
     return {"ko": option, "en": option}
 
 
-def option_rows(survey: str, question: str, answers: dict[int, str]) -> list[tuple[Cell, ...]]:
+def option_rows(survey: str, question: str, answers: dict[int, Any]) -> list[tuple[Cell, ...]]:
     counts = Counter(answers.values())
     options = [o.id for o in survey_defs.latest(survey).question(question).options]
     options += sorted(set(counts) - set(options))
@@ -289,7 +290,7 @@ def option_rows(survey: str, question: str, answers: dict[int, str]) -> list[tup
 
 async def jobs(session: AsyncSession, scope: Scope) -> Section:
     """Job seekers' follow-up: did they find a job (each person's newest answer)."""
-    answers = await latest_choices(session, scope, "seeker_followup", "employed")
+    answers = await latest_answers(session, scope, "seeker_followup", "employed")
     found = sum(1 for v in answers.values() if v in ("full_time", "part_time"))
     return Section("jobs", ("answer", "people", "share_pct"), option_rows("seeker_followup", "employed", answers),
                    Label("stats.jobs_rate", {"pct": pct(found, len(answers)) or 0, "n": len(answers)}))
@@ -297,7 +298,7 @@ async def jobs(session: AsyncSession, scope: Scope) -> Section:
 
 async def survival(session: AsyncSession, scope: Scope) -> Section:
     """Founders still operating, from the members' half-yearly survey (paused counts as surviving)."""
-    answers = await latest_choices(session, scope, "member_followup", "operating")
+    answers = await latest_answers(session, scope, "member_followup", "operating")
     alive = sum(1 for v in answers.values() if v in ("yes", "paused"))
     return Section("survival", ("answer", "people", "share_pct"), option_rows("member_followup", "operating", answers),
                    Label("stats.survival_rate", {"pct": pct(alive, len(answers)) or 0, "n": len(answers)}))
@@ -305,14 +306,11 @@ async def survival(session: AsyncSession, scope: Scope) -> Section:
 
 async def revenue(session: AsyncSession, scope: Scope) -> Section:
     """Founders' revenue bands and team sizes (each member's newest answer)."""
-    answers = await latest_choices(session, scope, "member_followup", "revenue")
-    avg_people = (await session.execute(
-        select(func.avg(SurveyAnswer.value_int), func.count())
-        .where(within(SurveyAnswer.answered_at, scope), SurveyAnswer.survey == "member_followup",
-               SurveyAnswer.question == "employees"))).one()
-    people = round(float(avg_people[0]), 1) if avg_people[0] is not None else 0
+    answers = await latest_answers(session, scope, "member_followup", "revenue")
+    people = [int(n) for n in (await latest_answers(session, scope, "member_followup", "employees")).values()]
+    average = round(sum(people) / len(people), 1) if people else 0
     return Section("revenue", ("answer", "people", "share_pct"), option_rows("member_followup", "revenue", answers),
-                   Label("stats.employees_avg", {"avg": people, "n": int(avg_people[1] or 0)}))
+                   Label("stats.employees_avg", {"avg": average, "n": len(people)}))
 
 
 COMMENTS_SHOWN = 20

@@ -21,7 +21,7 @@ from reports.period import Period, custom, preset
 from reports.redact import redact
 from scheduler.digest import send_weekly_digest
 from scheduler.surveys import invite_attendees
-from storage import memberships, users
+from storage import memberships, survey_defs, surveys, users
 from tests.conftest import ADMIN_ID, Chat, Harness, make_settings
 from tests.test_counselor import make_booking, make_counselor, make_person
 from tests.test_surveys import open_invitation
@@ -216,3 +216,35 @@ def test_cli_report_command_line(tmp_path: Path) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "jan.xlsx").stat().st_size > 0
+
+
+async def test_job_finding_survival_and_revenue_from_the_follow_ups(harness: Harness) -> None:
+    """Each person's newest answer counts once: a member asked twice in the period is one company."""
+    h = harness
+    now = h.clock.now()
+    answers = {
+        ("seeker_followup", 11): [{"employed": "full_time", "employer": "(주)서울소프트", "since": "2026-02"}],
+        ("seeker_followup", 12): [{"employed": "searching"}],
+        ("member_followup", 21): [{"operating": "yes", "revenue": "none", "employees": 2},
+                                  {"operating": "yes", "revenue": "10m_100m", "employees": 4}],
+        ("member_followup", 22): [{"operating": "closed"}],
+    }
+    async with h.sessions() as s, s.begin():
+        for (survey, tg), rounds in answers.items():
+            user, _ = await users.identify(s, "telegram", str(tg), str(tg), "ko", now)
+            for i, given in enumerate(rounds):
+                at = now + dt.timedelta(minutes=i)
+                request = await surveys.open_request(s, user_id=user.id, survey=survey, subject=f"{survey}:{i}",
+                                                     due_at=at, now=at)
+                assert request is not None
+                for qid, value in given.items():
+                    question = survey_defs.latest(survey).question(qid)
+                    assert await surveys.save_answer(s, request, question, value, at)
+    admin = h.chat(ADMIN_ID)
+    await admin.send("/stats month")
+    text = admin.replies[0].text
+    assert "취업률 50.0% (응답 2명)" in text
+    assert "네, 정규직으로 — 인원 1, 비율% 50.0" in text and "아직 구직 중이에요 — 인원 1, 비율% 50.0" in text
+    assert "생존율 50.0% (응답 2개 기업, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
+    assert "1천만~1억 원 — 인원 1, 비율% 100.0" in text and "아직 없음 — 인원 0" in text
+    assert "평균 인원 4.0명 (응답 1개)" in text  # the member's newer answer
