@@ -4,16 +4,19 @@ distribution of overall satisfaction ratings, as one PNG (matplotlib, Agg backen
 Counts are grouped by local day in the database (`reports.sections.local_time`) and
 then into weeks or months here.
 
-Matplotlib's bundled fonts have no Hangul; when no Korean font is installed the chart's
-texts are drawn in English rather than as empty boxes.
+Matplotlib's bundled fonts have no Hangul: the chart uses an installed Korean font or
+NanumGothic from the koreanize-matplotlib package, and draws its texts in English rather
+than as empty boxes when neither is there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import io
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -37,8 +40,20 @@ KOREAN_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothi
 
 @cache
 def korean_font() -> str | None:
+    """A font with Hangul: one installed on the machine, else NanumGothic from the
+    koreanize-matplotlib package (used for its font file only; importing it would change
+    matplotlib's settings for the whole process)."""
     names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in KOREAN_FONTS if n in names), None)
+    found = next((n for n in KOREAN_FONTS if n in names), None)
+    if found is not None:
+        return found
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / "NanumGothic.ttf"
+        if path.is_file():
+            font_manager.fontManager.addfont(str(path))
+            return font_manager.FontProperties(fname=str(path)).get_name()
+    return None
 
 
 async def _per_day(session: AsyncSession, scope: Scope, column: Any, *where: Any) -> Counter[dt.date]:
@@ -94,7 +109,8 @@ def draw(t: Translator, scope: Scope, starts: list[dt.date], series: dict[str, l
     font = korean_font()
     if font is None and t.locale != "en":
         t = translator("en")
-    with matplotlib.rc_context({"font.family": font} if font else None):
+    # NanumGothic has no Unicode minus sign: axes write "-" instead.
+    with matplotlib.rc_context({"font.family": font, "axes.unicode_minus": False} if font else None):
         fig = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
         trend_ax, dist_ax = fig.subplots(1, 2, width_ratios=(3, 2))
         labels = [f"{d.month}/{d.day}" if weekly else f"{d:%Y-%m}" for d in starts]

@@ -157,6 +157,12 @@ def test_periods() -> None:
     assert start == dt.datetime(2025, 12, 31, 15, tzinfo=dt.UTC) and end == dt.datetime(2026, 3, 31, 15, tzinfo=dt.UTC)
 
 
+def test_charts_have_a_korean_font() -> None:
+    from reports import chart
+
+    assert chart.korean_font() is not None  # NanumGothic from koreanize-matplotlib, or an installed one
+
+
 def test_phone_numbers_are_removed() -> None:
     for text in ("010-1234-5678", "01012345678", "+82 10 1234 5678", "010.1234.5678", "(02) 123-4567"):
         assert "1234" not in redact(f"연락처 {text} 입니다") and "4567" not in redact(text), text
