@@ -9,6 +9,7 @@ Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell
 `counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli_counselors`);
 `firms import FILE` imports vetted firms and postings, `firms demo` loads the demo set (`bot.cli_firms`).
 The shell loads the demo set by itself when the firm table is empty, so `/jobs` shows matches.
+`report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE` writes the KPI report as CSV or XLSX (`bot.cli_report`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     companies = sub.add_parser("firms", help="vetted firms and their postings")
     companies.add_argument("action", choices=["import", "demo"])
     companies.add_argument("file", nargs="?", help="import: CSV/JSON file; demo: write the demo set here instead")
+    report = sub.add_parser("report", help="write the KPI report for a period as .csv or .xlsx")
+    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
+    report.add_argument("--out", required=True, help="output file; .csv or .xlsx picks the format")
     args = parser.parse_args(argv)
     if args.cmd == "firms" and args.action == "import" and not args.file:
         parser.error("firms import needs a FILE")
@@ -131,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_firms import run as run_firms
 
             return asyncio.run(run_firms(settings, args.action, args.file, sys.stdout, sys.stderr))
+        elif args.cmd == "report":
+            from bot.cli_report import run_report
+
+            return asyncio.run(run_report(settings, args.first, args.last, args.out, sys.stdout))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -31,10 +31,13 @@ from handlers import (
     referrals,
     seeker,
     start,
+    stats,
+    surveys,
 )
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
+from storage import survey_defs
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
@@ -54,6 +57,8 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     broadcast.build,
     preferences.build,
     jobs.build, referrals.build, firms_admin.build,
+    surveys.build,
+    stats.build,
 )
 
 # Features' periodic jobs that queue messages: (id, job, seconds).
@@ -70,6 +75,8 @@ def build_engine(
     clock: Clock | None = None,
     extra_admins: Iterable[tuple[str, str]] = (),
 ) -> Engine:
+    # A malformed survey file stops the start here, not at the first invitation.
+    survey_defs.load()
     return Engine(settings, sessions, [build() for build in ROUTERS], clock=clock, extra_admins=extra_admins)
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_DEFAULT_API = "https://api.telegram.org/bot"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_hhmm(value: str) -> int:
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     # The daily digest of new postings (opt-in in /settings): threshold and earliest local time.
     jobs_digest_min_score: int = Field(default=60, ge=0, le=100)
     jobs_digest_time: str = "09:00"
+    # The admins' weekly digest (last week's headline figures and the chart): "<weekday> HH:MM"
+    # in TIMEZONE, e.g. "mon 09:00"; "off" sends none.
+    weekly_digest: str = "mon 09:00"
     log_level: str = "INFO"
     # "json" for one JSON object per line (time, level, logger, request_id, message), for a log collector.
     log_format: Literal["text", "json"] = "text"
@@ -137,6 +141,27 @@ class Settings(BaseSettings):
     def _hhmm(cls, value: str) -> str:
         parse_hhmm(value)
         return value
+
+    @field_validator("weekly_digest")
+    @classmethod
+    def _digest_when(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value == "off":
+            return value
+        day, _, at = value.partition(" ")
+        if day not in WEEKDAYS:
+            raise ValueError("use a weekday and a time, e.g. mon 09:00, or off")
+        parse_hhmm(at)
+        return value
+
+    @property
+    def digest_at(self) -> tuple[str, int, int] | None:
+        """(weekday as 'mon'…'sun', hour, minute) of the weekly digest, or None when it is off."""
+        if self.weekly_digest == "off":
+            return None
+        day, _, at = self.weekly_digest.partition(" ")
+        minutes = parse_hhmm(at)
+        return day, minutes // 60, minutes % 60
 
     @property
     def opening_minutes(self) -> tuple[int, int]:

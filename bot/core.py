@@ -10,6 +10,7 @@ forms and menu entries; `bot.app` composes the routers in one ordered list.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,20 +86,28 @@ class Reply:
     attachment: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-able form for the outbox (`file` bytes are not queued; `attachment` references are)."""
+        """A JSON-able form for the outbox; a small generated `file` (the weekly digest's chart)
+        travels base64-encoded in the row, platform files by `attachment` reference."""
         data: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in self.buttons],
         }
         if self.attachment is not None:
             data["attachment"] = dict(self.attachment)
+        if self.file is not None:
+            data["file"] = {"filename": self.file.filename, "mime": self.file.mime, "caption": self.file.caption,
+                            "data": base64.b64encode(self.file.data).decode("ascii")}
         return data
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Reply:
         rows = [[Button(b["label"], b.get("payload"), b.get("url")) for b in row] for row in data.get("buttons", [])]
         attachment = data.get("attachment")
-        return cls(text=data["text"], buttons=rows, attachment=dict(attachment) if attachment else None)
+        file = data.get("file")
+        out = None
+        if file:
+            out = FileOut(file["filename"], base64.b64decode(file["data"]), file["mime"], file.get("caption"))
+        return cls(text=data["text"], buttons=rows, attachment=dict(attachment) if attachment else None, file=out)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, parse_hhmm
 from bot.core import Clock
-from scheduler import agenda, events
+from scheduler import agenda, digest, events, surveys
 from scheduler.outbox import Dispatcher
 from storage import conversations
 
@@ -73,6 +73,16 @@ class Scheduler:
         aps.add_job(self._tracked(self._queues(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",
                     hour=agenda_at // 60, minute=agenda_at % 60, id="agenda", max_instances=1, coalesce=True,
                     misfire_grace_time=3600)
+        aps.add_job(self._tracked(self._queues(surveys.invite_attendees)), "interval",
+                    seconds=surveys.SWEEP_INTERVAL_SECONDS, id="survey-sweep", **once)
+        # Follow-ups go out in the morning; the unique (person, trigger) rule makes a catch-up run harmless.
+        aps.add_job(self._tracked(self._queues(surveys.invite_followups)), "cron", hour=surveys.FOLLOWUP_HOUR,
+                    id="survey-followups", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+        digest_at = self.settings.digest_at
+        if digest_at is not None:
+            day, hour, minute = digest_at
+            aps.add_job(self._tracked(self._queues(digest.send_weekly_digest)), "cron", day_of_week=day, hour=hour,
+                        minute=minute, id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         aps.start()
         self._aps = aps
         self.dispatcher.on_kick = self._kick

@@ -104,6 +104,7 @@ class SeekerProfile(Base):
     """Job-seeker registration (구직등록)."""
 
     __tablename__ = "seeker_profiles"
+    __table_args__ = (Index("ix_seeker_profiles_registered", "registered_at", "track"),)
 
     user_id: Mapped[user_fk] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40))
@@ -294,6 +295,9 @@ class Booking(Base):
     __table_args__ = (
         Index("ix_bookings_user_status_start", "user_id", "status", "starts_at"),
         Index("ix_bookings_counselor_start", "counselor_id", "starts_at"),
+        # /stats counts a period's sessions by type, place and status from this index alone; with
+        # the time last, SQLite skip-scans the few (type, place, status) groups in order (no sort).
+        Index("ix_bookings_type_place_status_start", "type", "place_id", "status", "starts_at"),
     )
 
     id: Mapped[intpk]
@@ -537,3 +541,65 @@ class JobDigest(Base):
     user_id: Mapped[user_fk] = mapped_column(primary_key=True)
     since: Mapped[timestamp]
     last_sent_on: Mapped[dt.date | None] = mapped_column(default=None)  # local date of the last digest
+
+
+# --- satisfaction surveys and follow-ups --------------------------------------------------------
+
+
+class SurveyRequest(Base):
+    """One invitation of one person to one survey for one trigger (a session, an event, a quarter).
+
+    `(user_id, subject)` is unique: one answer per person per trigger, whoever races. The
+    questions come from `storage/data/surveys.json` at `version`, so old answers stay
+    readable after the survey changes.
+    """
+
+    __tablename__ = "survey_requests"
+    __table_args__ = (
+        UniqueConstraint("user_id", "subject"),
+        Index("ix_survey_requests_status_expires", "status", "expires_at"),
+        Index("ix_survey_requests_booking", "booking_id"),
+        Index("ix_survey_requests_event", "event_id"),
+        Index("ix_survey_requests_counselor", "counselor_id"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    survey: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int]
+    # booking:<id> | event:<id> | seeker:q<n> | member:<year>h<1|2>
+    subject: Mapped[str] = mapped_column(String(40))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"), default=None)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), default=None)
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | skipped | closed
+    # The question waiting for a typed answer, and a multi-choice selection not yet confirmed.
+    asking: Mapped[str | None] = mapped_column(String(32), default=None)
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[timestamp]
+    due_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class SurveyAnswer(Base):
+    """One answered question; a partly answered survey keeps the answers it has."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("request_id", "question"),
+        # Reports read answers by time (the export, in time order) and count them per question and
+        # value (ratings, choices); both indexes cover what those queries read.
+        Index("ix_survey_answers_time", "answered_at", "survey", "question", "value_int"),
+        Index("ix_survey_answers_question", "survey", "question", "value_int", "answered_at"),
+    )
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("survey_requests.id", ondelete="CASCADE"))
+    survey: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int]
+    question: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    value_int: Mapped[int | None] = mapped_column(default=None)  # rating, number
+    value_text: Mapped[str | None] = mapped_column(Text, default=None)  # choice id(s) comma-joined, text, month
+    answered_at: Mapped[timestamp]

@@ -157,6 +157,12 @@ async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_
     await admin.send("/outcomes")
     assert "기업별 취업알선 결과 (1곳)" in admin.text and "1 · 1 · 1 · 0" in admin.text
 
+    # The same referral counts in the KPI report (취업알선 and hires).
+    await admin.send("/stats month")
+    report = admin.replies[0].text
+    assert "🤝 취업알선" in report and "알선 요청 — 건수 1" in report and "채용 — 건수 1" in report
+    assert "채용률 100.0% (알선 1건 중)" in report
+
 
 async def test_without_counselors_the_admins_get_the_referral(harness: Harness) -> None:
     await demo(harness)

@@ -8,6 +8,7 @@ The outbox notifier maps Telegram's errors to the dispatcher's outcomes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ import pytest_asyncio
 
 from bot.channels.telegram import TelegramChannel, build_application, run, split_text
 from bot.config import Settings
+from bot.core import Button
 from scheduler import outbox as dispatch
 from tests.conftest import ADMIN_ID, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -205,7 +207,9 @@ async def test_webhook_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> 
         await bot.close()
 
 
-async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram) -> None:
+@contextlib.asynccontextmanager
+async def notifier(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    """The Telegram channel as the outbox's notifier, against the fake."""
     from bot.app import build_engine
     from storage.db import create_engine, session_factory
 
@@ -215,6 +219,14 @@ async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram)
     channel = TelegramChannel(build_engine(settings, session_factory(db)), application)
     await application.initialize()
     try:
+        yield channel
+    finally:
+        await application.shutdown()
+        await db.dispose()
+
+
+async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram) -> None:
+    async with notifier(tmp_path, fake) as channel:
         await channel.send("77", {"text": "안녕하세요", "buttons": [[{"label": "열기", "payload": "m:menu"}]]})
         assert fake.last_message(77)["text"] == "안녕하세요"
         fake.block(78)
@@ -226,9 +238,6 @@ async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram)
         assert exc.value.seconds == 7
         await channel.send("80", {"text": "가" * 9000})
         assert [len(m["text"]) for m in fake.messages(80)] == [4096, 4096, 808]
-    finally:
-        await application.shutdown()
-        await db.dispose()
 
 
 def test_split_text_keeps_everything() -> None:
@@ -276,3 +285,17 @@ async def test_booking_confirmation_carries_an_ics_document(tmp_path: Path, fake
         assert upload.filename.endswith(".ics") and b"https://meet.example.org/jobhub" in upload.data
     finally:
         await bot.close()
+
+
+async def test_queued_message_with_a_chart_arrives_as_a_photo(tmp_path: Path, fake: FakeTelegram) -> None:
+    """The weekly digest: text with a button, then the chart from the outbox row as an inline photo."""
+    from bot.core import FileOut, Reply
+
+    async with notifier(tmp_path, fake) as channel:
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        reply = Reply("📊 주간 실적", [[Button("통계", "m:stats")]], file=FileOut("week.png", png, "image/png"))
+        since = len(fake.calls)
+        await channel.send(str(ADMIN_ID), reply.to_payload())
+        assert next(m.get("text") for m in fake.messages(ADMIN_ID)) == "📊 주간 실적"
+        photo = await fake.wait_for(lambda c: c.method == "sendPhoto", since=since)
+        assert photo.params["photo"].data == png

@@ -169,8 +169,13 @@ class TelegramChannel:
                     markup = keyboard(reply) if i == len(parts) - 1 else None
                     await bot.send_message(chat_id, part, reply_markup=markup, rate_limit_args=rate_limit_args)
             if reply.file is not None:
-                await bot.send_document(chat_id, InputFile(reply.file.data, filename=reply.file.filename),
-                                        caption=reply.file.caption, rate_limit_args=rate_limit_args)
+                upload = InputFile(reply.file.data, filename=reply.file.filename)
+                # A chart reads best inline; spreadsheets and calendars go as files.
+                if reply.file.mime.startswith("image/"):
+                    await bot.send_photo(chat_id, upload, caption=reply.file.caption, rate_limit_args=rate_limit_args)
+                else:
+                    await bot.send_document(chat_id, upload, caption=reply.file.caption,
+                                            rate_limit_args=rate_limit_args)
 
     async def _send_attachment(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> bool:
         """A photo or document by its Telegram file id: the text as caption when it fits

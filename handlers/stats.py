@@ -1,0 +1,140 @@
+"""KPI reports for admins (`/stats`, 통계).
+
+1. `/stats` offers the period: 이번 달, 이번 분기, 올해 (each up to today) or 직접 입력
+   (first day, then last day; typed as YYYY-MM-DD). `/stats month|quarter|year` and
+   `/stats 2026-01-01 2026-03-31` skip the question. A last day before the first, an
+   impossible date or a span over five years is refused with what was wrong.
+2. The report comes as text, section by section (registrations by track; sessions by
+   type and place, attended vs no-show; applications; members by stage and applicant
+   type; events; satisfaction with counts and distribution; survey responses; job
+   finding; founders' survival and revenue bands; the newest free-text answers with
+   phone numbers removed), then a chart (trend by week or month and the rating
+   distribution) as a PNG, then CSV / XLSX buttons for the same period as a file.
+   An empty period gives the same sections with zero counts.
+Every command, button and form submit here is behind the admin guard; the export
+buttons carry only the period, which is checked again on press.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+
+from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.forms import Answers, Field, FieldInput, Form
+from reports import chart, export, sections
+from reports.period import PRESETS, Period, checked, custom, parse_date, preset
+from reports.render import report_text
+from reports.sections import Scope
+
+log = logging.getLogger(__name__)
+
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def ask_period(ctx: Ctx) -> Reply:
+    t = ctx.t
+    return Reply(t("stats.ask_period"), [
+        [Button(t(f"stats.period.{name}"), payload("st", "p", name)) for name in PRESETS],
+        [Button(t("stats.period.custom"), payload("st", "custom"))],
+    ])
+
+
+async def report(ctx: Ctx, period: Period) -> list[Reply]:
+    """The text, the chart and the export buttons for one period."""
+    t = ctx.t
+    scope = Scope(period, ctx.settings.tz)
+    parts = await sections.build(ctx.session, scope)
+    picture = await chart.png(ctx.session, scope, t)
+    log.info("stats shown days=%s admin=%s", period.days, ctx.user.id)
+    code = period.code()
+    return [
+        Reply(report_text(t, period, parts)),
+        Reply("", file=FileOut(f"jobhub-{code}.png", picture, "image/png", t("stats.chart_caption",
+                                                                              period=period.label()))),
+        Reply(t("stats.export_ask"), [[Button("CSV", payload("st", "csv", code)),
+                                       Button("XLSX", payload("st", "xlsx", code))]]),
+    ]
+
+
+async def stats_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    if not args:
+        return [ask_period(ctx)]
+    day = ctx.now.astimezone(ctx.settings.tz).date()
+    try:
+        if len(args) == 1 and args[0].lower() in PRESETS:
+            period = preset(args[0].lower(), day)
+        elif len(args) == 2:
+            period = custom(args[0], args[1])
+        else:
+            return [Reply(ctx.t("stats.usage")), ask_period(ctx)]
+    except Invalid as exc:
+        return [Reply(ctx.t(exc.key, **exc.params)), Reply(ctx.t("stats.usage"))]
+    return await report(ctx, period)
+
+
+async def export_file(ctx: Ctx, fmt: str, code: str) -> list[Reply]:
+    period = Period.from_code(code)
+    scope = Scope(period, ctx.settings.tz)
+    if fmt == "csv":
+        text = io.StringIO()
+        rows = await export.write_csv(ctx.session, scope, ctx.t, text)
+        data = text.getvalue().encode("utf-8-sig")  # the BOM makes Excel read Korean correctly
+    else:
+        buffer = io.BytesIO()
+        rows = await export.write_xlsx(ctx.session, scope, ctx.t, buffer)
+        data = buffer.getvalue()
+    log.info("stats exported format=%s answers=%s admin=%s", fmt, rows, ctx.user.id)
+    return [Reply(ctx.t("stats.exported", period=period.label(), n=rows),
+                  file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
+
+
+async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`st:p:<preset>`, `st:custom`, `st:csv|xlsx:<first>-<last>`."""
+    action = args[0]
+    if action == "p" and args[1] in PRESETS:
+        return await report(ctx, preset(args[1], ctx.now.astimezone(ctx.settings.tz).date()))
+    if action == "custom":
+        return await ctx.app.start_form(ctx, "stats")
+    if action in export.FORMATS:
+        try:
+            return await export_file(ctx, action, args[1])
+        except Invalid as exc:
+            return [Reply(ctx.t(exc.key, **exc.params))]
+    raise ValueError("unknown stats button")
+
+
+def parse_first(raw: str, _inp: FieldInput) -> str:
+    return parse_date(raw).isoformat()
+
+
+def parse_last(raw: str, inp: FieldInput) -> str:
+    last = parse_date(raw)
+    first = inp.answers.get("first")
+    if isinstance(first, str):
+        checked(parse_date(first), last)
+    return last.isoformat()
+
+
+async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
+    if not ctx.is_admin:
+        raise Invalid("admin.only")
+    return await report(ctx, custom(answers["first"], answers["last"]))
+
+
+PERIOD_FORM = Form("stats", (Field("first", parse=parse_first), Field("last", parse=parse_last)), submit,
+                   summary=False)
+
+
+def build() -> Router:
+    return Router(
+        name="stats",
+        admin=True,
+        commands=[CommandRoute("stats", stats_command, describe="cmd.stats")],
+        buttons=[ButtonRoute("st", on_button)],
+        forms=[PERIOD_FORM],
+        menu=[MenuItem("menu.stats", "stats")],
+        phrases={"통계": "stats", "실적": "stats", "stats": "stats"},
+    )
+
