@@ -17,14 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
-from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, membership, seeker, start
+from handlers import admin, booking, broadcast, counselor, demoday, events, handoff, link, membership, seeker, start
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
+from storage import files
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+async def purge_files(sessions: async_sessionmaker[AsyncSession], _settings: Settings, clock: Clock) -> int:
+    """Expired file links (KakaoTalk's .ics and CSV downloads) are deleted; queues nothing."""
+    async with sessions() as session, session.begin():
+        await files.purge(session, clock.now())
+    return 0
+
 
 # First match wins for typed phrases; commands and button prefixes must be unique.
 ROUTERS: tuple[Callable[[], Router], ...] = (
@@ -39,10 +47,12 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     demoday.build, demoday.build_admin,
     broadcast.build,
     preferences.build,
+    link.build,
 )
 
 # Features' periodic jobs that queue messages: (id, job, seconds).
-PERIODIC = (("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),)
+PERIODIC = (("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
+            ("served-files", purge_files, 3600))
 
 
 def build_engine(

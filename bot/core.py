@@ -65,6 +65,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A hint that a reply is one item of a list (an event, a posting, a booking).
+
+    Channels that show cards (KakaoTalk's carousel) show `title` and the few short
+    `summary` lines with the reply's buttons; text channels ignore it, since the reply's
+    text already says everything.
+    """
+
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class FileOut:
     filename: str
     data: bytes
@@ -83,6 +96,7 @@ class Reply:
     # {"kind": "photo" | "document", "telegram_file_id": "..."}. A channel without a reference
     # of its own sends the text alone, with a mark that a file was attached.
     attachment: dict[str, Any] | None = None
+    card: Card | None = None
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-able form for the outbox (`file` bytes are not queued; `attachment` references are)."""
@@ -231,6 +245,21 @@ class Router:
     # Typed text outside any form that no command phrase matched: each handler may claim it
     # (non-empty replies) or pass (an empty list), e.g. an event's check-in code.
     text: list[Handler] = field(default_factory=list)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut at line breaks (or spaces) so no part exceeds a channel's limit and nothing is lost."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return [p for p in parts if p] or [" "]
 
 
 def payload(*parts: object) -> str:

@@ -30,6 +30,7 @@ def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
     rows = [
         [Button(t("settings.turn_off" if on else "settings.turn_on"), payload("set", "ann", "off" if on else "on"))],
         [Button(t("settings.language"), payload("m", "lang"))],
+        [Button(t("settings.link"), payload("m", "link"))],
     ]
     return Reply("\n\n".join(lines), rows, edit=edit)
 
