@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,6 +44,8 @@ from storage import conversations
 from storage.db import advisory_xact_lock
 
 log = logging.getLogger(__name__)
+
+Finish = Callable[[Ctx, Response], Awaitable[None]]
 
 # A person who comes back to a half-filled form after this long is asked before we go on.
 RESUME_AFTER = dt.timedelta(hours=1)
@@ -173,7 +175,9 @@ class Engine:
 
     # --- the pipeline --------------------------------------------------------------
 
-    async def handle(self, inc: Incoming) -> Response:
+    async def handle(self, inc: Incoming, *, finish: Finish | None = None) -> Response:
+        """One turn. `finish` is a channel's last step inside the turn's transaction (KakaoTalk
+        renders there, so the files and pages it stores commit with the turn, in one write)."""
         key = (inc.channel, inc.external_id)
         async with self._locks.hold(key):
             touched = False
@@ -183,6 +187,8 @@ class Engine:
                     ctx = await self._context(session, inc)
                     response = await self._route(ctx)
                     ctx.conv.updated_at = ctx.now
+                    if finish is not None:
+                        await finish(ctx, response)
                     touched = ctx.outbox_touched
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)

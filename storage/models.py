@@ -436,16 +436,17 @@ class Broadcast(Base):
 
 
 class KakaoPage(Base):
-    """The rest of a Kakao answer that did not fit one SkillResponse (3 outputs, 10 quick
-    replies), served by the "더보기" reply; or an answer finished after Kakao stopped
-    waiting (`late`), shown before the person's next answer. One row per Kakao user."""
+    """Per Kakao user: the rest of an answer that did not fit one SkillResponse (3 outputs,
+    10 quick replies), served by the "더보기" reply (`more`); and what is waiting to be shown
+    before the person's next answer (`late`): an answer finished after Kakao stopped waiting,
+    proactive messages when the Event API is not configured."""
 
     __tablename__ = "kakao_pages"
 
     user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # more | late
     token: Mapped[str] = mapped_column(String(16))
     pages: Mapped[list[Any]]
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[timestamp]
 
 

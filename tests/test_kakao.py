@@ -389,9 +389,9 @@ async def test_a_slow_answer_goes_through_the_callback(harness: Harness) -> None
     slow = asyncio.Event()
     real = harness.engine.handle
 
-    async def handle(inc: Any) -> Response:
+    async def handle(inc: Any, **kw: Any) -> Response:
         await slow.wait()
-        return await real(inc)
+        return await real(inc, **kw)
 
     harness.engine.handle = handle  # type: ignore[method-assign]
     try:
@@ -420,12 +420,12 @@ async def test_without_a_callback_a_late_answer_comes_before_the_next_one(harnes
     real = harness.engine.handle
     calls = 0
 
-    async def handle(inc: Any) -> Response:
+    async def handle(inc: Any, **kw: Any) -> Response:
         nonlocal calls
         calls += 1
         if calls == 1:
             await slow.wait()
-        return await real(inc)
+        return await real(inc, **kw)
 
     harness.engine.handle = handle  # type: ignore[method-assign]
     try:
@@ -452,15 +452,21 @@ async def test_without_the_event_api_queued_messages_are_shown_with_the_next_ans
     await user.say("/start")
     async with h.sessions() as s, s.begin():
         user_id = await s.scalar(select(Identity.user_id).where(Identity.external_id == "k-queued"))
-        await outbox.enqueue(s, channel="kakao", chat_id="k-queued", user_id=user_id, kind="booking.reminder",
-                             payload=Reply("내일 10:00 상담이 있어요.", [[Button("예약 보기", "m:mybookings")]])
-                             .to_payload(), now=h.clock.now())
+        for text in ("내일 10:00 상담이 있어요.", "행사가 내일이에요."):
+            await outbox.enqueue(s, channel="kakao", chat_id="k-queued", user_id=user_id, kind="booking.reminder",
+                                 payload=Reply(text, [[Button("예약 보기", "m:mybookings")]]).to_payload(),
+                                 now=h.clock.now())
+    holding = kakao.notifier(skill.skill.settings, h.sessions, h.clock)
+    assert isinstance(holding, kakao.HoldingNotifier)
+    assert await Dispatcher(h.sessions, [holding], clock=h.clock, rate=10_000, per_chat_interval=0).run_once() == 2
     await user.say("/help")
-    assert user.text.startswith("내일 10:00 상담이 있어요.")
-    assert any(b.get("extra", {}).get("payload") == "m:mybookings" for b in buttons_of(user.template))
+    assert user.text.startswith("내일 10:00 상담이 있어요.\n행사가 내일이에요.\n"), user.text
+    assert [list(o) for o in user.template["outputs"]] == [["textCard"], ["textCard"], ["simpleText"]]
+    assert "/register — 구직등록" in user.text
+    assert [b["extra"]["payload"] for b in buttons_of(user.template)
+            if "payload" in (b.get("extra") or {})] == ["m:mybookings", "m:mybookings"]
     async with h.sessions() as s:
-        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == "k-queued"))
-        assert row is not None and row.status == "sent"
+        assert set(await s.scalars(select(OutboxMessage.status))) == {"sent"}
     await user.say("/help")
     assert "내일 10:00" not in user.text
 

@@ -62,7 +62,7 @@ async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asynci
     async with running(settings) as app:
         web_app = base_app(app)
         tg: telegram_channel.TelegramChannel | None = None
-        notifier = kakao_channel.notifier(settings) if kakao else None
+        notifier = kakao_channel.notifier(settings, app.sessions, app.engine.clock) if kakao else None
         runner: web.AppRunner | None = None
         try:
             if telegram:

@@ -24,7 +24,8 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
 
 Proactive messages (reminders, notifications, broadcasts) go through the outbox to Kakao's
 Event API (`KakaoNotifier`), one call per message and user. Without the Event API
-configured, they are shown before the answer to the person's next message instead.
+configured, `HoldingNotifier` keeps them to show before the answer to the person's next
+message instead.
 """
 
 from __future__ import annotations
@@ -44,16 +45,17 @@ from urllib.parse import quote, urlparse
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.core import Button, FileOut, Incoming, Reply, Response, split_text
+from bot.core import Button, Clock, Ctx, FileOut, Incoming, Reply, Response, split_text
 from bot.engine import Engine
 from bot.i18n import Translator, pick_locale, translator
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store
-from storage.models import Identity, OutboxMessage, User
+from storage.models import Identity, User
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +182,8 @@ class Renderer:
         return (len(reply.card.title) <= CARD_TITLE and 0 < len(reply.card.summary) <= CAROUSEL_TEXT
                 and sum(len(row) for row in reply.buttons) <= CARD_BUTTONS)
 
-    async def render(self, replies: Sequence[Reply], toast: str | None = None) -> Rendered:
+    async def render(self, replies: Sequence[Reply], toast: str | None = None, *, quick: bool = True) -> Rendered:
+        """`quick=False`: every button on cards (for messages shown before another answer)."""
         out = Rendered()
         texts: list[str] = []  # consecutive plain texts, joined into as few bubbles as fit
         cards: list[Json] = []
@@ -218,9 +221,9 @@ class Renderer:
             for i in range(0, len(rendered), CARD_BUTTONS):
                 out.outputs.append({"textCard": self.text_card(self.t(note_key), rendered[i:i + CARD_BUTTONS])})
 
-        quick = max((i for i, r in enumerate(replies)
-                     if r.card is None and any(b.payload and not b.url for row in r.buttons for b in row)),
-                    default=-1)
+        quick_index = max((i for i, r in enumerate(replies)
+                           if r.card is None and any(b.payload and not b.url for row in r.buttons for b in row)),
+                          default=-1) if quick else -1
         for index, reply in enumerate(replies):
             buttons = [b for row in reply.buttons for b in row]
             if reply.card is not None and self._fits_carousel(reply):
@@ -234,7 +237,7 @@ class Renderer:
                 text = "\n\n".join(filter(None, [text, self.t("kakao.attached")]))
             links = [b for b in buttons if b.url]
             presses = [b for b in buttons if b.payload and not b.url]
-            if index == quick:
+            if index == quick_index:
                 out.quick_replies.extend(self._action(b) for b in presses)
                 presses = []
             if links or presses:
@@ -420,63 +423,54 @@ class KakaoSkill:
         return None
 
     async def _turn(self, incoming: Incoming) -> Json:
-        """One engine turn, rendered; what does not fit is stored for "더보기"."""
-        response = await self.engine.handle(incoming)
-        return await self.render(incoming, response)
+        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기"."""
+        rendered: list[Json] = []
+
+        async def finish(ctx: Ctx, response: Response) -> None:
+            rendered.append(await self._render_in(ctx.session, incoming, response, ctx.user.id,
+                                                  translator(ctx.user.locale), ctx.now))
+
+        response = await self.engine.handle(incoming, finish=finish)
+        if rendered:
+            return rendered[0]
+        # The turn failed and was rolled back: its apology alone, without the database.
+        t = self._t(incoming)
+        return paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
 
     async def render(self, incoming: Incoming, response: Response) -> Json:
-        t = self._t(incoming)
-        user_key = incoming.external_id
+        """Render a response outside a turn (its own transaction)."""
         now = self.engine.clock.now()
         async with self.sessions() as session, session.begin():
-            user_id: int | None = None
+            user_id = await session.scalar(select(Identity.user_id).where(
+                Identity.channel == CHANNEL, Identity.external_id == incoming.external_id))
+            t = await self._user_translator(session, incoming.external_id) or self._t(incoming)
+            return await self._render_in(session, incoming, response, user_id, t, now)
 
-            async def store(file: FileOut) -> str:
-                nonlocal user_id
-                if user_id is None:
-                    user_id = await session.scalar(select(Identity.user_id).where(
-                        Identity.channel == CHANNEL, Identity.external_id == user_key))
-                ttl = dt.timedelta(minutes=self.settings.file_link_ttl_minutes)
-                row = await files.store(session, user_id=user_id, filename=file.filename, mime=file.mime,
-                                        data=file.data, now=now, ttl=ttl)
-                return file_url(self.settings, row.id, int(row.expires_at.timestamp()))
+    async def _render_in(self, session: AsyncSession, incoming: Incoming, response: Response, user_id: int | None,
+                         t: Translator, now: dt.datetime) -> Json:
+        user_key = incoming.external_id
 
-            user_t = await self._user_translator(session, user_key) or t
-            renderer = Renderer(user_t, store_file=store, block_id=self.settings.kakao_button_block_id)
-            rendered = await renderer.render(response.replies, response.toast)
-            late = await pages_store.take_late(session, user_key)
-            late += await self._queued(session, user_key, user_t, now)
-            if late:
-                rendered = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
-            token = secrets.token_hex(4)
-            pages = paginate(rendered, user_t, token)
-            if len(pages) > 1:
-                await pages_store.save(session, user_key, token, pages[1:], now)
+        async def store(file: FileOut) -> str:
+            ttl = dt.timedelta(minutes=self.settings.file_link_ttl_minutes)
+            row = await files.store(session, user_id=user_id, filename=file.filename, mime=file.mime,
+                                    data=file.data, now=now, ttl=ttl)
+            return file_url(self.settings, row.id, int(row.expires_at.timestamp()))
+
+        renderer = Renderer(t, store_file=store, block_id=self.settings.kakao_button_block_id)
+        rendered = await renderer.render(response.replies, response.toast)
+        late = await pages_store.take_late(session, user_key)
+        if late:
+            rendered = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
+        token = secrets.token_hex(4)
+        pages = paginate(rendered, t, token)
+        if len(pages) > 1:
+            await pages_store.save_more(session, user_key, token, pages[1:], now)
         return pages[0]
 
-    async def _user_translator(self, session: Any, user_key: str) -> Translator | None:
+    async def _user_translator(self, session: AsyncSession, user_key: str) -> Translator | None:
         locale = await session.scalar(select(User.locale).join(Identity, Identity.user_id == User.id).where(
             Identity.channel == CHANNEL, Identity.external_id == user_key))
         return translator(locale) if locale else None
-
-    async def _queued(self, session: Any, user_key: str, t: Translator, now: dt.datetime) -> list[Json]:
-        """Without the Event API, proactive messages wait in the outbox for the person's next
-        message and are shown before its answer (claimed here, so only one answer shows them)."""
-        if self.settings.kakao_event_api:
-            return []
-        rows = list(await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.channel == CHANNEL, OutboxMessage.chat_id == user_key,
-                                        OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
-            .order_by(OutboxMessage.due_at, OutboxMessage.id).with_for_update()))
-        if not rows:
-            return []
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                              .values(status="sent", sent_at=now))
-        rendered = await Renderer(t, block_id=self.settings.kakao_button_block_id).render(
-            [Reply.from_payload(r.payload) for r in rows])
-        # Their buttons would replace the answer's own quick replies: shown as card buttons instead.
-        return [{"outputs": rendered.outputs + ([{"textCard": Renderer.text_card(t("kakao.choose"), chunk)}
-                                                  for chunk in _chunks(rendered.quick_replies, CARD_BUTTONS)])}]
 
     async def _post_callback(self, turn: asyncio.Task[Json], url: str) -> None:
         try:
@@ -494,8 +488,7 @@ class KakaoSkill:
     async def _keep_late(self, turn: asyncio.Task[Json], user_key: str) -> None:
         template = await turn
         async with self.sessions() as session, session.begin():
-            await pages_store.save(session, user_key, secrets.token_hex(4), [template], self.engine.clock.now(),
-                                   late=True)
+            await pages_store.add_late(session, user_key, template, self.engine.clock.now())
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -520,10 +513,6 @@ class KakaoSkill:
         disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
         return web.Response(body=row.data, content_type=row.mime.split(";")[0],
                             headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"})
-
-
-def _chunks(items: Sequence[Json], size: int) -> list[list[Json]]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
 # --- proactive messages: Kakao's Event API -------------------------------------------------------
@@ -589,5 +578,35 @@ class KakaoNotifier:
             raise RuntimeError(f"event api: HTTP {status} {message or ''}".strip())
 
 
-def notifier(settings: Settings) -> KakaoNotifier | None:
-    return KakaoNotifier(settings) if settings.kakao_event_api else None
+class HoldingNotifier:
+    """Outbox notifier for KakaoTalk without the Event API: a skill server cannot speak first,
+    so each message is kept (`storage.kakao.add_late`) and shown before the answer to the
+    person's next message. Its buttons go on cards, since the quick replies belong to that
+    answer. The row counts as sent once kept."""
+
+    channel = CHANNEL
+
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, chat_id: str, message: Json) -> None:
+        async with self.sessions() as session, session.begin():
+            locale = await session.scalar(select(User.locale).join(Identity, Identity.user_id == User.id).where(
+                Identity.channel == CHANNEL, Identity.external_id == chat_id))
+            t = translator(locale or self.settings.default_locale)
+            rendered = await Renderer(t, block_id=self.settings.kakao_button_block_id).render(
+                [Reply.from_payload(message)], quick=False)
+            await pages_store.add_late(session, chat_id, {"outputs": rendered.outputs}, self.clock.now())
+
+
+def notifier(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+             clock: Clock) -> KakaoNotifier | HoldingNotifier:
+    """The Event API when configured, else holding messages for the next answer."""
+    if settings.kakao_event_api:
+        return KakaoNotifier(settings)
+    return HoldingNotifier(settings, sessions, clock)

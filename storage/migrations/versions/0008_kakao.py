@@ -26,11 +26,11 @@ def upgrade() -> None:
     """Upgrade schema."""
     op.create_table('kakao_pages',
     sa.Column('user_key', sa.String(length=128), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('token', sa.String(length=16), nullable=False),
     sa.Column('pages', sa.JSON(), nullable=False),
-    sa.Column('late', sa.Boolean(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('user_key', name=op.f('pk_kakao_pages'))
+    sa.PrimaryKeyConstraint('user_key', 'kind', name=op.f('pk_kakao_pages'))
     )
     op.create_table('served_files',
     sa.Column('id', sa.String(length=32), nullable=False),
