@@ -46,6 +46,7 @@ import json
 import os
 import random
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -64,17 +65,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.conftest import REGISTRATION  # noqa: E402
 from tests.fake_kakao import SECRET_HEADER, KakaoUser, StepFailed, payload  # noqa: E402
 
 SECRET = "bench-kakao-secret"
 KAKAO_LIMIT = 5.0
 TARGET_P99_MS = 300.0
-REGISTRATION = [
-    ("press", "동의합니다"), ("send", "김서울"), ("send", "1999"), ("press", "청년층"), ("press", "대학교"),
-    ("send", "서울대학교"), ("send", "웹 개발, 데이터 분석"), ("send", "Python, SQL"),
-    ("press", "마포구"), ("press", "서대문구"), ("press", "선택 완료"), ("press", "4년제"),
-    ("send", "2"), ("send", "3000"), ("send", "010-1234-5678"),
-]
 HUMAN = (-1.0, -1.0)
 HUMAN_TAP = (2.0, 5.0)
 HUMAN_TYPE = (4.0, 10.0)
@@ -87,6 +83,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def machine_busy() -> float:
+    """CPU seconds every process on the machine has used (/proc/stat), to see other load."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -119,6 +128,7 @@ def echo_server(port: int) -> None:
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     finished: int = 0
     first: float = 0.0
@@ -143,6 +153,9 @@ class Person:
         elapsed = time.perf_counter() - started
         self.stats.last = max(self.stats.last, time.perf_counter())
         self.stats.latencies.append(elapsed)
+        step = body["userRequest"]["utterance"]
+        step = "day" if DAY.match(step) else "time" if TIME.match(step) else step[:16]
+        self.stats.by_step.setdefault(step, []).append(elapsed)
         self.requests += 1
         if elapsed > KAKAO_LIMIT:
             raise StepFailed(f"answer after {elapsed:.1f} s")
@@ -252,13 +265,19 @@ def stop(proc: subprocess.Popen[bytes]) -> str:
     return (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")
 
 
-def report(name: str, stats: Stats, cpu: float) -> None:
+def p99_ms(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
+
+
+def report(name: str, stats: Stats, cpu: float, other: float) -> None:
     n = len(stats.latencies)
     lat = sorted(stats.latencies)
     seconds = max(stats.last - stats.first, 1e-9)
     p99 = lat[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0
     print(f"{name:<8} {n:>8} {seconds:>8.1f} {n / seconds:>10.1f} {statistics.median(lat) * 1000 if n else 0:>8.1f} "
-          f"{p99:>8.1f} {lat[-1] * 1000 if n else 0:>8.1f} {cpu / max(n, 1) * 1000:>10.2f} {len(stats.errors):>7}")
+          f"{p99:>8.1f} {lat[-1] * 1000 if n else 0:>8.1f} {cpu / max(n, 1) * 1000:>10.2f} {other:>11.2f} "
+          f"{len(stats.errors):>7}")
 
 
 async def main() -> int:
@@ -302,29 +321,32 @@ async def main() -> int:
         try:
             # One person first, so imports and caches are warm before the crowd comes.
             await drive(f"http://127.0.0.1:{port}/kakao/skill", 1, (0, 0), 999, Person.journey)
-            cpu0 = cpu_seconds(bot.pid)
+            cpu0, busy0, self0, t0 = cpu_seconds(bot.pid), machine_busy(), self_cpu(), time.monotonic()
             stats, crowd = await drive(f"http://127.0.0.1:{port}/kakao/skill", people, think, args.seed,
                                        Person.journey)
             cpu = cpu_seconds(bot.pid) - cpu0
+            other = (machine_busy() - busy0 - cpu - (self_cpu() - self0)) / (time.monotonic() - t0)
             per_person = max(1, round(statistics.mean(p.requests for p in crowd)))
             # The echo people send what a JobHub person sent: as many requests, taps and texts in the same order.
             script = max(crowd, key=lambda p: p.requests)
             taps = script.taps if len(script.taps) == script.requests else [i % 2 == 1 for i in range(per_person)]
-            ecpu0 = cpu_seconds(echo.pid)
+            ecpu0, busy0, self0, t0 = cpu_seconds(echo.pid), machine_busy(), self_cpu(), time.monotonic()
             estats, _ = await drive(f"http://127.0.0.1:{echo_port}/kakao/skill", people, think, args.seed,
                                     lambda p: p.echo(taps))
             ecpu = cpu_seconds(echo.pid) - ecpu0
+            eother = (machine_busy() - busy0 - ecpu - (self_cpu() - self0)) / (time.monotonic() - t0)
         finally:
             log = stop(bot)
             stop(echo)
         print(f"{people} people, think time {args.think} s, {per_person} requests each on average "
               f"(registration + booking); server on 127.0.0.1, SQLite")
         print(f"{'server':<8} {'requests':>8} {'seconds':>8} {'requests/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'max ms':>8} {'CPU ms/req':>10} {'errors':>7}")
-        report("echo", estats, ecpu)
-        report("jobhub", stats, cpu)
-        lat = sorted(stats.latencies)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0
+              f"{'max ms':>8} {'CPU ms/req':>10} {'other load':>11} {'errors':>7}")
+        report("echo", estats, ecpu, eother)
+        report("jobhub", stats, cpu, other)
+        slowest = sorted(stats.by_step.items(), key=lambda kv: -p99_ms(kv[1]))[:6]
+        print("jobhub's slowest steps (p99 ms): " + ", ".join(f"{k} {p99_ms(v):.0f}" for k, v in slowest))
+        p99 = p99_ms(stats.latencies)
         verdict = "PASS" if not stats.errors and p99 <= TARGET_P99_MS else "FAIL"
         print(f"target: 0 errors and p99 <= {TARGET_P99_MS:.0f} ms -> {verdict} "
               f"({len(stats.errors)} errors, p99 {p99:.1f} ms); {stats.finished}/{people} people finished")

@@ -7,6 +7,7 @@ engine, start the outbox dispatcher and the scheduler, and undo it all on exit.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -22,15 +23,19 @@ from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
 from storage import files
+from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
-async def purge_files(sessions: async_sessionmaker[AsyncSession], _settings: Settings, clock: Clock) -> int:
-    """Expired file links (KakaoTalk's .ics and CSV downloads) are deleted; queues nothing."""
+async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Expired file links (KakaoTalk's .ics and CSV downloads) and KakaoTalk answer pages older
+    than a draft are deleted; queues nothing."""
+    now = clock.now()
     async with sessions() as session, session.begin():
-        await files.purge(session, clock.now())
+        await files.purge(session, now)
+        await kakao_pages.purge(session, now - dt.timedelta(hours=settings.draft_ttl_hours))
     return 0
 
 

@@ -6,7 +6,8 @@ What a person goes through:
 2. On the other messenger, `/link 123456` (or `/link` → 코드 입력하기 → the code).
    Everything the first messenger's account holds (registration, membership, bookings,
    event registrations, settings) joins the account they type it on, and both
-   messengers are now the same person; reminders go to the messenger used last.
+   messengers are now the same person; the answer says which messenger reminders go to
+   (the identity `storage.users.reachable_identity` picks).
 3. A code from the same messenger, an unknown or expired one is refused with a clear
    line; after 5 wrong codes in an hour, linking is paused for that hour (a code cannot
    be guessed). When both accounts hold something that exists once per person (two
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 from bot.core import Button, CommandRoute, Ctx, Invalid, Reply, Router, payload
 from bot.forms import Answers, Field, FieldInput, Form
-from storage import linking
+from storage import linking, users
 from storage.audit import audit
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ async def redeem(ctx: Ctx, code: str) -> list[Reply]:
     await audit(ctx.session, ctx.user.id, "account.linked", f"user:{ctx.user.id}", ctx.now,
                 {"merged_user": found.user_id, "moved": result.moved})
     log.info("accounts linked user=%s merged=%s", ctx.user.id, found.user_id)
-    return [Reply(t("link.done", channel=t(f"channel.{found.channel}")))]
+    reachable = await users.reachable_identity(ctx.session, ctx.user.id)
+    notify = t(f"channel.{reachable.channel}") if reachable is not None else t(f"channel.{ctx.incoming.channel}")
+    return [Reply(t("link.done", channel=t(f"channel.{found.channel}"), notify=notify))]
 
 
 FORM = Form("link", (Field("code", parse=parse_code),), on_submit=_submit, summary=False)

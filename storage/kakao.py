@@ -53,3 +53,9 @@ async def take_late(session: AsyncSession, user_key: str) -> list[dict[str, Any]
     pages = await session.scalar(delete(KakaoPage).where(KakaoPage.user_key == user_key, KakaoPage.kind == LATE)
                                  .returning(KakaoPage.pages))
     return list(pages or [])
+
+
+async def purge(session: AsyncSession, older_than: dt.datetime) -> int:
+    """Forget pages nobody came back for (they may quote what the person told us)."""
+    result = await session.execute(delete(KakaoPage).where(KakaoPage.created_at < older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

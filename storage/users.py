@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, User
+from storage.models import Identity, KakaoPage, User
 
 
 async def identify(
@@ -85,4 +85,7 @@ async def mark_blocked(session: AsyncSession, channel: str, chat_id: str, now: d
 
 async def erase(session: AsyncSession, user_id: int) -> None:
     """Delete a person and everything tied to them (profiles, applications, state, queued messages)."""
+    # KakaoTalk's kept answers are keyed by the Kakao user key, not the person: they go too.
+    await session.execute(delete(KakaoPage).where(KakaoPage.user_key.in_(
+        select(Identity.external_id).where(Identity.user_id == user_id, Identity.channel == "kakao"))))
     await session.execute(delete(User).where(User.id == user_id))

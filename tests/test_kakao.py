@@ -258,11 +258,26 @@ async def test_bad_requests_get_a_json_error_never_a_traceback(skill: Skill) -> 
     big = payload("u1", "가" * 70_000)
     status, answer = await skill.post(big)
     assert (status, answer["error"]) == (413, "request body too large")
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while reading
+        for _ in range(10):
+            yield b" " * 10_000
+
+    resp = await skill.client.post("/kakao/skill", data=chunked(), headers={SECRET_HEADER: SECRET})
+    assert resp.status == 413
+    small = json.dumps(payload("u-chunked", "안녕")).encode()
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(small), 100):
+            yield small[i:i + 100]
+
+    resp = await skill.client.post("/kakao/skill", data=in_pieces(), headers={SECRET_HEADER: SECRET})
+    assert resp.status == 200 and (await resp.json())["version"] == "2.0"
     other_bot = payload("u1", "안녕")
     other_bot["bot"]["id"] = "someoneelse"
     status, _ = await skill.post(other_bot)
     assert status == 403
-    assert await _count(skill.harness, User) == 0
+    assert await _count(skill.harness, User) == 1  # only the one sent in pieces
 
 
 async def test_an_answer_is_a_skill_response_2_0_within_limits(skill: Skill) -> None:
@@ -549,3 +564,81 @@ async def test_healthz_reports_database_and_scheduler(settings: Settings) -> Non
             await app.db.dispose()
         finally:
             await client.close()
+
+
+# --- `python -m bot serve`: Telegram's webhook and the Kakao skill on one port ------------------------------
+
+
+async def test_serve_runs_telegram_and_kakao_in_one_process_on_one_port(tmp_path: Any) -> None:
+    import socket
+
+    import aiohttp
+
+    from bot.channels.http import serve
+    from tests.fake_telegram import FakeTelegram
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    async with FakeTelegram() as fake:
+        settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}", telegram_bot_token="123:TEST",
+                                 telegram_api_base_url=fake.base_url, webhook_url=f"http://127.0.0.1:{port}/tg/hook",
+                                 webhook_secret="tg-secret", webhook_port=port, kakao_skill_secret=SECRET)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(settings, telegram=True, kakao=True, stop=stop))
+        try:
+            await fake.wait_for(lambda c: c.method == "setWebhook", timeout=10)
+            base = f"http://127.0.0.1:{port}"
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base + "/healthz") as resp:
+                    assert resp.status == 200 and (await resp.json())["status"] == "ok"
+                async with http.post(base + "/kakao/skill", json=payload("k-serve", "/start"),
+                                     headers={SECRET_HEADER: SECRET}) as resp:
+                    assert resp.status == 200
+                    assert "서울일자리플러스센터" in "".join(texts_of((await resp.json())["template"]))
+            since = len(fake.calls)
+            fake.user_sends(4242, "/start")  # POSTed to the same port's webhook path
+            call = await fake.wait_reply(4242, since=since)
+            assert "서울일자리플러스센터" in call.params["text"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+
+
+async def test_delete_and_the_sweep_forget_kept_pages_and_files(skill: Skill) -> None:
+    from bot.app import purge_files
+    from storage.models import KakaoPage, ServedFile
+
+    h = skill.harness
+    user = skill.user("k-forget")
+    await user.say("/register")
+    await user.press("동의합니다")
+    for answer in ("김서울", "1999"):
+        await user.say(answer)
+    await user.press("청년층")
+    await user.press("대학교")
+    for answer in ("서울대학교", "웹 개발", "Python"):
+        await user.say(answer)
+    assert await _count(h, KakaoPage) == 1  # the districts' next pages
+    await skill.skill.render(to_incoming(payload("k-forget", "x")),
+                             Response([Reply("파일", file=FileOut("a.csv", b"a,b", "text/csv"))]))
+    assert await _count(h, ServedFile) == 1
+    await user.say("/delete")
+    await user.press("새로 시작")  # leaves the unfinished registration for the deletion
+    await user.press("네, 모두 삭제")
+    assert "모든 정보를 삭제했어요" in user.text
+    assert await _count(h, KakaoPage) == 0 and await _count(h, ServedFile) == 0
+
+    other = skill.user("k-sweep")
+    await other.say("/register")
+    await other.press("동의합니다")
+    for answer in ("김서울", "1999"):
+        await other.say(answer)
+    await other.press("청년층")
+    await other.press("대학교")
+    for answer in ("서울대학교", "웹 개발", "Python"):
+        await other.say(answer)
+    assert await _count(h, KakaoPage) == 1
+    h.clock.advance(hours=h.settings.draft_ttl_hours + 1)
+    await purge_files(h.sessions, h.settings, h.clock)
+    assert await _count(h, KakaoPage) == 0

@@ -354,9 +354,13 @@ class KakaoSkill:
         limit = self.settings.kakao_max_body
         if request.content_length is not None and request.content_length > limit:
             return _error(413, "request body too large")
-        raw = await request.content.read(limit + 1)
-        if len(raw) > limit:
-            return _error(413, "request body too large")
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return _error(413, "request body too large")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):

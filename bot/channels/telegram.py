@@ -257,11 +257,8 @@ def add_webhook(web_app: web.Application, channel: TelegramChannel, settings: Se
         if not hmac.compare_digest(given, expected):
             log.warning("webhook request with a wrong or missing secret from %s", request.remote)
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
-            return web.json_response({"ok": False, "error": "request body too large"}, status=413)
         try:
-            data = json.loads(raw)
+            data = json.loads(await request.read())
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError):
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
