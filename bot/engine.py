@@ -40,7 +40,7 @@ from bot.core import (
 )
 from bot.forms import Form, FormRunner, norm
 from bot.i18n import LOCALES, pick_locale, translator
-from storage import conversations
+from storage import conversations, users
 from storage.db import advisory_xact_lock
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,10 @@ class Engine:
         user, identity, conv = await conversations.open_turn(session, inc.channel, inc.external_id, inc.chat_id,
                                                              locale, now)
         is_admin = self._is_admin(inc)
+        if not is_admin and user.role == "admin":
+            # Accounts linked with /link: an admin's Telegram identity makes them admin on KakaoTalk too.
+            is_admin = any(self._is_admin(Incoming(channel, external_id, external_id)) for channel, external_id in
+                           await users.identities_of(session, user.id))
         # The role mirrors the config, so removing an admin from the config takes effect at once.
         if is_admin and user.role != "admin":
             user.role = "admin"

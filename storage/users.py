@@ -70,6 +70,12 @@ async def reachable_identity(session: AsyncSession, user_id: int) -> Identity | 
     ).first()
 
 
+async def identities_of(session: AsyncSession, user_id: int) -> list[tuple[str, str]]:
+    """(channel, external id) of every identity of a person (more than one once accounts are linked)."""
+    rows = await session.execute(select(Identity.channel, Identity.external_id).where(Identity.user_id == user_id))
+    return [(channel, external_id) for channel, external_id in rows.all()]
+
+
 async def admins(session: AsyncSession) -> list[tuple[User, Identity]]:
     rows = await session.execute(
         select(User, Identity).join(Identity, Identity.user_id == User.id).where(User.role == "admin")

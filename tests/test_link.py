@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Booking, EventRegistration, Identity, SeekerProfile, User
-from tests.conftest import Chat, Harness, register
+from tests.conftest import ADMIN_ID, Chat, Harness, register
 from tests.test_booking import seed as seed_counselors
 from tests.test_booking import to_summary
 from tests.test_events import seed_event
@@ -127,3 +127,15 @@ async def test_the_code_can_be_typed_as_an_answer(harness: Harness) -> None:
     assert "숫자 6자리" in kakao.text
     await kakao.send(f"{code[:3]} {code[3:]}")
     assert "연결했어요" in kakao.text, kakao.text
+
+
+async def test_an_admin_who_links_kakao_is_admin_there_too(harness: Harness) -> None:
+    admin, kakao = harness.chat(ADMIN_ID), harness.chat("kakao-admin", channel="kakao")
+    await kakao.send("/applications")
+    assert "관리자만" in kakao.text, kakao.text
+    await kakao.send(f"/link {await code_from(admin)}")
+    assert "연결했어요" in kakao.text
+    await kakao.send("/applications")
+    assert "관리자만" not in kakao.text, kakao.text
+    await admin.send("/applications")
+    assert "관리자만" not in admin.text

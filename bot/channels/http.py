@@ -70,6 +70,8 @@ async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asynci
                 if settings.webhook_mode:
                     telegram_channel.add_webhook(web_app, tg, settings)
             if kakao:
+                if not settings.public_base_url:
+                    log.warning("PUBLIC_BASE_URL is not set: file links in KakaoTalk point at %s", settings.base_url)
                 kakao_channel.KakaoSkill(app.engine, settings).routes(web_app)
                 if notifier is not None:
                     app.dispatcher.add_notifier(notifier)
