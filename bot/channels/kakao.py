@@ -315,6 +315,11 @@ def file_url(settings: Settings, file_id: str, expires: int) -> str:
 # --- the skill server --------------------------------------------------------------------------
 
 
+def _dumps(data: Any) -> str:
+    # Korean as UTF-8, not \uXXXX escapes: half the bytes on the wire.
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
@@ -374,11 +379,11 @@ class KakaoSkill:
         except BadRequest as exc:
             return _error(400, str(exc))
         try:
-            return web.json_response(await self.answer(incoming, body))
+            return web.json_response(await self.answer(incoming, body), dumps=_dumps)
         except Exception:
             log.exception("kakao skill answer failed")
             return web.json_response(skill_response({"outputs": [
-                {"simpleText": {"text": self._t(incoming)("error.generic")}}]}))
+                {"simpleText": {"text": self._t(incoming)("error.generic")}}]}), dumps=_dumps)
 
     # --- answering -------------------------------------------------------------------------
 
