@@ -3,6 +3,9 @@
 Without a subcommand: Telegram when TELEGRAM_BOT_TOKEN is set, the console shell otherwise.
 
 `run` starts the Telegram bot (long polling, or webhook when WEBHOOK_URL is set);
+`kakao` starts the KakaoTalk skill server (with file links and /healthz);
+`serve` runs Telegram (webhook when WEBHOOK_URL is set) and the KakaoTalk skill server in
+one process, on one port (`bot.channels.http`);
 `shell` chats with the bot in the terminal with no token, the newcomer's first contact;
 `db upgrade` applies the schema migrations (the app also does it at every start);
 `db backup [--out FILE]` copies the database while the bot runs (`storage.backup`);
@@ -21,6 +24,11 @@ import sys
 from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 
+NO_KAKAO_SECRET = (
+    "KAKAO_SKILL_SECRET is not set. Choose a long random value (e.g. `python -c 'import secrets; "
+    "print(secrets.token_urlsafe(32))'`), put it in .env as KAKAO_SKILL_SECRET=..., and enter the same value "
+    "in Open Builder's skill form as the value of the header named by KAKAO_SKILL_SECRET_HEADER."
+)
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), put the token in .env "
     "as TELEGRAM_BOT_TOKEN=..., and run again. To try the bot without Telegram: python -m bot shell"
@@ -81,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="JobHub chatbot")
     sub = parser.add_subparsers(dest="cmd")
     sub.add_parser("run", help="run the Telegram bot (polling, or webhook when WEBHOOK_URL is set)")
+    sub.add_parser("kakao", help="run the KakaoTalk skill server (Kakao i Open Builder)")
+    sub.add_parser("serve", help="run Telegram and the KakaoTalk skill server in one process, on one port")
     shell = sub.add_parser("shell", help="chat with the bot in this terminal (no token needed)")
     shell.add_argument("--admin", action="store_true", help="act as an admin (approve applications)")
     shell.add_argument("--user", default="local", help="console user id (to play several people)")
@@ -119,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             from bot.channels.telegram import run
 
             asyncio.run(run(settings))
+        elif args.cmd in ("kakao", "serve"):
+            if not settings.kakao_skill_secret:
+                print(NO_KAKAO_SECRET, file=sys.stderr)
+                return 2
+            from bot.channels.http import serve
+
+            telegram = args.cmd == "serve" and bool(settings.telegram_bot_token)
+            asyncio.run(serve(settings, telegram=telegram, kakao=True))
         elif args.cmd == "shell":
             asyncio.run(_shell(settings, args.admin, args.user))
         elif args.cmd == "db" and args.action == "backup":

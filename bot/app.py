@@ -7,6 +7,7 @@ engine, start the outbox dispatcher and the scheduler, and undo it all on exit.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from handlers import (
     firms_admin,
     handoff,
     jobs,
+    link,
     membership,
     referrals,
     seeker,
@@ -37,11 +39,22 @@ from handlers import (
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import survey_defs
+from storage import files, survey_defs
+from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Expired file links (KakaoTalk's .ics and CSV downloads) and KakaoTalk answer pages older
+    than a draft are deleted; queues nothing."""
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        await files.purge(session, now)
+        await kakao_pages.purge(session, now - dt.timedelta(hours=settings.draft_ttl_hours))
+    return 0
+
 
 # First match wins for typed phrases; commands and button prefixes must be unique.
 ROUTERS: tuple[Callable[[], Router], ...] = (
@@ -59,12 +72,14 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     jobs.build, referrals.build, firms_admin.build,
     surveys.build,
     stats.build,
+    link.build,
 )
 
 # Features' periodic jobs that queue messages: (id, job, seconds).
 PERIODIC = (
     ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
     ("job-digests", jobs.send_digests, jobs.DIGEST_INTERVAL_SECONDS),
+    ("served-files", purge_files, 3600),
 )
 
 

@@ -83,6 +83,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # "json" for one JSON object per line (time, level, logger, request_id, message), for a log collector.
     log_format: Literal["text", "json"] = "text"
+    # --- KakaoTalk (Kakao i Open Builder skill server) and the shared HTTP server ---
+    kakao_skill_path: str = "/kakao/skill"
+    kakao_skill_secret: str = ""
+    kakao_skill_secret_header: str = "X-JobHub-Skill-Secret"
+    # Open Builder's bot id; when set, requests for another bot are refused (a trailing "!" is ignored).
+    kakao_bot_id: str = ""
+    kakao_max_body: int = Field(default=64 * 1024, ge=1024, le=1 << 20)
+    kakao_callback_after_seconds: float = Field(default=3.0, gt=0, le=4.5)
+    kakao_deadline_seconds: float = Field(default=4.0, gt=0, le=4.8)
+    # Hosts (and their subdomains) a callbackUrl may point at; anything else is ignored (SSRF guard).
+    kakao_callback_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"kakao.com"})
+    kakao_button_block_id: str = ""
+    kakao_rest_api_key: str = ""
+    kakao_event_api_url: str = "https://bot-api.kakao.com/v2/bots/{bot_id}/talk"
+    kakao_event_name: str = "jobhub_message"
+    public_base_url: str = ""
+    file_link_secret: str = ""
+    file_link_ttl_minutes: int = Field(default=24 * 60, ge=5, le=60 * 24 * 30)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod
@@ -94,6 +112,27 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("a comma-separated list of numeric Telegram user ids") from None
         return value
+
+    @field_validator("kakao_callback_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(p.strip().lower() for p in value.replace(";", ",").split(",") if p.strip())
+        return value
+
+    @field_validator("kakao_skill_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or " " in value:
+            raise ValueError("must be a URL path starting with /, e.g. /kakao/skill")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://bot.example.org")
+        return value.rstrip("/")
 
     @field_validator("timezone")
     @classmethod
@@ -199,6 +238,20 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def kakao_event_api(self) -> bool:
+        """Whether proactive messages to KakaoTalk users can go out through Kakao's Event API."""
+        return bool(self.kakao_rest_api_key and self.kakao_bot_id)
+
+    @property
+    def file_links_key(self) -> bytes:
+        """The HMAC key of file links; derived from the skill secret when not set on its own."""
+        return (self.file_link_secret or "jobhub-files:" + self.kakao_skill_secret).encode()
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.webhook_listen}:{self.webhook_port}"
 
     @property
     def webhook_mode(self) -> bool:

@@ -66,6 +66,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A hint that a reply is one item of a list (an event, a posting, a booking).
+
+    Channels that show cards (KakaoTalk's carousel) show `title` and the few short
+    `summary` lines with the reply's buttons; text channels ignore it, since the reply's
+    text already says everything.
+    """
+
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class FileOut:
     filename: str
     data: bytes
@@ -84,6 +97,7 @@ class Reply:
     # {"kind": "photo" | "document", "telegram_file_id": "..."}. A channel without a reference
     # of its own sends the text alone, with a mark that a file was attached.
     attachment: dict[str, Any] | None = None
+    card: Card | None = None
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-able form for the outbox; a small generated `file` (the weekly digest's chart)
@@ -258,6 +272,21 @@ class Router:
     # A photo or file sent outside any form: each handler may claim it or pass (an empty list);
     # args are (kind, file_ref), e.g. an admin sending a firm list to import.
     files: list[Handler] = field(default_factory=list)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut at line breaks (or spaces) so no part exceeds a channel's limit and nothing is lost."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return [p for p in parts if p] or [" "]
 
 
 def payload(*parts: object) -> str:

@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,10 +43,12 @@ from bot.core import (
 )
 from bot.forms import Form, FormRunner, norm
 from bot.i18n import LOCALES, pick_locale, translator
-from storage import conversations
+from storage import conversations, users
 from storage.db import advisory_xact_lock
 
 log = logging.getLogger(__name__)
+
+Finish = Callable[[Ctx, Response], Awaitable[None]]
 
 # A person who comes back to a half-filled form after this long is asked before we go on.
 RESUME_AFTER = dt.timedelta(hours=1)
@@ -210,7 +212,9 @@ class Engine:
 
     # --- the pipeline --------------------------------------------------------------
 
-    async def handle(self, inc: Incoming) -> Response:
+    async def handle(self, inc: Incoming, *, finish: Finish | None = None) -> Response:
+        """One turn. `finish` is a channel's last step inside the turn's transaction (KakaoTalk
+        renders there, so the files and pages it stores commit with the turn, in one write)."""
         key = (inc.channel, inc.external_id)
         async with self._locks.hold(key):
             touched = False
@@ -221,6 +225,8 @@ class Engine:
                     ctx = await self._context(session, inc)
                     response = await self._route(ctx)
                     ctx.conv.updated_at = ctx.now
+                    if finish is not None:
+                        await finish(ctx, response)
                     touched, later = ctx.outbox_touched, ctx.later
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
@@ -242,6 +248,10 @@ class Engine:
         user, identity, conv = await conversations.open_turn(session, inc.channel, inc.external_id, inc.chat_id,
                                                              locale, now)
         is_admin = self._is_admin(inc)
+        if not is_admin and user.role == "admin":
+            # Accounts linked with /link: an admin's Telegram identity makes them admin on KakaoTalk too.
+            is_admin = any(self._is_admin(Incoming(channel, external_id, external_id)) for channel, external_id in
+                           await users.identities_of(session, user.id))
         # The role mirrors the config, so removing an admin from the config takes effect at once.
         if is_admin and user.role != "admin":
             user.role = "admin"

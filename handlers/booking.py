@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.core import Button, ButtonRoute, Card, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
 from bot.forms import Answers, Choice, Field, Form
 from bot.i18n import Translator, moment
 from handlers import notify, parsers
@@ -351,7 +351,9 @@ async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         text = t("booking.item", type=t(f"type.{b.type}"), place=place_label(t, places[b.place_id]),
                  when=when_label(t, b.starts_at, ctx.settings.tz), counselor=name)
         out.append(Reply(text, [[Button(t("booking.cancel"), payload("bk", "c", b.id)),
-                                 Button(t("booking.reschedule"), payload("bk", "r", b.id))]]))
+                                 Button(t("booking.reschedule"), payload("bk", "r", b.id))]],
+                         card=Card(t(f"type.{b.type}"), when_label(t, b.starts_at, ctx.settings.tz) + "\n"
+                                   + place_label(t, places[b.place_id]) + " · " + name)))
     return out
 
 

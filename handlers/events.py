@@ -44,7 +44,7 @@ from typing import Any
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.core import Button, ButtonRoute, Card, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
 from bot.forms import Answers, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import parsers
@@ -552,7 +552,8 @@ async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     out = [Reply(t("event.list_title", n=len(shown)))]
     for event in page:
         line, buttons = await _status_line(ctx, event, regs.get(event.id))
-        out.append(Reply(event_card(t, event, tz) + "\n\n" + line, [buttons] if buttons else []))
+        out.append(Reply(event_card(t, event, tz) + "\n\n" + line, [buttons] if buttons else [],
+                         card=Card(event.title, when_span(t, event.starts_at, event.ends_at, tz) + "\n" + line)))
     if offset + PAGE < len(shown):
         out.append(Reply(t("event.more", n=len(shown) - offset - PAGE),
                          [[Button(t("event.next_page"), payload("ev", "p", offset + PAGE))]]))

@@ -40,6 +40,7 @@ async def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Repl
         rows.append([Button(t("settings.digest_off" if digest else "settings.digest_on"),
                             payload("set", "dig", "off" if digest else "on"))])
     rows.append([Button(t("settings.language"), payload("m", "lang"))])
+    rows.append([Button(t("settings.link"), payload("m", "link"))])
     return Reply("\n\n".join(lines), rows, edit=edit)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -603,3 +604,61 @@ class SurveyAnswer(Base):
     value_int: Mapped[int | None] = mapped_column(default=None)  # rating, number
     value_text: Mapped[str | None] = mapped_column(Text, default=None)  # choice id(s) comma-joined, text, month
     answered_at: Mapped[timestamp]
+
+
+# --- KakaoTalk channel and account linking ---------------------------------------------------
+
+
+class KakaoPage(Base):
+    """Per Kakao user: the rest of an answer that did not fit one SkillResponse (3 outputs,
+    10 quick replies), served by the "더보기" reply (`more`); and what is waiting to be shown
+    before the person's next answer (`late`): an answer finished after Kakao stopped waiting,
+    proactive messages when the Event API is not configured."""
+
+    __tablename__ = "kakao_pages"
+
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # more | late
+    token: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[list[Any]]
+    created_at: Mapped[timestamp]
+
+
+class ServedFile(Base):
+    """A file (.ics, CSV, chart) a channel without attachments links to; served behind a signed,
+    expiring URL. Kept in the database so any worker behind the load balancer can serve it."""
+
+    __tablename__ = "served_files"
+    __table_args__ = (Index("ix_served_files_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(120))
+    mime: Mapped[str] = mapped_column(String(80))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+
+
+class LinkCode(Base):
+    """A one-time code that joins a person's identities on two messengers (`/link`)."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (UniqueConstraint("code"), UniqueConstraint("user_id"))
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(6))
+    user_id: Mapped[user_fk]
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+
+
+class LinkAttempt(Base):
+    """Wrong codes typed by one person in the current window, so codes cannot be guessed."""
+
+    __tablename__ = "link_attempts"
+
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[timestamp]

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, User
+from storage.models import Identity, KakaoPage, User
 
 
 async def identify(
@@ -70,6 +70,12 @@ async def reachable_identity(session: AsyncSession, user_id: int) -> Identity | 
     ).first()
 
 
+async def identities_of(session: AsyncSession, user_id: int) -> list[tuple[str, str]]:
+    """(channel, external id) of every identity of a person (more than one once accounts are linked)."""
+    rows = await session.execute(select(Identity.channel, Identity.external_id).where(Identity.user_id == user_id))
+    return [(channel, external_id) for channel, external_id in rows.all()]
+
+
 async def admins(session: AsyncSession) -> list[tuple[User, Identity]]:
     rows = await session.execute(
         select(User, Identity).join(Identity, Identity.user_id == User.id).where(User.role == "admin")
@@ -85,4 +91,7 @@ async def mark_blocked(session: AsyncSession, channel: str, chat_id: str, now: d
 
 async def erase(session: AsyncSession, user_id: int) -> None:
     """Delete a person and everything tied to them (profiles, applications, state, queued messages)."""
+    # KakaoTalk's kept answers are keyed by the Kakao user key, not the person: they go too.
+    await session.execute(delete(KakaoPage).where(KakaoPage.user_key.in_(
+        select(Identity.external_id).where(Identity.user_id == user_id, Identity.channel == "kakao"))))
     await session.execute(delete(User).where(User.id == user_id))

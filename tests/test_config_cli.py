@@ -50,7 +50,7 @@ def test_bad_setting_names_itself(overrides: dict[str, str], name: str) -> None:
 
 
 def _cli(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_", "KAKAO_"))}
     clean.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", **env})
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, env=clean, input=stdin,
                           capture_output=True, text=True, timeout=60)
@@ -66,6 +66,13 @@ def test_run_without_token_points_to_botfather_and_shell(tmp_path: Path) -> None
     result = _cli(tmp_path, "run", TELEGRAM_BOT_TOKEN="")
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and "python -m bot shell" in result.stderr
+
+
+def test_kakao_and_serve_without_a_skill_secret_say_how_to_set_one(tmp_path: Path) -> None:
+    for command in ("kakao", "serve"):
+        result = _cli(tmp_path, command, KAKAO_SKILL_SECRET="")
+        assert result.returncode == 2
+        assert "KAKAO_SKILL_SECRET" in result.stderr and "Open Builder" in result.stderr
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:

@@ -8,21 +8,19 @@ it, documents for files, and photos or documents already on Telegram sent by fil
 Every callback query is answered, with the engine's toast when there is one, so the
 client never keeps a spinner.
 
-Long polling by default; with WEBHOOK_URL set, an aiohttp server receives the updates
-and refuses any request without the right `X-Telegram-Bot-Api-Secret-Token` (403,
-nothing processed).
+Long polling by default; with WEBHOOK_URL set, the shared aiohttp server
+(`bot.channels.http`, the same one that serves KakaoTalk) receives the updates and refuses
+any request without the right `X-Telegram-Bot-Api-Secret-Token` (403, nothing processed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
 import os
-import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -44,9 +42,13 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.config import Settings
 from bot.core import FileUnavailable, Incoming, Reply, Response
+from bot.core import split_text as core_split
 from bot.engine import Engine
 from bot.i18n import LOCALES, translator
 from scheduler import outbox as dispatch
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +65,7 @@ POLL_INTERVAL = 0.05
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut at line breaks (or spaces) so no part exceeds Telegram's limit and nothing is lost."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return [p for p in parts if p] or [" "]
+    return core_split(text, limit)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -269,8 +260,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     return builder.build()
 
 
-def webhook_app(channel: TelegramChannel, settings: Settings) -> web.Application:
-    """An aiohttp app receiving Telegram's POSTs; the secret is compared in constant time."""
+def add_webhook(web_app: web.Application, channel: TelegramChannel, settings: Settings) -> None:
+    """Telegram's POSTs on the shared HTTP server (`bot.channels.http`); the secret is compared in constant time."""
     path = urlparse(settings.webhook_url).path or "/"
     expected = settings.webhook_secret.encode()
     application = channel.application
@@ -290,52 +281,48 @@ def webhook_app(channel: TelegramChannel, settings: Settings) -> web.Application
         await application.update_queue.put(update)
         return web.json_response({"ok": True})
 
-    async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+    web_app.router.add_post(path, receive)
 
-    app = web.Application(client_max_size=MAX_BODY)
-    app.router.add_post(path, receive)
-    app.router.add_get("/healthz", health)
-    return app
+
+async def start(app: App) -> TelegramChannel:
+    """Build and start the PTB application on the app's engine; updates flow after `connect`."""
+    settings = app.settings
+    application = build_application(settings)
+    channel = TelegramChannel(app.engine, application)
+    app.dispatcher.add_notifier(channel)
+    await application.initialize()
+    app.engine.link_format = f"https://t.me/{application.bot.username}?start={{payload}}"
+    await channel.publish_commands()
+    await application.start()
+    return channel
+
+
+async def connect(channel: TelegramChannel, settings: Settings) -> None:
+    """Webhook (the HTTP server listens by now) or long polling."""
+    application = channel.application
+    if settings.webhook_mode:
+        await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                          allowed_updates=["message", "callback_query"])
+        log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
+    else:
+        assert application.updater is not None
+        await application.bot.delete_webhook()
+        await application.updater.start_polling(allowed_updates=["message", "callback_query"],
+                                                poll_interval=POLL_INTERVAL, timeout=10)
+        log.info("polling for updates")
+
+
+async def stop(channel: TelegramChannel) -> None:
+    application = channel.application
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
 
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set): polling, or the webhook server."""
-    from bot.app import running
+    """`python -m bot run`: Telegram alone (polling, or the webhook on the shared HTTP server)."""
+    from bot.channels.http import serve
 
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
-            loop.add_signal_handler(sig, stop.set)
-    application = build_application(settings)
-    async with running(settings) as app:
-        channel = TelegramChannel(app.engine, application)
-        app.dispatcher.add_notifier(channel)
-        await application.initialize()
-        app.engine.link_format = f"https://t.me/{application.bot.username}?start={{payload}}"
-        await channel.publish_commands()
-        await application.start()
-        runner: web.AppRunner | None = None
-        try:
-            if settings.webhook_mode:
-                runner = web.AppRunner(webhook_app(channel, settings))
-                await runner.setup()
-                await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
-                await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                                  allowed_updates=["message", "callback_query"])
-                log.info("webhook mode on %s:%s", settings.webhook_listen, settings.webhook_port)
-            else:
-                assert application.updater is not None
-                await application.bot.delete_webhook()
-                await application.updater.start_polling(allowed_updates=["message", "callback_query"],
-                                                        poll_interval=POLL_INTERVAL, timeout=10)
-                log.info("polling for updates")
-            await stop.wait()
-        finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if runner is not None:
-                await runner.cleanup()
-            await application.stop()
-            await application.shutdown()
+    await serve(settings, telegram=True, kakao=False, stop=stop)

@@ -1,0 +1,621 @@
+"""KakaoTalk channel: a Kakao i Open Builder skill server, a renderer and an outbox notifier.
+
+Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SKILL_PATH`
+(`../shared/reference/kakao-skill-api.md`). Each request goes:
+
+1. Checks: the shared secret header (missing or wrong: 403, nothing processed), the body
+   size (413), JSON (400), the required fields `userRequest.user.id` and
+   `userRequest.utterance` (400), the bot id when `KAKAO_BOT_ID` is set (403). Every
+   refusal is a small JSON error, never a traceback; unknown fields are ignored.
+2. `to_incoming`: the person is the botUserKey (`userRequest.user.id`). A quick reply or
+   card button we rendered carries its payload in `extra`, which Kakao hands back as
+   `action.clientExtra`, so a press reaches the core as a button, not as typed text.
+3. The engine's replies become a SkillResponse 2.0 (`Renderer`, `paginate`): text in
+   simpleText bubbles of at most 1000 characters (split at line breaks, never cut), the
+   last reply's choices as quick replies, other replies' buttons and links as textCard
+   buttons, lists (replies with a `Card` hint: events, postings, bookings) as carousels
+   of textCards, files as a link to a signed, expiring URL served by this app. What does
+   not fit one answer (3 outputs, 10 quick replies) is kept in the database and the
+   answer ends with a "더보기" quick reply that brings the next page.
+4. Time: Kakao waits 5 seconds. A turn still running after `KAKAO_CALLBACK_AFTER_SECONDS`
+   is answered with `useCallback` when the block has a callbackUrl (the result is then
+   POSTed there); without one, at `KAKAO_DEADLINE_SECONDS` the person is told it is
+   still being prepared and the result comes before the answer to their next message.
+
+Proactive messages (reminders, notifications, broadcasts) go through the outbox to Kakao's
+Event API (`KakaoNotifier`), one call per message and user. Without the Event API
+configured, `HoldingNotifier` keeps them to show before the answer to the person's next
+message instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.core import Button, Clock, Ctx, FileOut, Incoming, Reply, Response, split_text
+from bot.engine import Engine
+from bot.i18n import Translator, pick_locale, translator
+from scheduler import outbox as dispatch
+from storage import files
+from storage import kakao as pages_store
+from storage.models import Identity, User
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "kakao"
+VERSION = "2.0"
+MAX_TEXT = 1000
+MAX_OUTPUTS = 3
+MAX_QUICK_REPLIES = 10
+MAX_LABEL = 14
+CARD_BUTTONS = 3
+CARD_TITLE = 50
+CARD_TEXT = 400
+CAROUSEL_TEXT = 128
+CAROUSEL_ITEMS = 10
+MAX_USER_KEY = 128
+EXTRA_PAYLOAD = "payload"
+EXTRA_MORE = "more"
+# Sends at the platform's limit: Kakao documents no rate; the Event API takes up to 100 users a call.
+EVENT_API_TIMEOUT = 10.0
+
+Json = dict[str, Any]
+
+
+class BadRequest(Exception):
+    """A request we refuse with 400; the message is the JSON error's text."""
+
+
+# --- request → Incoming --------------------------------------------------------------------
+
+
+def _field(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def extra_of(body: Json) -> Json:
+    extra = _field(body, "action", "clientExtra")
+    return extra if isinstance(extra, dict) else {}
+
+
+def to_incoming(body: Any) -> Incoming:
+    """The core's view of a SkillPayload; BadRequest when a required field is missing."""
+    if not isinstance(body, dict) or not isinstance(body.get("userRequest"), dict):
+        raise BadRequest("userRequest is required")
+    user_key = _field(body, "userRequest", "user", "id")
+    if not isinstance(user_key, str) or not user_key.strip() or len(user_key) > MAX_USER_KEY:
+        raise BadRequest("userRequest.user.id is required")
+    utterance = _field(body, "userRequest", "utterance")
+    if not isinstance(utterance, str):
+        raise BadRequest("userRequest.utterance is required")
+    lang = _field(body, "userRequest", "lang")
+    language = "ko" if lang in ("ko", "kr", None) else str(lang)[:8]
+    base: Json = {"channel": CHANNEL, "external_id": user_key, "chat_id": user_key, "language_code": language}
+    pressed = extra_of(body).get(EXTRA_PAYLOAD)
+    if isinstance(pressed, str) and pressed:
+        return Incoming(**base, button=pressed[:64])
+    command = Incoming.parse_command(utterance.strip())
+    if command is not None:
+        return Incoming(**base, text=utterance.strip(), command=command[0], args=command[1])
+    if not utterance.strip():
+        # An image or file sent to the bot arrives with an empty utterance (and sometimes a media param).
+        media = _field(body, "action", "params", "media") or _field(body, "userRequest", "params", "media")
+        return Incoming(**base, attachment="photo" if media else "other")
+    return Incoming(**base, text=utterance)
+
+
+# --- Reply → SkillResponse -------------------------------------------------------------------
+
+
+def short(label: str, limit: int = MAX_LABEL) -> str:
+    """A button label within Kakao's limit; the full label still goes out as the message text."""
+    return label if len(label) <= limit else label[:limit - 1] + "…"
+
+
+@dataclass
+class Rendered:
+    """Outputs and quick replies in order, each within its own limits, not yet paged."""
+
+    outputs: list[Json] = field(default_factory=list)
+    quick_replies: list[Json] = field(default_factory=list)
+
+
+StoreFile = Callable[[FileOut], Awaitable[str]]
+
+
+class Renderer:
+    """Turns the engine's replies into SkillResponse components (see the module docstring)."""
+
+    def __init__(self, t: Translator, *, store_file: StoreFile | None = None, block_id: str = "") -> None:
+        self.t = t
+        self.store_file = store_file
+        self.block_id = block_id
+
+    def _action(self, button: Button) -> Json:
+        assert button.payload is not None
+        out: Json = {"label": short(button.label), "messageText": button.label,
+                     "extra": {EXTRA_PAYLOAD: button.payload}}
+        if self.block_id:
+            out.update(action="block", blockId=self.block_id)
+        else:
+            out["action"] = "message"
+        return out
+
+    def _card_button(self, button: Button) -> Json:
+        if button.url:
+            return {"label": short(button.label), "action": "webLink", "webLinkUrl": button.url}
+        return self._action(button)
+
+    @staticmethod
+    def text_card(description: str, buttons: Sequence[Json], title: str | None = None) -> Json:
+        card: Json = {"description": description}
+        if title:
+            card["title"] = title
+        if buttons:
+            card["buttons"] = list(buttons)
+        return card
+
+    @staticmethod
+    def _fits_carousel(reply: Reply) -> bool:
+        assert reply.card is not None
+        return (len(reply.card.title) <= CARD_TITLE and 0 < len(reply.card.summary) <= CAROUSEL_TEXT
+                and sum(len(row) for row in reply.buttons) <= CARD_BUTTONS)
+
+    async def render(self, replies: Sequence[Reply], toast: str | None = None, *, quick: bool = True) -> Rendered:
+        """`quick=False`: every button on cards (for messages shown before another answer)."""
+        out = Rendered()
+        texts: list[str] = []  # consecutive plain texts, joined into as few bubbles as fit
+        cards: list[Json] = []
+
+        def flush_text() -> None:
+            if texts:
+                for part in split_text("\n\n".join(texts), MAX_TEXT):
+                    out.outputs.append({"simpleText": {"text": part}})
+                texts.clear()
+
+        def add_text(text: str) -> None:
+            if texts and len("\n\n".join([*texts, text])) > MAX_TEXT:
+                flush_text()
+            texts.append(text)
+
+        def flush_cards() -> None:
+            for i in range(0, len(cards), CAROUSEL_ITEMS):
+                chunk = cards[i:i + CAROUSEL_ITEMS]
+                if len(chunk) == 1:
+                    out.outputs.append({"textCard": chunk[0]})
+                else:
+                    out.outputs.append({"carousel": {"type": "textCard", "items": chunk}})
+            cards.clear()
+
+        def add_card_buttons(text: str, buttons: list[Button], note_key: str) -> None:
+            """The text and its buttons in one textCard when they fit, else text then cards of 3."""
+            rendered = [self._card_button(b) for b in buttons]
+            if len(text) <= CARD_TEXT and len(rendered) <= CARD_BUTTONS and text.strip():
+                flush_text()
+                out.outputs.append({"textCard": self.text_card(text, rendered)})
+                return
+            if text.strip():
+                add_text(text)
+            flush_text()
+            for i in range(0, len(rendered), CARD_BUTTONS):
+                out.outputs.append({"textCard": self.text_card(self.t(note_key), rendered[i:i + CARD_BUTTONS])})
+
+        quick_index = max((i for i, r in enumerate(replies)
+                           if r.card is None and any(b.payload and not b.url for row in r.buttons for b in row)),
+                          default=-1) if quick else -1
+        for index, reply in enumerate(replies):
+            buttons = [b for row in reply.buttons for b in row]
+            if reply.card is not None and self._fits_carousel(reply):
+                flush_text()
+                cards.append(self.text_card(reply.card.summary, [self._card_button(b) for b in buttons],
+                                            title=reply.card.title))
+                continue
+            flush_cards()
+            text = reply.text
+            if reply.attachment:
+                text = "\n\n".join(filter(None, [text, self.t("kakao.attached")]))
+            links = [b for b in buttons if b.url]
+            presses = [b for b in buttons if b.payload and not b.url]
+            if index == quick_index:
+                out.quick_replies.extend(self._action(b) for b in presses)
+                presses = []
+            if links or presses:
+                add_card_buttons(text, [*presses, *links], "kakao.links" if not presses else "kakao.choose")
+            elif text.strip():
+                add_text(text)
+            if reply.file is not None:
+                flush_text()
+                out.outputs.append({"textCard": await self._file_card(reply.file)})
+        flush_cards()
+        if not out.outputs and toast:
+            add_text(toast)
+        flush_text()
+        if not out.outputs:
+            out.outputs.append({"simpleText": {"text": self.t("kakao.done")}})
+        return out
+
+    async def _file_card(self, file: FileOut) -> Json:
+        description = "\n".join(filter(None, [file.filename, file.caption]))
+        if len(description) > CARD_TEXT:
+            description = file.filename[:CARD_TEXT]
+        if self.store_file is None:
+            return self.text_card(description, [], title=self.t("kakao.file_title"))
+        url = await self.store_file(file)
+        return self.text_card(description, [{"label": short(self.t("kakao.download")), "action": "webLink",
+                                              "webLinkUrl": url}], title=self.t("kakao.file_title"))
+
+
+def paginate(rendered: Rendered, t: Translator, token: str) -> list[Json]:
+    """SkillResponse templates of at most 3 outputs and 10 quick replies; every page but the
+    last ends with a "더보기" quick reply (extra carries `token`) that brings the next one."""
+    more = {"label": t("kakao.more"), "action": "message", "messageText": t("kakao.more"),
+            "extra": {EXTRA_MORE: token}}
+    outputs, quick = list(rendered.outputs), list(rendered.quick_replies)
+    pages: list[Json] = []
+    while len(outputs) > MAX_OUTPUTS:
+        pages.append({"outputs": outputs[:MAX_OUTPUTS], "quickReplies": [more]})
+        outputs = outputs[MAX_OUTPUTS:]
+    while len(quick) > MAX_QUICK_REPLIES:
+        pages.append({"outputs": outputs, "quickReplies": [*quick[:MAX_QUICK_REPLIES - 1], more]})
+        outputs = [{"simpleText": {"text": t("kakao.more_choices")}}]
+        quick = quick[MAX_QUICK_REPLIES - 1:]
+    last: Json = {"outputs": outputs}
+    if quick:
+        last["quickReplies"] = quick
+    pages.append(last)
+    return pages
+
+
+def skill_response(template: Json) -> Json:
+    return {"version": VERSION, "template": template}
+
+
+def merge_templates(first: Sequence[Json], then: Json) -> Rendered:
+    """Answers kept for later, shown before a new one (re-paged together)."""
+    merged = Rendered()
+    for page in first:
+        merged.outputs.extend(page.get("outputs", []))
+    merged.outputs.extend(then.get("outputs", []))
+    merged.quick_replies = list(then.get("quickReplies", []))
+    return merged
+
+
+# --- signed file links -------------------------------------------------------------------------
+
+
+def sign(key: bytes, file_id: str, expires: int) -> str:
+    return hmac.new(key, f"{file_id}.{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def file_url(settings: Settings, file_id: str, expires: int) -> str:
+    return f"{settings.base_url}/files/{file_id}?e={expires}&s={sign(settings.file_links_key, file_id, expires)}"
+
+
+# --- the skill server --------------------------------------------------------------------------
+
+
+def _dumps(data: Any) -> str:
+    # Korean as UTF-8, not \uXXXX escapes: half the bytes on the wire.
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)
+
+
+class KakaoSkill:
+    """The skill endpoint, file links and the late/paged answers of one app."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, http: aiohttp.ClientSession | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.sessions = engine.sessions
+        self._http = http
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post(self.settings.kakao_skill_path, self.receive)
+        app.router.add_get("/files/{file_id}", self.serve_file)
+        app.on_cleanup.append(self._close)
+
+    async def _close(self, _app: web.Application) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
+        if self._http is not None:
+            await self._http.close()
+
+    def _t(self, inc: Incoming) -> Translator:
+        return translator(pick_locale(inc.language_code, self.settings.default_locale))
+
+    # --- request checks ------------------------------------------------------------------
+
+    async def receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get(self.settings.kakao_skill_secret_header, "").encode()
+        expected = self.settings.kakao_skill_secret.encode()
+        if not expected or not hmac.compare_digest(given, expected):
+            log.warning("kakao skill request with a wrong or missing secret from %s", request.remote)
+            return _error(403, "forbidden")
+        limit = self.settings.kakao_max_body
+        if request.content_length is not None and request.content_length > limit:
+            return _error(413, "request body too large")
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return _error(413, "request body too large")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "malformed JSON")
+        bot_id = self.settings.kakao_bot_id
+        if bot_id and str(_field(body, "bot", "id") or "").rstrip("!") != bot_id.rstrip("!"):
+            log.warning("kakao skill request for another bot")
+            return _error(403, "unknown bot")
+        try:
+            incoming = to_incoming(body)
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        try:
+            return web.json_response(await self.answer(incoming, body), dumps=_dumps)
+        except Exception:
+            log.exception("kakao skill answer failed")
+            return web.json_response(skill_response({"outputs": [
+                {"simpleText": {"text": self._t(incoming)("error.generic")}}]}), dumps=_dumps)
+
+    # --- answering -------------------------------------------------------------------------
+
+    async def answer(self, incoming: Incoming, body: Json) -> Json:
+        t = self._t(incoming)
+        user_key = incoming.external_id
+        token = extra_of(body).get(EXTRA_MORE)
+        if isinstance(token, str) or (incoming.text is not None and incoming.text.strip() == t("kakao.more")):
+            async with self.sessions() as session, session.begin():
+                page = await pages_store.next_page(session, user_key, token if isinstance(token, str) else None)
+            if page is not None:
+                return skill_response(page)
+            if isinstance(token, str):
+                # An old "더보기": the engine answers it like any expired button.
+                incoming = Incoming(CHANNEL, user_key, user_key, button="kakao:more",
+                                    language_code=incoming.language_code)
+        callback = self._callback_url(body)
+        turn = asyncio.create_task(self._turn(incoming))
+        self._keep(turn)
+        wait = self.settings.kakao_callback_after_seconds if callback else self.settings.kakao_deadline_seconds
+        done, _ = await asyncio.wait({turn}, timeout=wait)
+        if done:
+            return skill_response(turn.result())
+        if callback:
+            log.info("kakao answer switches to the callback")
+            self._keep(asyncio.create_task(self._post_callback(turn, callback)))
+            return {"version": VERSION, "useCallback": True, "data": {"text": t("kakao.wait")}}
+        log.warning("kakao answer not ready within %.1f s: kept for the next message",
+                    self.settings.kakao_deadline_seconds)
+        self._keep(asyncio.create_task(self._keep_late(turn, user_key)))
+        return skill_response({"outputs": [{"simpleText": {"text": t("kakao.still_working")}}]})
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _callback_url(self, body: Json) -> str | None:
+        url = _field(body, "userRequest", "callbackUrl")
+        if not isinstance(url, str):
+            return None
+        host = (urlparse(url).hostname or "").lower()
+        if urlparse(url).scheme in ("http", "https") and any(
+                host == allowed or host.endswith("." + allowed) for allowed in self.settings.kakao_callback_hosts):
+            return url
+        log.warning("callbackUrl on a host not allowed: ignored")
+        return None
+
+    async def _turn(self, incoming: Incoming) -> Json:
+        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기"."""
+        rendered: list[Json] = []
+
+        async def finish(ctx: Ctx, response: Response) -> None:
+            rendered.append(await self._render_in(ctx.session, incoming, response, ctx.user.id,
+                                                  translator(ctx.user.locale), ctx.now))
+
+        response = await self.engine.handle(incoming, finish=finish)
+        if rendered:
+            return rendered[0]
+        # The turn failed and was rolled back: its apology alone, without the database.
+        t = self._t(incoming)
+        return paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
+
+    async def render(self, incoming: Incoming, response: Response) -> Json:
+        """Render a response outside a turn (its own transaction)."""
+        now = self.engine.clock.now()
+        async with self.sessions() as session, session.begin():
+            user_id = await session.scalar(select(Identity.user_id).where(
+                Identity.channel == CHANNEL, Identity.external_id == incoming.external_id))
+            t = await self._user_translator(session, incoming.external_id) or self._t(incoming)
+            return await self._render_in(session, incoming, response, user_id, t, now)
+
+    async def _render_in(self, session: AsyncSession, incoming: Incoming, response: Response, user_id: int | None,
+                         t: Translator, now: dt.datetime) -> Json:
+        user_key = incoming.external_id
+
+        async def store(file: FileOut) -> str:
+            ttl = dt.timedelta(minutes=self.settings.file_link_ttl_minutes)
+            row = await files.store(session, user_id=user_id, filename=file.filename, mime=file.mime,
+                                    data=file.data, now=now, ttl=ttl)
+            return file_url(self.settings, row.id, int(row.expires_at.timestamp()))
+
+        renderer = Renderer(t, store_file=store, block_id=self.settings.kakao_button_block_id)
+        rendered = await renderer.render(response.replies, response.toast)
+        late = await pages_store.take_late(session, user_key)
+        if late:
+            rendered = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
+        token = secrets.token_hex(4)
+        pages = paginate(rendered, t, token)
+        if len(pages) > 1:
+            await pages_store.save_more(session, user_key, token, pages[1:], now)
+        return pages[0]
+
+    async def _user_translator(self, session: AsyncSession, user_key: str) -> Translator | None:
+        locale = await session.scalar(select(User.locale).join(Identity, Identity.user_id == User.id).where(
+            Identity.channel == CHANNEL, Identity.external_id == user_key))
+        return translator(locale) if locale else None
+
+    async def _post_callback(self, turn: asyncio.Task[Json], url: str) -> None:
+        try:
+            template = await turn
+            http = self._client()
+            async with http.post(url, json=skill_response(template),
+                                 timeout=aiohttp.ClientTimeout(total=EVENT_API_TIMEOUT)) as resp:
+                answer = await resp.json(content_type=None)
+                if resp.status != 200 or not isinstance(answer, dict) or answer.get("status") != "SUCCESS":
+                    log.warning("kakao callback refused: http=%s status=%s", resp.status,
+                                answer.get("status") if isinstance(answer, dict) else None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("kakao callback failed: %s", exc)
+
+    async def _keep_late(self, turn: asyncio.Task[Json], user_key: str) -> None:
+        template = await turn
+        async with self.sessions() as session, session.begin():
+            await pages_store.add_late(session, user_key, template, self.engine.clock.now())
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    # --- file links ------------------------------------------------------------------------
+
+    async def serve_file(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        expires, signature = request.query.get("e", ""), request.query.get("s", "")
+        if not expires.isdigit() or not hmac.compare_digest(
+                signature.encode(), sign(self.settings.file_links_key, file_id, int(expires)).encode()):
+            return _error(403, "invalid link")
+        now = self.engine.clock.now()
+        if int(expires) <= now.timestamp():
+            return _error(410, "link expired")
+        async with self.sessions() as session:
+            row = await files.fetch(session, file_id, now)
+        if row is None:
+            return _error(410, "link expired")
+        disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
+        return web.Response(body=row.data, content_type=row.mime.split(";")[0],
+                            headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"})
+
+
+# --- proactive messages: Kakao's Event API -------------------------------------------------------
+
+
+class KakaoNotifier:
+    """Outbox notifier for KakaoTalk users through the Event API (one user and message per call).
+
+    The event block (name `KAKAO_EVENT_NAME`) shows `{{#current.event.data.text}}`, and a
+    link button to `{{#current.event.data.link}}` when there is one. Text over Kakao's
+    1000 characters goes out as several events, in order. Kakao's answer only says the
+    request was accepted; a user who blocked the channel is reported in the task result
+    later, not here.
+    """
+
+    channel = CHANNEL
+
+    def __init__(self, settings: Settings, *, http: aiohttp.ClientSession | None = None) -> None:
+        self.settings = settings
+        self.url = settings.kakao_event_api_url.format(bot_id=settings.kakao_bot_id)
+        self._http = http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    async def send(self, chat_id: str, message: Json) -> None:
+        reply = Reply.from_payload(message)
+        link = next((b.url for row in reply.buttons for b in row if b.url), None)
+        text = reply.text or " "
+        if reply.attachment:
+            text += "\n\n" + translator(self.settings.default_locale)("kakao.attached")
+        for part in split_text(text, MAX_TEXT):
+            data: Json = {"text": part}
+            if link:
+                data["link"] = link
+            await self._post({"event": {"name": self.settings.kakao_event_name, "data": data},
+                              "user": [{"type": "botUserKey", "id": chat_id}]})
+
+    async def _post(self, body: Json) -> None:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        headers = {"Authorization": f"KakaoAK {self.settings.kakao_rest_api_key}"}
+        started = time.monotonic()
+        try:
+            async with self._http.post(self.url, json=body, headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=EVENT_API_TIMEOUT)) as resp:
+                try:
+                    answer = await resp.json(content_type=None)
+                except ValueError:
+                    answer = None
+                status = resp.status
+                retry = resp.headers.get("Retry-After", "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise dispatch.TransientError(f"event api: {type(exc).__name__}") from exc
+        log.debug("event api %s in %.0f ms", status, (time.monotonic() - started) * 1000)
+        if status == 429:
+            raise dispatch.RetryAfter(float(retry) if retry.replace(".", "", 1).isdigit() else 1.0)
+        if status >= 500:
+            raise dispatch.TransientError(f"event api: HTTP {status}")
+        if status != 200 or not isinstance(answer, dict) or answer.get("status") != "SUCCESS":
+            message = answer.get("message") if isinstance(answer, dict) else None
+            raise RuntimeError(f"event api: HTTP {status} {message or ''}".strip())
+
+
+class HoldingNotifier:
+    """Outbox notifier for KakaoTalk without the Event API: a skill server cannot speak first,
+    so each message is kept (`storage.kakao.add_late`) and shown before the answer to the
+    person's next message. Its buttons go on cards, since the quick replies belong to that
+    answer. The row counts as sent once kept."""
+
+    channel = CHANNEL
+
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, chat_id: str, message: Json) -> None:
+        async with self.sessions() as session, session.begin():
+            locale = await session.scalar(select(User.locale).join(Identity, Identity.user_id == User.id).where(
+                Identity.channel == CHANNEL, Identity.external_id == chat_id))
+            t = translator(locale or self.settings.default_locale)
+            rendered = await Renderer(t, block_id=self.settings.kakao_button_block_id).render(
+                [Reply.from_payload(message)], quick=False)
+            await pages_store.add_late(session, chat_id, {"outputs": rendered.outputs}, self.clock.now())
+
+
+def notifier(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+             clock: Clock) -> KakaoNotifier | HoldingNotifier:
+    """The Event API when configured, else holding messages for the next answer."""
+    if settings.kakao_event_api:
+        return KakaoNotifier(settings)
+    return HoldingNotifier(settings, sessions, clock)
