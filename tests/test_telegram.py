@@ -161,7 +161,8 @@ async def test_admin_gets_application_and_decides_by_button(tmp_path: Path, fake
         fake.user_presses(ADMIN_ID, note.result["message_id"], approve)
         result = await fake.wait_reply(USER, since=since, timeout=5)
         assert "승인되었어요" in result.params["text"]
-        # The admin's message was edited to show the decision.
+        # The admin's message was edited to show the decision (the outbox may deliver first).
+        await fake.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == ADMIN_ID, since=since)
         assert "승인했어요" in fake.messages(ADMIN_ID)[-1]["text"]
     finally:
         await bot.close()
