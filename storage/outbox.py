@@ -187,13 +187,17 @@ async def withdraw(session: AsyncSession, dedupe_keys: Sequence[str], reason: st
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def skip_chat(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
-    """Someone blocked the bot: their pending messages will not be sent."""
+async def skip_chats(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]]) -> None:
+    """These (channel, chat id, when) blocked the bot: their pending messages will not be sent
+    (one executemany for the batch, served by `ix_outbox_chat_status`)."""
+    if not chats:
+        return
+    c = _table.c
     await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
-               OutboxMessage.status == "pending")
-        .values(status="blocked", last_error="blocked by the user")
+        update(_table)
+        .where(c.channel == bindparam("b_channel"), c.chat_id == bindparam("b_chat"), c.status == "pending")
+        .values(status="blocked", last_error="blocked by the user"),
+        [{"b_channel": channel, "b_chat": chat_id} for channel, chat_id, _at in chats],
     )
 
 
