@@ -56,9 +56,9 @@ needs (Little's law: rate × round trip, doubled for jitter, plus one; about sev
 retires after its send. The round trip is the
 fastest recent send that had the platform to itself, not an average: when the process
 itself is busy every send looks slow, and more overlap would only make it busier. More
-workers would not send faster (the gate sets the pace) and they cost: every connection
-in python-telegram-bot's HTTP pool is checked on every request, so surplus connections
-make each later send dearer (the bench showed twice the CPU per message).
+workers would not send faster (the gate sets the pace) and they cost: each keeps a
+connection open, and with PTB's default httpx transport every open connection was
+checked on every request (the bench showed twice the CPU per message).
 """
 
 from __future__ import annotations
