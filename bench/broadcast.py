@@ -40,7 +40,9 @@ import contextlib
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -89,7 +91,22 @@ async def _fake_main(conn: Connection) -> None:
                          if c.method == "sendMessage" and c.ok and isinstance(c.chat_id, int)]
                 floods = [c.time for c in fake.calls if c.error_code == 429]
                 blocked = sum(1 for c in fake.calls if c.error_code == 403)
-                conn.send((sends, floods, blocked))
+                conn.send((sends, floods, blocked, _cpu()))
+            elif command[0] == "cpu":
+                conn.send(_cpu())
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process on the machine has used (/proc/stat), to see other load."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class FakeProcess:
@@ -103,10 +120,14 @@ class FakeProcess:
         self.conn.send((name, ids))
         assert self.conn.recv() == "ok"
 
-    def report(self) -> tuple[list[tuple[int, float]], list[float], int]:
+    def report(self) -> tuple[list[tuple[int, float]], list[float], int, float]:
         self.conn.send(("report",))
-        sends, floods, blocked = self.conn.recv()
-        return sends, floods, blocked
+        sends, floods, blocked, cpu = self.conn.recv()
+        return sends, floods, blocked, cpu
+
+    def cpu(self) -> float:
+        self.conn.send(("cpu",))
+        return float(self.conn.recv())
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -205,6 +226,7 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
         await application.initialize()
         dispatcher = Dispatcher(sessions, [channel], clock=clock, rate=RATE)
         deadline = time.perf_counter() + args.timeout
+        fake_cpu0, machine0, cpu0 = fake.cpu(), machine_cpu(), time.process_time()
         began = time.perf_counter()
         try:
             while time.perf_counter() < deadline:
@@ -216,11 +238,14 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
                 await asyncio.sleep(0.01)  # rows put back by a 429 come due a second later
         finally:
             wall = time.perf_counter() - began
+            cpu, machine = time.process_time() - cpu0, machine_cpu() - machine0
             await dispatcher.close()
             await application.shutdown()
         await finish_broadcasts(sessions, settings, clock)
 
-        sends, floods, refusals = fake.report()
+        sends, floods, refusals, fake_cpu = fake.report()
+        fake_cpu -= fake_cpu0
+        other = max(0.0, machine - cpu - fake_cpu) / wall
         per_chat = Counter(chat for chat, _ in sends)
         times = sorted(t for _, t in sends)
         span = times[-1] - times[0] if len(times) > 1 else 0.0
@@ -248,6 +273,9 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
         verdict = "ok" if active / RATE >= TARGET else "BELOW TARGET"
         print(f"rate, outside waits    {active:8.1f}/s  = {active / RATE:6.1%} of the limit ({verdict}, target "
               f">= {TARGET:.0%})")
+        print(f"CPU per message        dispatcher (this process) {cpu * 1000 / max(len(times), 1):.2f} ms, fake API "
+              f"{fake_cpu * 1000 / max(len(times), 1):.2f} ms; other load {other:.2f} cores of {os.cpu_count()} "
+              f"(well above 0: disturbed figures, run again)")
         print(f"duplicates             {duplicates} (target 0)")
         print(f"lost                   {lost} (rows not sent/blocked/failed; target 0); reachable recipients "
               f"without a message: {missing}")

@@ -9,7 +9,8 @@ Configured like the real bot, from the environment:
 
     TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL (".../bot"), TELEGRAM_CONCURRENCY (default 64,
     the JobHub default, so both bots handle as many updates at once),
-    ECHO_ANSWER_CALLBACKS ("1" default; "0" skips answerCallbackQuery), LOG_LEVEL.
+    ECHO_ANSWER_CALLBACKS ("1" default; "0" skips answerCallbackQuery),
+    ECHO_TRANSPORT ("httpx" default: PTB's own; "aiohttp": JobHub's `AiohttpRequest`), LOG_LEVEL.
 
 Run by `bench/throughput.py`; on its own: `python bench/echo_bot.py`. Stops on SIGINT/SIGTERM.
 """
@@ -25,6 +26,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 ANSWER_CALLBACKS = os.environ.get("ECHO_ANSWER_CALLBACKS", "1") != "0"
+TRANSPORT = os.environ.get("ECHO_TRANSPORT", "httpx")
 
 
 async def on_text(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -50,6 +52,13 @@ def build() -> Application:  # type: ignore[type-arg]
         .base_url(base_url)
         .base_file_url(base_url.removesuffix("/bot") + "/file/bot")
     )
+    if TRANSPORT == "aiohttp":
+        # The transport JobHub uses (bot/channels/telegram_http.py), for a like-for-like comparison.
+        from bot.channels.telegram_http import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(connections=1))
+    elif TRANSPORT != "httpx":
+        raise SystemExit(f"ECHO_TRANSPORT must be httpx or aiohttp, not {TRANSPORT!r}")
     concurrency = int(os.environ.get("TELEGRAM_CONCURRENCY", "64"))
     if concurrency > 1:
         builder = builder.concurrent_updates(concurrency)

@@ -7,7 +7,8 @@ The fake Bot API (`tests.fake_telegram.FakeTelegram`) and the simulated users ru
 this process; the bot under test runs as a subprocess, exactly as in production
 (`python -m bot run`, SQLite in a temporary directory, long polling against the fake).
 For comparison a bare python-telegram-bot echo bot (`bench/echo_bot.py`) is driven
-through the same script of texts and button presses, each on a fresh fake, one after
+through the same script of texts and button presses (also on JobHub's aiohttp transport,
+`echo-aiohttp`, to compare over the same HTTP client), each on a fresh fake, one after
 the other in the same run: `--rounds` times (default 3) alternating echo and JobHub, so
 a burst of other load on the machine hits both; the medians are compared.
 
@@ -55,6 +56,7 @@ OVERALL_RATE = "0"
 WARMUP_USER = 900_000_001
 FIRST_USER = 1_000_001
 STOP_SECONDS = 15.0
+BOTS = ("echo-bare", "echo-aiohttp", "echo", "jobhub")
 
 
 @dataclass(frozen=True)
@@ -330,9 +332,11 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
     workdir = root / name
     workdir.mkdir()
     # "echo-bare" is the echo bot with python-telegram-bot's defaults (updates one at a time),
-    # the "bare echo bot" of the issue; "echo" uses the same concurrency as JobHub.
-    bare = kind == "echo-bare"
-    kind = "echo" if bare else kind
+    # the "bare echo bot" of the issue; "echo-aiohttp" is the same on JobHub's HTTP transport;
+    # "echo" uses the same concurrency as JobHub.
+    bare = kind in ("echo-bare", "echo-aiohttp")
+    transport = "aiohttp" if kind == "echo-aiohttp" else "httpx"
+    kind = "echo" if kind.startswith("echo") else kind
     async with FakeTelegram() as fake:
         if kind == "jobhub":
             db = workdir / "jobhub.sqlite3"
@@ -341,7 +345,8 @@ async def measure(name: str, kind: str, users: int, args: argparse.Namespace, ro
             argv = [sys.executable, "-m", "bot", "run"]
         else:
             env = _env(fake, workdir, 1 if bare else args.concurrency,
-                       {"ECHO_ANSWER_CALLBACKS": "0" if args.echo_no_callback_answers else "1"})
+                       {"ECHO_ANSWER_CALLBACKS": "0" if args.echo_no_callback_answers else "1",
+                        "ECHO_TRANSPORT": transport})
             argv = [sys.executable, str(REPO / "bench" / "echo_bot.py")]
         bot = Bot(name, argv, env, kind, workdir)
         bot.start()
@@ -440,6 +445,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     cpu = {n: statistics.median([r.cpu_seconds / r.per_message for r in rows if r.bot == n]) for n in names}
     what = "median messages/s over the rounds" if rounds > 1 else "messages/s"
     for base, meaning, judged in (("echo-bare", "a bare PTB echo bot, PTB defaults: the issue's baseline", True),
+                                  ("echo-aiohttp", "the bare echo bot on JobHub's aiohttp transport: a stricter "
+                                                   "comparison (JobHub's own cost over the same HTTP client)", False),
                                   ("echo", "the echo bot with JobHub's concurrency: a stricter comparison", False)):
         if "jobhub" not in rate or base not in rate or rate[base] <= 0:
             continue
@@ -459,8 +466,9 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
           f"private chats get no per-group limit.")
     concurrency = args.concurrency if args.concurrency is not None else "64 (JobHub's default)"
     answers = "answerCallbackQuery + one message" if not args.echo_no_callback_answers else "one message only"
-    print(f"echo and jobhub: long polling, concurrent updates {concurrency}; echo-bare: PTB's default (one at a time); "
-          f"echo answers a press with {answers}, a text with one message.")
+    print(f"echo and jobhub: long polling, concurrent updates {concurrency}; echo-bare and echo-aiohttp: PTB's default "
+          f"(one at a time); echo answers a press with {answers}, a text with one message. HTTP: jobhub and "
+          f"echo-aiohttp on aiohttp (bot/channels/telegram_http.py), echo-bare and echo on PTB's default httpx.")
     print(f"Each user: {len(REGISTRATION)} updates, the next only after the answer to the previous; all users at once, "
           f"after a warm-up registration. Latency: update pushed -> answer received by the fake.")
     print("CPU ms/msg: the bot process (utime+stime); driver CPU ms/msg: this process (fake API + users); "
@@ -505,8 +513,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a tiny run (3 users) as a smoke check")
     parser.add_argument("--rounds", type=int, default=3,
                         help="measure each bot this many times, alternating; medians are compared (default 3)")
-    parser.add_argument("--bots", default="echo-bare,echo,jobhub",
-                        help="which bots, in order (default echo-bare,echo,jobhub)")
+    parser.add_argument("--bots", default="echo-bare,echo-aiohttp,echo,jobhub",
+                        help="which bots, in order (default echo-bare,echo-aiohttp,echo,jobhub)")
     parser.add_argument("--concurrency", type=int, default=None,
                         help="TELEGRAM_CONCURRENCY for both bots (default: JobHub's default, 64)")
     parser.add_argument("--echo-no-callback-answers", action="store_true",
@@ -519,8 +527,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.users, args.rounds = 3, 1
         args.timeout = min(args.timeout, 180)
     args.bots = [b.strip() for b in args.bots.split(",") if b.strip()]
-    if not args.bots or any(b not in ("echo-bare", "echo", "jobhub") for b in args.bots):
-        parser.error("--bots takes echo and/or jobhub")
+    if not args.bots or any(b not in BOTS for b in args.bots):
+        parser.error(f"--bots takes any of {', '.join(BOTS)}")
     if args.users < 1 or args.rounds < 1:
         parser.error("--users and --rounds must be at least 1")
     return args

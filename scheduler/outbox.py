@@ -6,6 +6,14 @@ and skipped from then on, a flood-control answer pauses all sending and postpone
 row by the time asked, a network error is retried with backoff and given up after
 `max_attempts`, anything else fails the row.
 
+Flood waits. Telegram's usual answer is "retry after 1 s". A run sits out a wait of up
+to `SHORT_FLOOD_WAIT` itself: the workers wait at the pacing gate with the rows they
+claimed, and sending resumes the moment the wait ends, with no rows handed back and
+claimed again and no workers started again. Those rows stay `sending` a little longer,
+but no more of them than at any other moment (at most a claim chunk plus the sends in
+flight), and a stop during the wait still hands them back. A longer wait ends the run
+(its unsent claims go back to `pending`) and the next tick after it starts a new one.
+
 One sender per database. On PostgreSQL a process sends only while it holds a
 session-level advisory lock (`pg_try_advisory_lock`) on a connection it keeps open, so
 leadership lasts across ticks; other processes find the lock taken and stand by. When
@@ -48,9 +56,9 @@ needs (Little's law: rate × round trip, doubled for jitter, plus one; about sev
 retires after its send. The round trip is the
 fastest recent send that had the platform to itself, not an average: when the process
 itself is busy every send looks slow, and more overlap would only make it busier. More
-workers would not send faster (the gate sets the pace) and they cost: every connection
-in python-telegram-bot's HTTP pool is checked on every request, so surplus connections
-make each later send dearer (the bench showed twice the CPU per message).
+workers would not send faster (the gate sets the pace) and they cost: each keeps a
+connection open, and with PTB's default httpx transport every open connection was
+checked on every request (the bench showed twice the CPU per message).
 """
 
 from __future__ import annotations
@@ -295,6 +303,7 @@ class Dispatcher:
         self._finalizer = weakref.finalize(self, self._lease.leave)
         self._kicked = False
         self._stopping = False
+        self._stopped = asyncio.Event()  # wakes whatever sits out a flood wait when stop() comes
         self._gate = asyncio.Lock()
         self._next_slot = 0.0
         # A flood wait pauses all sending (Telegram's limits are per bot), without sleeping in a job.
@@ -325,6 +334,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Stop sending: a run in progress hands its unsent claims back and returns; later runs do nothing."""
         self._stopping = True
+        self._stopped.set()
 
     async def close(self) -> None:
         """Stop, and give the leader lock up if no other Dispatcher of this process shares it."""
@@ -335,7 +345,13 @@ class Dispatcher:
                 await task
 
     def _halted(self) -> bool:
-        return self._stopping or time.monotonic() < self._paused_until
+        """Stopped, or in a flood wait too long to sit out within a run."""
+        return self._stopping or self._paused_until - time.monotonic() > SHORT_FLOOD_WAIT
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep, but wake at once on stop()."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     async def run_once(self) -> int:
         """Send everything due; returns how many rows were delivered.
@@ -356,12 +372,13 @@ class Dispatcher:
                     sent += await self._drain()
                     if not self._kicked:
                         break
-                # A short flood wait (Telegram usually asks for a second or two) is sat out here,
-                # so sending resumes when it ends rather than at the next tick; long ones end the run.
+                # A short flood wait (Telegram usually asks for a second or two) that began as the
+                # drain ended is sat out here, so sending resumes when it ends rather than at the next
+                # tick (within a drain the workers sit it out at the gate); long ones end the run.
                 wait = self._paused_until - time.monotonic()
                 if self._stopping or wait <= 0 or wait > SHORT_FLOOD_WAIT:
                     break
-                await asyncio.sleep(wait)
+                await self._nap(wait)
         return sent
 
     async def _sweep_stale(self) -> None:
@@ -529,19 +546,26 @@ class Dispatcher:
     async def _pace(self) -> bool:
         """Pass the gate at the next slot, `interval` after the previous one (see the module docstring).
 
-        False when the dispatcher stopped or a flood wait began meanwhile: do not send.
+        A short flood wait is sat out here, holding the gate, so no worker sends until it ends
+        and the claimed rows keep their place. False when the dispatcher stopped or a long
+        flood wait began: do not send.
         """
         async with self._gate:
-            if self._halted():
-                return False
-            now = time.monotonic()
-            # Make up for a late wake-up of at most `slack`; after a longer gap (idle, or a stall)
-            # start afresh instead of bursting to catch up with time nobody is owed.
-            slot = self._next_slot if self._next_slot >= now - self.slack else now
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            self._next_slot = slot + self.interval
-            return not self._halted()
+            while not self._halted():
+                now = time.monotonic()
+                if now < self._paused_until:
+                    await self._nap(self._paused_until - now)
+                    continue
+                # Make up for a late wake-up of at most `slack`; after a longer gap (idle, a stall or
+                # a flood wait) start afresh instead of bursting to catch up with time nobody is owed.
+                slot = self._next_slot if self._next_slot >= now - self.slack else now
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+                    if time.monotonic() < self._paused_until:
+                        continue  # a flood wait began meanwhile
+                self._next_slot = slot + self.interval
+                return not self._halted()
+            return False
 
     def _settle(self, run: _Run, item: _Item, outcome: Outcome) -> None:
         run.open.pop(item.id, None)
@@ -576,9 +600,9 @@ class Dispatcher:
         try:
             async with self.sessions() as session, session.begin():
                 await outbox.settle(session, outcomes)
-                for (channel, chat_id), at in blocked.items():
-                    await users.mark_blocked(session, channel, chat_id, at)
-                    await outbox.skip_chat(session, channel, chat_id, at)
+                chats = [(channel, chat_id, at) for (channel, chat_id), at in blocked.items()]
+                await users.mark_blocked(session, chats)
+                await outbox.skip_chats(session, chats)
         except BaseException:
             self._outcomes[:0] = outcomes
             self._newly_blocked = {**blocked, **self._newly_blocked}

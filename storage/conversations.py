@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import users
 from storage.models import Conversation, Identity, User
+
+# Built once: composing the statement and its cache key cost more than running it.
+_TURN = (
+    select(User, Identity, Conversation)
+    .join(Identity, Identity.user_id == User.id)
+    .outerjoin(Conversation, and_(Conversation.channel == Identity.channel,
+                                  Conversation.external_id == Identity.external_id))
+    .where(Identity.channel == bindparam("channel"), Identity.external_id == bindparam("external_id"))
+)
 
 
 async def open_turn(
     session: AsyncSession, channel: str, external_id: str, chat_id: str, locale: str, now: dt.datetime
 ) -> tuple[User, Identity, Conversation]:
     """Who is writing and where they are, in one query (this runs for every message)."""
-    row = (
-        await session.execute(
-            select(User, Identity, Conversation)
-            .join(Identity, Identity.user_id == User.id)
-            .outerjoin(Conversation, and_(Conversation.channel == Identity.channel,
-                                          Conversation.external_id == Identity.external_id))
-            .where(Identity.channel == channel, Identity.external_id == external_id)
-        )
-    ).first()
+    row = (await session.execute(_TURN, {"channel": channel, "external_id": external_id})).first()
     if row is None:
         user, identity = await users.create(session, channel, external_id, chat_id, locale, now)
         conv = None

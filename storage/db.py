@@ -4,6 +4,8 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout, and every
 transaction starts with `BEGIN IMMEDIATE`: a conversation turn reads its state and
 then writes it, and a deferred transaction that tries to upgrade to a write lock while
 another writer holds it fails at once with "database is locked" instead of waiting.
+Its driver calls run on the event loop (`storage.sqlite_loop`), not on aiosqlite's
+thread, and the busy timeout is waited out with `asyncio.sleep`, not inside SQLite.
 PostgreSQL serialises what must be serialised with transaction-level advisory locks.
 """
 
@@ -17,8 +19,13 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_loop
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+# Seconds a statement waits for another connection's lock on the SQLite file before failing.
+BUSY_TIMEOUT = 30.0
+
+
+def create_engine(url: str, *, echo: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -26,8 +33,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # One connection: SQLite takes one writer at a time anyway, and turns queued in the
         # pool wait in order, where turns queued in SQLite's busy handler sleep and retry
         # (long, unfair tails under load). Never hold a session while opening another.
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                     pool_timeout=120)
+        database = parsed.database or ":memory:"
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120,
+                                     async_creator=sqlite_loop.connector(database, timeout=busy_timeout))
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -42,7 +50,6 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -62,7 +62,22 @@ async def enqueue(
         return False
 
 
-async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: list[str]) -> list[OutboxMessage]:
+class Due(NamedTuple):
+    """What the dispatcher needs of a due row (plain columns: no ORM object per row)."""
+
+    id: int
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    attempts: int
+    due_at: dt.datetime
+    last_error: str | None
+
+
+_DUE_COLUMNS = [_table.c[name] for name in Due._fields]
+
+
+async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: list[str]) -> list[Due]:
     """The oldest due pending rows, in due order (served by `ix_outbox_status_due`).
 
     On PostgreSQL the rows are locked (`FOR UPDATE SKIP LOCKED`) until the caller's
@@ -70,16 +85,15 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int, channels: lis
     takes, a row that another transaction is changing; SQLite ignores the clause (its
     `BEGIN IMMEDIATE` already serialises writers).
     """
-    return list(
-        await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now,
-                   OutboxMessage.channel.in_(channels))
-            .order_by(OutboxMessage.due_at, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    c = _table.c
+    result = await session.execute(
+        select(*_DUE_COLUMNS)
+        .where(c.status == "pending", c.due_at <= now, c.channel.in_(channels))
+        .order_by(c.due_at, c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
+    return [Due(*row) for row in result]
 
 
 async def claim(session: AsyncSession, ids: Sequence[int], now: dt.datetime) -> set[int]:
@@ -187,13 +201,17 @@ async def withdraw(session: AsyncSession, dedupe_keys: Sequence[str], reason: st
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def skip_chat(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
-    """Someone blocked the bot: their pending messages will not be sent."""
+async def skip_chats(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]]) -> None:
+    """These (channel, chat id, when) blocked the bot: their pending messages will not be sent
+    (one executemany for the batch, served by `ix_outbox_chat_status`)."""
+    if not chats:
+        return
+    c = _table.c
     await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
-               OutboxMessage.status == "pending")
-        .values(status="blocked", last_error="blocked by the user")
+        update(_table)
+        .where(c.channel == bindparam("b_channel"), c.chat_id == bindparam("b_chat"), c.status == "pending")
+        .values(status="blocked", last_error="blocked by the user"),
+        [{"b_channel": channel, "b_chat": chat_id} for channel, chat_id, _at in chats],
     )
 
 

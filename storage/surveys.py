@@ -203,9 +203,12 @@ async def stream_answers(session: AsyncSession, start: dt.datetime, end: dt.date
         return
     offset = start.astimezone(tz).utcoffset() or dt.timedelta()
     shift = f"{int(offset.total_seconds() // 60):+d} minutes"
-    async with driver.execute(_ANSWERS_SQL["sqlite"], [shift, *bounds]) as cur:
+    cur = await driver.execute(_ANSWERS_SQL["sqlite"], [shift, *bounds])
+    try:
         while rows := await cur.fetchmany(batch):
             yield rows
+    finally:
+        await cur.close()
 
 
 # --- what counselors may see -------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, KakaoPage, User
@@ -83,9 +84,15 @@ async def admins(session: AsyncSession) -> list[tuple[User, Identity]]:
     return [(u, i) for u, i in rows.all()]
 
 
-async def mark_blocked(session: AsyncSession, channel: str, chat_id: str, now: dt.datetime) -> None:
+async def mark_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]]) -> None:
+    """These (channel, chat id, when) blocked the bot: one executemany for a batch of them."""
+    if not chats:
+        return
+    table: Table = Identity.__table__  # type: ignore[assignment]
     await session.execute(
-        update(Identity).where(Identity.channel == channel, Identity.chat_id == chat_id).values(blocked_at=now)
+        update(table).where(table.c.channel == bindparam("b_channel"), table.c.chat_id == bindparam("b_chat"))
+        .values(blocked_at=bindparam("b_at")),
+        [{"b_channel": channel, "b_chat": chat_id, "b_at": at} for channel, chat_id, at in chats],
     )
 
 

@@ -1,4 +1,4 @@
-"""The outbox dispatcher under restarts, crashes, two processes and pacing (DESIGN.md §3).
+"""The outbox dispatcher under restarts, crashes, flood waits, two processes and pacing (DESIGN.md §3).
 
 Two "processes" are two engines on one database, each with its own Dispatcher: on
 PostgreSQL they compete for the leader lock exactly as two bot processes would. Time
@@ -184,6 +184,55 @@ async def test_flood_wait_hands_unsent_rows_back_untouched(harness: Harness, clo
     await d.run_once()
     await d.close()
     assert sorted(notifier.sent) == sorted(texts)
+
+
+async def test_short_flood_wait_is_sat_out_by_the_run(harness: Harness, clock: FakeClock) -> None:
+    """A flood wait of a second or two: the run keeps its workers and claimed rows, sends
+    nothing until the wait is over, then goes on; the flooded row comes due after it."""
+    texts = [f"s{i}" for i in range(30)]
+    await _queue(harness, texts)
+    flooded_at: list[float] = []
+
+    def flood_on_s3(chat_id: str) -> None:
+        if chat_id == "1003" and not flooded_at:
+            flooded_at.append(time.monotonic())
+            raise dispatch.RetryAfter(0.3)
+
+    notifier = Recorder(before_send=flood_on_s3)
+    d = _fast(harness.sessions, notifier, clock, concurrency=4)
+    sent = await d.run_once()
+    rows = await _rows(harness)
+    assert sent == 29 and sorted(notifier.sent) == sorted(set(texts) - {"s3"})
+    # No send started during the wait (a bound that holds however slow the machine is).
+    assert all(t >= flooded_at[0] + 0.3 for t in notifier.times if t > flooded_at[0])
+    assert rows["s3"].status == "pending" and rows["s3"].due_at == clock.now() + dt.timedelta(seconds=0.3)
+    assert {rows[t].status for t in texts if t != "s3"} == {"sent"}
+    clock.advance(seconds=1)
+    assert await d.run_once() == 1
+    await d.close()
+
+
+async def test_stop_during_a_short_flood_wait_hands_the_claims_back(harness: Harness, clock: FakeClock) -> None:
+    texts = [f"w{i}" for i in range(30)]
+    await _queue(harness, texts)
+    due = {t: r.due_at for t, r in (await _rows(harness)).items()}
+    d: Dispatcher | None = None
+
+    def flood_on_w3(chat_id: str) -> None:
+        if chat_id == "1003":
+            assert d is not None
+            asyncio.get_running_loop().call_later(0.05, d.stop)  # a shutdown while the run waits
+            raise dispatch.RetryAfter(4)
+
+    notifier = Recorder(before_send=flood_on_w3)
+    d = _fast(harness.sessions, notifier, clock, concurrency=2)
+    sent = await d.run_once()
+    await d.close()
+    rows = await _rows(harness)
+    assert sent == len(notifier.sent) < len(texts) - 1
+    assert rows["w3"].status == "pending"
+    for t in set(texts) - set(notifier.sent) - {"w3"}:
+        assert (rows[t].status, rows[t].attempts, rows[t].due_at) == ("pending", 0, due[t])
 
 
 async def test_one_chat_gets_its_messages_in_order(harness: Harness, clock: FakeClock) -> None:

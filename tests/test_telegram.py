@@ -2,7 +2,8 @@
 
 Polling: a whole registration with button presses. Webhook: the right secret is
 processed, a wrong or missing one gets 403 and nothing happens, a malformed body 400.
-The outbox notifier maps Telegram's errors to the dispatcher's outcomes.
+The outbox notifier maps Telegram's errors to the dispatcher's outcomes, and the aiohttp transport
+maps network trouble to the errors PTB expects.
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ async def test_admin_gets_application_and_decides_by_button(tmp_path: Path, fake
         fake.user_presses(ADMIN_ID, note.result["message_id"], approve)
         result = await fake.wait_reply(USER, since=since, timeout=5)
         assert "승인되었어요" in result.params["text"]
-        # The admin's message was edited to show the decision.
+        # The admin's message was edited to show the decision (the outbox may deliver first).
+        await fake.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == ADMIN_ID, since=since)
         assert "승인했어요" in fake.messages(ADMIN_ID)[-1]["text"]
     finally:
         await bot.close()
@@ -299,3 +301,87 @@ async def test_queued_message_with_a_chart_arrives_as_a_photo(tmp_path: Path, fa
         assert next(m.get("text") for m in fake.messages(ADMIN_ID)) == "📊 주간 실적"
         photo = await fake.wait_for(lambda c: c.method == "sendPhoto", since=since)
         assert photo.params["photo"].data == png
+
+
+async def test_transport_maps_network_trouble_to_transient_errors(tmp_path: Path) -> None:
+    """The aiohttp transport: no server, or one that never answers, is a `NetworkError`
+    (`TimedOut`) for PTB, which the outbox notifier turns into a retry later."""
+    from telegram.error import NetworkError, TimedOut
+
+    from bot.app import build_engine
+    from bot.channels.telegram_http import AiohttpRequest
+    from storage.db import create_engine, session_factory
+
+    release = asyncio.Event()
+
+    async def hang(_request: aiohttp.web.Request) -> aiohttp.web.Response:
+        await release.wait()  # longer than the read timeout; let go at the end of the test
+        return aiohttp.web.json_response({"ok": True, "result": True})
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/{tail:.*}", hang)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = _free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    request = AiohttpRequest(read_timeout=0.2)
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await request.post(f"http://127.0.0.1:{port}/bot123:TEST/getMe")
+        with pytest.raises(NetworkError):
+            await request.post(f"http://127.0.0.1:{_free_port()}/bot123:TEST/getMe")
+    finally:
+        await request.shutdown()
+        release.set()
+        await runner.cleanup()
+
+    closed = f"http://127.0.0.1:{_free_port()}/bot"
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'tg.sqlite3'}", telegram_bot_token="123:TEST",
+                             telegram_api_base_url=closed)
+    db = create_engine(settings.database_url)
+    application = build_application(settings)
+    channel = TelegramChannel(build_engine(settings, session_factory(db)), application)
+    await application.bot.request.initialize()  # not the whole bot: its getMe would fail the same way
+    try:
+        with pytest.raises(dispatch.TransientError):
+            await channel.send("77", {"text": "안녕하세요"})
+    finally:
+        await application.bot.request.shutdown()
+        await db.dispose()
+
+
+async def test_transport_uses_the_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                            fake: FakeTelegram) -> None:
+    """HTTP(S)_PROXY is honoured as with PTB's default transport, and NO_PROXY bypasses it."""
+    from bot.channels.telegram_http import AiohttpRequest
+
+    seen: list[str] = []
+
+    async def proxy(request: aiohttp.web.BaseRequest) -> aiohttp.web.Response:
+        seen.append(str(request.url))
+        return aiohttp.web.json_response({"ok": True, "result": True})
+
+    # A low-level server: a proxied request's target is the absolute URL, which no route matches.
+    runner = aiohttp.web.ServerRunner(aiohttp.web.Server(proxy))
+    await runner.setup()
+    port = _free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        request = AiohttpRequest()
+        await request.initialize()
+        await request.post("http://api.example.org/bot123:TEST/close")
+        await request.shutdown()
+        assert seen == ["http://api.example.org/bot123:TEST/close"]
+
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        request = AiohttpRequest()
+        await request.initialize()
+        await request.post(f"{fake.base_url}123:TEST/getMe")
+        await request.shutdown()
+        assert len(seen) == 1 and fake.calls[-1].method == "getMe"
+    finally:
+        await runner.cleanup()
