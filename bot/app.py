@@ -39,7 +39,7 @@ from handlers import (
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import files, survey_defs
+from storage import files, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -53,6 +53,13 @@ async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Sett
     async with sessions() as session, session.begin():
         await files.purge(session, now)
         await kakao_pages.purge(session, now - dt.timedelta(hours=settings.draft_ttl_hours))
+    return 0
+
+
+async def purge_updates(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Forget handled update ids older than PROCESSED_UPDATES_KEEP_HOURS; queues nothing."""
+    async with sessions() as session, session.begin():
+        await updates.purge(session, clock.now() - dt.timedelta(hours=settings.processed_updates_keep_hours))
     return 0
 
 
@@ -80,6 +87,7 @@ PERIODIC = (
     ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
     ("job-digests", jobs.send_digests, jobs.DIGEST_INTERVAL_SECONDS),
     ("served-files", purge_files, 3600),
+    ("processed-updates", purge_updates, 3600),
 )
 
 
