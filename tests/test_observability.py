@@ -3,6 +3,7 @@ reports the outbox lag, and a failing turn's log lines carry the request id and 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -172,3 +173,30 @@ async def test_a_failing_turn_logs_its_request_id_and_no_personal_data(
         assert personal not in output
     async with harness.sessions() as session:
         assert await session.get(SeekerProfile, 1) is None
+
+
+async def test_a_reply_still_refused_by_flood_control_is_counted(tmp_path: Any) -> None:
+    from bot import metrics
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_telegram import USER, BotProcess, _settings
+
+    def refused() -> float:
+        return metrics.REGISTRY.get_sample_value("jobhub_rate_limited_total", {"channel": "telegram"}) or 0.0
+
+    async with FakeTelegram() as fake:
+        bot = BotProcess(_settings(tmp_path, fake))
+        try:
+            await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+            before = refused()
+            # The reply and both of its retries get 429: the person's turn is done, the reply is not.
+            fake.fail_next(USER, method="sendMessage", error_code=429, retry_after=1, times=3)
+            fake.user_sends(USER, "/start")
+            await fake.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == USER
+                                and c.error_code == 429, timeout=10)
+            for _ in range(100):
+                if refused() > before:
+                    break
+                await asyncio.sleep(0.05)
+            assert refused() == before + 1
+        finally:
+            await bot.close()

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from bot.app import apply_retention
 from reports import sections
 from reports.period import custom
-from storage import outbox
+from storage import events, outbox
 from storage.models import (
+    Event,
     Identity,
     Membership,
     OutboxMessage,
@@ -29,6 +30,7 @@ from storage.retention import months_before
 from tests.conftest import Harness
 from tests.test_config_cli import _cli
 from tests.test_counselor import make_booking, make_counselor, make_person
+from tests.test_events import seed_event
 from tests.test_stats import seed
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -57,10 +59,15 @@ async def test_inactive_people_are_pseudonymised_and_the_report_counts_stay(harn
     await seed(h)  # people 1, 2 (sessions, 1 answered a survey with a comment), 3 (member application)
     counselor = await make_counselor(h, 781, "박상담")
     waiting = await make_person(h, 5, "예약있음")
+    seated = await make_person(h, 7, "행사신청")  # also silent, but with a seat at an event ahead
     h.clock.advance(days=365 * 2 + 40)
     # Person 5 said nothing for two years but has a session ahead: not inactive.
     ahead = h.clock.now().astimezone(SEOUL).date() + dt.timedelta(days=3)
     await make_booking(h, waiting, counselor, ahead, "10:00", note="노트북 가져갈게요")
+    event_id = await seed_event(h, start=h.clock.now() + dt.timedelta(days=5))
+    async with h.sessions() as s, s.begin():
+        await events.register(s, await s.get_one(Event, event_id), seated, h.clock.now())
+    h.clock.advance(days=1)
     active = await make_person(h, 4, "최근이용")
     async with h.sessions() as s, s.begin():
         await outbox.enqueue(s, channel="telegram", chat_id="4", kind="test", payload={"text": "안내"},
@@ -68,7 +75,7 @@ async def test_inactive_people_are_pseudonymised_and_the_report_counts_stay(harn
     before = await _report(h)
     assert any(row for section in before if section.key == "comments" for row in section.rows)
     people = {u.id: u for u in await _users(h)}
-    inactive = [uid for uid, user in people.items() if user.role == "user" and uid not in (waiting, active)]
+    inactive = [uid for uid, user in people.items() if user.role == "user" and uid not in (waiting, seated, active)]
     assert len(inactive) == 3
 
     dry = await apply_retention(h.sessions, h.settings, h.clock, dry_run=True)
@@ -98,8 +105,8 @@ async def test_inactive_people_are_pseudonymised_and_the_report_counts_stay(harn
     assert (member.team_name, member.idea, member.applicant_type, member.status) == ("", "", "restarter", "pending")
     assert answers and "text" not in answers  # ratings and choices stay, the comment is gone
     # The active one, the one with a session ahead, and staff keep everything.
-    assert (profiles[active].name, profiles[waiting].name) == ("최근이용", "예약있음")
-    assert await _count(h, Identity, Identity.user_id.in_([active, waiting])) == 2
+    assert [profiles[uid].name for uid in (active, waiting, seated)] == ["최근이용", "예약있음", "행사신청"]
+    assert await _count(h, Identity, Identity.user_id.in_([active, waiting, seated])) == 3
     assert await _count(h, OutboxMessage, OutboxMessage.user_id == active) == 1
     staff = [u for u in await _users(h) if u.role != "user"]
     assert staff and all(u.anonymised_at is None for u in staff)

@@ -42,6 +42,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
+from bot import metrics
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.core import FileUnavailable, Incoming, Reply, Response
@@ -238,6 +239,9 @@ class TelegramChannel:
             return False
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(context.error, RetryAfter):
+            # A reply still refused after the limiter's retries (the outbox counts its own).
+            metrics.RATE_LIMITED.labels(CHANNEL).inc()
         log.error("telegram handler error: %s", context.error, exc_info=context.error)
 
     # --- outbox notifier -------------------------------------------------------------
