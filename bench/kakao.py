@@ -62,8 +62,9 @@ import aiohttp
 from aiohttp import web
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# Run as a script, this file's folder comes first on sys.path, where bench/matching.py would
+# shadow the `matching` package the bot imports: the repository goes first instead.
+sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() not in (REPO, REPO / "bench"))]
 
 from tests.conftest import REGISTRATION  # noqa: E402
 from tests.fake_kakao import SECRET_HEADER, KakaoUser, StepFailed, payload  # noqa: E402

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     kakao_deadline_seconds: float = Field(default=4.0, gt=0, le=4.8)
     # Hosts (and their subdomains) a callbackUrl may point at; anything else is ignored (SSRF guard).
     kakao_callback_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"kakao.com"})
+    # Hosts (and subdomains) a photo or file a KakaoTalk user sent may be downloaded from (SSRF guard),
+    # and the largest such download.
+    kakao_file_hosts: Annotated[frozenset[str], NoDecode] = frozenset({"kakaocdn.net", "kakao.com"})
+    kakao_max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     kakao_button_block_id: str = ""
     kakao_rest_api_key: str = ""
     kakao_event_api_url: str = "https://bot-api.kakao.com/v2/bots/{bot_id}/talk"
@@ -119,7 +123,7 @@ class Settings(BaseSettings):
                 raise ValueError("a comma-separated list of numeric Telegram user ids") from None
         return value
 
-    @field_validator("kakao_callback_hosts", mode="before")
+    @field_validator("kakao_callback_hosts", "kakao_file_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

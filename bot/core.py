@@ -80,6 +80,24 @@ class Card:
     title: str
     summary: str
 
+    # The smallest card that shows one: a textCard in KakaoTalk's carousel.
+    TITLE_MAX = 50
+    SUMMARY_MAX = 128
+
+    @classmethod
+    def of(cls, title: str, *lines: str) -> Card:
+        """A card within every card channel's limits: the title clipped with "…", the summary's
+        lines kept in order while they fit (the first one clipped when it alone is too long),
+        since the reply's text still carries everything in full."""
+        kept: list[str] = []
+        for line in filter(None, lines):
+            if len("\n".join([*kept, line])) > cls.SUMMARY_MAX:
+                if not kept:
+                    kept.append(clip(line, cls.SUMMARY_MAX))
+                break
+            kept.append(line)
+        return cls(clip(title, cls.TITLE_MAX), "\n".join(kept))
+
 
 @dataclass(frozen=True)
 class FileOut:
@@ -208,7 +226,7 @@ class AppServices(Protocol):
     @property
     def runner(self) -> FormRunner: ...
 
-    async def fetch_file(self, file_ref: str) -> bytes:
+    async def fetch_file(self, file_ref: str, channel: str | None = None) -> bytes:
         """The bytes of a file a person sent (`Incoming.file_ref`); FileUnavailable when the channel cannot."""
         ...
 
@@ -275,6 +293,11 @@ class Router:
     # A photo or file sent outside any form: each handler may claim it or pass (an empty list);
     # args are (kind, file_ref), e.g. an admin sending a firm list to import.
     files: list[Handler] = field(default_factory=list)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` characters, a cut marked with "…"."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -108,8 +108,10 @@ class Engine:
         self._modes: dict[str, Handler] = {}
         self._text: list[Handler] = []
         self._files: list[Handler] = []
-        # Set by the channel that can download what people send (None: files cannot be read).
+        # Set by the channel that can download what people send (None: files cannot be read);
+        # `file_fetchers` by channel when several run in one process (a Kakao URL is no Telegram file_id).
         self.file_fetcher: FileFetcher | None = None
+        self.file_fetchers: dict[str, FileFetcher] = {}
         self._background: set[asyncio.Task[None]] = set()
         # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
         self.link_format = "/start {payload}"
@@ -183,11 +185,12 @@ class Engine:
                 return await handler(ctx, (payload[len(prefix):],))
         return None
 
-    async def fetch_file(self, file_ref: str) -> bytes:
-        if self.file_fetcher is None or not file_ref:
+    async def fetch_file(self, file_ref: str, channel: str | None = None) -> bytes:
+        fetcher = self.file_fetchers.get(channel or "", self.file_fetcher)
+        if fetcher is None or not file_ref:
             raise FileUnavailable("this channel cannot hand over files")
         try:
-            return await self.file_fetcher(file_ref)
+            return await fetcher(file_ref)
         except FileUnavailable:
             raise
         except Exception as exc:

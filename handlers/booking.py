@@ -36,7 +36,7 @@ from handlers import notify, parsers
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
-from storage.slots import Slot, Window, free_slots, local_dt, pick_counselor
+from storage.slots import Slot, Window, by_counselor, free_slots, local_dt, pick_counselor
 
 JOB_TYPES = ("job_counselling", "document_clinic", "mentoring")
 STARTUP_TYPES = ("startup_consulting", "bm_coaching")
@@ -92,8 +92,9 @@ async def _counselors_for(ctx: Ctx, type_: str, counselor: str | None) -> list[C
 
 
 async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | None, first: dt.date,
-                        last: dt.date) -> dict[dt.date, list[Slot]]:
-    """Free slots per local day in [first, last] for that type at that place."""
+                        last: dt.date, *, first_only: bool = False) -> dict[dt.date, list[Slot]]:
+    """Free slots per local day in [first, last] for that type at that place (`first_only`: one
+    per day that has room, enough to offer the day)."""
     tz = ctx.settings.tz
     staff = await _counselors_for(ctx, type_, counselor)
     ids = [c.id for c in staff]
@@ -103,7 +104,8 @@ async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | No
         return {}
     start = local_dt(first, 0, tz).astimezone(dt.UTC)
     end = local_dt(last + dt.timedelta(days=1), 0, tz).astimezone(dt.UTC)
-    taken = await bookings.taken_cells(ctx.session, ids, start - dt.timedelta(hours=4), end + dt.timedelta(hours=4))
+    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - dt.timedelta(hours=4),
+                                                   end + dt.timedelta(hours=4)))
     held = await bookings.for_counselors(ctx.session, ids, start, end)
     day_counts = bookings.counts_by_day(held, tz)
     off = await counselors.days_off(ctx.session, ids, first, last)
@@ -112,8 +114,8 @@ async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | No
     day = first
     while day <= last:
         found = free_slots(windows=windows, day=day, tz=tz, length=_length(ctx, type_), buffer=_buffer(ctx),
-                           earliest=earliest, taken=taken, days_off=off, day_counts=day_counts,
-                           daily_cap=ctx.settings.counselor_daily_cap)
+                           earliest=earliest, busy=busy, days_off=off, day_counts=day_counts,
+                           daily_cap=ctx.settings.counselor_daily_cap, first_only=first_only)
         if found:
             out[day] = found
         day += dt.timedelta(days=1)
@@ -155,7 +157,7 @@ async def counselor_options(ctx: Ctx, a: Answers) -> list[Choice]:
 async def day_options(ctx: Ctx, a: Answers) -> list[Choice]:
     first = _today(ctx)
     last = first + dt.timedelta(days=ctx.settings.booking_horizon_days - 1)
-    days = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), first, last)
+    days = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), first, last, first_only=True)
     t = ctx.t
     return [Choice(d.isoformat(), text=t("booking.day", month=d.month, day=d.day, weekday=t(f"weekday.{d.weekday()}")))
             for d in sorted(days)]
@@ -352,8 +354,8 @@ async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
                  when=when_label(t, b.starts_at, ctx.settings.tz), counselor=name)
         out.append(Reply(text, [[Button(t("booking.cancel"), payload("bk", "c", b.id)),
                                  Button(t("booking.reschedule"), payload("bk", "r", b.id))]],
-                         card=Card(t(f"type.{b.type}"), when_label(t, b.starts_at, ctx.settings.tz) + "\n"
-                                   + place_label(t, places[b.place_id]) + " · " + name)))
+                         card=Card.of(t(f"type.{b.type}"), when_label(t, b.starts_at, ctx.settings.tz),
+                                      place_label(t, places[b.place_id]) + " · " + name)))
     return out
 
 

@@ -553,7 +553,7 @@ async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     for event in page:
         line, buttons = await _status_line(ctx, event, regs.get(event.id))
         out.append(Reply(event_card(t, event, tz) + "\n\n" + line, [buttons] if buttons else [],
-                         card=Card(event.title, when_span(t, event.starts_at, event.ends_at, tz) + "\n" + line)))
+                         card=Card.of(event.title, when_span(t, event.starts_at, event.ends_at, tz), line)))
     if offset + PAGE < len(shown):
         out.append(Reply(t("event.more", n=len(shown) - offset - PAGE),
                          [[Button(t("event.next_page"), payload("ev", "p", offset + PAGE))]]))

@@ -75,7 +75,7 @@ async def on_file(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return []
     t = ctx.t
     try:
-        data = await ctx.app.fetch_file(ref)
+        data = await ctx.app.fetch_file(ref, ctx.incoming.channel)
         rows = firm_import.read(data)
     except FileUnavailable:
         return [Reply(t("import.cannot_read"))]

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import matching
 from bot.config import Settings, parse_hhmm
-from bot.core import Button, ButtonRoute, Clock, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import Button, ButtonRoute, Card, Clock, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from bot.forms import FormRunner
 from bot.i18n import Translator, translator
 from handlers import notify
@@ -169,6 +169,25 @@ def posting_card(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
     return "\n".join(lines)
 
 
+def posting_summary(t: Translator, posting: Posting, firm: Firm, today: dt.date, match: matching.Match | None,
+                    rank: int | None = None) -> Card:
+    """The posting as one card of a list: title, firm, pay and deadline, score (see `Card.of`)."""
+    title = posting.title if rank is None else f"{rank}. {posting.title}"
+    badge = " " + t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    return Card.of(title, t("jobs.firm_name", name=firm.name) + badge,
+                   t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+                     deadline=deadline_text(t, posting.deadline, today)),
+                   t("jobs.score_line", score=match.score) if match is not None else "")
+
+
+def firm_summary(t: Translator, firm: Firm, today: dt.date) -> Card:
+    facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
+    if firm.employees:
+        facts.append(t("jobs.employees", n=f"{firm.employees:,}"))
+    badge = t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    return Card.of(firm.name, " · ".join(facts), badge)
+
+
 def posting_buttons(t: Translator, posting_id: int, *, details: bool = True) -> list[list[Button]]:
     row = [Button(t("jobs.details"), payload("job", "d", posting_id))] if details else []
     row.append(Button(t("jobs.interested"), payload("job", "i", posting_id)))
@@ -228,7 +247,8 @@ async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     out = [Reply(t("jobs.header", total=total, first=offset + 1, last=offset + len(found_matches)))]
     for i, m in enumerate(found_matches, start=offset + 1):
         posting, firm = rows[m.posting_id]
-        out.append(Reply(posting_card(t, posting, firm, today, m, rank=i), posting_buttons(t, posting.id)))
+        out.append(Reply(posting_card(t, posting, firm, today, m, rank=i), posting_buttons(t, posting.id),
+                         card=posting_summary(t, posting, firm, today, m, rank=i)))
     if offset + PAGE < total:
         out.append(Reply(t("jobs.more", n=total - offset - PAGE),
                          [[Button(t("jobs.next_page"), payload("job", "p", offset + PAGE))]]))
@@ -333,7 +353,8 @@ async def find_firms(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     today = local_today(ctx.now, ctx.settings)
     out = [Reply(t("firms.found", n=len(found), query=query))]
     for firm in found:
-        out.append(Reply(firm_card(t, firm, today), [[Button(t("firms.postings"), payload("job", "f", firm.id))]]))
+        out.append(Reply(firm_card(t, firm, today), [[Button(t("firms.postings"), payload("job", "f", firm.id))]],
+                         card=firm_summary(t, firm, today)))
     return out
 
 
@@ -357,7 +378,8 @@ async def firm_postings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         if ctx.is_admin:
             buttons.append([Button(t("posting.manage", status=t(f"posting.status.{posting.status}")),
                                    payload("m", "posting", posting.id))])
-        out.append(Reply(posting_card(t, posting, firm, today, match), buttons))
+        out.append(Reply(posting_card(t, posting, firm, today, match), buttons,
+                         card=posting_summary(t, posting, firm, today, match)))
     return out
 
 

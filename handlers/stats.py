@@ -86,7 +86,10 @@ async def export_file(ctx: Ctx, fmt: str, code: str) -> list[Reply]:
         rows = await export.write_xlsx(ctx.session, scope, ctx.t, buffer)
         data = buffer.getvalue()
     log.info("stats exported format=%s answers=%s admin=%s", fmt, rows, ctx.user.id)
+    # The other format one press away: on KakaoTalk the report's buttons are gone by now.
+    other = next(f for f in export.FORMATS if f != fmt)
     return [Reply(ctx.t("stats.exported", period=period.label(), n=rows),
+                  [[Button(other.upper(), payload("st", other, code))]],
                   file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
 
 

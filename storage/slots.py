@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 CELL = dt.timedelta(minutes=10)
@@ -63,28 +64,49 @@ def free_slots(
     length: dt.timedelta,
     buffer: dt.timedelta,
     earliest: dt.datetime,
-    taken: set[tuple[int, dt.datetime]],
+    busy: Mapping[int, AbstractSet[dt.datetime]],
     days_off: set[tuple[int, dt.date]],
     day_counts: Mapping[tuple[int, dt.date], int],
     daily_cap: int,
+    first_only: bool = False,
 ) -> list[Slot]:
-    """Every free slot of `day` (local date) across the given windows, in time order."""
+    """Every free slot of `day` (local date) across the given windows, in time order.
+
+    `busy`: the taken cells per counselor (`by_counselor`). A counselor with no taken cell
+    in the window's span has every slot free, which is most of them: their slots are not
+    checked cell by cell. `first_only`: stop at the first free slot found (whether a day
+    has room at all), not necessarily the earliest.
+    """
     step = min(length, STEP_MAX)
     out: list[Slot] = []
+    weekday = day.weekday()
     for w in windows:
-        if w.weekday != day.weekday() or (w.counselor_id, day) in days_off:
+        if w.weekday != weekday or (w.counselor_id, day) in days_off:
             continue
         if day_counts.get((w.counselor_id, day), 0) >= daily_cap:
             continue
         start = local_dt(day, w.start_minute, tz)
         end = local_dt(day, w.end_minute, tz)
+        held = busy.get(w.counselor_id, ())
+        span = cells(start.astimezone(dt.UTC), end.astimezone(dt.UTC) + buffer) if held else []
+        check = any(c in held for c in span)
         while start + length <= end:
             s_utc = start.astimezone(dt.UTC)
             e_utc = s_utc + length
-            if s_utc >= earliest and not any((w.counselor_id, c) in taken for c in occupied(s_utc, e_utc, buffer)):
+            if s_utc >= earliest and not (check and any(c in held for c in occupied(s_utc, e_utc, buffer))):
                 out.append(Slot(w.counselor_id, w.place_id, s_utc, e_utc))
+                if first_only:
+                    return out
             start += step
     return sorted(out, key=lambda s: (s.starts_at, s.counselor_id))
+
+
+def by_counselor(taken: Iterable[tuple[int, dt.datetime]]) -> dict[int, set[dt.datetime]]:
+    """Taken cells grouped per counselor, as `free_slots` reads them."""
+    out: dict[int, set[dt.datetime]] = {}
+    for counselor_id, cell in taken:
+        out.setdefault(counselor_id, set()).add(cell)
+    return out
 
 
 def pick_counselor(candidates: Sequence[Slot], week_load: Mapping[int, int],

@@ -209,11 +209,13 @@ class FakeKakao:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.arrived = asyncio.Event()
+        self.media: dict[str, bytes] = {}  # what `GET /media/{name}` serves: files people sent
 
     async def __aenter__(self) -> FakeKakao:
         app = web.Application()
         app.router.add_post("/v2/bots/{bot_id}/talk", self._talk)
         app.router.add_post("/callback/{token}", self._callback)
+        app.router.add_get("/media/{name}", self._media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -250,6 +252,17 @@ class FakeKakao:
                 or not 1 <= len(users) <= 100 or len({u.get("id") for u in users}) != len(users):
             return web.json_response({"taskId": task, "status": "FAIL", "message": "invalid request"}, status=400)
         return web.json_response({"taskId": task, "status": "SUCCESS", "message": "", "timestamp": 0})
+
+    def media_url(self, name: str) -> str:
+        return f"{self.base_url}/media/{name}"
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name == "redirect":
+            raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+        if name not in self.media:
+            return web.Response(status=404)
+        return web.Response(body=self.media[name], content_type="application/octet-stream")
 
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()

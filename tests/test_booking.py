@@ -283,3 +283,40 @@ def test_every_consultation_type_is_bookable_by_someone() -> None:
     from handlers.booking import JOB_TYPES, STARTUP_TYPES
 
     assert sorted(JOB_TYPES + STARTUP_TYPES) == sorted(counselors.CONSULTATION_TYPES)
+
+
+def test_free_slots_skips_checking_free_counselors_and_agrees_with_checking_every_cell() -> None:
+    """The shortcut for counselors without bookings that day, and `first_only`, change no answer."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    from storage.slots import Window, by_counselor, free_slots, local_dt, occupied
+
+    tz = ZoneInfo("Asia/Seoul")
+    day = dt.date(2026, 3, 4)
+    windows = [Window(c, 1, day.weekday(), 9 * 60, 18 * 60) for c in range(1, 6)]
+    length, buffer = dt.timedelta(minutes=60), dt.timedelta(minutes=10)
+    earliest = local_dt(day, 10 * 60, tz)
+    rng = random.Random(4)
+    for _ in range(30):
+        taken: set[tuple[int, dt.datetime]] = set()
+        for counselor in rng.sample(range(1, 6), rng.randint(0, 3)):
+            start = local_dt(day, 9 * 60 + 30 * rng.randint(0, 16), tz).astimezone(dt.UTC)
+            taken |= {(counselor, c) for c in occupied(start, start + length, buffer)}
+        common: dict[str, Any] = {"windows": windows, "day": day, "tz": tz, "length": length, "buffer": buffer,
+                                  "earliest": earliest, "busy": by_counselor(taken), "days_off": {(5, day)},
+                                  "day_counts": {(4, day): 6}, "daily_cap": 6}
+        found = free_slots(**common)
+        expected = []
+        for w in windows:
+            if w.counselor_id in (4, 5):  # at the daily cap, on a day off
+                continue
+            start = local_dt(day, w.start_minute, tz)
+            while start + length <= local_dt(day, w.end_minute, tz):
+                s = start.astimezone(dt.UTC)
+                if s >= earliest and not any((w.counselor_id, c) in taken for c in occupied(s, s + length, buffer)):
+                    expected.append((s, w.counselor_id))
+                start += dt.timedelta(minutes=30)
+        assert [(s.starts_at, s.counselor_id) for s in found] == sorted(expected)
+        first = free_slots(**common, first_only=True)
+        assert len(first) == min(1, len(found)) and set(first) <= set(found)

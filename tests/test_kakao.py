@@ -9,7 +9,9 @@ against `tests.fake_kakao.FakeKakao`, and the health check.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +24,28 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.kakao import KakaoNotifier, KakaoSkill, Renderer, paginate, to_incoming
+from bot.cli_firms import load_demo
 from bot.config import Settings
 from bot.core import Button, Card, FileOut, Reply, Response
 from bot.i18n import translator
 from scheduler import outbox as dispatch
 from scheduler.outbox import Dispatcher
-from storage import outbox
-from storage.models import Booking, EventRegistration, Identity, OutboxMessage, SeekerProfile, User
-from tests.conftest import REGISTRATION, Harness, make_settings
+from scheduler.surveys import invite_attendees
+from storage import outbox, surveys
+from storage.models import (
+    Booking,
+    EventRegistration,
+    Identity,
+    OutboxMessage,
+    Referral,
+    SeekerProfile,
+    SurveyRequest,
+    User,
+)
+from tests.conftest import ADMIN_ID, REGISTRATION, Harness, make_settings
 from tests.fake_kakao import BOT_ID, EXAMPLE_A, SECRET_HEADER, FakeKakao, KakaoUser, buttons_of, payload, texts_of
 from tests.test_booking import seed as seed_counselors
+from tests.test_counselor import make_booking, make_counselor
 from tests.test_events import seed_event
 
 SECRET = "kakao-skill-secret-for-tests"
@@ -343,15 +357,76 @@ async def step_event_registration_from_a_card(j: Journey) -> None:
     assert "신청했어요" in user.text and "좌석 1번" in user.text, user.text
 
 
+def carousel_cards(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [card for o in template["outputs"] for card in o.get("carousel", {}).get("items", [])]
+
+
+async def step_jobs_as_cards_and_a_referral(j: Journey) -> None:
+    user = j.user
+    await user.say("/jobs")
+    assert "나에게 맞는 채용공고" in user.text, user.text
+    cards = carousel_cards(user.template)
+    assert len(cards) == 5 and [list(o) for o in user.template["outputs"]] == [["simpleText"], ["carousel"],
+                                                                                     ["simpleText"]]
+    for card in cards:
+        assert len(card["title"]) <= kakao.CARD_TITLE and len(card["description"]) <= kakao.CAROUSEL_TEXT
+        assert "🏢" in card["description"] and "💰" in card["description"] and "적합도" in card["description"]
+        assert [b["messageText"] for b in card["buttons"]] == ["자세히", "관심 있어요 🙋", "관심 없어요"]
+    assert cards[0]["title"].startswith("1. ")
+    assert _payloads(user.template["quickReplies"]) == ["job:p:5"]  # the next page
+    wanted = int(cards[0]["buttons"][1]["extra"]["payload"].split(":")[2])
+    await user.tap(cards[0]["buttons"][1])
+    assert "취업알선을 신청했어요" in user.text, user.text
+    async with j.skill.harness.sessions() as s:
+        referral = await s.scalar(select(Referral))
+        assert referral is not None and referral.posting_id == wanted and referral.status == "requested"
+
+
+async def step_survey_after_an_attended_consultation(j: Journey) -> None:
+    """An earlier session marked attended by its counselor (on Telegram): the invitation waits for
+    the person's next message on KakaoTalk, and they answer it there."""
+    h, user = j.skill.harness, j.user
+    async with h.sessions() as s:
+        user_id = await s.scalar(select(Identity.user_id).where(Identity.external_id == user.key))
+    assert user_id is not None
+    counselor_id = await make_counselor(h, 780, name="박상담")
+    await make_booking(h, user_id, counselor_id, dt.date(2026, 3, 2), "08:00")
+    counselor = h.chat(780)
+    await counselor.send("/agenda")
+    await counselor.press("✅ 참석 08:00")
+    assert "참석으로 표시했어요" in counselor.text, counselor.text
+    assert await invite_attendees(h.sessions, h.settings, h.clock) == 1
+    holding = kakao.notifier(j.skill.skill.settings, h.sessions, h.clock)
+    assert await Dispatcher(h.sessions, [holding], clock=h.clock, rate=10_000, per_chat_interval=0).run_once() == 1
+    await user.say("/help")
+    assert user.text.startswith("상담 만족도 조사") or "상담 만족도 조사" in texts_of(user.template)[0], user.text
+    await user.press("답하기")
+    assert "(1/4)" in user.text and "전반적으로" in user.text, user.text
+    await user.press("5")
+    await user.say("4")
+    assert "(3/4)" in user.text
+    await user.press("네, 추천할래요")
+    await user.say("친절했어요 😊")
+    assert "답해 주셔서 고마워요" in user.text, user.text
+    async with h.sessions() as s:
+        request = await s.scalar(select(SurveyRequest).where(SurveyRequest.user_id == user_id))
+        assert request is not None and request.status == "done"
+        assert await surveys.answers(s, request.id) == {"overall": 5, "helpful": 4, "recommend": "yes",
+                                                        "comment": "친절했어요 😊"}
+
+
 JOURNEY: list[Callable[[Journey], Awaitable[None]]] = [
     step_consent_and_registration,
     step_booking_with_a_calendar_link,
     step_event_registration_from_a_card,
+    step_jobs_as_cards_and_a_referral,
+    step_survey_after_an_attended_consultation,
 ]
 
 
 async def test_a_whole_journey_over_the_skill_endpoint(skill: Skill) -> None:
     await seed_counselors(skill.harness)
+    assert (await load_demo(skill.harness.sessions, skill.harness.clock.now(), skill.harness.settings.tz)).ok
     journey = Journey(skill, skill.user("226f81aef15e8f5890425bbeaa5978d54dfc98fadcaa076ed1f635eda11204ba30"),
                       event_id=await seed_event(skill.harness))
     for step in JOURNEY:
@@ -360,7 +435,8 @@ async def test_a_whole_journey_over_the_skill_endpoint(skill: Skill) -> None:
         user_id = await s.scalar(select(Identity.user_id).where(Identity.channel == "kakao"))
         profile = await s.get(SeekerProfile, user_id)
         assert profile is not None and profile.name == "김서울" and profile.districts == ["mapo", "seodaemun"]
-        assert await s.scalar(select(func.count()).select_from(Booking).where(Booking.user_id == user_id)) == 1
+        # The one booked over KakaoTalk and the earlier attended one the survey was about.
+        assert await s.scalar(select(func.count()).select_from(Booking).where(Booking.user_id == user_id)) == 2
         reg = await s.scalar(select(EventRegistration).where(EventRegistration.user_id == user_id))
         assert reg is not None and reg.event_id == journey.event_id
 
@@ -643,3 +719,111 @@ async def test_delete_and_the_sweep_forget_kept_pages_and_files(skill: Skill) ->
     h.clock.advance(hours=h.settings.draft_ttl_hours + 1)
     await purge_files(h.sessions, h.settings, h.clock)
     assert await _count(h, KakaoPage) == 0
+
+
+# --- an admin on KakaoTalk: report files as links, files sent ---------------------------------------------
+
+
+async def kakao_admin(skill: Skill, key: str = "k-admin") -> KakaoUser:
+    """A Telegram admin who linked KakaoTalk (admins are listed by Telegram id)."""
+    admin = skill.harness.chat(ADMIN_ID)
+    await admin.send("/link")
+    code = re.search(r"/link (\d{6})", admin.text)
+    assert code, admin.text
+    user = skill.user(key)
+    await user.say(f"/link {code.group(1)}")
+    assert "연결했어요" in user.text, user.text
+    return user
+
+
+async def download(skill: Skill, url: str) -> tuple[int, str, bytes]:
+    resp = await skill.client.get(url.removeprefix("http://files.test"))
+    return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
+
+
+async def test_stats_chart_and_exports_reach_a_kakao_admin_as_signed_links(skill: Skill) -> None:
+    user = await kakao_admin(skill)
+    await user.say("/stats")
+    await user.press("이번 달")
+    assert "운영 현황" in user.text or "기간" in user.text, user.text
+    status, mime, data = await download(skill, user.link("파일 받기"))
+    assert status == 200 and mime.startswith("image/png") and data.startswith(b"\x89PNG")
+    await user.press("CSV")
+    status, mime, data = await download(skill, user.link("파일 받기"))
+    assert status == 200 and mime.startswith("text/csv") and data.startswith("\ufeff".encode())
+    await user.press("XLSX")  # offered again with the CSV, as the report's buttons are gone
+    url = user.link("파일 받기")
+    status, _, data = await download(skill, url)
+    assert status == 200 and data.startswith(b"PK")
+    # Someone else's guess at a link to it is refused.
+    assert (await download(skill, url.replace("&s=", "&s=0")))[0] == 403
+    stranger = skill.user("k-stranger")
+    await stranger.say("/stats")
+    assert "관리자만" in stranger.text and not any(b.get("action") == "webLink" for b in buttons_of(stranger.template))
+
+
+def test_photos_and_files_sent_on_kakao_become_attachments_with_their_url() -> None:
+    upload = payload("u1", "", trigger="IMAGE_UPLOAD")
+    upload["action"]["params"]["media"] = {"type": "image", "url": "https://talk.kakaocdn.net/dn/a.jpg"}
+    inc = to_incoming(upload)
+    assert (inc.attachment, inc.file_ref, inc.text) == ("photo", "https://talk.kakaocdn.net/dn/a.jpg", None)
+    document = payload("u1", "")
+    document["userRequest"]["params"]["media"] = json.dumps({"type": "file", "url": "https://k.kakaocdn.net/f.csv"})
+    assert to_incoming(document).attachment == "document"
+    secure = payload("u1", "사진 보냈어요")
+    secure["action"]["params"]["secureimage"] = json.dumps({
+        "privacyAgreement": "Y", "imageQuantity": "2",
+        "secureUrls": "List(https://talk.kakaocdn.net/dna/x1.jpg, https://talk.kakaocdn.net/dna/x2.jpg)"})
+    assert to_incoming(secure).file_ref == "https://talk.kakaocdn.net/dna/x1.jpg"
+    nothing = to_incoming(payload("u1", ""))
+    assert (nothing.attachment, nothing.file_ref) == ("other", None)
+
+
+async def test_a_file_sent_on_kakao_is_fetched_only_from_kakaos_hosts_within_the_size_limit(
+        harness: Harness) -> None:
+    from bot.core import FileUnavailable
+    from storage.demo import generate
+    from storage.models import Firm
+
+    skill = await start_skill(harness, kakao_file_hosts="127.0.0.1", kakao_max_file_bytes=64 * 1024)
+    try:
+        async with FakeKakao() as fake:
+            data = generate(harness.clock.now().date(), firms=30, min_postings=30)
+            fake.media["firms.json"] = json.dumps(data, ensure_ascii=False).encode()
+            fake.media["big.bin"] = b"x" * (64 * 1024 + 1)
+            # An admin on KakaoTalk imports firms from a file they sent.
+            admin = await kakao_admin(skill)
+            sent = payload(admin.key, "")
+            sent["action"]["params"]["media"] = {"type": "file", "url": fake.media_url("firms.json")}
+            await admin._send(sent)
+            assert "가져오는 중" in admin.text, admin.text
+            await harness.engine.idle()
+            assert await _count(harness, Firm) == 30
+
+            fetch = skill.skill.fetch_file
+            assert await fetch(fake.media_url("firms.json")) == fake.media["firms.json"]
+            for url in (fake.media_url("big.bin"),  # over the size limit
+                        fake.media_url("redirect"),  # a redirect, here to a metadata address
+                        fake.media_url("missing"),
+                        "https://evil.example.com/a.jpg",  # not Kakao's
+                        "https://kakaocdn.net.evil.example.com/a.jpg",
+                        "http://10.0.0.1/a.jpg", "file:///etc/passwd"):
+                with pytest.raises(FileUnavailable):
+                    await fetch(url)
+            # The engine hands a Kakao URL to Kakao's fetcher, never to another channel's.
+            assert harness.engine.file_fetchers["kakao"] == fetch
+
+        # Something KakaoTalk does not pass on: the person is told where files can go.
+        status, answer = await skill.post(payload("k-file-nothing", ""))
+        assert status == 200 and "텔레그램 챗봇으로 보내 주세요" in "".join(texts_of(answer["template"]))
+    finally:
+        await skill.client.close()
+
+
+def test_list_cards_keep_within_the_carousel_limits_and_drop_what_does_not_fit() -> None:
+    card = Card.of("가" * 80, "첫 줄", "나" * 200, "안 보이는 줄")
+    assert len(card.title) == kakao.CARD_TITLE and card.title.endswith("…")
+    assert card.summary == "첫 줄"  # the long second line and those after it stay in the reply's text
+    lone = Card.of("제목", "다" * 300)
+    assert len(lone.summary) == kakao.CAROUSEL_TEXT and lone.summary.endswith("…")
+    assert Card.of("제목", "", "둘째").summary == "둘째"

@@ -10,6 +10,10 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
 2. `to_incoming`: the person is the botUserKey (`userRequest.user.id`). A quick reply or
    card button we rendered carries its payload in `extra`, which Kakao hands back as
    `action.clientExtra`, so a press reaches the core as a button, not as typed text.
+   A photo or file sent arrives as a URL (`sent_file`): it becomes an attachment whose
+   `file_ref` is that URL, downloaded on demand by `KakaoSkill.fetch_file` (the engine's
+   fetcher for this channel) from Kakao's hosts only, https, no redirects, size-capped.
+   Anything sent without a URL is answered with where files can go instead (Telegram, the CLI).
 3. The engine's replies become a SkillResponse 2.0 (`Renderer`, `paginate`): text in
    simpleText bubbles of at most 1000 characters (split at line breaks, never cut), the
    last reply's choices as quick replies, other replies' buttons and links as textCard
@@ -49,7 +53,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.core import Button, Clock, Ctx, FileOut, Incoming, Reply, Response, split_text
+from bot.core import Button, Clock, Ctx, FileOut, FileUnavailable, Incoming, Reply, Response, clip, split_text
 from bot.engine import Engine
 from bot.i18n import Translator, pick_locale, translator
 from bot.logs import request_scope
@@ -76,6 +80,7 @@ EXTRA_PAYLOAD = "payload"
 EXTRA_MORE = "more"
 # Sends at the platform's limit: Kakao documents no rate; the Event API takes up to 100 users a call.
 EVENT_API_TIMEOUT = 10.0
+FILE_TIMEOUT = 20.0
 
 Json = dict[str, Any]
 
@@ -119,11 +124,52 @@ def to_incoming(body: Any) -> Incoming:
     command = Incoming.parse_command(utterance.strip())
     if command is not None:
         return Incoming(**base, text=utterance.strip(), command=command[0], args=command[1])
+    sent = sent_file(body)
+    if sent is not None:
+        return Incoming(**base, attachment=sent[0], file_ref=sent[1])
     if not utterance.strip():
-        # An image or file sent to the bot arrives with an empty utterance (and sometimes a media param).
-        media = _field(body, "action", "params", "media") or _field(body, "userRequest", "params", "media")
-        return Incoming(**base, attachment="photo" if media else "other")
+        # Something sent without a text or a URL we can read (a file KakaoTalk does not pass on).
+        return Incoming(**base, attachment="other")
     return Incoming(**base, text=utterance)
+
+
+def _media_kind(kind: object) -> str:
+    return {"image": "photo", "photo": "photo", "video": "video"}.get(str(kind).lower(), "document")
+
+
+def sent_file(body: Json) -> tuple[str, str] | None:
+    """(kind, URL) of a photo or file a person sent, or None.
+
+    Two shapes: an upload (`flow.trigger.type` IMAGE_UPLOAD) with `params.media`
+    {type, url} in the action's or the request's params (reference §1, seen, unverified),
+    and the secure-image plugin (`sys.plugin.secureimage`), whose `action.params.secureimage`
+    is a JSON string with `secureUrls` "List(url1, url2)" (secondary sources); its first URL
+    is taken. The URL is only a reference here: `KakaoSkill.fetch_file` decides whether it
+    may be downloaded (https, Kakao's hosts, size).
+    """
+    for media in (_field(body, "action", "params", "media"), _field(body, "userRequest", "params", "media")):
+        if isinstance(media, str):
+            try:
+                media = json.loads(media)
+            except ValueError:
+                media = None
+        if isinstance(media, dict) and isinstance(media.get("url"), str) and media["url"].strip():
+            return _media_kind(media.get("type", "image")), media["url"].strip()
+    secure = _field(body, "action", "params", "secureimage")
+    if isinstance(secure, str):
+        try:
+            secure = json.loads(secure)
+        except ValueError:
+            secure = None
+    urls = secure.get("secureUrls") if isinstance(secure, dict) else None
+    if isinstance(urls, str):
+        inner = urls.strip()
+        if inner.startswith("List(") and inner.endswith(")"):
+            inner = inner[5:-1]
+        first = inner.split(",")[0].strip()
+        if first:
+            return "photo", first
+    return None
 
 
 # --- Reply → SkillResponse -------------------------------------------------------------------
@@ -131,7 +177,7 @@ def to_incoming(body: Any) -> Incoming:
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
     """A button label within Kakao's limit; the full label still goes out as the message text."""
-    return label if len(label) <= limit else label[:limit - 1] + "…"
+    return clip(label, limit)
 
 
 @dataclass
@@ -335,6 +381,8 @@ class KakaoSkill:
         self._http = http
         self._background: set[asyncio.Task[Any]] = set()
 
+        engine.file_fetchers[CHANNEL] = self.fetch_file
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.kakao_skill_path, self.receive)
         app.router.add_get("/files/{file_id}", self.serve_file)
@@ -397,6 +445,9 @@ class KakaoSkill:
     async def answer(self, incoming: Incoming, body: Json) -> Json:
         t = self._t(incoming)
         user_key = incoming.external_id
+        if incoming.attachment == "other":
+            # Nothing reached us to read: say where files can be sent instead of "not understood".
+            return skill_response({"outputs": [{"simpleText": {"text": t("kakao.files_elsewhere")}}]})
         token = extra_of(body).get(EXTRA_MORE)
         if isinstance(token, str) or (incoming.text is not None and incoming.text.strip() == t("kakao.more")):
             async with self.sessions() as session, session.begin():
@@ -510,6 +561,37 @@ class KakaoSkill:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession()
         return self._http
+
+    # --- files people send ------------------------------------------------------------------
+
+    async def fetch_file(self, url: str) -> bytes:
+        """The bytes behind a sent photo's or file's URL: https on Kakao's hosts only
+        (`KAKAO_FILE_HOSTS`), no redirects, at most `KAKAO_MAX_FILE_BYTES`; FileUnavailable otherwise."""
+        parsed = urlparse(url)
+        host = (parsed.hostname or "").lower()
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and host in self.settings.kakao_file_hosts
+                                             and host in ("127.0.0.1", "localhost")):
+            raise FileUnavailable("only https links are fetched")
+        if not any(host == allowed or host.endswith("." + allowed) for allowed in self.settings.kakao_file_hosts):
+            log.warning("a sent file on a host not allowed: not fetched")
+            raise FileUnavailable("file host not allowed")
+        limit = self.settings.kakao_max_file_bytes
+        try:
+            async with self._client().get(url, allow_redirects=False,
+                                          timeout=aiohttp.ClientTimeout(total=FILE_TIMEOUT)) as resp:
+                if resp.status != 200:
+                    raise FileUnavailable(f"HTTP {resp.status}")
+                if resp.content_length is not None and resp.content_length > limit:
+                    raise FileUnavailable(f"file of {resp.content_length} bytes is over the limit")
+                chunks, size = [], 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileUnavailable("file over the limit")
+                    chunks.append(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise FileUnavailable(f"download failed: {type(exc).__name__}") from exc
+        return b"".join(chunks)
 
     # --- file links ------------------------------------------------------------------------
 
