@@ -67,6 +67,25 @@ async def _upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _retention(settings: Settings, dry_run: bool) -> int:
+    from bot.app import apply_retention
+    from bot.core import SystemClock
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        report = await apply_retention(session_factory(engine), settings, SystemClock(), dry_run=dry_run)
+    finally:
+        await engine.dispose()
+    print(("dry run, nothing changed; would affect:" if dry_run else "retention done:")
+          + f" inactive for over {settings.retention_months} months, outbox kept {settings.outbox_keep_days} days")
+    for line in report.lines():
+        print("  " + line)
+    return 0
+
+
 def _backup(settings: Settings, out: str | None) -> int:
     import datetime as dt
     import shutil
@@ -110,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
     report.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
     report.add_argument("--out", required=True, help="output file; .csv or .xlsx picks the format")
+    keep = sub.add_parser("retention", help="pseudonymise people inactive beyond RETENTION_MONTHS (also run daily)")
+    keep.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
     args = parser.parse_args(argv)
     if args.cmd == "firms" and args.action == "import" and not args.file:
         parser.error("firms import needs a FILE")
@@ -157,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli_firms import run as run_firms
 
             return asyncio.run(run_firms(settings, args.action, args.file, sys.stdout, sys.stderr))
+        elif args.cmd == "retention":
+            return asyncio.run(_retention(settings, args.dry_run))
         elif args.cmd == "report":
             from bot.cli_report import run_report
 

@@ -39,7 +39,7 @@ from handlers import (
 from handlers import settings as preferences
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import files, survey_defs
+from storage import files, retention, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -53,6 +53,33 @@ async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Sett
     async with sessions() as session, session.begin():
         await files.purge(session, now)
         await kakao_pages.purge(session, now - dt.timedelta(hours=settings.draft_ttl_hours))
+    return 0
+
+
+async def purge_updates(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Forget handled update ids older than PROCESSED_UPDATES_KEEP_HOURS; queues nothing."""
+    async with sessions() as session, session.begin():
+        await updates.purge(session, clock.now() - dt.timedelta(hours=settings.processed_updates_keep_hours))
+    return 0
+
+
+async def apply_retention(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock, *,
+                          dry_run: bool = False) -> retention.Report:
+    """Pseudonymise people inactive beyond RETENTION_MONTHS and purge finished outbox rows older
+    than OUTBOX_KEEP_DAYS, in one transaction; a dry run counts the same and rolls it back."""
+    async with sessions() as session, session.begin() as transaction:
+        report = await retention.run(session, clock.now(), months=settings.retention_months,
+                                     outbox_keep_days=settings.outbox_keep_days)
+        if dry_run:
+            await transaction.rollback()
+    return report
+
+
+async def daily_retention(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """The scheduler's daily run of `python -m bot retention`; queues nothing."""
+    report = await apply_retention(sessions, settings, clock)
+    log.info("retention: %s people pseudonymised, %s finished outbox rows purged", report.people,
+             report.finished_outbox_rows)
     return 0
 
 
@@ -80,6 +107,8 @@ PERIODIC = (
     ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
     ("job-digests", jobs.send_digests, jobs.DIGEST_INTERVAL_SECONDS),
     ("served-files", purge_files, 3600),
+    ("processed-updates", purge_updates, 3600),
+    ("retention", daily_retention, 24 * 3600),
 )
 
 

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     membership_yearly_quota: int = Field(default=3000, ge=0)
     # Retention promised on the consent screen (months after the last activity).
     retention_months: int = Field(default=24, ge=1, le=120)
+    # Sent, failed, blocked and cancelled outbox rows (they keep message texts) are deleted after this many days.
+    outbox_keep_days: int = Field(default=30, ge=1, le=3650)
+    # Hours a handled update's id is remembered, so a redelivery is skipped (Telegram redelivers for 24 h).
+    processed_updates_keep_hours: int = Field(default=48, ge=25, le=24 * 30)
+    # /healthz answers 503 when the oldest due outbox message has waited longer than this.
+    health_max_outbox_lag_seconds: float = Field(default=300, gt=0)
     outbox_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     # Consultation booking. Minutes per session, per consultation type.
     slot_minutes: Annotated[dict[str, int], NoDecode] = {

@@ -44,6 +44,9 @@ class Incoming:
     # The platform's id of the sent file (Telegram: the largest photo size's or the document's
     # file_id), so it can be sent on without downloading it; None for text and stickers.
     file_ref: str | None = None
+    # The platform's id of the update (Telegram's update_id): a redelivered update with an id
+    # already handled is skipped. None where the platform gives none (KakaoTalk, the console).
+    update_id: str | None = None
 
     @staticmethod
     def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:

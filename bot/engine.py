@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.config import Settings
 from bot.core import (
     Background,
@@ -43,7 +45,7 @@ from bot.core import (
 )
 from bot.forms import Form, FormRunner, norm
 from bot.i18n import LOCALES, pick_locale, translator
-from storage import conversations, users
+from storage import conversations, updates, users
 from storage.db import advisory_xact_lock
 
 log = logging.getLogger(__name__)
@@ -215,6 +217,16 @@ class Engine:
     async def handle(self, inc: Incoming, *, finish: Finish | None = None) -> Response:
         """One turn. `finish` is a channel's last step inside the turn's transaction (KakaoTalk
         renders there, so the files and pages it stores commit with the turn, in one write)."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            response, outcome = await self._turn(inc, finish)
+        finally:
+            metrics.UPDATES.labels(inc.channel, outcome).inc()
+            metrics.HANDLER_SECONDS.labels(inc.channel).observe(time.perf_counter() - started)
+        return response
+
+    async def _turn(self, inc: Incoming, finish: Finish | None) -> tuple[Response, str]:
         key = (inc.channel, inc.external_id)
         async with self._locks.hold(key):
             touched = False
@@ -222,22 +234,28 @@ class Engine:
             try:
                 async with self.sessions() as session, session.begin():
                     await advisory_xact_lock(session, "conv", *key)
+                    if inc.update_id is not None:
+                        await updates.claim(session, inc.channel, inc.update_id, self.clock.now())
                     ctx = await self._context(session, inc)
                     response = await self._route(ctx)
                     ctx.conv.updated_at = ctx.now
                     if finish is not None:
                         await finish(ctx, response)
                     touched, later = ctx.outbox_touched, ctx.later
+            except updates.Duplicate:
+                # A redelivery (a retry after a timeout, another worker after a crash): no reply, no change.
+                log.info("duplicate update skipped channel=%s update=%s", inc.channel, inc.update_id)
+                return Response(), "duplicate"
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
-                return Response([Reply(self._t(inc)("error.unavailable"))])
+                return Response([Reply(self._t(inc)("error.unavailable"))]), "unavailable"
             except Exception:
                 log.exception("turn failed channel=%s", inc.channel)
-                return Response([Reply(self._t(inc)("error.generic"))])
+                return Response([Reply(self._t(inc)("error.generic"))]), "error"
         if touched:
             self.on_outbox()
         self._start_later(later)
-        return response
+        return response, "ok"
 
     def _t(self, inc: Incoming) -> Any:
         return translator(pick_locale(inc.language_code, self.settings.default_locale))

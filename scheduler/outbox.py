@@ -79,6 +79,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.core import Clock
 from storage import outbox, users
 from storage.db import lock_key
@@ -516,11 +517,13 @@ class Dispatcher:
         try:
             await self.notifiers[item.channel].send(item.chat_id, item.payload)
         except Blocked:
+            metrics.BLOCKED.labels(item.channel).inc()
             log.info("recipient blocked the bot outbox=%s", item.id)
             run.blocked.add(item.key)
             self._newly_blocked[item.key] = self.clock.now()
             self._settle(run, item, Outcome(item.id, "blocked", item.attempts, error=BLOCKED_ERROR))
         except RetryAfter as exc:
+            metrics.RATE_LIMITED.labels(item.channel).inc()
             log.warning("flood control outbox=%s retry_after=%s", item.id, exc.seconds)
             self._paused_until = max(self._paused_until, time.monotonic() + exc.seconds)
             at = self.clock.now() + dt.timedelta(seconds=exc.seconds)
@@ -528,15 +531,18 @@ class Dispatcher:
         except TransientError as exc:
             attempts = item.attempts + 1
             if attempts >= self.max_attempts:
+                metrics.OUTBOX_FAILED.labels(item.channel).inc()
                 log.error("outbox=%s failed after %s attempts", item.id, attempts)
                 self._settle(run, item, Outcome(item.id, "failed", attempts, error=str(exc)))
             else:
                 at = self.clock.now() + dt.timedelta(seconds=min(300, 2 ** attempts))
                 self._settle(run, item, Outcome(item.id, "pending", attempts, at=at, error=str(exc)))
         except Exception as exc:
+            metrics.OUTBOX_FAILED.labels(item.channel).inc()
             log.exception("outbox=%s cannot be sent", item.id)
             self._settle(run, item, Outcome(item.id, "failed", item.attempts, error=f"{type(exc).__name__}: {exc}"))
         else:
+            metrics.OUTBOX_SENT.labels(item.channel).inc()
             run.sent += 1
             self._settle(run, item, Outcome(item.id, "sent", item.attempts, at=self.clock.now()))
         finally:

@@ -7,6 +7,8 @@ another writer holds it fails at once with "database is locked" instead of waiti
 Its driver calls run on the event loop (`storage.sqlite_loop`), not on aiosqlite's
 thread, and the busy timeout is waited out with `asyncio.sleep`, not inside SQLite.
 PostgreSQL serialises what must be serialised with transaction-level advisory locks.
+Statement parameters are hidden from errors and echo (`hide_parameters`): an IntegrityError
+logged with its traceback must not carry a name or a phone number.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout: float = BUSY_TI
         # (long, unfair tails under load). Never hold a session while opening another.
         database = parsed.database or ":memory:"
         engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120,
+                                     hide_parameters=True,
                                      async_creator=sqlite_loop.connector(database, timeout=busy_timeout))
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -81,6 +81,8 @@ class User(Base):
     last_seen_at: Mapped[timestamp]
     # `/settings`: no announcements or broadcasts (reminders of one's own events still come).
     announcements_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Set by `python -m bot retention`: identities and personal data gone, coded fields kept for the reports.
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Identity(Base):
@@ -662,3 +664,19 @@ class LinkAttempt(Base):
     user_id: Mapped[user_fk] = mapped_column(primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[timestamp]
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+class ProcessedUpdate(Base):
+    """A platform update already handled (Telegram's update_id), written in the turn's own
+    transaction: a redelivered update finds its row and is skipped, a turn that rolled back left
+    none. Purged after a few days (Telegram stops redelivering after 24 hours)."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (Index("ix_processed_updates_at", "processed_at"),)
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[timestamp]

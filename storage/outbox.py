@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import Identity, OutboxMessage
 
 MAX_ERROR = 200
 STALE_ERROR = "unknown: process stopped while sending"
@@ -217,3 +217,33 @@ async def skip_chats(session: AsyncSession, chats: Sequence[tuple[str, str, dt.d
 
 def _clip(error: str | None) -> str | None:
     return error[:MAX_ERROR] if error else None
+
+
+class Backlog(NamedTuple):
+    """What waits: rows due now, how long the oldest has waited, chats that blocked the bot."""
+
+    due: int
+    lag_seconds: float
+    blocked_chats: int
+
+
+async def backlog(session: AsyncSession, now: dt.datetime) -> Backlog:
+    """Read for metrics and the health check (served by `ix_outbox_status_due`)."""
+    c = _table.c
+    due, oldest = (await session.execute(
+        select(func.count(), func.min(c.due_at)).where(c.status == "pending", c.due_at <= now))).one()
+    if isinstance(oldest, str):  # SQLite hands aggregates back untyped
+        oldest = dt.datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    blocked = await session.scalar(select(func.count()).select_from(Identity).where(Identity.blocked_at.is_not(None)))
+    lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+    return Backlog(int(due or 0), lag, int(blocked or 0))
+
+
+async def purge_finished(session: AsyncSession, before: dt.datetime) -> int:
+    """Delete rows that are done with (sent, failed, blocked, cancelled) and were due before
+    `before`: they keep message texts, and nothing reads them after a while."""
+    result = await session.execute(delete(OutboxMessage).where(
+        OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")), OutboxMessage.due_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

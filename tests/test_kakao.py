@@ -557,7 +557,8 @@ async def test_healthz_reports_database_and_scheduler(settings: Settings) -> Non
         try:
             resp = await client.get("/healthz")
             assert resp.status == 200
-            assert await resp.json() == {"status": "ok", "database": "ok", "scheduler": "ok"}
+            assert await resp.json() == {"status": "ok", "database": "ok", "scheduler": "ok", "outbox": "ok",
+                                         "outbox_lag_seconds": 0}
             await app.scheduler.shutdown()
             resp = await client.get("/healthz")
             assert resp.status == 503 and (await resp.json())["scheduler"] == "stopped"

@@ -52,6 +52,7 @@ from bot.config import Settings
 from bot.core import Button, Clock, Ctx, FileOut, Incoming, Reply, Response, split_text
 from bot.engine import Engine
 from bot.i18n import Translator, pick_locale, translator
+from bot.logs import request_scope
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store
@@ -351,6 +352,12 @@ class KakaoSkill:
     # --- request checks ------------------------------------------------------------------
 
     async def receive(self, request: web.Request) -> web.Response:
+        # KakaoTalk sends no request id: a fresh one tags this request's log lines (and its turn's,
+        # which runs in a task that inherits it, callback and late answer included).
+        with request_scope(f"kk-{secrets.token_hex(6)}"):
+            return await self._receive(request)
+
+    async def _receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(self.settings.kakao_skill_secret_header, "").encode()
         expected = self.settings.kakao_skill_secret.encode()
         if not expected or not hmac.compare_digest(given, expected):

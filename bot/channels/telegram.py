@@ -48,6 +48,7 @@ from bot.core import FileUnavailable, Incoming, Reply, Response
 from bot.core import split_text as core_split
 from bot.engine import Engine
 from bot.i18n import LOCALES, translator
+from bot.logs import request_scope
 from scheduler import outbox as dispatch
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def to_incoming(update: Update) -> Incoming | None:
     if chat is None or user is None or chat.type != "private" or user.is_bot:
         return None
     base: dict[str, Any] = {"channel": CHANNEL, "external_id": str(user.id), "chat_id": str(chat.id),
-                            "language_code": user.language_code}
+                            "language_code": user.language_code, "update_id": str(update.update_id)}
     if update.callback_query is not None:
         return Incoming(**base, button=update.callback_query.data or "")
     message = update.message
@@ -140,6 +141,11 @@ class TelegramChannel:
         return bytes(await file.download_as_bytearray())
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Every log line of this update, here and in the engine, carries its id.
+        with request_scope(f"tg-{update.update_id}"):
+            await self._on_update(update)
+
+    async def _on_update(self, update: Update) -> None:
         incoming = to_incoming(update)
         query = update.callback_query
         if incoming is None:

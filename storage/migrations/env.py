@@ -32,7 +32,7 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_with_own_engine(url: str) -> None:
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
     async with engine.connect() as conn:
         await conn.run_sync(run_on)
         await conn.commit()
