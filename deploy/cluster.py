@@ -81,7 +81,7 @@ def _healthy(url: str) -> bool:
 
 class Cluster:
     def __init__(self, workers: int, *, env: dict[str, str] | None = None, workdir: Path | None = None,
-                 pg: PostgresServer | None = None, database: str = "jobhub") -> None:
+                 pg: PostgresServer | None = None, database: str = "jobhub", nginx: bool = True) -> None:
         self.count = workers
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="jobhub-cluster-"))
@@ -91,6 +91,7 @@ class Cluster:
         self.database = database
         self.ports = [free_port() for _ in range(workers)]
         self.nginx_port = free_port()
+        self.with_nginx = nginx
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * workers
         self.nginx: subprocess.Popen[bytes] | None = None
 
@@ -135,7 +136,8 @@ class Cluster:
                 self.start_worker(i, wait=False)
             for i in range(self.count):
                 self.wait_healthy(i)
-            self.start_nginx()
+            if self.with_nginx:
+                self.start_nginx()
         except BaseException:
             self.stop()
             raise
@@ -234,7 +236,7 @@ class Cluster:
         elif self.pg.running:
             with contextlib.suppress(Exception):
                 self.pg.drop_database(self.database)
-        if self._own_dir:
+        if self._own_dir and not os.environ.get("JOBHUB_CLUSTER_KEEP"):  # set it to read the logs afterwards
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Cluster:
