@@ -58,23 +58,21 @@ TOKEN = "123:CLUSTER"
 FIRST_USER = 3_000_001
 DAY = re.compile(r"^\d{1,2}/\d{1,2}")
 TIME = re.compile(r"^\d{2}:\d{2}")
-# (kind, what to type or which button, what the answer shows: text or a button label)
+# (kind, what to type or which button, what the answer shows: text or a button label); then
+# a day, a time, 건너뛰기 (note), 제출, answered as the bot asks.
 BOOKING: tuple[tuple[str, str | re.Pattern[str], str | re.Pattern[str]], ...] = (
     ("text", "/book", "취업상담"),
     ("press", "취업상담", "서울일자리플러스센터"),
     ("press", "서울일자리플러스센터", "상관없음"),
-    ("press", "상관없음", DAY),
-    ("press", DAY, TIME),
-    ("press", TIME, "건너뛰기"),
-    ("press", "건너뛰기", "제출"),
 )
 BOOKED = "예약되었어요"
 # A message redelivered after its worker died is not run again: the person is shown where they
 # are, which after a 제출 is the menu (the registration or booking is checked in the database).
 MENU = translator("ko")("menu.title")
 REGISTERED = re.compile(f"구직등록이 완료|{re.escape(MENU)}")
-SUBMITTED = re.compile(f"{BOOKED}|{re.escape(MENU)}|{TIME.pattern}")
-STEPS = len(REGISTRATION) + len(BOOKING) + 1
+# Booking: any answer that asks something or ends it (a bare notice is followed by the question).
+ANY_ANSWER = re.compile(f"{BOOKED}|{re.escape(MENU)}|{TIME.pattern}|{DAY.pattern}|건너뛰기|제출")
+STEPS = len(REGISTRATION) + len(BOOKING) + 5
 
 
 @dataclass
@@ -200,16 +198,21 @@ async def journey(fake: FakeTelegram, user: User, timeout: float) -> None:
         for step in REGISTRATION[1:-1]:
             await _step(fake, user, step.kind, step.value, step.expect, timeout)
         await _step(fake, user, "press", REGISTRATION[-1].value, REGISTERED, timeout)
-        for kind, value, expect in BOOKING:
+        for kind, value, expect in BOOKING[:3]:
             await _step(fake, user, kind, value, expect, timeout)
-        for _ in range(5):
-            answer = await _step(fake, user, "press", "제출", SUBMITTED, timeout)
-            if BOOKED in _shown(answer) or MENU in _shown(answer):
+        # From here the answers depend on what others booked meanwhile (a time or a whole day
+        # gone): the person answers whatever the bot asks, until the booking is made.
+        for _ in range(30):
+            shown = _shown(user.last) if user.last else ""
+            if BOOKED in shown or (MENU in shown and user.latencies):
                 return
-            # Someone took that time meanwhile: the bot asks for another.
-            await _step(fake, user, "press", TIME, "건너뛰기", timeout)
-            await _step(fake, user, "press", "건너뛰기", "제출", timeout)
-        raise UserFailed("no booking after 5 tries")
+            for choice in (TIME, DAY, "건너뛰기", "제출"):
+                if _button(user.last, choice, user.rng) if user.last else "":
+                    await _step(fake, user, "press", choice, ANY_ANSWER, timeout)
+                    break
+            else:
+                raise UserFailed(f"nothing to answer in {shown[:160]!r}")
+        raise UserFailed("no booking after 30 answers")
     except UserFailed as exc:
         user.error = f"user {user.uid}: {exc}"
 
