@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
 from bot.config import ConfigError, Settings, load_settings
@@ -187,7 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         # Read-only or full disk, unreachable database: one clear line, non-zero exit.
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (sqlite3.Error, SQLAlchemyError) as exc:
+        print(f"error: {_database_problem(settings.database_url, exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _database_problem(url: str, exc: BaseException) -> str:
+    """One line for a database that cannot be opened or written at start (the driver's words, no SQL)."""
+    from sqlalchemy.engine import make_url
+
+    cause = getattr(exc, "orig", None) or exc
+    reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    where = make_url(url).render_as_string(hide_password=True)
+    hint = "check that its disk has room and the location is writable" if url.startswith("sqlite") else (
+        "check that the server runs and DATABASE_URL is right")
+    return f"cannot use the database {where}: {reason}; {hint}"
 
 
 if __name__ == "__main__":

@@ -246,9 +246,12 @@ class Engine:
                         await finish(ctx, response)
                     touched, later = ctx.outbox_touched, ctx.later
             except updates.Duplicate:
-                # A redelivery (a retry after a timeout, another worker after a crash): no reply, no change.
+                # A redelivery: Telegram sends an update again only when its POST failed, i.e. the
+                # worker that ran the turn died (or stalled) before answering, and its reply may
+                # never have gone out. The turn is not run again; the person is shown where they
+                # are (the open question, or the menu), so nobody is left waiting for an answer.
                 log.info("duplicate update skipped channel=%s update=%s", inc.channel, inc.update_id)
-                return Response(), "duplicate"
+                return await self._where_now(inc), "duplicate"
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
                 return Response([Reply(self._t(inc)("error.unavailable"))]), "unavailable"
@@ -259,6 +262,23 @@ class Engine:
             self.on_outbox()
         self._start_later(later)
         return response, "ok"
+
+    async def _where_now(self, inc: Incoming) -> Response:
+        try:
+            async with self.sessions() as session, session.begin():
+                await advisory_xact_lock(session, "conv", inc.channel, inc.external_id)
+                ctx = await self._context(session, inc)
+                # Shown again with the very buttons of the answer that may have been lost (asking
+                # bumps the version once): a tap on either message works, none is made stale.
+                version = ctx.conv.version
+                ctx.conv.version = version - 1
+                replies = await self.where_you_were(ctx)
+                if ctx.conv.version != version:
+                    ctx.conv.version = version
+                return Response(replies)
+        except Exception:
+            log.exception("showing where a person is failed channel=%s", inc.channel)
+            return Response()
 
     def _t(self, inc: Incoming) -> Any:
         return translator(pick_locale(inc.language_code, self.settings.default_locale))

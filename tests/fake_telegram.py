@@ -189,7 +189,12 @@ class FakeTelegram:
     """
 
     def __init__(self, *, bot_id: int = 7_000_000_001, username: str = "jobhub_test_bot",
-                 first_name: str = "JobHub Test") -> None:
+                 first_name: str = "JobHub Test", webhook_retry: float | None = None) -> None:
+        """`webhook_retry`: like Telegram, POST a failed update again after this many seconds
+        (growing), until it is accepted, and POST different chats' updates concurrently (up to
+        setWebhook's max_connections), each chat's in order. None: one POST per update, one at
+        a time (deterministic, for tests of the webhook itself)."""
+        self.webhook_retry = webhook_retry
         self.bot_user: JSONDict = {
             "id": bot_id, "is_bot": True, "first_name": first_name, "username": username,
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -248,7 +253,9 @@ class FakeTelegram:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self._port = self._runner.addresses[0][1]
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        # Telegram waits about a minute for a webhook's answer before it counts the POST as failed.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10 if self.webhook_retry is None
+                                                                            else 60))
         self._worker = asyncio.create_task(self._deliver_webhooks())
 
     async def stop(self) -> None:
@@ -446,24 +453,69 @@ class FakeTelegram:
         return info
 
     async def _deliver_webhooks(self) -> None:
-        """POST queued updates one at a time (deterministic order), recording each status."""
+        """POST queued updates: one at a time, or per chat in order with retries (`webhook_retry`)."""
+        if self.webhook_retry is not None:
+            await self._deliver_webhooks_concurrently(self.webhook_retry)
+            return
         while True:
             update = await self._webhook_queue.get()
-            hook, session = self.webhook, self._session
-            if hook is None or session is None:  # webhook removed meanwhile: back to getUpdates
-                self._pending.append(update)
-                self._wake_pollers()
-                continue
-            headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook["secret_token"] else {}
-            try:
-                async with session.post(hook["url"], json=update, headers=headers) as response:
-                    status = response.status
-                    error = None if status < 300 else f"Wrong response from the webhook: {status} {response.reason}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                status, error = 0, f"Connection failed: {exc!r}"
-            self.webhook_deliveries.append(WebhookDelivery(update["update_id"], hook["url"], status, error))
-            if error is not None:
-                self._webhook_error = (int(time.time()), error)
+            await self._post_update(update)
+
+    async def _post_update(self, update: JSONDict) -> bool:
+        """One POST of one update; True when the webhook accepted it."""
+        hook, session = self.webhook, self._session
+        if hook is None or session is None:  # webhook removed meanwhile: back to getUpdates
+            self._pending.append(update)
+            self._wake_pollers()
+            return True
+        headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook["secret_token"] else {}
+        try:
+            async with session.post(hook["url"], json=update, headers=headers) as response:
+                status = response.status
+                error = None if status < 300 else f"Wrong response from the webhook: {status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status, error = 0, f"Connection failed: {exc!r}"
+        self.webhook_deliveries.append(WebhookDelivery(update["update_id"], hook["url"], status, error))
+        if error is not None:
+            self._webhook_error = (int(time.time()), error)
+        return error is None
+
+    async def _deliver_webhooks_concurrently(self, retry: float) -> None:
+        chats: dict[Any, list[JSONDict]] = {}
+        tasks: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore((self.webhook or {}).get("max_connections", 40))
+
+        async def drain(key: Any) -> None:
+            queue = chats[key]
+            while queue:
+                delay = retry
+                async with slots:
+                    while not await self._post_update(queue[0]):
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+                queue.pop(0)
+            del chats[key]
+
+        try:
+            while True:
+                self._route_update(await self._webhook_queue.get(), chats, tasks, drain)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    @staticmethod
+    def _route_update(update: JSONDict, chats: dict[Any, list[JSONDict]], tasks: set[asyncio.Task[None]],
+                      drain: Callable[[Any], Awaitable[None]]) -> None:
+        """Queue behind the same chat's updates in flight, or start that chat's sender."""
+        body = update.get("message") or (update.get("callback_query") or {}).get("message") or {}
+        key = _chat_key((body.get("chat") or {}).get("id")) or update["update_id"]
+        if key in chats:
+            chats[key].append(update)
+            return
+        chats[key] = [update]
+        task = asyncio.create_task(drain(key))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     # ------------------------------------------------------------------ commands
     @staticmethod

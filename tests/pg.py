@@ -270,6 +270,18 @@ class PostgresServer:
                 self._kill_postmaster(data)
         shutil.rmtree(tmpdir, ignore_errors=True)
 
+    def pause(self) -> None:
+        """Stop the server, keeping its data and port: a database outage (`resume` ends it)."""
+        assert self._bin is not None and self.tmpdir is not None, "not started"
+        self._run([str(self._bin / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"],
+                  cwd=self.tmpdir)
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port."""
+        assert self._bin is not None and self.tmpdir is not None, "not started"
+        self._run([str(self._bin / "pg_ctl"), "start", "-D", str(self.data_dir), "-l", str(self.log_path),
+                   "-o", f"-p {self.port}", "-w", "-t", str(self._start_timeout)], cwd=self.tmpdir)
+
     def __enter__(self) -> PostgresServer:
         return self.start()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,17 +91,61 @@ def test_shell_is_the_default_without_a_token_and_presses_buttons_by_number(tmp_
     assert "서울일자리플러스센터" in out and "#1 ✅ 동의합니다" in out and "출생연도" in out
 
 
-def test_read_only_database_location_fails_with_one_line(tmp_path: Path) -> None:
-    locked = tmp_path / "ro"
-    locked.mkdir()
-    locked.chmod(0o500)
+@contextlib.contextmanager
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory holding a database this process cannot write: a read-only tmpfs when root
+    (root writes through file modes), a directory without write permission otherwise."""
+    where = tmp_path / "ro"
+    where.mkdir()
+    if os.geteuid() != 0:
+        assert _cli(tmp_path, "db", "upgrade", DATABASE_URL=f"sqlite:///{where / 'x.sqlite3'}").returncode == 0
+        where.chmod(0o500)
+        (where / "x.sqlite3").chmod(0o400)
+        try:
+            yield where
+        finally:
+            where.chmod(0o700)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        result = _cli(tmp_path, "db", "upgrade", DATABASE_URL=f"sqlite:///{locked / 'sub' / 'x.sqlite3'}")
+        assert _cli(tmp_path, "db", "upgrade", DATABASE_URL=f"sqlite:///{where / 'x.sqlite3'}").returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        yield where
     finally:
-        locked.chmod(0o700)
-    if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
-    assert result.returncode != 0
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_read_only_database_fails_with_one_line(tmp_path: Path) -> None:
+    with read_only_dir(tmp_path) as where:
+        # An existing database on a read-only disk, and a new one that cannot be created there.
+        existing = _one_error_line(_cli(tmp_path, "counselors", "import", str(ROOT / "tests/data/counselors.csv"),
+                                        DATABASE_URL=f"sqlite:///{where / 'x.sqlite3'}"))
+        new = _one_error_line(_cli(tmp_path, "db", "upgrade", DATABASE_URL=f"sqlite:///{where / 'new.sqlite3'}"))
+    assert "x.sqlite3" in existing and "new.sqlite3" in new
+    assert "writable" in existing or "Read-only" in existing or "readonly" in existing
+
+
+def test_full_disk_at_start_fails_with_one_line(tmp_path: Path) -> None:
+    # RLIMIT_FSIZE: writes beyond 16 KiB fail with EFBIG, what a full disk looks like to SQLite.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_", "KAKAO_"))}
+    clean.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'full.sqlite3'}",
+                  "KAKAO_SKILL_SECRET": "s", "WEBHOOK_PORT": "1"})
+    limit = 16 * 1024
+    for command in (["db", "upgrade"], ["serve"]):
+        result = subprocess.run([sys.executable, "-m", "bot", *command], cwd=tmp_path, env=clean,
+                                capture_output=True, text=True, timeout=60,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+        line = _one_error_line(result)
+        assert "full.sqlite3" in line and "disk has room" in line
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -204,6 +204,10 @@ async def test_webhook_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> 
         fake.user_sends(USER, "/start")  # the fake POSTs it with the secret it was given
         call = await fake.wait_reply(USER, since=since)
         assert "서울일자리플러스센터" in call.params["text"]
+        # The POST is answered once the turn is done and its reply sent (so a worker dying
+        # mid-turn leaves it unanswered and Telegram delivers it again).
+        while not fake.webhook_deliveries:
+            await asyncio.sleep(0.01)
         assert fake.webhook_deliveries[-1].status == 200
     finally:
         await bot.close()

@@ -42,8 +42,9 @@ async def test_the_same_update_twice_is_handled_once(harness: Harness, caplog: p
     step = await _step(harness, "501")
     with caplog.at_level(logging.INFO, logger="bot.engine"):
         again = await harness.engine.handle(_name("501"))
-    # Handled as new, "김서울" would be a wrong birth year; skipped, it changes nothing and says nothing.
-    assert again.replies == [] and again.toast is None
+    # Handled as new, "김서울" would be a wrong birth year; skipped, it changes nothing, and the
+    # person (whose answer may have died with the worker) is shown the open question again.
+    assert [r.text for r in again.replies] == [r.text for r in first.replies if "출생연도" in r.text]
     assert await _step(harness, "501") == step
     skipped = [r.getMessage() for r in caplog.records if "duplicate update" in r.getMessage()]
     assert skipped == [f"duplicate update skipped channel=telegram update={NAME_UPDATE}"]
@@ -81,14 +82,15 @@ async def test_two_workers_given_the_same_update_at_once_handle_it_once(harness:
         answers = await asyncio.gather(harness.engine.handle(_name("503")), other.handle(_name("503")))
     finally:
         await db.dispose()
-    assert sorted(len(a.replies) for a in answers)[0] == 0
-    assert sum(1 for a in answers if a.replies) == 1
+    # One ran the turn; the other found it done and showed the same next question.
+    assert all("출생연도" in "\n".join(r.text for r in a.replies) for a in answers)
+    assert await _step(harness, "503") == "ask:birth_year"
     async with harness.sessions() as session:
         keys = (await session.scalars(select(ProcessedUpdate.update_key))).all()
     assert keys.count(NAME_UPDATE) == 1
 
 
-async def test_a_redelivered_webhook_update_gets_one_answer(db_url: str, tmp_path: Path,
+async def test_a_redelivered_webhook_update_is_not_run_again(db_url: str, tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.handler.addFilter(logs._RequestId())
     caplog.set_level(logging.INFO, logger="bot.engine")
@@ -112,7 +114,9 @@ async def test_a_redelivered_webhook_update_gets_one_answer(db_url: str, tmp_pat
                 await asyncio.sleep(0.05)
             await settle(fake)
             assert [d.status for d in fake.webhook_deliveries] == [200, 200]
-            assert [c for c in fake.calls if c.chat_id == USER and c.method == "sendMessage"] == answered
+            # Not run again (no second welcome); the person is shown where they are: the menu.
+            again = [c for c in fake.calls if c.chat_id == USER and c.method == "sendMessage"][len(answered):]
+            assert [c.params["text"] for c in again] == [translator("ko")("menu.title")]
             # The skipped delivery's log line carries the update's id as its request id.
             [skipped] = [r for r in caplog.records if "duplicate update" in r.getMessage()]
             assert getattr(skipped, "request_id", None) == f"tg-{update['update_id']}"

@@ -318,7 +318,15 @@ def add_webhook(web_app: web.Application, channel: TelegramChannel, settings: Se
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
         if update is None:
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        await application.update_queue.put(update)
+        # Handled before the answer, not queued: a worker that dies mid-turn leaves the POST
+        # unanswered, so Telegram (and nginx, on to the next worker) delivers it again instead
+        # of it vanishing with the process.
+        try:
+            await channel.on_update(update, None)  # type: ignore[arg-type]
+        except TelegramError as exc:
+            # The turn is committed (the engine answers every failure itself); only the reply
+            # failed. A retried POST would run the turn again, so this one counts as delivered.
+            log.error("webhook reply failed: %s", exc)
         return web.json_response({"ok": True})
 
     web_app.router.add_post(path, receive)
