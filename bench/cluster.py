@@ -70,8 +70,9 @@ BOOKED = "예약되었어요"
 # are, which after a 제출 is the menu (the registration or booking is checked in the database).
 MENU = translator("ko")("menu.title")
 REGISTERED = re.compile(f"구직등록이 완료|{re.escape(MENU)}")
-# Booking: any answer that asks something or ends it (a bare notice is followed by the question).
-ANY_ANSWER = re.compile(f"{BOOKED}|{re.escape(MENU)}|{TIME.pattern}|{DAY.pattern}|건너뛰기|제출")
+# Booking: any answer that asks something or ends it (a bare notice is followed by the question;
+# a day whose times are all gone offers only 이전).
+ANY_ANSWER = re.compile(f"{BOOKED}|{re.escape(MENU)}|{TIME.pattern}|{DAY.pattern}|건너뛰기|제출|이전")
 STEPS = len(REGISTRATION) + len(BOOKING) + 5
 
 
@@ -206,7 +207,8 @@ async def journey(fake: FakeTelegram, user: User, timeout: float) -> None:
             shown = _shown(user.last) if user.last else ""
             if BOOKED in shown or (MENU in shown and user.latencies):
                 return
-            for choice in (TIME, DAY, "건너뛰기", "제출"):
+            # No time left on the chosen day: back (이전) to the days.
+            for choice in (TIME, DAY, "건너뛰기", "제출", "이전"):
                 if _button(user.last, choice, user.rng) if user.last else "":
                     await _step(fake, user, "press", choice, ANY_ANSWER, timeout)
                     break
