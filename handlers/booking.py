@@ -203,14 +203,18 @@ async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
     found = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), day, day)
     candidates = [s for s in found.get(day, []) if s.starts_at == start]
     load = await _week_load(ctx, [s.counselor_id for s in candidates], day)
+    # The daily cap must hold with concurrent confirmations too. Every candidate's day is locked
+    # up front in one order (counselor id): taken one by one in preference order, two people
+    # confirming at once could each hold the counselor the other tries next, and PostgreSQL
+    # would end one of the turns as a deadlock.
+    for counselor_id in sorted({s.counselor_id for s in candidates}):
+        await advisory_xact_lock(ctx.session, "counselor-day", counselor_id, day.isoformat())
     while candidates:
         slot = pick_counselor(candidates, load, prefer=int(a["counselor"]) if a.get("counselor") not in
                               (None, "any") else None)
         assert slot is not None
         candidates.remove(slot)
-        # The daily cap must hold with concurrent confirmations too, and a counselor being
-        # deactivated at this moment (that locks the same row) must not get the booking.
-        await advisory_xact_lock(ctx.session, "counselor-day", slot.counselor_id, day.isoformat())
+        # A counselor being deactivated at this moment (that locks the same row) must not get the booking.
         counselor = await counselors.get_for_update(ctx.session, slot.counselor_id)
         if counselor is None or not counselor.active:
             continue
