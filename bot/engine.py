@@ -268,14 +268,9 @@ class Engine:
             async with self.sessions() as session, session.begin():
                 await advisory_xact_lock(session, "conv", inc.channel, inc.external_id)
                 ctx = await self._context(session, inc)
-                # Shown again with the very buttons of the answer that may have been lost (asking
-                # bumps the version once): a tap on either message works, none is made stale.
-                version = ctx.conv.version
-                ctx.conv.version = version - 1
-                replies = await self.where_you_were(ctx)
-                if ctx.conv.version != version:
-                    ctx.conv.version = version
-                return Response(replies)
+                # Shown again with the very buttons of the answer that may have been lost: a tap
+                # on either message works, none is made stale.
+                return Response(await self.where_you_were(ctx, fresh=False))
         except Exception:
             log.exception("showing where a person is failed channel=%s", inc.channel)
             return Response()
@@ -405,10 +400,10 @@ class Engine:
     async def _expired(self, ctx: Ctx) -> list[Reply]:
         return [Reply(ctx.t("button.expired")), *await self.where_you_were(ctx)]
 
-    async def where_you_were(self, ctx: Ctx) -> list[Reply]:
+    async def where_you_were(self, ctx: Ctx, *, fresh: bool = True) -> list[Reply]:
         """The open form's current question, nothing inside a live chat, else the menu."""
         if ctx.conv.flow in self._modes and not ctx.conv.paused:
             return []
         if ctx.conv.flow in self.runner.forms and not ctx.conv.paused:
-            return self.runner.prompt(ctx)
+            return self.runner.prompt(ctx, fresh=fresh)
         return [await self.menu(ctx)]

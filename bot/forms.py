@@ -212,15 +212,19 @@ class FormRunner:
             return await self._field_button(ctx, form, st, fld, code)
         return [Reply(t("button.expired")), *self.prompt(ctx)]
 
-    def prompt(self, ctx: Ctx) -> list[Reply]:
-        """The current step asked again (after /help, a language change or a stale button)."""
+    def prompt(self, ctx: Ctx, *, fresh: bool = True) -> list[Reply]:
+        """The current step asked again (after /help, a language change or a stale button).
+
+        `fresh=False` keeps the buttons already shown valid (the version stays): for an answer
+        shown again because the first copy may have been lost with a worker.
+        """
         form, st = self._load(ctx)
         step = ctx.conv.step or ""
         if step.startswith("ask:"):
-            return [self._ask(ctx, form, st, form.field(step[4:]), keep_selection=True)]
+            return [self._ask(ctx, form, st, form.field(step[4:]), keep_selection=True, fresh=fresh)]
         if step == "resume":
-            return [self._resume_prompt(ctx, to=st.get("resume", {}).get("to"))]
-        return [self._go(ctx, form, st, step or "summary")]
+            return [self._resume_prompt(ctx, to=st.get("resume", {}).get("to"), fresh=fresh)]
+        return [self._go(ctx, form, st, step or "summary", fresh=fresh)]
 
     def offer_resume(self, ctx: Ctx) -> Reply:
         """After a long pause: ask whether to go on before taking the next answer."""
@@ -229,10 +233,10 @@ class FormRunner:
     # --- steps ---------------------------------------------------------------------
 
     def _ask(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
-             error: str | None = None, keep_selection: bool = False) -> Reply:
+             error: str | None = None, keep_selection: bool = False, fresh: bool = True) -> Reply:
         t = ctx.t
         ctx.conv.step = f"ask:{fld.name}"
-        ctx.conv.version += 1
+        ctx.conv.version += fresh
         if fld.multi and not keep_selection:
             current = st["a"].get(fld.name)
             st["sel"] = list(current) if isinstance(current, list) else []
@@ -309,10 +313,10 @@ class FormRunner:
             buttons.append(Button(label, self._pl(ctx, code)))
         return [buttons[i:i + fld.columns] for i in range(0, len(buttons), fld.columns)]
 
-    def _go(self, ctx: Ctx, form: Form, st: dict[str, Any], step: str) -> Reply:
+    def _go(self, ctx: Ctx, form: Form, st: dict[str, Any], step: str, *, fresh: bool = True) -> Reply:
         t = ctx.t
         ctx.conv.step = step
-        ctx.conv.version += 1
+        ctx.conv.version += fresh
         self._save(ctx, st)
         if step == "edit":
             rows = [[Button(t(f"label.{form.name}.{f.name}"), self._pl(ctx, f"e{form.fields.index(f)}"))]
@@ -564,7 +568,7 @@ class FormRunner:
 
     # --- resume --------------------------------------------------------------------
 
-    def _resume_prompt(self, ctx: Ctx, to: dict[str, Any] | None) -> Reply:
+    def _resume_prompt(self, ctx: Ctx, to: dict[str, Any] | None, *, fresh: bool = True) -> Reply:
         t = ctx.t
         conv = ctx.conv
         st = dict(conv.data)
@@ -572,10 +576,10 @@ class FormRunner:
             st["resume"] = {"prev": conv.step, "to": to}
         conv.step = "resume"
         conv.data = st
-        conv.version += 1
+        conv.version += fresh
         title = t(f"title.{conv.flow}")
-        fresh = to["name"] if to else conv.flow
-        new_label = t("form.restart") if fresh == conv.flow else t("form.start_other", title=t(f"title.{fresh}"))
+        other = to["name"] if to else conv.flow
+        new_label = t("form.restart") if other == conv.flow else t("form.start_other", title=t(f"title.{other}"))
         return Reply(t("form.resume", title=title), [
             [Button(t("form.resume_yes"), self._pl(ctx, "res")), Button(new_label, self._pl(ctx, "new"))],
             [Button(t("form.discard"), self._pl(ctx, "cancel"))],
