@@ -289,10 +289,29 @@ class FormRunner:
                     st["auto"] = sorted(set(st.get("auto", [])) | {fld.name})
                     st["a"][fld.name] = None
                     return await self._advance(ctx, form, st, fld)
+                source = self._source(form, st, fld) if fld.parse is None else None
+                if source is not None:
+                    # Nothing left to pick here and nothing to type (the last time of the day
+                    # taken meanwhile): the earlier answer these options come from is asked again,
+                    # with why on top. Offering only Back would lead to the summary and round again.
+                    notice = self._text(ctx, f"empty.{form.name}.{fld.name}")
+                    st["a"].pop(source.name, None)
+                    if st["hist"] and st["hist"][-1] == source.name:
+                        st["hist"].pop()
+                    return await self._enter(ctx, form, st, source, error="\n\n".join(filter(None, (error, notice))))
                 reply = self._ask(ctx, form, st, fld, error=error)
                 reply.text += "\n\n" + self._text(ctx, f"empty.{form.name}.{fld.name}")
                 return [reply]
         return [self._ask(ctx, form, st, fld, error=error)]
+
+    @staticmethod
+    def _source(form: Form, st: dict[str, Any], fld: Field) -> Field | None:
+        """The nearest earlier question, asked and answered, whose change resets `fld`."""
+        before = form.fields[:form.fields.index(fld)]
+        for f in reversed(before):
+            if fld.name in f.resets and f.name in st["a"] and f.name not in st.get("auto", []):
+                return f
+        return None
 
     def _choice_rows(self, ctx: Ctx, fld: Field, st: dict[str, Any]) -> list[list[Button]]:
         choices = self._choices(fld, st)

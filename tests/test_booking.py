@@ -162,6 +162,34 @@ async def test_fifty_concurrent_confirmations_one_booking(harness: Harness) -> N
         assert await s.scalar(select(func.count()).select_from(BookingCell)) == 2 * 4  # 30 min + 10 min buffer
 
 
+async def test_the_last_time_of_a_day_taken_at_submit_asks_for_another_day(harness: Harness) -> None:
+    """Whoever loses the day's only time at 제출 is asked for another day straight away, with why;
+    before, the time question had nothing to pick and 이전 led back to the summary, round and round."""
+    await seed(harness)
+    async with harness.sessions() as s, s.begin():
+        a = (await counselors.active(s, "job_counselling"))[0]
+        small = await counselors.place(s, "campus", "서울과학기술대학교 캠퍼스점")
+        await counselors.add_window(s, a.id, small.id, 3, 16 * 60, 17 * 60)  # Thursdays: one hour, one time
+    first, second = harness.chat(1), harness.chat(2)
+    for chat in (first, second):
+        await quick_register(harness, int(chat.user_id))
+        await to_summary(chat, place="서울과학기술대학교 캠퍼스점", counselor=None, day="3/5", time="16:00")
+    await first.press("제출")
+    assert "예약되었어요" in first.text
+    await second.press("제출")
+    assert "방금 다른 분이 예약했어요" in second.text and "이 날은 남은 시간이 없어요" in second.text
+    assert "날짜를 골라" in second.text, second.text
+    days = [b for b in second.last_buttons if b[:1].isdigit()]
+    assert not any(b.startswith("3/5") for b in days) and any(b.startswith("3/12") for b in days)
+    await second.press("3/12")
+    await second.press("16:00")
+    assert "확인해 주세요" in second.text and "3/12" in second.text
+    await second.press("제출")
+    assert "예약되었어요" in second.text
+    assert [b.starts_at for b in await _bookings(harness)] == [dt.datetime(2026, 3, 5, 16, tzinfo=SEOUL),
+                                                              dt.datetime(2026, 3, 12, 16, tzinfo=SEOUL)]
+
+
 async def test_buffer_and_notice_shape_the_offered_times(harness: Harness) -> None:
     await seed(harness)
     first, second = harness.chat(1), harness.chat(2)
