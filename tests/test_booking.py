@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_engine
-from storage import counselors, seekers, users
+from bot.i18n import translator
+from storage import bookings, counselors, seekers, users
 from storage.models import Booking, BookingCell, OutboxMessage
 from tests.conftest import Chat, FakeClock, Harness, make_settings, register
 
@@ -188,6 +191,77 @@ async def test_the_last_time_of_a_day_taken_at_submit_asks_for_another_day(harne
     assert "예약되었어요" in second.text
     assert [b.starts_at for b in await _bookings(harness)] == [dt.datetime(2026, 3, 5, 16, tzinfo=SEOUL),
                                                               dt.datetime(2026, 3, 12, 16, tzinfo=SEOUL)]
+
+
+async def test_many_confirmations_over_three_counselors_all_get_an_answer(harness: Harness) -> None:
+    """Forty people confirm at once, twenty for 09:00 and twenty for 10:30, with three counselors
+    free: six get a booking and the others a fresh choice of times, nobody "잠시 후 다시 시도해
+    주세요"."""
+    ids = await seed(harness)
+    now = harness.clock.now()
+    async with harness.sessions() as s, s.begin():
+        uc, _ = await users.identify(s, "telegram", "802", "802", "ko", now)
+        c = await counselors.create(s, uc.id, "박상담", ["job_counselling"], now)
+        for counselor_id in (ids["b"], c.id):
+            await counselors.add_window(s, counselor_id, ids["centre"], 1, 9 * 60, 12 * 60)
+    chats = [harness.chat(2000 + i) for i in range(40)]
+    for i, chat in enumerate(chats):
+        await quick_register(harness, int(chat.user_id))
+        await to_summary(chat, day="3/3", time="09:00" if i % 2 else "10:30")
+    await asyncio.gather(*(chat.press("제출") for chat in chats))
+    unavailable = translator("ko")("error.unavailable")
+    assert not [c.user_id for c in chats if unavailable in c.text]
+    booked = [c for c in chats if "예약되었어요" in c.text]
+    assert len(booked) == 6
+    assert all("방금 다른 분이 예약했어요" in c.text for c in chats if c not in booked)
+    held = {(b.counselor_id, b.starts_at) for b in await _bookings(harness)}
+    assert len(held) == 6 and {counselor for counselor, _ in held} == {ids["a"], ids["b"], c.id}
+
+
+async def test_two_people_losing_their_first_counselor_at_once_both_get_an_answer(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two people confirm 3/3 09:00 at once; each prefers the counselor the other does not (the
+    other is busier that week by what each read), and each finds that first choice taken at the
+    same moment: each gets the other counselor, or a fresh choice of times.
+    Before, each held its first counselor's day lock while asking for the next one's: on
+    PostgreSQL the two waited on each other until the server ended one turn as a deadlock, and
+    that person was told "잠시 후 다시 시도해 주세요"."""
+    ids = await seed(harness)
+    async with harness.sessions() as s, s.begin():
+        await counselors.add_window(s, ids["b"], ids["centre"], 1, 9 * 60, 12 * 60)  # B on Tuesday mornings too
+    x, y = harness.chat(1), harness.chat(2)
+    for chat in (x, y):
+        await quick_register(harness, int(chat.user_id))
+        await to_summary(chat, day="3/3", time="09:00")
+    async with harness.sessions() as s:
+        ux, _ = await users.identify(s, "telegram", "1", "1", "ko", harness.clock.now())
+
+    async def week_load(ctx: Any, counselor_ids: Any, day: dt.date) -> Counter[int]:
+        return Counter({ids["b"]: 1} if ctx.user.id == ux.id else {ids["a"]: 1})
+
+    real_book = bookings.book
+    first_tried: set[int] = set()
+
+    async def book(session: Any, **kw: Any) -> Booking:
+        if kw["user_id"] not in first_tried:
+            # Taken by a third person meanwhile, once each has reached its first choice.
+            first_tried.add(kw["user_id"])
+            for _ in range(50):
+                if len(first_tried) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            raise bookings.SlotTaken
+        return await real_book(session, **kw)
+
+    monkeypatch.setattr("handlers.booking._week_load", week_load)
+    monkeypatch.setattr(bookings, "book", book)
+    await asyncio.gather(x.press("제출"), y.press("제출"))
+    unavailable = translator("ko")("error.unavailable")
+    assert unavailable not in x.text and unavailable not in y.text
+    # Where turns run one after the other (SQLite) the second finds only the first choice free.
+    booked = [c for c in (x, y) if "예약되었어요" in c.text]
+    assert all("방금 다른 분이 예약했어요" in c.text for c in (x, y) if c not in booked), (x.text, y.text)
+    assert len(booked) == len(await _bookings(harness)) >= 1
 
 
 async def test_buffer_and_notice_shape_the_offered_times(harness: Harness) -> None:
