@@ -1,6 +1,7 @@
-"""Several workers behind nginx on one PostgreSQL, one of them killed mid-run.
+"""Several workers behind nginx on one PostgreSQL, one of them killed mid-run, then the
+database restarted mid-run.
 
-    python bench/cluster.py                  # 500 users; 1 worker, then 3 workers with a SIGKILL
+    python bench/cluster.py                  # 500 users; 1 worker, 3 with a SIGKILL, 3 with a restart
     python bench/cluster.py --users 50       # smaller
     python bench/cluster.py --quick          # 20 users, 2 workers: what the test suite runs
 
@@ -14,18 +15,23 @@ import` so every booking finds room.
 Every simulated user registers (구직등록, 16 messages) and books a consultation (/book →
 취업상담 → the centre → 상관없음 → a day → a time → 건너뛰기 → 제출, another time when
 theirs was taken meanwhile), sending each message after the answer to the previous one.
-Two phases on fresh databases in the same run: 1 worker, then N workers (default 3) of
+Three phases on fresh databases in the same run: 1 worker; N workers (default 3) of
 which worker 0 is killed with SIGKILL when half the expected messages are answered (not
-restarted: nginx and Telegram's retries must carry the load to the others).
+restarted: nginx and Telegram's retries must carry the load to the others); N workers with
+PostgreSQL stopped (`pg_ctl stop -m fast`, every connection cut) when half the messages are
+answered and started again `--outage` seconds later. A person answered "잠시 후 다시 시도해
+주세요" sends the same again a second later; the workers must reconnect on their own.
 
 Checked at the end, and printed: users finished (errors: a user who got stuck); in the
 database, registrations whose stored answers are not the script's (a message handled twice
 or out of order puts an answer into the wrong question: "twice/disorder"), users without
 their registration or booking ("lost"), users with two ("doubled"); webhook POSTs that
-failed and were retried, and questions shown again for a redelivered message ("re-shown":
-a redelivered update is not run again, the person is shown where they are). Figures:
-messages/s, p50/p99 latency (update pushed → answer at the fake), and the throughput of
-1 vs N workers. Exit code 0 when every check holds, 1 otherwise,
+failed and were retried, questions shown again for a redelivered message ("re-shown":
+a redelivered update is not run again, the person is shown where they are), and polite
+answers during the outage ("unavailable"). Figures: messages/s, p50/p99 latency (update
+pushed → answer at the fake; a message sent again counts from the first try), CPU cores
+used meanwhile (the machine, the workers, this process: the fake and the people), and the
+throughput of 1 vs N workers. Exit code 0 when every check holds, 1 otherwise,
 2 when the set-up did not start (nginx or PostgreSQL missing).
 """
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import sys
@@ -40,6 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -48,7 +56,16 @@ if str(REPO) not in sys.path:
 import asyncpg  # noqa: E402
 
 from bench.kakao import counselors_csv  # noqa: E402
-from bench.throughput import REGISTRATION, UserFailed, _is_answer, _labels, _percentile, _wait_answer  # noqa: E402
+from bench.throughput import (  # noqa: E402
+    REGISTRATION,
+    UserFailed,
+    _is_answer,
+    _labels,
+    _machine_busy,
+    _percentile,
+    _self_cpu,
+    _wait_answer,
+)
 from bot.i18n import translator  # noqa: E402
 from deploy.cluster import Cluster, ClusterError, find_nginx  # noqa: E402
 from tests.fake_telegram import Call, FakeTelegram  # noqa: E402
@@ -69,6 +86,8 @@ BOOKED = "예약되었어요"
 # A message redelivered after its worker died is not run again: the person is shown where they
 # are, which after a 제출 is the menu (the registration or booking is checked in the database).
 MENU = translator("ko")("menu.title")
+# What a turn answers while the database is unreachable; the person sends the same again.
+UNAVAILABLE = translator("ko")("error.unavailable")
 REGISTERED = re.compile(f"구직등록이 완료|{re.escape(MENU)}")
 # Booking: any answer that asks something or ends it (a bare notice is followed by the question;
 # a day whose times are all gone offers only 이전).
@@ -84,6 +103,8 @@ class User:
     error: str | None = None
     last: Call | None = None
     rng: random.Random = field(default_factory=random.Random)
+    trail: list[str] = field(default_factory=list)  # the booking answers, for the error message
+    unavailable: int = 0  # "잠시 후 다시 시도해 주세요" answers (the database was down)
 
     def __post_init__(self) -> None:
         self.rng.seed(self.uid)
@@ -94,12 +115,13 @@ class Phase:
     workers: int
     users: list[User]
     seconds: float
-    killed: str
+    fault: str
     extras: list[int]
     registrations: dict[int, int]
     bookings: dict[int, int]
     webhook_retries: int
     wrong: int
+    cores: tuple[float, float, float]  # CPU cores used meanwhile: the whole machine, the workers, this process
 
     @property
     def messages(self) -> int:
@@ -125,6 +147,10 @@ class Phase:
     def reshown(self, baseline: int) -> int:
         """Answers beyond a clean run's: questions shown again for a redelivered message."""
         return sum(max(0, extra - baseline) for extra in self.extras)
+
+    @property
+    def unavailable(self) -> int:
+        return sum(u.unavailable for u in self.users)
 
     @property
     def doubled(self) -> int:
@@ -158,7 +184,9 @@ async def _step(fake: FakeTelegram, user: User, kind: str, value: str | re.Patte
     pushed = time.time()
     if kind == "text":
         assert isinstance(value, str)
-        update = fake.user_sends(user.uid, value)
+
+        def send() -> dict[str, Any]:
+            return fake.user_sends(user.uid, str(value))
     else:
         last = user.last
         if last is None or not isinstance(last.result, dict):
@@ -166,7 +194,11 @@ async def _step(fake: FakeTelegram, user: User, kind: str, value: str | re.Patte
         data = _button(last, value, user.rng)
         if not data:
             raise UserFailed(f"no button {value!r} in {[x for x, _ in _labels(last)][:12]}")
-        update = fake.user_presses(user.uid, int(last.result["message_id"]), data)
+        message_id = int(last.result["message_id"])
+
+        def send() -> dict[str, Any]:
+            return fake.user_presses(user.uid, message_id, data)
+    update = send()
     deadline = time.monotonic() + timeout
     retaps = 0
     while True:
@@ -178,9 +210,20 @@ async def _step(fake: FakeTelegram, user: User, kind: str, value: str | re.Patte
             shown = [_shown(c)[:80] for c in fake.calls[since:] if c.chat_id == user.uid and _is_answer(c)]
             posts = [d.status for d in fake.webhook_deliveries if d.update_id == update["update_id"]]
             raise UserFailed(f"{kind} {value!r}: expected {expect!r}: {exc}; got {shown}; POSTs {posts}") from None
+        since = answer.index + 1
+        if UNAVAILABLE in _shown(answer):
+            # The database was down for this turn and nothing of it was kept: the person waits a
+            # moment and sends the same again, as the answer asks.
+            user.unavailable += 1
+            if user.unavailable > 100:
+                raise UserFailed(f"{kind} {value!r}: '{UNAVAILABLE}' 100 times")
+            await asyncio.sleep(1.0)
+            since = len(fake.calls)
+            user.pushed_at.append(since)
+            update = send()
+            continue
         if expect is None or _fits(answer, expect):
             break
-        since = answer.index + 1
         again = _button(answer, value, user.rng) if kind == "press" and retaps < 5 else ""
         if again:
             # The question shown again (the time was taken meanwhile, or a redelivered message
@@ -211,10 +254,12 @@ async def journey(fake: FakeTelegram, user: User, timeout: float) -> None:
             for choice in (TIME, DAY, "건너뛰기", "제출", "이전"):
                 if _button(user.last, choice, user.rng) if user.last else "":
                     await _step(fake, user, "press", choice, ANY_ANSWER, timeout)
+                    user.trail.append(f"{choice if isinstance(choice, str) else choice.pattern} → "
+                                      + _shown(user.last).replace("\n", " | ")[:200])
                     break
             else:
                 raise UserFailed(f"nothing to answer in {shown[:160]!r}")
-        raise UserFailed("no booking after 30 answers")
+        raise UserFailed("no booking after 30 answers; the last ones:\n    " + "\n    ".join(user.trail[-6:]))
     except UserFailed as exc:
         user.error = f"user {user.uid}: {exc}"
 
@@ -255,8 +300,20 @@ async def _per_user(dsn: str, table: str, uids: list[int]) -> dict[int, int]:
     return {u: found.get(u, 0) for u in uids}
 
 
-async def run_phase(pg: PostgresServer, workers: int, users: int, *, kill: bool, timeout: float,
-                    first: int = FIRST_USER) -> Phase:
+def _process_cpu(pid: int) -> float:
+    """utime + stime of a live process (0 once it is gone), from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_phase(pg: PostgresServer, workers: int, users: int, *, fault: str | None, timeout: float,
+                    first: int = FIRST_USER, outage: float = 3.0) -> Phase:
+    """`fault`: "kill" (worker 0 SIGKILLed halfway), "restart" (PostgreSQL stopped halfway for
+    `outage` seconds and started again) or None."""
     async with FakeTelegram(webhook_retry=0.2) as fake:
         cluster = Cluster(workers, pg=pg, database=f"cluster_{workers}_{first}",
                           env={"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url,
@@ -271,33 +328,52 @@ async def run_phase(pg: PostgresServer, workers: int, users: int, *, kill: bool,
                 await asyncio.sleep(0.05)
             crowd = [User(first + i) for i in range(users)]
             expected = users * STEPS
-            killed = "none"
+            what = "none"
+            pids = [p.pid for p in cluster.procs if p is not None]
+            gone_cpu = 0.0  # a killed worker's CPU, read just before the kill
 
-            async def killer() -> None:
-                nonlocal killed
+            begun = False
+
+            async def fault_halfway() -> None:
+                nonlocal what, gone_cpu, begun
                 while sum(len(u.latencies) for u in crowd) < expected // 2:
                     await asyncio.sleep(0.02)
-                await asyncio.to_thread(cluster.kill, 0)
-                killed = f"worker 0 SIGKILL at {sum(len(u.latencies) for u in crowd)} messages"
+                begun = True
+                at = sum(len(u.latencies) for u in crowd)
+                if fault == "kill":
+                    gone_cpu = _process_cpu(pids[0])
+                    await asyncio.to_thread(cluster.kill, 0)
+                    what = f"worker 0 SIGKILL at {at} messages"
+                else:
+                    stopped = time.perf_counter()
+                    await asyncio.to_thread(pg.pause)
+                    await asyncio.sleep(outage)
+                    await asyncio.to_thread(pg.resume)
+                    what = f"PostgreSQL down at {at} messages for {time.perf_counter() - stopped:.1f} s"
 
+            busy0, self0, workers0 = _machine_busy(), _self_cpu(), sum(_process_cpu(p) for p in pids)
             began = time.perf_counter()
-            kill_task = asyncio.create_task(killer()) if kill else None
+            fault_task = asyncio.create_task(fault_halfway()) if fault else None
             await asyncio.gather(*(journey(fake, u, timeout) for u in crowd))
             seconds = time.perf_counter() - began
-            if kill_task is not None:
-                kill_task.cancel()
+            cores = ((_machine_busy() - busy0) / seconds,
+                     (sum(_process_cpu(p) for p in pids) + gone_cpu - workers0) / seconds,
+                     (_self_cpu() - self0) / seconds)
+            if fault_task is not None:
+                # An outage under way is seen through (the server started again) before the checks.
+                await fault_task if begun else fault_task.cancel()
             dsn = pg.dsn(cluster.database)
             uids = [u.uid for u in crowd]
-            return Phase(workers, crowd, seconds, killed, extra_answers(fake, crowd),
+            return Phase(workers, crowd, seconds, what, extra_answers(fake, crowd),
                          await _per_user(dsn, "seeker_profiles", uids), await _per_user(dsn, "bookings", uids),
                          sum(1 for d in fake.webhook_deliveries if d.error is not None),
-                         await _wrong_profiles(dsn, uids))
+                         await _wrong_profiles(dsn, uids), cores)
         finally:
             await asyncio.to_thread(cluster.stop)
 
 
 def baseline(phases: list[Phase]) -> int:
-    """Extra answers per user in the first phase (no kill): the most common count."""
+    """Extra answers per user in the first phase (no fault): the most common count."""
     extras = phases[0].extras
     return max(set(extras), key=extras.count) if extras else 0
 
@@ -306,24 +382,29 @@ def report(phases: list[Phase]) -> None:
     base = baseline(phases)
     print(f"{'workers':>7} {'users':>6} {'msgs':>6} {'secs':>7} {'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'errors':>6} {'twice/disorder':>14} {'lost':>4} {'doubled':>7} {'retried POSTs':>13} "
-          f"{'re-shown':>8}  killed")
+          f"{'re-shown':>8} {'unavailable':>11} {'cores all/workers/bench':>23}  fault")
     for p in phases:
         lat = p.latencies
+        cores = "/".join(f"{c:.2f}" for c in p.cores)
         print(f"{p.workers:>7} {len(p.users):>6} {p.messages:>6} {p.seconds:>7.1f} {p.rate:>7.1f} "
               f"{_percentile(lat, 0.5) * 1000:>7.0f} {_percentile(lat, 0.99) * 1000:>7.0f} {len(p.errors):>6} "
-              f"{p.wrong:>14} {p.lost:>4} {p.doubled:>7} {p.webhook_retries:>13} {p.reshown(base):>8}  {p.killed}")
-    if len(phases) > 1 and phases[0].rate:
-        print(f"throughput {phases[-1].workers} workers / 1 worker: {phases[-1].rate / phases[0].rate:.2f}x")
+              f"{p.wrong:>14} {p.lost:>4} {p.doubled:>7} {p.webhook_retries:>13} {p.reshown(base):>8} "
+              f"{p.unavailable:>11} {cores:>23}  {p.fault}")
+    one = next((p for p in phases if p.workers == 1 and p.fault == "none"), None)
+    many = next((p for p in phases if p.workers > 1 and "SIGKILL" in p.fault), None)
+    if one is not None and many is not None and one.rate:
+        print(f"throughput {many.workers} workers (one killed) / 1 worker: {many.rate / one.rate:.2f}x "
+              f"on {os.cpu_count()} cores")
     for p in phases:
         for error in p.errors[:5]:
-            print(f"  [{p.workers} workers] {error}")
+            print(f"  [{p.workers} workers, {p.fault.split(' at ')[0]}] {error}")
 
 
 def ok(phase: Phase) -> bool:
     return not phase.errors and not phase.wrong and not phase.lost and not phase.doubled
 
 
-async def main_async(users: int, workers: int, timeout: float, single: bool) -> int:
+async def main_async(users: int, workers: int, timeout: float, outage: float) -> int:
     if find_nginx() is None:
         print("error: nginx is not installed (apt-get install nginx)", file=sys.stderr)
         return 2
@@ -333,10 +414,11 @@ async def main_async(users: int, workers: int, timeout: float, single: bool) -> 
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        phases = []
-        if single:
-            phases.append(await run_phase(pg, 1, users, kill=False, timeout=timeout))
-        phases.append(await run_phase(pg, workers, users, kill=True, timeout=timeout, first=FIRST_USER + users))
+        phases = [await run_phase(pg, 1, users, fault=None, timeout=timeout)]
+        phases.append(await run_phase(pg, workers, users, fault="kill", timeout=timeout, first=FIRST_USER + users))
+        if outage > 0:
+            phases.append(await run_phase(pg, workers, users, fault="restart", timeout=timeout,
+                                          first=FIRST_USER + 2 * users, outage=outage))
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -351,11 +433,13 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a user waits for one answer")
+    parser.add_argument("--outage", type=float, default=3.0,
+                        help="seconds PostgreSQL is down in the third phase (0: no third phase)")
     parser.add_argument("--quick", action="store_true", help="20 users, 2 workers")
     args = parser.parse_args()
     if args.quick:
         args.users, args.workers = 20, 2
-    return asyncio.run(main_async(args.users, args.workers, args.timeout, single=True))
+    return asyncio.run(main_async(args.users, args.workers, args.timeout, args.outage))
 
 
 if __name__ == "__main__":
