@@ -11,7 +11,10 @@ What an admin goes through:
    `/firms 이름`, shows a posting with 마감 / 다시 열기 / 수정. Closing hides it from
    seekers at once (referrals already asked for stay with the counselors); editing asks
    which answer to change (title, duties, salary range, deadline, hours), then confirm.
-3. `/outcomes` lists referral outcomes per firm (요청 · 알선 · 채용 · 불발), ten firms a page.
+3. `/outcomes` lists referral outcomes per firm (요청 · 알선 · 채용 · 불발), ten firms a page,
+   all time; 이번 달 / 이번 분기 / 올해, or `/outcomes 2026-01-01 2026-03-31`, count each
+   step in the period it happened in (a referral asked for in March and hired in April
+   counts as asked for in March and as a hire in April).
 A posting deleted or changed by an import while an admin was looking is re-read on
 every press; a press on a deleted posting says so.
 """
@@ -42,6 +45,7 @@ from bot.forms import Answers, Field, FieldInput, Form
 from bot.i18n import Translator, translator
 from handlers import parsers
 from handlers.jobs import details_text, local_today
+from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
 from storage.audit import audit
 from storage.firm_import import BadFile, ImportReport
@@ -248,17 +252,33 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def outcomes(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`/outcomes` all time; `/outcomes month|quarter|year` or two dates for a period; the
+    buttons carry the period's code (or `all`) and the page offset."""
     t = ctx.t
-    offset = int(args[0]) if args and args[0].isdigit() else 0
-    rows, total = await referrals.per_firm(ctx.session, PAGE, offset)
+    words = list(args)
+    offset = int(words.pop()) if words and words[-1].isdigit() and len(words[-1]) < 7 else 0
+    if words == ["all"]:
+        words = []
+    try:
+        period = from_args(words, ctx.now.astimezone(ctx.settings.tz).date()) if words else None
+    except Invalid as exc:
+        return [Reply(t(exc.key, **exc.params)), Reply(t("outcomes.usage"))]
+    if words and period is None:
+        return [Reply(t("outcomes.usage"))]
+    rows, total = await referrals.per_firm(ctx.session, PAGE, offset,
+                                           period.bounds(ctx.settings.tz) if period else None)
+    periods = [[Button(t(f"stats.period.{name}"), payload("m", "outcomes", name)) for name in PRESETS]
+               + [Button(t("outcomes.all_time"), payload("m", "outcomes", "all"))]]
     if not rows:
-        return [Reply(t("outcomes.none"))]
-    lines = [t("outcomes.title", n=total)]
+        return [Reply(t("outcomes.none_period", period=period.label()) if period else t("outcomes.none"), periods)]
+    lines = [t("outcomes.title", n=total) if period is None else
+             t("outcomes.title_period", n=total, period=period.label())]
     lines += [t("outcomes.line", name=r.name, requested=r.requested, referred=r.referred, hired=r.hired,
                 declined=r.declined) for r in rows]
-    buttons = [[Button(t("admin.next_page"), payload("m", "outcomes", offset + PAGE))]] if offset + PAGE < total \
+    code = period.code() if period else "all"
+    more = [[Button(t("admin.next_page"), payload("m", "outcomes", code, offset + PAGE))]] if offset + PAGE < total \
         else []
-    return [Reply("\n".join(lines), buttons)]
+    return [Reply("\n".join(lines), more + periods)]
 
 
 def build() -> Router:

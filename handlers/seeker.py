@@ -11,7 +11,8 @@ What the user goes through with `/register`:
 3. A summary where any answer can be corrected, then confirm: the profile is saved.
 
 `/profile` shows everything the bot holds about the person, with buttons to edit the
-registration (the same questions, straight to the chosen one) and to delete it all.
+registration (the same questions, straight to the chosen one), to see their own survey
+answers (the latest ten surveys, as they answered them), and to delete it all.
 `/delete` asks once more and then erases the person, their profile, applications,
 conversation state and queued messages.
 """
@@ -25,7 +26,7 @@ from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator
 from handlers import parsers
 from handlers.membership import describe_membership
-from storage import firms, memberships, privacy, seekers, users
+from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
@@ -114,6 +115,8 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             return await register(ctx, ())
         answers = seekers.as_answers(seeker) | {"consent": "yes"}
         return await ctx.app.start_form(ctx, "seeker", answers=answers, mode="edit", step="edit")
+    if args and args[0] == "surveys":
+        return [await survey_answers(ctx)]
     member = await memberships.latest(ctx.session, ctx.user.id)
     lines = [t("profile.title"), "", t("profile.account", channel=t(f"channel.{ctx.identity.channel}"),
                                        since=ctx.user.created_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d"),
@@ -134,6 +137,8 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     records = [t(f"profile.held.{kind}", n=n) for kind, n in vars(held).items() if n]
     if records:
         lines += ["", t("profile.records"), *(f"• {r}" for r in records)]
+    if held.survey_responses:
+        rows.append([Button(t("profile.surveys_button"), payload("m", "profile", "surveys"))])
     lines.append(t("profile.announcements", state=t("settings.off" if ctx.user.announcements_opt_out
                                                      else "settings.on")))
     if seeker is not None:
@@ -144,6 +149,30 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         rows.append([Button(t("menu.register"), payload("m", "register"))])
     rows.append([Button(t("profile.delete"), payload("m", "delete"))])
     return [Reply("\n".join(lines), rows)]
+
+
+SHOWN_SURVEYS = 10
+
+
+async def survey_answers(ctx: Ctx) -> Reply:
+    """The person's own survey answers, newest survey first, as they gave them (free text too:
+    it is theirs; reports for staff are the ones with phone numbers removed)."""
+    t = ctx.t
+    answered = await surveys.answered_by(ctx.session, ctx.user.id, SHOWN_SURVEYS)
+    if not answered:
+        return Reply(t("profile.surveys_none"))
+    lines = [t("profile.surveys_title", n=len(answered))]
+    for request, given in answered:
+        found = survey_defs.get(request.survey, request.version)
+        title = found.title[t.locale] if found else request.survey
+        day = min(a.answered_at for a in given).astimezone(ctx.settings.tz).strftime("%Y-%m-%d")
+        lines += ["", t("profile.survey_entry", title=title, date=day)]
+        order = {q.id: i for i, q in enumerate(found.questions)} if found else {}
+        for answer in sorted(given, key=lambda a: order.get(a.question, len(order))):
+            q = next((x for x in found.questions if x.id == answer.question), None) if found else None
+            value = survey_defs.shown(q, answer.kind, answer.value_int, answer.value_text, t.locale)
+            lines += [f"• {q.text[t.locale] if q else answer.question}", f"   → {value}"]
+    return Reply("\n".join(lines), [[Button(t("menu.profile"), payload("m", "profile"))]])
 
 
 async def erase(ctx: Ctx, answers: Answers) -> list[Reply]:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
 from bot.forms import Answers, Field, FieldInput, Form
 from reports import chart, export, sections
-from reports.period import PRESETS, Period, checked, custom, parse_date, preset
+from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text
 from reports.sections import Scope
 
@@ -61,16 +61,12 @@ async def report(ctx: Ctx, period: Period) -> list[Reply]:
 async def stats_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if not args:
         return [ask_period(ctx)]
-    day = ctx.now.astimezone(ctx.settings.tz).date()
     try:
-        if len(args) == 1 and args[0].lower() in PRESETS:
-            period = preset(args[0].lower(), day)
-        elif len(args) == 2:
-            period = custom(args[0], args[1])
-        else:
-            return [Reply(ctx.t("stats.usage")), ask_period(ctx)]
+        period = from_args(args, ctx.now.astimezone(ctx.settings.tz).date())
     except Invalid as exc:
         return [Reply(ctx.t(exc.key, **exc.params)), Reply(ctx.t("stats.usage"))]
+    if period is None:
+        return [Reply(ctx.t("stats.usage")), ask_period(ctx)]
     return await report(ctx, period)
 
 

@@ -57,16 +57,9 @@ class _Texts:
         return self._cache[key]
 
     def answer(self, q: survey_defs.Question | None, kind: str, number: int | None, text: str | None) -> Any:
-        if kind in ("rating", "number"):
-            return number
-        if kind in ("choice", "multi"):
-            picked = [v for v in (text or "").split(",") if v]
-            if q is None:
-                return "; ".join(picked)
-            return "; ".join((o.text[self.locale] if (o := q.option(v)) else v) for v in picked)
         if kind == "text":
             return redact(text or "")
-        return text
+        return survey_defs.shown(q, kind, number, text, self.locale)
 
 
 async def answer_rows(session: AsyncSession, scope: Scope, t: Translator) -> AsyncIterator[list[list[Any]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core import Invalid
@@ -79,3 +80,20 @@ def checked(first: dt.date, last: dt.date) -> Period:
 
 def custom(first: str, last: str) -> Period:
     return checked(parse_date(first), parse_date(last))
+
+
+def from_args(args: Sequence[str], today: dt.date) -> Period | None:
+    """A period from a command's words or a button's payload: `month|quarter|year`, a code
+    (20260101-20260331), or two dates. None when the words are none of these; Invalid for a
+    date that does not exist or a range the wrong way round or too long."""
+    if len(args) == 2:
+        return custom(args[0], args[1])
+    if len(args) != 1:
+        return None
+    word = unicodedata.normalize("NFKC", args[0]).strip().lower()
+    if word in PRESETS:
+        return preset(word, today)
+    if re.fullmatch(r"\d{8}-\d{8}", word):
+        # From a button: forged or not, the dates are checked like typed ones.
+        return custom(*word.split("-"))
+    return None

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import surveys
 from storage.models import Booking, EventRegistration, Handoff, HiddenPosting, PitchApplication, Referral
 
 
@@ -19,6 +20,7 @@ class Held:
     counselor_chats: int
     referrals: int
     hidden_postings: int
+    survey_responses: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
@@ -26,4 +28,5 @@ async def held_about(session: AsyncSession, user_id: int) -> Held:
         return int(await session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) or 0)
 
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
-                await count(Handoff), await count(Referral), await count(HiddenPosting))
+                await count(Handoff), await count(Referral), await count(HiddenPosting),
+                await surveys.count_answered_by(session, user_id))

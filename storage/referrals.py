@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,14 +116,21 @@ class FirmOutcomes:
     declined: int
 
 
-async def per_firm(session: AsyncSession, limit: int, offset: int) -> tuple[list[FirmOutcomes], int]:
-    """Per firm with referrals: how many were asked for, referred, hired and declined (ever), busiest first."""
-    def ever(column: Any) -> Any:
-        return func.count(column)
-
+async def per_firm(session: AsyncSession, limit: int, offset: int,
+                   within: tuple[dt.datetime, dt.datetime] | None = None) -> tuple[list[FirmOutcomes], int]:
+    """Per firm with referrals: how many were asked for, referred, hired and declined, busiest
+    first; ever, or `within` [start, end) (aware UTC) with each step counted by its own time,
+    as `outcome_counts` does."""
+    steps = (Referral.requested_at, Referral.referred_at, Referral.hired_at, Referral.declined_at)
+    query = select(Referral.firm_id, Firm.name)
+    counts: list[ColumnElement[int]]
+    if within is None:
+        counts = [func.count(column) for column in steps]
+    else:
+        start, end = within
+        counts = [func.count().filter(column >= start, column < end) for column in steps]
+        query = query.where(or_(*((column >= start) & (column < end) for column in steps)))
     rows = (await session.execute(
-        select(Referral.firm_id, Firm.name, func.count(), ever(Referral.referred_at), ever(Referral.hired_at),
-               ever(Referral.declined_at))
-        .join(Firm, Firm.id == Referral.firm_id).group_by(Referral.firm_id, Firm.name)
-        .order_by(func.count().desc(), Referral.firm_id))).all()
+        query.add_columns(*counts).join(Firm, Firm.id == Referral.firm_id).group_by(Referral.firm_id, Firm.name)
+        .order_by(counts[0].desc(), counts[2].desc(), Referral.firm_id))).all()
     return [FirmOutcomes(*row) for row in rows[offset:offset + limit]], len(rows)

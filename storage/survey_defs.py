@@ -73,6 +73,19 @@ class Survey:
         return next(i for i, q in enumerate(self.questions) if q.id == qid)
 
 
+def shown(q: Question | None, kind: str, number: int | None, text: str | None, locale: str) -> Any:
+    """A stored answer as people read it: numbers stay numbers, chosen options by their text
+    (their ids when the question is no longer known), typed text and months as written."""
+    if kind in ("rating", "number"):
+        return number
+    if kind in ("choice", "multi"):
+        picked = [v for v in (text or "").split(",") if v]
+        if q is None:
+            return "; ".join(picked)
+        return "; ".join((o.text[locale] if (o := q.option(v)) else v) for v in picked)
+    return text
+
+
 def _texts(raw: Any, where: str) -> dict[str, str]:
     if not isinstance(raw, dict) or any(not isinstance(raw.get(lang), str) or not raw[lang].strip()
                                         for lang in LANGS):

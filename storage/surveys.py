@@ -65,6 +65,30 @@ def decode(answer: SurveyAnswer) -> Any:
     return answer.value_text
 
 
+def _has_answers() -> Any:
+    return exists(select(SurveyAnswer.id).where(SurveyAnswer.request_id == SurveyRequest.id))
+
+
+async def count_answered_by(session: AsyncSession, user_id: int) -> int:
+    """Surveys the person answered at least in part."""
+    return int(await session.scalar(select(func.count()).select_from(SurveyRequest).where(
+        SurveyRequest.user_id == user_id, _has_answers())) or 0)
+
+
+async def answered_by(session: AsyncSession, user_id: int,
+                      limit: int) -> list[tuple[SurveyRequest, list[SurveyAnswer]]]:
+    """The person's surveys answered at least in part, newest first, each with its answers."""
+    requests = list(await session.scalars(select(SurveyRequest).where(
+        SurveyRequest.user_id == user_id, _has_answers()).order_by(
+        SurveyRequest.created_at.desc(), SurveyRequest.id.desc()).limit(limit)))
+    found: dict[int, list[SurveyAnswer]] = {r.id: [] for r in requests}
+    if found:
+        for answer in await session.scalars(select(SurveyAnswer).where(
+                SurveyAnswer.request_id.in_(found)).order_by(SurveyAnswer.id)):
+            found[answer.request_id].append(answer)
+    return [(r, found[r.id]) for r in requests]
+
+
 async def answers(session: AsyncSession, request_id: int) -> dict[str, Any]:
     rows = await session.scalars(select(SurveyAnswer).where(SurveyAnswer.request_id == request_id))
     return {a.question: decode(a) for a in rows}

@@ -102,6 +102,52 @@ async def test_not_interested_hides_the_posting_for_good(harness: Harness) -> No
     assert "숨긴 채용공고 1개" in chat.text
 
 
+async def test_outcomes_per_firm_for_a_period(harness: Harness) -> None:
+    """/outcomes gives all-time totals per firm and, for this month, quarter, year or two typed
+    dates, each step counted in the period it happened in."""
+    await demo(harness)
+    await make_counselor(harness, 7001)
+    seeker = harness.chat(5005)
+    await register(seeker)
+    await seeker.send("/jobs")
+    march = posting_ids(seeker)[0]
+    await seeker.press_payload(f"job:i:{march}")  # 2026-03-02: requested, referred and hired in March
+    await harness.deliver()
+    marks = {b["label"]: b["payload"] for b in harness.notifier.to(7001)[0]["buttons"][0]}
+    counselor = harness.chat(7001)
+    await counselor.press_payload(marks["알선 완료"])
+    await counselor.press_payload(marks["채용"])
+    harness.clock.advance(days=31)  # 2026-04-02
+    await seeker.send("/jobs")
+    async with harness.sessions() as s:
+        firm_of = {p.id: p.firm_id for p in await s.scalars(select(Posting))}
+    april = next(p for p in posting_ids(seeker) if firm_of[p] != firm_of[march])
+    await seeker.press_payload(f"job:i:{april}")
+    assert "취업알선을 신청했어요" in seeker.text
+
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/outcomes")
+    assert "기업별 취업알선 결과 (2곳)" in admin.text and "1 · 1 · 1 · 0" in admin.text
+    assert {"이번 달", "이번 분기", "올해"} <= set(admin.last_buttons)
+    await admin.press("이번 달")
+    assert "(1곳)" in admin.text and "2026-04-01 ~ 2026-04-02" in admin.text
+    assert "1 · 0 · 0 · 0" in admin.text and "1 · 1 · 1 · 0" not in admin.text
+    await admin.send("/outcomes 2026-03-01 2026-03-31")
+    assert "(1곳)" in admin.text and "1 · 1 · 1 · 0" in admin.text
+    await admin.press_payload("m:outcomes:20260301-20260331:0")  # what a page button of that carries
+    assert "2026-03-01 ~ 2026-03-31 (1곳)" in admin.text and "1 · 1 · 1 · 0" in admin.text
+    await admin.send("/outcomes 2026-01-01 2026-01-31")
+    assert "이 기간에는 취업알선 기록이 없어요" in admin.text
+    await admin.send("/outcomes 2026-03-31 2026-03-01")
+    assert "끝나는 날(2026-03-01)이 시작하는 날(2026-03-31)보다 앞서요" in admin.text
+    await admin.send("/outcomes 지난주")
+    assert "/outcomes 2026-01-01 2026-03-31" in admin.text  # how to ask
+    await admin.press_payload("m:outcomes:20261399-20260101:0")  # a forged period
+    assert "날짜로 읽을 수 없어요" in admin.text
+    await admin.press_payload("m:outcomes:10")  # a page button of an older message: all time, next page
+    assert "기업별 취업알선 결과" in admin.text or "취업알선 기록이 없어요" in admin.text
+
+
 async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_is_told(harness: Harness) -> None:
     await demo(harness)
     counselor_id = await make_counselor(harness, 7001)

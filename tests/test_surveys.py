@@ -171,6 +171,31 @@ async def test_consultation_survey_an_hour_after_the_end_answered_to_the_end(har
     assert len(await answers_of(h, done.id)) == 4
 
 
+async def test_profile_lists_the_persons_own_survey_answers(harness: Harness) -> None:
+    """/profile counts the surveys answered and shows each with the person's own answers (PIPA
+    right of access), free text as written; nobody else sees them there."""
+    h = harness
+    _request, chat = await answering(h)
+    await chat.press("5")
+    await chat.send("4")
+    await chat.press("네, 추천할래요")
+    await chat.send("친절했어요. 010-2345-6789 로 연락 주세요")
+    await chat.send("/profile")
+    assert "만족도 조사 응답 1건" in chat.text
+    await chat.press("내 설문 응답 보기")
+    shown = chat.text
+    assert "상담 만족도 조사" in shown and "2026-03-02" in shown
+    assert "전반적으로" in shown and "5" in shown and "네, 추천할래요" in shown
+    assert "친절했어요. 010-2345-6789 로 연락 주세요" in shown  # their own words, not redacted for them
+    # Someone else's profile shows none of it, and has no such button.
+    other = h.chat(2)
+    await make_person(h, 2, "구직자2")
+    await other.send("/profile")
+    assert "만족도 조사" not in other.text and "내 설문 응답 보기" not in other.last_buttons
+    await other.press_payload("m:profile:surveys")
+    assert "친절했어요" not in other.text and "아직 답한 설문이 없어요" in other.text
+
+
 async def test_no_show_gets_no_survey(harness: Harness) -> None:
     h = harness
     cid = await make_counselor(h, 780)
