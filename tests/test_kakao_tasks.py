@@ -193,6 +193,36 @@ async def test_a_reminder_they_did_not_get_marks_them_and_their_queued_messages_
     assert w.to(BLOCKER) == ["내일 10:00 취업상담이 있어요."]
 
 
+async def test_several_failed_tasks_mark_the_person_once(world: World) -> None:
+    """A long reminder goes out in two parts (two calls, two tasks) whose results are read one
+    batch at a time: the person is marked once, counted once, and the later result does not
+    move the date."""
+    w, h = world, world.h
+    await two_kakao_users(w)
+    async with h.sessions() as s, s.begin():
+        user_id = await s.scalar(select(Identity.user_id).where(Identity.external_id == BLOCKER))
+        await outbox.enqueue(s, channel="kakao", chat_id=BLOCKER, user_id=user_id, kind="booking.reminder",
+                             payload={"text": "가" * 1500}, now=h.clock.now())
+    assert await w.deliver() == 1 and len(w.to(BLOCKER)) == 2
+    counted = metrics.BLOCKED.labels("kakao")._value.get()
+    one_per_batch = event_api(h.settings, w.fake, kakao_task_batch=1)
+    w.fake.task_answers = [429]  # the first round asks one and is told to wait: the other stays due
+    h.clock.advance(seconds=61)
+    await w.check(one_per_batch)
+    h.clock.advance(seconds=61)
+    await w.check(one_per_batch)
+    marked = await w.blocked_at(BLOCKER)
+    assert marked == h.clock.now()
+    h.clock.advance(seconds=120)
+    await w.check(one_per_batch)
+    assert sorted(w.fake.task_calls) == ["task-1", "task-1", "task-2"]
+    assert [t.outcome for t in await w.tasks()] == ["failed", "failed"]
+    assert await w.blocked_at(BLOCKER) == marked
+    assert metrics.BLOCKED.labels("kakao")._value.get() == counted + 1
+    async with h.sessions() as s:
+        assert await s.scalar(select(OutboxMessage.status).where(OutboxMessage.chat_id == BLOCKER)) == "blocked"
+
+
 async def test_a_blocked_user_who_writes_again_is_reachable_again(world: World) -> None:
     w, h = world, world.h
     await broadcast_to_both(w)
