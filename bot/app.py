@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels import kakao_tasks
 from bot.config import Settings
 from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
@@ -65,8 +66,9 @@ async def purge_updates(sessions: async_sessionmaker[AsyncSession], settings: Se
 
 async def apply_retention(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock, *,
                           dry_run: bool = False) -> retention.Report:
-    """Pseudonymise people inactive beyond RETENTION_MONTHS and purge finished outbox rows older
-    than OUTBOX_KEEP_DAYS, in one transaction; a dry run counts the same and rolls it back."""
+    """Pseudonymise people inactive beyond RETENTION_MONTHS and purge finished outbox rows (and
+    checked KakaoTalk Event API tasks) older than OUTBOX_KEEP_DAYS, in one transaction; a dry run
+    counts the same and rolls it back."""
     async with sessions() as session, session.begin() as transaction:
         report = await retention.run(session, clock.now(), months=settings.retention_months,
                                      outbox_keep_days=settings.outbox_keep_days)
@@ -78,8 +80,8 @@ async def apply_retention(sessions: async_sessionmaker[AsyncSession], settings: 
 async def daily_retention(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
     """The scheduler's daily run of `python -m bot retention`; queues nothing."""
     report = await apply_retention(sessions, settings, clock)
-    log.info("retention: %s people pseudonymised, %s finished outbox rows purged", report.people,
-             report.finished_outbox_rows)
+    log.info("retention: %s people pseudonymised, %s finished outbox rows and %s checked kakao tasks purged",
+             report.people, report.finished_outbox_rows, report.checked_kakao_tasks)
     return 0
 
 
@@ -109,6 +111,8 @@ PERIODIC = (
     ("served-files", purge_files, 3600),
     ("processed-updates", purge_updates, 3600),
     ("retention", daily_retention, 24 * 3600),
+    # Who KakaoTalk's Event API messages did not reach (blocked the channel): marked blocked.
+    ("kakao-tasks", kakao_tasks.check_tasks, kakao_tasks.INTERVAL_SECONDS),
 )
 
 

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     kakao_rest_api_key: str = ""
     kakao_event_api_url: str = "https://bot-api.kakao.com/v2/bots/{bot_id}/talk"
     kakao_event_name: str = "jobhub_message"
+    # Task results of Event API calls (who a message did not reach); {task_id} is Kakao's taskId.
+    kakao_task_url: str = "https://bot-api.kakao.com/v1/tasks/{task_id}"
+    # A task's result is first asked (at least) this long after the call; while not final, again after doubling pauses.
+    kakao_task_check_seconds: float = Field(default=60, ge=1, le=3600)
+    # A task without a final result this many hours after the call is given up (logged).
+    kakao_task_give_up_hours: float = Field(default=24, gt=0, le=24 * 14)
+    # Task results asked per batch (a round asks batches until none is due).
+    kakao_task_batch: int = Field(default=50, ge=1, le=1000)
     public_base_url: str = ""
     file_link_secret: str = ""
     file_link_ttl_minutes: int = Field(default=24 * 60, ge=5, le=60 * 24 * 30)
@@ -135,6 +143,17 @@ class Settings(BaseSettings):
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or " " in value:
             raise ValueError("must be a URL path starting with /, e.g. /kakao/skill")
+        return value
+
+    @field_validator("kakao_task_url")
+    @classmethod
+    def _task_url(cls, value: str) -> str:
+        try:
+            ok = value.startswith(("http://", "https://")) and value.format(task_id="x") != value.format(task_id="y")
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("must be an http(s) URL with {task_id}, e.g. https://bot-api.kakao.com/v1/tasks/{task_id}")
         return value
 
     @field_validator("public_base_url")

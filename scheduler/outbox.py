@@ -4,7 +4,9 @@ Outcomes. Channels implement `Notifier` and translate their platform's errors in
 the four outcomes below, so the rules live here once: a blocked recipient is marked
 and skipped from then on, a flood-control answer pauses all sending and postpones the
 row by the time asked, a network error is retried with backoff and given up after
-`max_attempts`, anything else fails the row.
+`max_attempts`, anything else fails the row. A platform that says only later who was not
+reached (KakaoTalk's task results, `bot.channels.kakao_tasks`) marks them through the same
+`record_blocked`; `SENDING_ROW` tells its notifier which row it is sending.
 
 Flood waits. Telegram's usual answer is "retry after 1 s". A run sits out a wait of up
 to `SHORT_FLOOD_WAIT` itself: the workers wait at the pacing gate with the rows they
@@ -72,6 +74,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -113,6 +116,18 @@ class Notifier(Protocol):
     channel: str
 
     async def send(self, chat_id: str, message: dict[str, Any]) -> None: ...
+
+
+# The outbox row a notifier's `send` is delivering (None outside the dispatcher): for platforms
+# that say only later whether it arrived (KakaoTalk's task results), so the answer finds its row.
+SENDING_ROW: ContextVar[int | None] = ContextVar("outbox_sending_row", default=None)
+
+
+async def record_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]]) -> None:
+    """These (channel, chat id, when) blocked the bot: the identity is marked (audiences and
+    reminders leave it out from now on, /metrics counts it) and its pending rows will not be sent."""
+    await users.mark_blocked(session, chats)
+    await outbox.skip_chats(session, chats)
 
 
 # --- leadership ------------------------------------------------------------------------------
@@ -514,6 +529,7 @@ class Dispatcher:
         if run.sending == len(run.workers) < self._workers_needed() and run.queue is not None \
                 and not run.queue.empty():
             self._add_worker(run)  # everyone waits on the platform and rows are queued: overlap one more
+        row = SENDING_ROW.set(item.id)
         try:
             await self.notifiers[item.channel].send(item.chat_id, item.payload)
         except Blocked:
@@ -546,6 +562,7 @@ class Dispatcher:
             run.sent += 1
             self._settle(run, item, Outcome(item.id, "sent", item.attempts, at=self.clock.now()))
         finally:
+            SENDING_ROW.reset(row)
             run.sending -= 1
             self._sample_round_trip(time.monotonic() - sent_at, alone)
 
@@ -606,9 +623,7 @@ class Dispatcher:
         try:
             async with self.sessions() as session, session.begin():
                 await outbox.settle(session, outcomes)
-                chats = [(channel, chat_id, at) for (channel, chat_id), at in blocked.items()]
-                await users.mark_blocked(session, chats)
-                await outbox.skip_chats(session, chats)
+                await record_blocked(session, [(channel, chat_id, at) for (channel, chat_id), at in blocked.items()])
         except BaseException:
             self._outcomes[:0] = outcomes
             self._newly_blocked = {**blocked, **self._newly_blocked}

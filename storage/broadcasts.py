@@ -4,7 +4,8 @@ A broadcast's life (`Broadcast.status`):
   draft     composed and previewed, not confirmed (no outbox rows yet)
   sending   confirmed: its rows are in the outbox, the dispatcher works through them
   stopped   an admin stopped it; the rows still pending were cancelled
-  done      no row left to send; the final report went to the admin who sent it
+  done      no row left to send (nor a KakaoTalk delivery result to read); the final report
+            went to the admin who sent it
 
 The messages are ordinary outbox rows (kind `broadcast`) whose dedupe key is
 `broadcast:<id>:<user_id>`: one row per person, whatever happens, and the key prefix is
@@ -21,11 +22,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audience import Recipient
-from storage.models import Broadcast, OutboxMessage
+from storage.models import Broadcast, KakaoTask, OutboxMessage
 
 KIND = "broadcast"
 BATCH = 2000
@@ -113,10 +114,13 @@ async def sending(session: AsyncSession) -> list[Broadcast]:
 
 
 async def open_rows(session: AsyncSession, broadcast_id: int) -> int:
-    """Rows still to go (pending, or claimed and in flight)."""
+    """Rows still to go (pending, or claimed and in flight), and rows sent to KakaoTalk whose
+    delivery result is not read yet (they may still turn out blocked: the report waits)."""
+    unchecked = exists().where(KakaoTask.outbox_id == _outbox.c.id, KakaoTask.checked_at.is_(None))
     return int(await session.scalar(
         select(func.count()).select_from(_outbox)
-        .where(_rows_of(broadcast_id), _outbox.c.status.in_(("pending", "sending")))
+        .where(_rows_of(broadcast_id), or_(_outbox.c.status.in_(("pending", "sending")),
+                                           (_outbox.c.status == "sent") & unchecked))
     ) or 0)
 
 

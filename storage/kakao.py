@@ -1,14 +1,16 @@
-"""What a KakaoTalk answer could not carry at once, kept per Kakao user (see `KakaoPage`)."""
+"""Kept per Kakao user: what an answer could not carry at once (`KakaoPage`), and the Event API
+calls whose result is still to be read (`KakaoTask`, see `bot.channels.kakao_tasks`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import KakaoPage
+from storage.models import Identity, KakaoPage, KakaoTask, User
 
 MORE, LATE = "more", "late"
 # Messages kept for a person who does not write for a long time: the newest ones.
@@ -59,3 +61,95 @@ async def purge(session: AsyncSession, older_than: dt.datetime) -> int:
     """Forget pages nobody came back for (they may quote what the person told us)."""
     result = await session.execute(delete(KakaoPage).where(KakaoPage.created_at < older_than))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- Event API tasks ---------------------------------------------------------------------------
+
+_tasks: Table = KakaoTask.__table__  # type: ignore[assignment]
+
+
+async def remember_task(session: AsyncSession, *, task_id: str, user_key: str, outbox_id: int | None,
+                        now: dt.datetime, check_at: dt.datetime) -> None:
+    session.add(KakaoTask(task_id=task_id, user_key=user_key, outbox_id=outbox_id, created_at=now,
+                          next_check_at=check_at, attempts=0))
+
+
+class Task(NamedTuple):
+    """A claimed task: what the check needs (plain columns)."""
+
+    id: int
+    task_id: str
+    user_key: str
+    outbox_id: int | None
+    created_at: dt.datetime
+    attempts: int
+
+
+async def claim_tasks(session: AsyncSession, now: dt.datetime, limit: int, until: dt.datetime) -> list[Task]:
+    """The oldest unchecked tasks due by `now`, claimed until `until` (`next_check_at` moves
+    there, `attempts` goes up by one), so another worker's check leaves them alone.
+
+    On PostgreSQL the rows are read `FOR UPDATE SKIP LOCKED` and the update is conditional
+    on the row still being due, so two workers racing never claim one task both."""
+    c = _tasks.c
+    ids = list(await session.scalars(
+        select(c.id).where(c.checked_at.is_(None), c.next_check_at <= now)
+        .order_by(c.next_check_at, c.id).limit(limit).with_for_update(skip_locked=True)))
+    if not ids:
+        return []
+    result = await session.execute(
+        update(_tasks).where(c.id.in_(ids), c.checked_at.is_(None), c.next_check_at <= now)
+        .values(next_check_at=until, attempts=c.attempts + 1)
+        .returning(c.id, c.task_id, c.user_key, c.outbox_id, c.created_at, c.attempts))
+    return sorted((Task(*row) for row in result), key=lambda task: task.id)
+
+
+async def expire_tasks(session: AsyncSession, created_before: dt.datetime, now: dt.datetime, *,
+                       asked: bool = True) -> int:
+    """Give up on due tasks still without a final answer since before `created_before` (with
+    `asked`, only those asked about at least once); returns how many."""
+    c = _tasks.c
+    query = update(_tasks).where(c.checked_at.is_(None), c.created_at < created_before, c.next_check_at <= now)
+    if asked:
+        query = query.where(c.attempts > 0)
+    result = await session.execute(query.values(checked_at=now, outcome="expired"))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def finish_tasks(session: AsyncSession, outcomes: Sequence[tuple[int, str]], now: dt.datetime) -> None:
+    """Record final answers, (task row id, delivered | failed), one executemany."""
+    if outcomes:
+        await session.execute(
+            update(_tasks).where(_tasks.c.id == bindparam("b_id"), _tasks.c.checked_at.is_(None))
+            .values(checked_at=now, outcome=bindparam("b_outcome")),
+            [{"b_id": row_id, "b_outcome": outcome} for row_id, outcome in outcomes])
+
+
+async def retry_tasks(session: AsyncSession, later: Sequence[tuple[int, dt.datetime]]) -> None:
+    """Ask again about these (task row id, when): not final yet, or the answer could not be had."""
+    if later:
+        await session.execute(
+            update(_tasks).where(_tasks.c.id == bindparam("b_id"), _tasks.c.checked_at.is_(None))
+            .values(next_check_at=bindparam("b_at")),
+            [{"b_id": row_id, "b_at": at} for row_id, at in later])
+
+
+async def to_mark_blocked(session: AsyncSession, sent: Sequence[tuple[str, dt.datetime]]) -> list[str]:
+    """Of these (user key, when a message to it was accepted that did not arrive), the keys to
+    mark blocked: not marked yet, and their person has not written since (writing again makes
+    one reachable, `storage.users.seen`; activity is recorded to the hour)."""
+    if not sent:
+        return []
+    rows = await session.execute(
+        select(Identity.chat_id, User.last_seen_at).join(User, User.id == Identity.user_id)
+        .where(Identity.channel == "kakao", Identity.chat_id.in_({key for key, _ in sent}),
+               Identity.blocked_at.is_(None)))
+    seen = {key: last_seen for key, last_seen in rows.all()}
+    return sorted({key for key, at in sent if key in seen and seen[key] <= at})
+
+
+async def purge_tasks(session: AsyncSession, before: dt.datetime) -> int:
+    """Delete checked tasks (they name a Kakao user) accepted before `before`."""
+    result = await session.execute(
+        delete(KakaoTask).where(KakaoTask.checked_at.is_not(None), KakaoTask.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

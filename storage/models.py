@@ -626,6 +626,35 @@ class KakaoPage(Base):
     created_at: Mapped[timestamp]
 
 
+class KakaoTask(Base):
+    """One Event API call accepted by Kakao (`taskId`), to ask later whether its recipient got it.
+
+    Kakao's answer to the call only says it was accepted; the task result names the users it
+    did not reach (blocked the channel, never added it). `next_check_at` is when to ask next,
+    and doubles as a claim: a worker moves it ahead before asking, so no other worker asks
+    the same task meanwhile. `checked_at` is set once the answer is final (or given up).
+    """
+
+    __tablename__ = "kakao_tasks"
+    __table_args__ = (Index("ix_kakao_tasks_due", "checked_at", "next_check_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    task_id: Mapped[str] = mapped_column(String(64))
+    user_key: Mapped[str] = mapped_column(String(128), index=True)
+    # The outbox row the call delivered; None when it was sent outside the dispatcher.
+    outbox_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbox.id", ondelete="CASCADE"), index=True,
+        default=None)
+    created_at: Mapped[timestamp]
+    next_check_at: Mapped[timestamp]
+    attempts: Mapped[int] = mapped_column(default=0)
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # delivered | failed (the recipient is marked blocked) | expired (no final answer in time)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
 class ServedFile(Base):
     """A file (.ics, CSV, chart) a channel without attachments links to; served behind a signed,
     expiring URL. Kept in the database so any worker behind the load balancer can serve it."""

@@ -215,6 +215,15 @@ async def skip_chats(session: AsyncSession, chats: Sequence[tuple[str, str, dt.d
     )
 
 
+async def undelivered(session: AsyncSession, ids: Sequence[int], status: str, error: str) -> None:
+    """Rows recorded `sent` that the platform reported later as not delivered (KakaoTalk's
+    task results): they get the final status they would have had at once on Telegram."""
+    if ids:
+        await session.execute(
+            update(_table).where(_table.c.id.in_(list(ids)), _table.c.status == "sent")
+            .values(status=status, last_error=error[:MAX_ERROR]))
+
+
 def _clip(error: str | None) -> str | None:
     return error[:MAX_ERROR] if error else None
 

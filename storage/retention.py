@@ -7,7 +7,7 @@ periods stay what they were:
 
 - gone: how channels know them (identities, hence every chat id), their conversation
   state, outbox rows (message texts), counselor chats, link codes, served files, KakaoTalk
-  pages, hidden postings and the job digest, and free-text survey answers;
+  pages and Event API tasks, hidden postings and the job digest, and free-text survey answers;
 - blanked: names, phone numbers, school names, desired jobs and skills, membership
   team names and ideas (and a rejection's reason), booking notes, pitch team, text and
   deck link, unfinished survey drafts;
@@ -15,7 +15,8 @@ periods stay what they were:
   reports count: track, school kind, districts, stage, type, status, dates, ratings, choices.
 
 Staff (counselors, admins) are not concerned: their data follows their job, not a consent.
-Finished outbox rows of everyone are also deleted after OUTBOX_KEEP_DAYS (they keep texts).
+Finished outbox rows of everyone are also deleted after OUTBOX_KEEP_DAYS (they keep texts), and
+so are checked KakaoTalk Event API tasks (they name a Kakao user).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox
+from storage import kakao, outbox
 from storage.models import (
     Booking,
     Conversation,
@@ -39,6 +40,7 @@ from storage.models import (
     Identity,
     JobDigest,
     KakaoPage,
+    KakaoTask,
     LinkAttempt,
     LinkCode,
     Membership,
@@ -70,6 +72,7 @@ class Report:
     survey_texts: int = 0
     other_rows: int = 0
     finished_outbox_rows: int = 0
+    checked_kakao_tasks: int = 0
 
     def lines(self) -> list[str]:
         return [f"{f.name}: {getattr(self, f.name)}" for f in fields(self)]
@@ -110,7 +113,8 @@ async def _pseudonymise(session: AsyncSession, ids: Sequence[int], now: dt.datet
                                    .where(Identity.user_id.in_(ids)))).all()
     kakao_keys = [external_id for channel, external_id, _ in chats if channel == "kakao"]
     if kakao_keys:
-        report.other_rows += _count(await session.execute(delete(KakaoPage).where(KakaoPage.user_key.in_(kakao_keys))))
+        for keyed in (KakaoPage, KakaoTask):
+            report.other_rows += _count(await session.execute(delete(keyed).where(keyed.user_key.in_(kakao_keys))))
     # Rows addressed to their chats without a user id too (a relayed message, a notice).
     by_chat = [and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id)
                for channel, _, chat_id in chats]
@@ -140,10 +144,13 @@ async def _pseudonymise(session: AsyncSession, ids: Sequence[int], now: dt.datet
 
 
 async def run(session: AsyncSession, now: dt.datetime, *, months: int, outbox_keep_days: int) -> Report:
-    """Pseudonymise the inactive and purge old finished outbox rows, in the caller's transaction."""
+    """Pseudonymise the inactive and purge old finished outbox rows and checked Kakao tasks, in the
+    caller's transaction."""
     report = Report()
     ids = await inactive(session, now, months)
     for i in range(0, len(ids), CHUNK):
         await _pseudonymise(session, ids[i:i + CHUNK], now, report)
+    # Tasks first: purging their outbox rows would take them along uncounted.
+    report.checked_kakao_tasks = await kakao.purge_tasks(session, now - dt.timedelta(days=outbox_keep_days))
     report.finished_outbox_rows = await outbox.purge_finished(session, now - dt.timedelta(days=outbox_keep_days))
     return report

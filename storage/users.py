@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, KakaoPage, User
+from storage.models import Identity, KakaoPage, KakaoTask, User
 
 
 async def identify(
@@ -98,7 +98,8 @@ async def mark_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt
 
 async def erase(session: AsyncSession, user_id: int) -> None:
     """Delete a person and everything tied to them (profiles, applications, state, queued messages)."""
-    # KakaoTalk's kept answers are keyed by the Kakao user key, not the person: they go too.
-    await session.execute(delete(KakaoPage).where(KakaoPage.user_key.in_(
-        select(Identity.external_id).where(Identity.user_id == user_id, Identity.channel == "kakao"))))
+    # KakaoTalk's kept answers and Event API tasks are keyed by the Kakao user key, not the person: they go too.
+    kakao_keys = select(Identity.external_id).where(Identity.user_id == user_id, Identity.channel == "kakao")
+    for model in (KakaoPage, KakaoTask):
+        await session.execute(delete(model).where(model.user_key.in_(kakao_keys)))
     await session.execute(delete(User).where(User.id == user_id))

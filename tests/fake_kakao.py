@@ -12,8 +12,13 @@ test client in tests, a real HTTP session in `bench/kakao.py`), keeps the last a
 presses buttons by label, following "더보기" pages when the label is on a later page.
 
 `FakeKakao` answers the Event API (`POST /v2/bots/{bot}/talk`, checking the KakaoAK key and
-the body's shape, at most 100 users per call) and callback URLs (`POST /callback/{id}`),
-records every call and can be told to answer 429, 500 or 401 to the next calls.
+the body's shape, at most 100 users per call), its task results (`GET /v1/tasks/{taskId}`,
+also under /v2) and callback URLs (`POST /callback/{id}`), records every call and can be told
+to answer 429, 500 or 401 to the next calls. A user key put in `blocked` stands for someone
+who blocked the channel: the call is still accepted (`SUCCESS`, as Kakao does), and the task
+result lists them as failed. `task_answers` makes the next task results answer an HTTP
+status, a body that is not JSON ("garbage"), a task not finished yet ("pending"), or JSON
+without the fields expected ("odd"); `fail_item` is the shape of `fail.list` items.
 """
 
 from __future__ import annotations
@@ -210,10 +215,17 @@ class FakeKakao:
         self.base_url = ""
         self.arrived = asyncio.Event()
         self.media: dict[str, bytes] = {}  # what `GET /media/{name}` serves: files people sent
+        self.blocked: set[str] = set()  # user keys that blocked the channel
+        self.tasks: dict[str, list[str]] = {}  # taskId -> the user keys of its call
+        self.task_calls: list[str] = []  # taskIds asked, in order
+        self.task_answers: list[int | str] = []  # what the next task results answer instead of the truth
+        self.fail_item = "botUserKey"  # "string", or the key's field name in an object ("id", "user", ...)
 
     async def __aenter__(self) -> FakeKakao:
         app = web.Application()
         app.router.add_post("/v2/bots/{bot_id}/talk", self._talk)
+        app.router.add_get("/v1/tasks/{task_id}", self._task)
+        app.router.add_get("/v2/tasks/{task_id}", self._task)
         app.router.add_post("/callback/{token}", self._callback)
         app.router.add_get("/media/{name}", self._media)
         self._runner = web.AppRunner(app, access_log=None)
@@ -231,6 +243,10 @@ class FakeKakao:
     @property
     def event_api_url(self) -> str:
         return self.base_url + "/v2/bots/{bot_id}/talk"
+
+    @property
+    def task_url(self) -> str:
+        return self.base_url + "/v1/tasks/{task_id}"
 
     def callback_url(self, token: str = "tok") -> str:
         return f"{self.base_url}/callback/{token}"
@@ -251,7 +267,37 @@ class FakeKakao:
         if not isinstance(event, dict) or not event.get("name") or not isinstance(users, list) \
                 or not 1 <= len(users) <= 100 or len({u.get("id") for u in users}) != len(users):
             return web.json_response({"taskId": task, "status": "FAIL", "message": "invalid request"}, status=400)
+        self.tasks[task] = [str(u.get("id")) for u in users]
         return web.json_response({"taskId": task, "status": "SUCCESS", "message": "", "timestamp": 0})
+
+    def _fail_item(self, key: str) -> Any:
+        return key if self.fail_item == "string" else {self.fail_item: key, "reason": "blocked"}
+
+    async def _task(self, request: web.Request) -> web.Response:
+        task = request.match_info["task_id"]
+        self.task_calls.append(task)
+        self.arrived.set()
+        if request.headers.get("Authorization") != f"KakaoAK {self.rest_api_key}":
+            return web.json_response({"status": "ERROR", "message": "invalid api key"}, status=401)
+        if task not in self.tasks:
+            return web.json_response({"status": "ERROR", "message": "no such task"}, status=404)
+        users = self.tasks[task]
+        answer = self.task_answers.pop(0) if self.task_answers else None
+        if isinstance(answer, int):
+            return web.json_response({"status": "ERROR", "message": "unavailable"}, status=answer)
+        if answer == "garbage":
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
+        if answer == "odd":
+            return web.json_response({"taskId": task, "result": ["?"], "status": None})
+        if answer == "pending":
+            return web.json_response({"taskId": task, "status": "PROCESSING", "allRequestCount": len(users),
+                                      "successCount": 0, "fail": {"count": 0, "list": []}})
+        failed = [key for key in users if key in self.blocked]
+        return web.json_response({
+            "taskId": task, "status": f"{len(failed)} FAIL" if failed else "ALL SUCCESS",
+            "allRequestCount": len(users), "successCount": len(users) - len(failed),
+            "fail": {"count": len(failed), "list": [self._fail_item(key) for key in failed]},
+        })
 
     def media_url(self, name: str) -> str:
         return f"{self.base_url}/media/{name}"

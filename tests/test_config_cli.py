@@ -44,6 +44,7 @@ def test_values_are_normalised() -> None:
         ({"webhook_url": "https://example.org/hook"}, "WEBHOOK_SECRET"),
         ({"webhook_url": "https://example.org/hook", "webhook_secret": "bad secret!"}, "WEBHOOK_SECRET"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
+        ({"kakao_task_url": "https://bot-api.kakao.com/v1/tasks/"}, "KAKAO_TASK_URL"),
     ],
 )
 def test_bad_setting_names_itself(overrides: dict[str, str], name: str) -> None:

@@ -36,6 +36,7 @@ from storage.models import (
     Booking,
     EventRegistration,
     Identity,
+    KakaoTask,
     OutboxMessage,
     Referral,
     SeekerProfile,
@@ -565,10 +566,11 @@ async def test_without_the_event_api_queued_messages_are_shown_with_the_next_ans
 # --- proactive messages: the Event API ------------------------------------------------------------------
 
 
-async def test_the_notifier_sends_through_the_event_api_and_maps_its_answers(settings: Settings) -> None:
+async def test_the_notifier_sends_through_the_event_api_and_maps_its_answers(harness: Harness) -> None:
+    h = harness
     async with FakeKakao() as fake:
-        ks = kakao_settings(settings, kakao_rest_api_key="test-rest-key", kakao_event_api_url=fake.event_api_url)
-        notifier = KakaoNotifier(ks)
+        ks = kakao_settings(h.settings, kakao_rest_api_key="test-rest-key", kakao_event_api_url=fake.event_api_url)
+        notifier = KakaoNotifier(ks, h.sessions, h.clock)
         try:
             await notifier.send("user-key-1", Reply("상담 1시간 전이에요.",
                                                     [[Button("지도", url="https://map.example/1")]]).to_payload())
@@ -579,6 +581,12 @@ async def test_the_notifier_sends_through_the_event_api_and_maps_its_answers(set
                                  "user": [{"type": "botUserKey", "id": "user-key-1"}]}
             await notifier.send("user-key-1", Reply("가" * 1500).to_payload())
             assert [len(c.body["event"]["data"]["text"]) for c in fake.calls[1:]] == [1000, 500]
+            # Every accepted call's task is kept, to read later whether it arrived.
+            async with h.sessions() as s:
+                tasks = (await s.execute(select(KakaoTask.task_id, KakaoTask.user_key, KakaoTask.outbox_id,
+                                                KakaoTask.next_check_at).order_by(KakaoTask.id))).all()
+            check_at = h.clock.now() + dt.timedelta(seconds=60)
+            assert tasks == [(f"task-{i}", "user-key-1", None, check_at) for i in (1, 2, 3)]
             fake.fail_next = [429]
             with pytest.raises(dispatch.RetryAfter) as flood:
                 await notifier.send("u", Reply("x").to_payload())
@@ -586,15 +594,17 @@ async def test_the_notifier_sends_through_the_event_api_and_maps_its_answers(set
             fake.fail_next = [503]
             with pytest.raises(dispatch.TransientError):
                 await notifier.send("u", Reply("x").to_payload())
-            wrong_key = KakaoNotifier(kakao_settings(settings, kakao_rest_api_key="bad",
-                                                     kakao_event_api_url=fake.event_api_url))
+            wrong_key = KakaoNotifier(kakao_settings(h.settings, kakao_rest_api_key="bad",
+                                                     kakao_event_api_url=fake.event_api_url), h.sessions, h.clock)
             with pytest.raises(RuntimeError):
                 await wrong_key.send("u", Reply("x").to_payload())
             await wrong_key.close()
+            assert await _count(h, KakaoTask) == 3  # refused calls leave no task
         finally:
             await notifier.close()
-        unreachable = KakaoNotifier(kakao_settings(settings, kakao_rest_api_key="k",
-                                                   kakao_event_api_url="http://127.0.0.1:9/v2/bots/{bot_id}/talk"))
+        unreachable = KakaoNotifier(kakao_settings(h.settings, kakao_rest_api_key="k",
+                                                   kakao_event_api_url="http://127.0.0.1:9/v2/bots/{bot_id}/talk"),
+                                    h.sessions, h.clock)
         with pytest.raises(dispatch.TransientError):
             await unreachable.send("u", Reply("x").to_payload())
         await unreachable.close()
@@ -604,7 +614,7 @@ async def test_the_outbox_dispatcher_reaches_kakao_users(harness: Harness) -> No
     h = harness
     async with FakeKakao() as fake:
         ks = kakao_settings(h.settings, kakao_rest_api_key="test-rest-key", kakao_event_api_url=fake.event_api_url)
-        notifier = KakaoNotifier(ks)
+        notifier = KakaoNotifier(ks, h.sessions, h.clock)
         async with h.sessions() as s, s.begin():
             for i in range(3):
                 await outbox.enqueue(s, channel="kakao", chat_id=f"key-{i}", user_id=None, kind="broadcast",
@@ -618,6 +628,10 @@ async def test_the_outbox_dispatcher_reaches_kakao_users(harness: Harness) -> No
         assert sorted(c.body["user"][0]["id"] for c in fake.calls) == ["key-0", "key-0", "key-1", "key-2"]
         async with h.sessions() as s:
             assert set(await s.scalars(select(OutboxMessage.status))) == {"sent"}
+            # Each task knows the outbox row it carried.
+            rows = dict((await s.execute(select(OutboxMessage.chat_id, OutboxMessage.id))).all())
+            tasks = (await s.execute(select(KakaoTask.user_key, KakaoTask.outbox_id))).all()
+            assert sorted(tasks) == sorted(rows.items())
 
 
 # --- health -----------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
    still being prepared and the result comes before the answer to their next message.
 
 Proactive messages (reminders, notifications, broadcasts) go through the outbox to Kakao's
-Event API (`KakaoNotifier`), one call per message and user. Without the Event API
+Event API (`KakaoNotifier`), one call per message and user; the calls' task results tell later
+who blocked the channel (`bot.channels.kakao_tasks`). Without the Event API
 configured, `HoldingNotifier` keeps them to show before the answer to the person's next
 message instead.
 """
@@ -622,14 +623,18 @@ class KakaoNotifier:
     The event block (name `KAKAO_EVENT_NAME`) shows `{{#current.event.data.text}}`, and a
     link button to `{{#current.event.data.link}}` when there is one. Text over Kakao's
     1000 characters goes out as several events, in order. Kakao's answer only says the
-    request was accepted; a user who blocked the channel is reported in the task result
-    later, not here.
+    request was accepted: each accepted `taskId` is remembered with its recipient and
+    outbox row (`storage.kakao.remember_task`), and `bot.channels.kakao_tasks` reads the
+    task results later, marking those the message did not reach as blocked.
     """
 
     channel = CHANNEL
 
-    def __init__(self, settings: Settings, *, http: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
+                 http: aiohttp.ClientSession | None = None) -> None:
         self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
         self.url = settings.kakao_event_api_url.format(bot_id=settings.kakao_bot_id)
         self._http = http
 
@@ -647,10 +652,28 @@ class KakaoNotifier:
             data: Json = {"text": part}
             if link:
                 data["link"] = link
-            await self._post({"event": {"name": self.settings.kakao_event_name, "data": data},
-                              "user": [{"type": "botUserKey", "id": chat_id}]})
+            answer = await self._post({"event": {"name": self.settings.kakao_event_name, "data": data},
+                                       "user": [{"type": "botUserKey", "id": chat_id}]})
+            await self._remember(answer.get("taskId"), chat_id)
 
-    async def _post(self, body: Json) -> None:
+    async def _remember(self, task_id: object, user_key: str) -> None:
+        """Keep an accepted call's task to read its result later. The message is on its way
+        whatever happens here, so a failure is logged, never raised (that would fail the row)."""
+        if not isinstance(task_id, (str, int)) or not str(task_id).strip() or len(str(task_id)) > 64:
+            log.warning("event api accepted a message without a usable taskId: its delivery cannot be checked")
+            return
+        now = self.clock.now()
+        try:
+            async with self.sessions() as session, session.begin():
+                await pages_store.remember_task(
+                    session, task_id=str(task_id), user_key=user_key, outbox_id=dispatch.SENDING_ROW.get(), now=now,
+                    check_at=now + dt.timedelta(seconds=self.settings.kakao_task_check_seconds))
+        except Exception as exc:  # the send succeeded: only the later check is lost
+            log.warning("event api task %s not remembered (%s): its delivery will not be checked",
+                        task_id, type(exc).__name__)
+
+    async def _post(self, body: Json) -> Json:
+        """Kakao's answer to an accepted call; the dispatcher's outcomes otherwise."""
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession()
         headers = {"Authorization": f"KakaoAK {self.settings.kakao_rest_api_key}"}
@@ -668,12 +691,18 @@ class KakaoNotifier:
             raise dispatch.TransientError(f"event api: {type(exc).__name__}") from exc
         log.debug("event api %s in %.0f ms", status, (time.monotonic() - started) * 1000)
         if status == 429:
-            raise dispatch.RetryAfter(float(retry) if retry.replace(".", "", 1).isdigit() else 1.0)
+            raise dispatch.RetryAfter(retry_after(retry))
         if status >= 500:
             raise dispatch.TransientError(f"event api: HTTP {status}")
         if status != 200 or not isinstance(answer, dict) or answer.get("status") != "SUCCESS":
             message = answer.get("message") if isinstance(answer, dict) else None
             raise RuntimeError(f"event api: HTTP {status} {message or ''}".strip())
+        return answer
+
+
+def retry_after(header: str, default: float = 1.0) -> float:
+    """Seconds of a Retry-After header given in seconds; `default` when absent or a date."""
+    return float(header) if header.replace(".", "", 1).isdigit() else default
 
 
 class HoldingNotifier:
@@ -706,5 +735,5 @@ def notifier(settings: Settings, sessions: async_sessionmaker[AsyncSession],
              clock: Clock) -> KakaoNotifier | HoldingNotifier:
     """The Event API when configured, else holding messages for the next answer."""
     if settings.kakao_event_api:
-        return KakaoNotifier(settings)
+        return KakaoNotifier(settings, sessions, clock)
     return HoldingNotifier(settings, sessions, clock)
