@@ -136,8 +136,8 @@ class TelegramChannel:
         self.application = application
         # `_call` uses `Bot.do_api_request` on purpose for methods PTB also wraps (see there).
         # Set here rather than at import, so it also holds where warning filters are reset.
-        warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'",
-                                category=PTBUserWarning)
+        warnings.filterwarnings("ignore", category=PTBUserWarning,
+                                message=r"Please use 'Bot\.(sendMessage|editMessageText|sendPhoto|sendDocument)'")
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
         engine.file_fetcher = self.download
@@ -190,11 +190,7 @@ class TelegramChannel:
             if reply.edit and source is not None and len(reply.text) <= MAX_TEXT and await self._edit(source, reply):
                 continue
             if reply.text:
-                parts = split_text(reply.text)
-                for i, part in enumerate(parts):
-                    markup = keyboard_json(reply) if i == len(parts) - 1 else None
-                    await self._call("sendMessage", {"chat_id": chat_id, "text": part, "reply_markup": markup},
-                                     rate_limit_args)
+                await self._send_text(chat_id, reply, rate_limit_args)
             if reply.file is not None:
                 upload = InputFile(reply.file.data, filename=reply.file.filename)
                 # A chart reads best inline; spreadsheets and calendars go as files.
@@ -224,7 +220,14 @@ class TelegramChannel:
             kind, file_id = known
         if not file_id:
             return False
-        await self._send_file(chat_id, reply, kind, str(file_id), rate_limit_args)
+        fits = len(reply.text) <= MAX_CAPTION
+        # By file id the answer is not needed: plain JSON, as for text (see `_call`).
+        method, field = ("sendPhoto", "photo") if kind == "photo" else ("sendDocument", "document")
+        await self._call(method, {"chat_id": chat_id, field: str(file_id),
+                                  "caption": reply.text if fits and reply.text else None,
+                                  "reply_markup": keyboard_json(reply) if fits else None}, rate_limit_args)
+        if not fits:
+            await self._send_text(chat_id, reply, rate_limit_args)
         return True
 
     async def _upload_once(self, chat_id: int, reply: Reply, stored: str, kind: str,
@@ -249,8 +252,8 @@ class TelegramChannel:
                         log.warning("kept file %s is gone: the message goes without it", stored)
                     self._remember(stored, known)
                     return False
-                sent = await self._send_file(chat_id, reply, kind, FileOut(row.filename, row.data, row.mime),
-                                             rate_limit_args)
+                sent = await self._upload(chat_id, reply, kind, FileOut(row.filename, row.data, row.mime),
+                                          rate_limit_args)
                 if sent is None:
                     return True
                 self._remember(stored, sent)
@@ -270,43 +273,43 @@ class TelegramChannel:
             self._uploads.pop(next(iter(self._uploads)))
         self._uploads[stored] = known
 
-    async def _send_file(self, chat_id: int, reply: Reply, kind: str, media: str | FileOut,
-                         rate_limit_args: int | None) -> tuple[str, str] | None:
-        """A photo or document (a file id, or bytes to upload) with the text as caption when it
-        fits (1024), otherwise the file first and the text after it, split at 4096. Returns the
-        kind it went as and Telegram's file id for it."""
+    async def _upload(self, chat_id: int, reply: Reply, kind: str, file: FileOut,
+                      rate_limit_args: int | None) -> tuple[str, str] | None:
+        """Upload a kept file with the text as caption when it fits (1024), otherwise the file
+        first and the text after it. Returns the kind it went as and Telegram's file id for it."""
         bot = self.application.bot
         fits = len(reply.text) <= MAX_CAPTION
         caption = reply.text if fits and reply.text else None
         markup = keyboard(reply) if fits else None
-
-        def body() -> str | InputFile:
-            return media if isinstance(media, str) else InputFile(media.data, filename=media.filename)
-
-        if kind == "photo" and isinstance(media, FileOut) and len(media.data) > MAX_PHOTO_UPLOAD:
+        if kind == "photo" and len(file.data) > MAX_PHOTO_UPLOAD:
             kind = "document"
         message: Message | None = None
         if kind == "photo":
             try:
-                message = await bot.send_photo(chat_id, body(), caption=caption, reply_markup=markup,
-                                               rate_limit_args=rate_limit_args)
+                message = await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=caption,
+                                               reply_markup=markup, rate_limit_args=rate_limit_args)
             except BadRequest as exc:
-                if isinstance(media, str) or not any(w in str(exc).lower() for w in ("photo", "image")):
+                if not any(word in str(exc).lower() for word in ("photo", "image")):
                     raise
                 # Telegram takes some images only as files (odd sizes or formats).
                 log.info("an uploaded photo was refused (%s): sent as a document", exc)
                 kind = "document"
         if message is None:
-            message = await bot.send_document(chat_id, body(), caption=caption, reply_markup=markup,
-                                              rate_limit_args=rate_limit_args)
+            message = await bot.send_document(chat_id, InputFile(file.data, filename=file.filename),
+                                              caption=caption, reply_markup=markup, rate_limit_args=rate_limit_args)
         if not fits:
-            parts = split_text(reply.text)
-            for i, part in enumerate(parts):
-                await bot.send_message(chat_id, part, reply_markup=keyboard(reply) if i == len(parts) - 1 else None,
-                                       rate_limit_args=rate_limit_args)
+            await self._send_text(chat_id, reply, rate_limit_args)
         if kind == "photo" and message.photo:
             return kind, message.photo[-1].file_id
         return (kind, message.document.file_id) if message.document is not None else None
+
+    async def _send_text(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> None:
+        """The text in parts of at most 4096 characters, the buttons on the last one."""
+        parts = split_text(reply.text)
+        for i, part in enumerate(parts):
+            await self._call("sendMessage", {"chat_id": chat_id, "text": part,
+                                             "reply_markup": keyboard_json(reply) if i == len(parts) - 1 else None},
+                             rate_limit_args)
 
     async def _call(self, method: str, params: dict[str, Any], rate_limit_args: int | None = None) -> None:
         """A Bot API call whose answer is not needed, sent as plain JSON.
