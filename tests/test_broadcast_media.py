@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.telegram import TelegramChannel, build_application
-from bot.core import Reply
+from bot.core import Button, Reply
 from scheduler.outbox import Dispatcher
 from storage import files, users
 from storage.models import Broadcast, OutboxMessage, ServedFile
@@ -176,6 +176,19 @@ async def test_concurrent_first_sends_upload_once_and_a_refused_upload_passes_th
     await w.channel.send("8100", gone)
     await w.channel.send("8101", gone)
     assert [m.get("text") for m in w.bot_api.messages(8100) + w.bot_api.messages(8101)] == ["파일 없는 공지"] * 2
+    # The same bytes kept again after their purge (the same id): a new broadcast's file, not "gone".
+    other = b"\x89PNG\r\n\x1a\n second poster"
+    for chat in ("8200", "8201"):
+        async with h.sessions() as s, s.begin():
+            again = await files.keep(s, filename="photo.png", mime="image/png", data=other, now=h.clock.now(),
+                                     ttl=dt.timedelta(days=14))
+        if chat == "8200":
+            h.clock.advance(days=15)
+            async with h.sessions() as s, s.begin():
+                await files.purge(s, h.clock.now())
+        await w.channel.send(chat, Reply("다시 보낸 공지", attachment={
+            "kind": "photo", "file": again.id, "expires": int(again.expires_at.timestamp())}).to_payload())
+    assert [bool(m.get("photo")) for m in w.bot_api.messages(8200) + w.bot_api.messages(8201)] == [False, True]
 
 
 async def test_a_telegram_admins_photo_reaches_kakao_as_a_link_and_telegram_by_file_id(world: World) -> None:
@@ -271,3 +284,22 @@ def test_sent_bytes_get_a_name_and_type_from_their_first_bytes() -> None:
     assert files.describe(b"plain", "document", "https://talk.kakaocdn.net/dn/list.csv")[0] == "attachment.csv"
     assert files.describe(b"????", "photo", "AgACAgIAAxkBAAI") == ("attachment.bin", "application/octet-stream")
     assert files.content_id(POSTER) == files.content_id(bytes(POSTER)) != files.content_id(POSTER + b"!")
+
+
+async def test_with_a_link_button_of_its_own_the_event_api_message_writes_the_files_link(world: World) -> None:
+    """One event per message (each costs 15 KRW): the block's link button stays the broadcast's,
+    the file's link goes in the text and in `data.file` for a block with a second button."""
+    w = world
+    h = w.harness
+    async with h.sessions() as s, s.begin():
+        kept = await files.keep(s, filename="attachment.pdf", mime="application/pdf", data=b"%PDF-1.7 guide",
+                                now=h.clock.now(), ttl=dt.timedelta(days=14))
+    expires = int(kept.expires_at.timestamp())
+    await w.notifier.send("k-101", Reply("모집 요강입니다.", [[Button("신청하기", url="https://job.seoul.go.kr/apply")]],
+                                         attachment={"kind": "document", "file": kept.id,
+                                                     "expires": expires}).to_payload())
+    [call] = w.kakao_api.calls
+    data = call.body["event"]["data"]
+    assert data["link"] == "https://job.seoul.go.kr/apply"
+    assert data["file"] == kakao.file_url(w.skill.skill.settings, kept.id, expires) and data["file"] in data["text"]
+    assert await download(w.skill, data["file"]) == (200, "application/pdf", b"%PDF-1.7 guide")

@@ -141,8 +141,8 @@ class TelegramChannel:
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
         engine.file_fetcher = self.download
-        # Kept files (a KakaoTalk admin's broadcast photo) already uploaded: id -> (kind, Telegram
-        # file id), or None when the file is gone; `_uploading` makes concurrent first sends wait.
+        # Kept files (a KakaoTalk admin's broadcast photo) already uploaded: "id@expires" -> (kind,
+        # Telegram file id), or None when the file is gone; `_uploading` makes concurrent first sends wait.
         self._uploads: dict[str, tuple[str, str] | None] = {}
         self._uploading: dict[str, asyncio.Lock] = {}
 
@@ -211,10 +211,12 @@ class TelegramChannel:
         stored = attachment.get("file")
         if not file_id and isinstance(stored, str):
             # A dictionary look-up per message once the file is up: no database query, no upload.
-            if stored not in self._uploads and await self._upload_once(chat_id, reply, stored, kind,
-                                                                       rate_limit_args):
+            # By expiry too: a file kept again after it was purged (same bytes, same id) is not "gone".
+            key = f"{stored}@{attachment.get('expires')}"
+            if key not in self._uploads and await self._upload_once(chat_id, reply, stored, key, kind,
+                                                                    rate_limit_args):
                 return True
-            known = self._uploads.get(stored)
+            known = self._uploads.get(key)
             if known is None:
                 return False
             kind, file_id = known
@@ -230,7 +232,7 @@ class TelegramChannel:
             await self._send_text(chat_id, reply, rate_limit_args)
         return True
 
-    async def _upload_once(self, chat_id: int, reply: Reply, stored: str, kind: str,
+    async def _upload_once(self, chat_id: int, reply: Reply, stored: str, key: str, kind: str,
                            rate_limit_args: int | None) -> bool:
         """The first send of a kept file in this process: the file id another process (or an
         earlier run) recorded, else an upload to this chat; True when this chat got the file.
@@ -239,10 +241,10 @@ class TelegramChannel:
         uploading the bytes. If that upload fails (the recipient blocked the bot, a flood wait),
         the next one waiting uploads to its own recipient.
         """
-        lock = self._uploading.setdefault(stored, asyncio.Lock())
+        lock = self._uploading.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                if stored in self._uploads:
+                if key in self._uploads:
                     return False
                 async with self.engine.sessions() as session:
                     known = await broadcasts.uploaded(session, stored, CHANNEL)
@@ -250,13 +252,13 @@ class TelegramChannel:
                 if row is None:
                     if known is None:
                         log.warning("kept file %s is gone: the message goes without it", stored)
-                    self._remember(stored, known)
+                    self._remember(key, known)
                     return False
                 sent = await self._upload(chat_id, reply, kind, FileOut(row.filename, row.data, row.mime),
                                           rate_limit_args)
                 if sent is None:
                     return True
-                self._remember(stored, sent)
+                self._remember(key, sent)
                 log.info("kept file %s uploaded once: %s file id remembered", stored, sent[0])
                 try:
                     async with self.engine.sessions() as session, session.begin():
@@ -265,13 +267,13 @@ class TelegramChannel:
                     log.warning("the file id of kept file %s was not recorded (this process keeps it)", stored)
                 return True
         finally:
-            if stored in self._uploads:
-                self._uploading.pop(stored, None)
+            if key in self._uploads:
+                self._uploading.pop(key, None)
 
-    def _remember(self, stored: str, known: tuple[str, str] | None) -> None:
+    def _remember(self, key: str, known: tuple[str, str] | None) -> None:
         while len(self._uploads) >= UPLOADS_KEPT:
             self._uploads.pop(next(iter(self._uploads)))
-        self._uploads[stored] = known
+        self._uploads[key] = known
 
     async def _upload(self, chat_id: int, reply: Reply, kind: str, file: FileOut,
                       rate_limit_args: int | None) -> tuple[str, str] | None:
