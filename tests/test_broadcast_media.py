@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.telegram import TelegramChannel, build_application
-from bot.core import Button, Reply
+from bot.core import Button, FileTooBig, Reply
 from scheduler.outbox import Dispatcher
 from storage import files, users
 from storage.models import Broadcast, OutboxMessage, ServedFile
@@ -303,3 +303,17 @@ async def test_with_a_link_button_of_its_own_the_event_api_message_writes_the_fi
     assert data["link"] == "https://job.seoul.go.kr/apply"
     assert data["file"] == kakao.file_url(w.skill.skill.settings, kept.id, expires) and data["file"] in data["text"]
     assert await download(w.skill, data["file"]) == (200, "application/pdf", b"%PDF-1.7 guide")
+
+
+async def test_an_english_speaking_admin_hears_it_in_english(harness: Harness) -> None:
+    async def too_big(ref: str) -> bytes:
+        raise FileTooBig(f"{ref}: 25 MB", 20 * 1024 * 1024)
+
+    harness.engine.file_fetcher = too_big
+    admin = harness.chat(ADMIN_ID, language="en")
+    await admin.send("/broadcast")
+    await admin.press("Everyone")
+    await admin.send("Job fair on Friday")
+    await _attach(admin, "document", "BQACAgBig")
+    assert "too big to take (at most 20MB)" in admin.text and "Attach a photo or a file?" in admin.text, admin.text
+    assert "Skip" in admin.last_buttons
