@@ -3,6 +3,7 @@
     python bench/broadcast.py             # 20,000 recipients, SQLite in a temporary directory
     python bench/broadcast.py --quick     # 2,000 recipients: a smoke check
     python bench/broadcast.py --flood 0   # without 429 answers
+    python bench/broadcast.py --photo     # with a KakaoTalk admin's photo: uploaded once, then by file id
 
 What it does:
 
@@ -20,6 +21,11 @@ What it does:
    off, TELEGRAM_OVERALL_RATE=0, so that only the dispatcher paces) until no row is
    left to send, then `handlers.broadcast.finish_broadcasts` closes the broadcast.
 
+With `--photo` the broadcast carries a photo kept in `served_files` as a KakaoTalk admin's
+is (no Telegram file id yet): the first send uploads it, concurrent sends wait for that
+upload, and every later one goes by the returned file id, without a database query.
+Printed besides: the uploads (target 1); compare the rate with a run without `--photo`.
+
 Printed: the achieved rate as the fake saw messages arrive, against the 1,000/s limit,
 both over the whole run and over the time not spent in flood waits (a 429 answer makes
 the dispatcher pause all sending for `retry_after`, as Telegram's limits are per bot:
@@ -28,8 +34,8 @@ here); duplicates (more than one message reached a recipient; target 0); lost
 (recipients whose row is not sent, blocked or failed at the end; target 0); the rows
 by final state; the broadcast's status and its report.
 
-The figures are reported, not asserted; the exit code is 1 only on a duplicate or a
-lost recipient. Bounded: the dispatcher is stopped after `--timeout` seconds.
+The figures are reported, not asserted; the exit code is 1 only on a duplicate, a
+lost recipient or (`--photo`) more than one upload. Bounded: the dispatcher is stopped after `--timeout` seconds.
 """
 
 from __future__ import annotations
@@ -58,11 +64,12 @@ if str(REPO) not in sys.path:
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from tests.fake_telegram import FakeTelegram  # noqa: E402
+from tests.fake_telegram import FakeTelegram, Upload  # noqa: E402
 
 RATE = 1000.0
 TARGET = 0.95
 CHAT_BASE = 2_000_000_000
+POSTER = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 1024  # a 256 KB "JPEG"
 
 
 # --- the fake Bot API, in a child process -------------------------------------------------------
@@ -84,14 +91,15 @@ async def _fake_main(conn: Connection) -> None:
                 conn.send("ok")
             elif command[0] == "flood":
                 for chat in command[1]:
-                    fake.fail_next(chat, "sendMessage", error_code=429, retry_after=1)
+                    fake.fail_next(chat, None, error_code=429, retry_after=1)  # its first message, text or photo
                 conn.send("ok")
             elif command[0] == "report":
                 sends = [(int(c.chat_id), c.time) for c in fake.calls
-                         if c.method == "sendMessage" and c.ok and isinstance(c.chat_id, int)]
+                         if c.method in ("sendMessage", "sendPhoto") and c.ok and isinstance(c.chat_id, int)]
                 floods = [c.time for c in fake.calls if c.error_code == 429]
                 blocked = sum(1 for c in fake.calls if c.error_code == 403)
-                conn.send((sends, floods, blocked, _cpu()))
+                uploads = sum(1 for c in fake.calls if c.ok and isinstance(c.params.get("photo"), Upload))
+                conn.send((sends, floods, blocked, _cpu(), uploads))
             elif command[0] == "cpu":
                 conn.send(_cpu())
 
@@ -120,10 +128,10 @@ class FakeProcess:
         self.conn.send((name, ids))
         assert self.conn.recv() == "ok"
 
-    def report(self) -> tuple[list[tuple[int, float]], list[float], int, float]:
+    def report(self) -> tuple[list[tuple[int, float]], list[float], int, float, int]:
         self.conn.send(("report",))
-        sends, floods, blocked, cpu = self.conn.recv()
-        return sends, floods, blocked, cpu
+        sends, floods, blocked, cpu, uploads = self.conn.recv()
+        return sends, floods, blocked, cpu, uploads
 
     def cpu(self) -> float:
         self.conn.send(("cpu",))
@@ -157,16 +165,24 @@ async def add_people(sessions: async_sessionmaker[AsyncSession], n: int, now: dt
 
 
 async def queue_broadcast(sessions: async_sessionmaker[AsyncSession], admin_id: int,
-                          now: dt.datetime) -> tuple[int, int]:
-    """What 발송 does: recipients of "everyone", a draft, then one outbox row each."""
+                          now: dt.datetime, photo: bool = False) -> tuple[int, int]:
+    """What 발송 does: recipients of "everyone", a draft, then one outbox row each; with
+    `photo`, a poster kept as `keep_attachment` keeps a KakaoTalk admin's photo."""
     from handlers.broadcast import message
-    from storage import audience, broadcasts
+    from storage import audience, broadcasts, files
 
     async with sessions() as session, session.begin():
         recipients = await audience.recipients(session, "everyone", now)
+        attachment = None
+        if photo:
+            kept = await files.keep(session, filename="photo.jpg", mime="image/jpeg", data=POSTER, now=now,
+                                    ttl=dt.timedelta(days=1))
+            attachment = {"kind": "photo", "channel": "kakao", "ref": "https://talk.kakaocdn.net/dn/poster.jpg",
+                          "file": kept.id, "filename": kept.filename, "mime": kept.mime,
+                          "expires": int(kept.expires_at.timestamp())}
         row = await broadcasts.create_draft(
             session, admin_id=admin_id, audience={"segment": "everyone", "answers": {"audience": "everyone"}},
-            text="📣 3월 채용박람회 안내\n\n3월 20일 서울시청 다목적홀에서 열립니다.", attachment=None,
+            text="📣 3월 채용박람회 안내\n\n3월 20일 서울시청 다목적홀에서 열립니다.", attachment=attachment,
             button_label="신청하기", button_url="https://job.seoul.go.kr", recipients=len(recipients), now=now)
         queued = await broadcasts.queue(session, row, recipients, message(row).to_payload(), now)
         return row.id, queued
@@ -205,7 +221,7 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
         admin_id = await add_people(sessions, args.people, now)
         people_s = time.perf_counter() - began
         began = time.perf_counter()
-        broadcast_id, queued = await queue_broadcast(sessions, admin_id, now)
+        broadcast_id, queued = await queue_broadcast(sessions, admin_id, now, args.photo)
         queue_s = time.perf_counter() - began
         print(f"people inserted        {args.people + 1:,} in {people_s:.2f} s")
         print(f"broadcast queued       {queued:,} outbox rows in {queue_s:.2f} s (recipients + draft + batched rows)")
@@ -243,7 +259,7 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
             await application.shutdown()
         await finish_broadcasts(sessions, settings, clock)
 
-        sends, floods, refusals, fake_cpu = fake.report()
+        sends, floods, refusals, fake_cpu, uploads = fake.report()
         fake_cpu -= fake_cpu0
         other = max(0.0, machine - cpu - fake_cpu) / wall
         per_chat = Counter(chat for chat, _ in sends)
@@ -280,10 +296,12 @@ async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
         print(f"lost                   {lost} (rows not sent/blocked/failed; target 0); reachable recipients "
               f"without a message: {missing}")
         print(f"403 answers            {refusals} (one per blocked recipient: {refusals == len(blocked)})")
+        if args.photo:
+            print(f"photo uploads          {uploads} (target 1; every other photo went by its file id)")
         print(f"rows by state          {dict(sorted(states.items()))}")
         print(f"broadcast              #{broadcast_id} {row.status if row else '?'}; report: "
               f"{(report or {}).get('text', '(none)')!r}")
-        return duplicates == 0 and lost == 0 and missing == 0
+        return duplicates == 0 and lost == 0 and missing == 0 and (not args.photo or uploads == 1)
     finally:
         await engine.dispose()
 
@@ -296,6 +314,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flood", type=float, default=0.005, help="share of recipients getting one 429")
     parser.add_argument("--timeout", type=float, default=170.0, help="stop dispatching after this many seconds")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--photo", action="store_true", help="the broadcast carries a KakaoTalk admin's photo")
     args = parser.parse_args(argv)
     if args.quick:
         args.people = 2_000

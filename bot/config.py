@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     file_link_secret: str = ""
     file_link_ttl_minutes: int = Field(default=24 * 60, ge=5, le=60 * 24 * 30)
+    # Days a broadcast's photo or file is kept after 발송 (its KakaoTalk link works that long,
+    # also for a message held until the person's next message).
+    broadcast_file_ttl_days: int = Field(default=14, ge=1, le=90)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

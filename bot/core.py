@@ -114,9 +114,11 @@ class Reply:
     file: FileOut | None = None
     # Replace the message whose button was pressed (reads better for toggles and choices).
     edit: bool = False
-    # A photo or file already on the platform, sent by reference with the text as its caption:
-    # {"kind": "photo" | "document", "telegram_file_id": "..."}. A channel without a reference
-    # of its own sends the text alone, with a mark that a file was attached.
+    # A photo or file sent with the text (its caption where it fits): {"kind": "photo" | "document"}
+    # with "<channel>_file_id" (the platform's own reference, sent as is) and/or, for a file kept
+    # in `served_files` (a broadcast's), "file" (its id), "expires" (epoch seconds), "filename",
+    # "mime": a channel with no reference of its own uploads those bytes (Telegram) or links
+    # to them (KakaoTalk). With neither, the text goes alone with a mark that a file was attached.
     attachment: dict[str, Any] | None = None
     card: Card | None = None
 
@@ -233,6 +235,14 @@ class AppServices(Protocol):
 
 class FileUnavailable(Exception):
     """The channel cannot hand over a sent file (none given, too big, gone, or no way to download)."""
+
+
+class FileTooBig(FileUnavailable):
+    """The sent file is over the size the channel downloads (`limit` bytes)."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 # Channel-provided download of a sent file by its reference (Telegram: getFile; console: a local path).

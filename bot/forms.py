@@ -16,7 +16,8 @@ Button payloads are `f<version>:<code>`; the version is bumped whenever buttons 
 shown, so a press on an older message is recognised as stale.
 
 A field with `attachments` (e.g. ("photo", "document")) also takes a sent photo or file
-as its answer: the engine hands it to `FormRunner.attachment` with the platform's file id.
+as its answer: the engine hands it to `FormRunner.attachment` with the platform's file id,
+and the field's `accept` may fetch and keep the file first, or refuse it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Field:
     # {"kind": ..., "channel": ..., "ref": <the platform's file id>}; typed text still goes
     # to `parse` (which may refuse it with a hint to send a file).
     attachments: tuple[str, ...] = ()
+    # Takes a sent file's value before it is accepted and returns the value to keep (e.g. with the
+    # bytes fetched and stored); an `Invalid` it raises is shown above the question asked again.
+    accept: Callable[[Ctx, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,12 @@ class FormRunner:
         if kind not in fld.attachments or not ref:
             return [self._rejected(ctx, form, st, fld, Invalid("form.attachment_kind"))]
         value = {"kind": kind, "channel": ctx.incoming.channel, "ref": ref}
+        if fld.accept is not None:
+            try:
+                value = await fld.accept(ctx, value)
+            except Invalid as exc:
+                # Not the person's typing: the question again (its skip button included), the reason on top.
+                return [self._ask(ctx, form, st, fld, error=ctx.t(exc.key, **exc.params))]
         return await self._accept(ctx, form, st, fld, value)
 
     async def button(self, ctx: Ctx, code: str) -> list[Reply]:

@@ -6,14 +6,21 @@ What an admin goes through with `/broadcast` (a form; Back, Cancel and retries c
 2. The message text. Over Telegram's 4,096 characters it is refused with its length and
    the limit, never cut: the admin shortens it or splits it into two broadcasts (a text
    the Telegram app itself split in two is recognised at the next step and refused too).
-3. Optionally a photo or a file (sent as is, by the platform's file id), or 건너뛰기.
+3. Optionally a photo or a file, or 건너뛰기. It is fetched at once (Telegram: getFile and
+   download; KakaoTalk: from Kakao's hosts) within the channel's size limit and kept in
+   `served_files` by its content; a file that cannot be had or is too big is said at once,
+   with the question again to send another or skip. So everyone gets it, whatever their
+   channel: on the admin's own channel by its file id; on Telegram, for a KakaoTalk admin's
+   file, uploaded by the first send and by the returned file id from then on; on KakaoTalk
+   as a signed link that works `BROADCAST_FILE_TTL_DAYS` after 발송.
 4. Optionally a link button: its label, then its https address (checked).
 5. Preview: the message exactly as recipients will see it, then the audience and the
    number of recipients (people who opted out in /settings or blocked the bot are not
    counted) with 발송 / 수정 / 취소. An empty audience is said so at once and the
    audience is asked again.
-6. 발송 re-checks the draft and the audience, writes one outbox row per recipient and
-   records the broadcast in the audit trail (who, when, audience, count).
+6. 발송 re-checks the draft, its kept file (kept for the link's lifetime from now on) and the
+   audience, writes one outbox row per recipient and records the broadcast in the audit
+   trail (who, when, audience, count).
 
 `/broadcasts` shows the recent broadcasts with their progress (delivered, blocked the
 bot, failed, still to go, cancelled) and a 중지 button while one is sending; stopping
@@ -34,12 +41,25 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.core import Button, ButtonRoute, Clock, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    Clock,
+    CommandRoute,
+    Ctx,
+    FileTooBig,
+    FileUnavailable,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    payload,
+)
 from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import parsers
 from handlers.seeker import DISTRICTS
-from storage import audience, broadcasts, outbox, users
+from storage import audience, broadcasts, files, outbox, users
 from storage.audit import audit
 from storage.memberships import STAGES
 from storage.models import Broadcast, User
@@ -55,6 +75,8 @@ AUDIENCES = ("everyone", "seekers", "members", "stage", "campus", "recent", "dis
 _EVENT_WORDING = ("everyone", "seekers", "members", "stage", "campus")
 _SUB_FIELDS = ("stage", "campus", "days", "district", "track")
 _INVISIBLE = parsers.ZERO_WIDTH - {"\u200d"}
+# Platforms a kept file is uploaded to for recipients there (KakaoTalk gets links instead).
+_UPLOAD_CHANNELS = ("telegram",)
 
 
 # --- wording -----------------------------------------------------------------------------------
@@ -82,10 +104,21 @@ def message(row: Broadcast) -> Reply:
 
 
 def _platform_attachment(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The form's attachment answer as `Reply.attachment` ({"kind", "<channel>_file_id"})."""
+    """The form's attachment answer as `Reply.attachment`: the platform file ids known (the
+    admin's, and those of uploads to other platforms) and the kept file, for the channels
+    that have no id of their own (see `bot.core.Reply`)."""
     if not value:
         return None
-    return {"kind": value["kind"], f"{value['channel']}_file_id": value["ref"]}
+    out: dict[str, Any] = {"kind": value["kind"], f"{value['channel']}_file_id": value["ref"]}
+    for channel in value.get("uploads") or {}:
+        found = broadcasts.platform_ref(value, channel)
+        if found is not None:
+            out[f"{channel}_file_id"] = found[1]
+            if found[0] != value["kind"]:
+                out[f"{channel}_kind"] = found[0]
+    if value.get("file"):
+        out.update({k: value[k] for k in ("file", "filename", "mime", "expires") if k in value})
+    return out
 
 
 def progress_text(tr: Translator, row: Broadcast, counts: dict[str, int], tz: dt.tzinfo) -> str:
@@ -130,6 +163,36 @@ def no_text(raw: str, inp: FieldInput) -> Any:
     raise Invalid("broadcast.send_file")
 
 
+async def keep_attachment(ctx: Ctx, value: dict[str, Any]) -> dict[str, Any]:
+    """The sent photo or file fetched once and kept (see the module docstring); a file that
+    cannot be fetched or is too big is refused here, before anything is queued."""
+    try:
+        data = await ctx.app.fetch_file(value["ref"], value["channel"])
+    except FileTooBig as exc:
+        size = f"{exc.limit // (1 << 20)}MB" if exc.limit >= 1 << 20 else f"{max(1, exc.limit // 1024)}KB"
+        raise Invalid("broadcast.file_too_big", size=size) from None
+    except FileUnavailable as exc:
+        log.info("broadcast attachment not fetched channel=%s: %s", value["channel"], exc)
+        raise Invalid("broadcast.file_unavailable") from None
+    if not data:
+        raise Invalid("broadcast.file_unavailable")
+    filename, mime = files.describe(data, value["kind"], value["ref"])
+    row = await files.keep(ctx.session, filename=filename, mime=mime, data=data, now=ctx.now,
+                           ttl=_file_ttl(ctx.settings))
+    kept = {**value, "file": row.id, "filename": row.filename, "mime": row.mime, "size": len(data),
+            "expires": int(row.expires_at.timestamp())}
+    # The same file in an earlier broadcast: its uploads to other platforms are reused.
+    for channel in set(_UPLOAD_CHANNELS) - {value["channel"]}:
+        known = await broadcasts.uploaded(ctx.session, row.id, channel)
+        if known is not None:
+            kept.setdefault("uploads", {})[channel] = {"kind": known[0], "id": known[1]}
+    return kept
+
+
+def _file_ttl(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(days=settings.broadcast_file_ttl_days)
+
+
 def show_attachment(value: Any, tr: Translator) -> str:
     return tr(f"broadcast.attachment.{value['kind']}") if isinstance(value, dict) else tr("form.not_given")
 
@@ -146,7 +209,8 @@ FIELDS = (
     Field("track", choices=choices("track", ("youth", "middle")), columns=1,
           when=lambda a: a.get("audience") == "track"),
     Field("text", parse=parse_text),
-    Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment),
+    Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment,
+          accept=keep_attachment),
     Field("button_label", parse=parsers.text(40), optional=True, resets=("button_url",)),
     Field("button_url", parse=parsers.https_url, when=lambda a: bool(a.get("button_label"))),
 )
@@ -217,6 +281,12 @@ async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
     recipients = await audience.recipients(ctx.session, spec, ctx.now)
     if not recipients:
         return [Reply(t("broadcast.empty_audience", audience=audience_label(t, spec)))]
+    if row.attachment and row.attachment.get("file"):
+        # Kept from now for the links' lifetime; a draft left until its file was purged is said so.
+        kept = await files.extend(ctx.session, str(row.attachment["file"]), ctx.now + _file_ttl(ctx.settings))
+        if kept is None:
+            return [Reply(t("broadcast.file_gone"), [[Button(t("broadcast.edit"), payload("bc", "edit", row.id))]])]
+        row.attachment = {**row.attachment, "expires": int(kept.expires_at.timestamp())}
     queued = await broadcasts.queue(ctx.session, row, recipients, message(row).to_payload(), ctx.now)
     ctx.outbox_touched = True
     await audit(ctx.session, ctx.user.id, "broadcast.send", f"broadcast:{row.id}", ctx.now,

@@ -131,3 +131,39 @@ async def finish(session: AsyncSession, broadcast: Broadcast, now: dt.datetime) 
     broadcast.status = "done"
     broadcast.finished_at = now
     return True
+
+
+# --- a broadcast's kept photo or file (`handlers.broadcast.keep_attachment`) ---------------------
+
+
+def platform_ref(attachment: dict[str, Any], channel: str) -> tuple[str, str] | None:
+    """(kind, the platform's file id) of a broadcast's attachment on `channel`: the admin's own
+    reference when they sent it there, else the one the first upload there returned."""
+    if attachment.get("channel") == channel and attachment.get("ref"):
+        return str(attachment["kind"]), str(attachment["ref"])
+    upload = (attachment.get("uploads") or {}).get(channel)
+    if isinstance(upload, dict) and upload.get("id"):
+        return str(upload.get("kind") or attachment["kind"]), str(upload["id"])
+    return None
+
+
+def _carrying(file_id: str) -> Any:
+    return Broadcast.attachment["file"].as_string() == file_id
+
+
+async def uploaded(session: AsyncSession, file_id: str, channel: str) -> tuple[str, str] | None:
+    """(kind, file id) on `channel` of a kept file, from any broadcast that carried it; None if never there."""
+    for attachment in await session.scalars(select(Broadcast.attachment).where(_carrying(file_id))
+                                            .order_by(Broadcast.id.desc())):
+        found = platform_ref(attachment or {}, channel)
+        if found is not None:
+            return found
+    return None
+
+
+async def remember_upload(session: AsyncSession, file_id: str, channel: str, kind: str, platform_id: str) -> None:
+    """Record the platform's id of a kept file after its first upload, on every broadcast carrying it."""
+    for row in await session.scalars(select(Broadcast).where(_carrying(file_id))):
+        value = dict(row.attachment or {})
+        value["uploads"] = {**(value.get("uploads") or {}), channel: {"kind": kind, "id": platform_id}}
+        row.attachment = value  # a new dict: the JSON column sees the change

@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from bot.core import Button, Reply
 from handlers import broadcast
 from scheduler.outbox import Dispatcher
-from storage import broadcasts, users
+from storage import broadcasts, files, users
 from storage.models import AuditEntry, Broadcast, Identity, OutboxMessage, User
 from tests.conftest import ADMIN_ID, Chat, Harness, RecordingNotifier
 
 PEOPLE = ("101", "102", "103", "104", "105")
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF poster"
 
 
 async def _people(h: Harness) -> dict[str, int]:
@@ -78,6 +79,12 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     async with h.sessions() as s, s.begin():
         await s.execute(update(Identity).where(Identity.user_id == ids["103"]).values(blocked_at=h.clock.now()))
 
+    photos = {"PHOTO-1": JPEG}
+
+    async def fetch(ref: str) -> bytes:  # Telegram's getFile + download
+        return photos[ref]
+
+    h.engine.file_fetcher = fetch
     admin = h.chat(ADMIN_ID)
     await _compose(admin, "3월 채용박람회 안내\n\n  들여쓰기도 그대로")
     assert "사진이나 파일" in admin.text
@@ -94,7 +101,10 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     # The preview: the message exactly as sent, then the audience and the count (4: 101, 104, 105, admin).
     shown = _shown(admin)
     assert shown.text == "3월 채용박람회 안내\n\n  들여쓰기도 그대로"
-    assert shown.attachment == {"kind": "photo", "telegram_file_id": "PHOTO-1"}
+    assert shown.attachment is not None
+    assert {k: shown.attachment[k] for k in ("kind", "telegram_file_id", "file", "filename", "mime")} == {
+        "kind": "photo", "telegram_file_id": "PHOTO-1", "file": files.content_id(JPEG), "filename": "photo.jpg",
+        "mime": "image/jpeg"}
     assert shown.buttons == [[Button("신청하기", url="https://job.seoul.go.kr/fair")]]
     assert "받는 분: 4명" in admin.text
     assert await _rows(h, 1) == []  # nothing queued before confirming

@@ -18,9 +18,9 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
    simpleText bubbles of at most 1000 characters (split at line breaks, never cut), the
    last reply's choices as quick replies, other replies' buttons and links as textCard
    buttons, lists (replies with a `Card` hint: events, postings, bookings) as carousels
-   of textCards, files as a link to a signed, expiring URL served by this app. What does
-   not fit one answer (3 outputs, 10 quick replies) is kept in the database and the
-   answer ends with a "더보기" quick reply that brings the next page.
+   of textCards, files (and a broadcast's photo) as a link to a signed, expiring URL served
+   by this app. What does not fit one answer (3 outputs, 10 quick replies) is kept in the
+   database and the answer ends with a "더보기" quick reply that brings the next page.
 4. Time: Kakao waits 5 seconds. A turn still running after `KAKAO_CALLBACK_AFTER_SECONDS`
    is answered with `useCallback` when the block has a callbackUrl (the result is then
    POSTed there); without one, at `KAKAO_DEADLINE_SECONDS` the person is told it is
@@ -45,6 +45,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlparse
 
@@ -54,7 +55,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.core import Button, Clock, Ctx, FileOut, FileUnavailable, Incoming, Reply, Response, clip, split_text
+from bot.core import (
+    Button,
+    Clock,
+    Ctx,
+    FileOut,
+    FileTooBig,
+    FileUnavailable,
+    Incoming,
+    Reply,
+    Response,
+    clip,
+    split_text,
+)
 from bot.engine import Engine
 from bot.i18n import Translator, pick_locale, translator
 from bot.logs import request_scope
@@ -190,14 +203,18 @@ class Rendered:
 
 
 StoreFile = Callable[[FileOut], Awaitable[str]]
+# The signed link to a reply's kept attachment (a broadcast's photo), None when it has none.
+LinkFile = Callable[[Json], str | None]
 
 
 class Renderer:
     """Turns the engine's replies into SkillResponse components (see the module docstring)."""
 
-    def __init__(self, t: Translator, *, store_file: StoreFile | None = None, block_id: str = "") -> None:
+    def __init__(self, t: Translator, *, store_file: StoreFile | None = None, link_file: LinkFile | None = None,
+                 block_id: str = "") -> None:
         self.t = t
         self.store_file = store_file
+        self.link_file = link_file
         self.block_id = block_id
 
     def _action(self, button: Button) -> Json:
@@ -281,7 +298,8 @@ class Renderer:
                 continue
             flush_cards()
             text = reply.text
-            if reply.attachment:
+            attached = self.link_file(reply.attachment) if reply.attachment and self.link_file else None
+            if reply.attachment and attached is None:
                 text = "\n\n".join(filter(None, [text, self.t("kakao.attached")]))
             links = [b for b in buttons if b.url]
             presses = [b for b in buttons if b.payload and not b.url]
@@ -295,6 +313,9 @@ class Renderer:
             if reply.file is not None:
                 flush_text()
                 out.outputs.append({"textCard": await self._file_card(reply.file)})
+            if attached is not None and reply.attachment is not None:
+                flush_text()
+                out.outputs.append({"textCard": self._attachment_card(reply.attachment, attached)})
         flush_cards()
         if not out.outputs and toast:
             add_text(toast)
@@ -312,6 +333,13 @@ class Renderer:
         url = await self.store_file(file)
         return self.text_card(description, [{"label": short(self.t("kakao.download")), "action": "webLink",
                                               "webLinkUrl": url}], title=self.t("kakao.file_title"))
+
+    def _attachment_card(self, attachment: Json, url: str) -> Json:
+        photo = attachment.get("kind") == "photo"
+        label = self.t("kakao.open_photo" if photo else "kakao.download")
+        return self.text_card(self.t("kakao.attachment_card"), [{"label": short(label), "action": "webLink",
+                                                                 "webLinkUrl": url}],
+                              title=self.t("kakao.photo_title" if photo else "kakao.file_title"))
 
 
 def paginate(rendered: Rendered, t: Translator, token: str) -> list[Json]:
@@ -358,6 +386,14 @@ def sign(key: bytes, file_id: str, expires: int) -> str:
 
 def file_url(settings: Settings, file_id: str, expires: int) -> str:
     return f"{settings.base_url}/files/{file_id}?e={expires}&s={sign(settings.file_links_key, file_id, expires)}"
+
+
+def attachment_url(settings: Settings, attachment: Json) -> str | None:
+    """The signed link to a reply's kept attachment (`Reply.attachment` "file" and "expires")."""
+    file_id, expires = attachment.get("file"), attachment.get("expires")
+    if not isinstance(file_id, str) or not isinstance(expires, int):
+        return None
+    return file_url(settings, file_id, expires)
 
 
 # --- the skill server --------------------------------------------------------------------------
@@ -524,7 +560,8 @@ class KakaoSkill:
                                     data=file.data, now=now, ttl=ttl)
             return file_url(self.settings, row.id, int(row.expires_at.timestamp()))
 
-        renderer = Renderer(t, store_file=store, block_id=self.settings.kakao_button_block_id)
+        renderer = Renderer(t, store_file=store, link_file=partial(attachment_url, self.settings),
+                            block_id=self.settings.kakao_button_block_id)
         rendered = await renderer.render(response.replies, response.toast)
         late = await pages_store.take_late(session, user_key)
         if late:
@@ -583,12 +620,12 @@ class KakaoSkill:
                 if resp.status != 200:
                     raise FileUnavailable(f"HTTP {resp.status}")
                 if resp.content_length is not None and resp.content_length > limit:
-                    raise FileUnavailable(f"file of {resp.content_length} bytes is over the limit")
+                    raise FileTooBig(f"file of {resp.content_length} bytes is over the limit", limit)
                 chunks, size = [], 0
                 async for chunk in resp.content.iter_chunked(64 * 1024):
                     size += len(chunk)
                     if size > limit:
-                        raise FileUnavailable("file over the limit")
+                        raise FileTooBig("file over the limit", limit)
                     chunks.append(chunk)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise FileUnavailable(f"download failed: {type(exc).__name__}") from exc
@@ -621,9 +658,11 @@ class KakaoNotifier:
     """Outbox notifier for KakaoTalk users through the Event API (one user and message per call).
 
     The event block (name `KAKAO_EVENT_NAME`) shows `{{#current.event.data.text}}`, and a
-    link button to `{{#current.event.data.link}}` when there is one. Text over Kakao's
-    1000 characters goes out as several events, in order. Kakao's answer only says the
-    request was accepted: each accepted `taskId` is remembered with its recipient and
+    link button to `{{#current.event.data.link}}` when there is one. A broadcast's photo or
+    file is a signed link: the link button's when the message has no link of its own, else
+    written in the text; `data.file` carries it too, for a block with a second button. Text
+    over Kakao's 1000 characters goes out as several events, in order. Kakao's answer only says
+    the request was accepted: each accepted `taskId` is remembered with its recipient and
     outbox row (`storage.kakao.remember_task`), and `bot.channels.kakao_tasks` reads the
     task results later, marking those the message did not reach as blocked.
     """
@@ -646,15 +685,27 @@ class KakaoNotifier:
         reply = Reply.from_payload(message)
         link = next((b.url for row in reply.buttons for b in row if b.url), None)
         text = reply.text or " "
+        attached = attachment_url(self.settings, reply.attachment) if reply.attachment else None
         if reply.attachment:
-            text += "\n\n" + translator(self.settings.default_locale)("kakao.attached")
+            text += "\n\n" + self._attachment_note(attached, has_link=link is not None)
+            link = link or attached
         for part in split_text(text, MAX_TEXT):
             data: Json = {"text": part}
             if link:
                 data["link"] = link
+            if attached:
+                data["file"] = attached
             answer = await self._post({"event": {"name": self.settings.kakao_event_name, "data": data},
                                        "user": [{"type": "botUserKey", "id": chat_id}]})
             await self._remember(answer.get("taskId"), chat_id)
+
+    def _attachment_note(self, url: str | None, *, has_link: bool) -> str:
+        """What the text says of its photo or file: where the link button opens it, or the link
+        itself when the button is the broadcast's own (one event per message, not two: each costs)."""
+        t = translator(self.settings.default_locale)
+        if url is None:
+            return t("kakao.attached")
+        return t("kakao.attached_url", url=url) if has_link else t("kakao.attached_button")
 
     async def _remember(self, task_id: object, user_key: str) -> None:
         """Keep an accepted call's task to read its result later. The message is on its way
@@ -726,7 +777,8 @@ class HoldingNotifier:
             locale = await session.scalar(select(User.locale).join(Identity, Identity.user_id == User.id).where(
                 Identity.channel == CHANNEL, Identity.external_id == chat_id))
             t = translator(locale or self.settings.default_locale)
-            rendered = await Renderer(t, block_id=self.settings.kakao_button_block_id).render(
+            rendered = await Renderer(t, link_file=partial(attachment_url, self.settings),
+                                      block_id=self.settings.kakao_button_block_id).render(
                 [Reply.from_payload(message)], quick=False)
             await pages_store.add_late(session, chat_id, {"outputs": rendered.outputs}, self.clock.now())
 

@@ -4,7 +4,11 @@ Every private-chat update becomes an `Incoming` for the engine; the engine's rep
 are rendered as messages with inline keyboards (split at 4096 characters, buttons on
 the last part), edits of the message whose button was pressed where the reply asks for
 it, documents for files, and photos or documents already on Telegram sent by file id
-(a broadcast's attachment: the text as caption up to 1024 characters, else after it).
+(a broadcast's attachment: the text as caption up to 1024 characters, else after it). A
+broadcast file kept from another channel (a KakaoTalk admin's photo) is uploaded by the
+first send, once per process even with the dispatcher's concurrent sends, and goes by the
+returned file id from then on; that id is recorded on the broadcast in the database, so
+another process or a restart reuses it instead of uploading again.
 Every callback query is answered, with the engine's toast when there is one, so the
 client never keeps a spinner.
 
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 # Opt in to PTB's coming `retry_after: timedelta` now (the old float form is deprecated).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -45,12 +50,13 @@ from telegram.warnings import PTBUserWarning
 from bot import metrics
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
-from bot.core import FileUnavailable, Incoming, Reply, Response
+from bot.core import FileOut, FileTooBig, Incoming, Reply, Response
 from bot.core import split_text as core_split
 from bot.engine import Engine
 from bot.i18n import LOCALES, translator
 from bot.logs import request_scope
 from scheduler import outbox as dispatch
+from storage import broadcasts, files
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -63,6 +69,8 @@ MAX_CAPTION = 1024
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
 MAX_DOWNLOAD = 20 * 1024 * 1024
+MAX_PHOTO_UPLOAD = 10 * 1024 * 1024  # sendPhoto's limit; bigger images go as documents
+UPLOADS_KEPT = 256
 REPLY_RETRIES = 2
 # A short pause between long polls lets updates arriving together come in one getUpdates
 # (8 instead of 1 under load), at most 50 ms later.
@@ -128,17 +136,21 @@ class TelegramChannel:
         self.application = application
         # `_call` uses `Bot.do_api_request` on purpose for methods PTB also wraps (see there).
         # Set here rather than at import, so it also holds where warning filters are reset.
-        warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText)'",
-                                category=PTBUserWarning)
+        warnings.filterwarnings("ignore", category=PTBUserWarning,
+                                message=r"Please use 'Bot\.(sendMessage|editMessageText|sendPhoto|sendDocument)'")
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
         engine.file_fetcher = self.download
+        # Kept files (a KakaoTalk admin's broadcast photo) already uploaded: "id@expires" -> (kind,
+        # Telegram file id), or None when the file is gone; `_uploading` makes concurrent first sends wait.
+        self._uploads: dict[str, tuple[str, str] | None] = {}
+        self._uploading: dict[str, asyncio.Lock] = {}
 
     async def download(self, file_ref: str) -> bytes:
         """A file a person sent, by its file_id (bots may download up to 20 MB)."""
         file = await self.application.bot.get_file(file_ref)
         if file.file_size and file.file_size > MAX_DOWNLOAD:
-            raise FileUnavailable(f"file of {file.file_size} bytes is over the bot download limit")
+            raise FileTooBig(f"file of {file.file_size} bytes is over the bot download limit", MAX_DOWNLOAD)
         return bytes(await file.download_as_bytearray())
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,11 +190,7 @@ class TelegramChannel:
             if reply.edit and source is not None and len(reply.text) <= MAX_TEXT and await self._edit(source, reply):
                 continue
             if reply.text:
-                parts = split_text(reply.text)
-                for i, part in enumerate(parts):
-                    markup = keyboard_json(reply) if i == len(parts) - 1 else None
-                    await self._call("sendMessage", {"chat_id": chat_id, "text": part, "reply_markup": markup},
-                                     rate_limit_args)
+                await self._send_text(chat_id, reply, rate_limit_args)
             if reply.file is not None:
                 upload = InputFile(reply.file.data, filename=reply.file.filename)
                 # A chart reads best inline; spreadsheets and calendars go as files.
@@ -193,29 +201,117 @@ class TelegramChannel:
                                             rate_limit_args=rate_limit_args)
 
     async def _send_attachment(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> bool:
-        """A photo or document by its Telegram file id: the text as caption when it fits
-        (1024), otherwise the file first and the text after it, split at 4096. False when
-        the reply has no Telegram file (then the text goes alone)."""
+        """A photo or document by its Telegram file id, or a kept file (`Reply.attachment["file"]`,
+        a KakaoTalk admin's broadcast photo) uploaded by its first send and by the file id that
+        upload returned from then on. False when the reply has no such file (or the kept one is
+        gone): then the text goes alone."""
         attachment = reply.attachment or {}
         file_id = attachment.get("telegram_file_id")
+        kind = str(attachment.get("telegram_kind") or attachment.get("kind"))
+        stored = attachment.get("file")
+        if not file_id and isinstance(stored, str):
+            # A dictionary look-up per message once the file is up: no database query, no upload.
+            # By expiry too: a file kept again after it was purged (same bytes, same id) is not "gone".
+            key = f"{stored}@{attachment.get('expires')}"
+            if key not in self._uploads and await self._upload_once(chat_id, reply, stored, key, kind,
+                                                                    rate_limit_args):
+                return True
+            known = self._uploads.get(key)
+            if known is None:
+                return False
+            kind, file_id = known
         if not file_id:
             return False
+        fits = len(reply.text) <= MAX_CAPTION
+        # By file id the answer is not needed: plain JSON, as for text (see `_call`).
+        method, field = ("sendPhoto", "photo") if kind == "photo" else ("sendDocument", "document")
+        await self._call(method, {"chat_id": chat_id, field: str(file_id),
+                                  "caption": reply.text if fits and reply.text else None,
+                                  "reply_markup": keyboard_json(reply) if fits else None}, rate_limit_args)
+        if not fits:
+            await self._send_text(chat_id, reply, rate_limit_args)
+        return True
+
+    async def _upload_once(self, chat_id: int, reply: Reply, stored: str, key: str, kind: str,
+                           rate_limit_args: int | None) -> bool:
+        """The first send of a kept file in this process: the file id another process (or an
+        earlier run) recorded, else an upload to this chat; True when this chat got the file.
+
+        Concurrent sends of the same broadcast wait here for the first upload instead of each
+        uploading the bytes. If that upload fails (the recipient blocked the bot, a flood wait),
+        the next one waiting uploads to its own recipient.
+        """
+        lock = self._uploading.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                if key in self._uploads:
+                    return False
+                async with self.engine.sessions() as session:
+                    known = await broadcasts.uploaded(session, stored, CHANNEL)
+                    row = None if known else await files.fetch(session, stored, self.engine.clock.now())
+                if row is None:
+                    if known is None:
+                        log.warning("kept file %s is gone: the message goes without it", stored)
+                    self._remember(key, known)
+                    return False
+                sent = await self._upload(chat_id, reply, kind, FileOut(row.filename, row.data, row.mime),
+                                          rate_limit_args)
+                if sent is None:
+                    return True
+                self._remember(key, sent)
+                log.info("kept file %s uploaded once: %s file id remembered", stored, sent[0])
+                try:
+                    async with self.engine.sessions() as session, session.begin():
+                        await broadcasts.remember_upload(session, stored, CHANNEL, *sent)
+                except SQLAlchemyError:
+                    log.warning("the file id of kept file %s was not recorded (this process keeps it)", stored)
+                return True
+        finally:
+            if key in self._uploads:
+                self._uploading.pop(key, None)
+
+    def _remember(self, key: str, known: tuple[str, str] | None) -> None:
+        while len(self._uploads) >= UPLOADS_KEPT:
+            self._uploads.pop(next(iter(self._uploads)))
+        self._uploads[key] = known
+
+    async def _upload(self, chat_id: int, reply: Reply, kind: str, file: FileOut,
+                      rate_limit_args: int | None) -> tuple[str, str] | None:
+        """Upload a kept file with the text as caption when it fits (1024), otherwise the file
+        first and the text after it. Returns the kind it went as and Telegram's file id for it."""
         bot = self.application.bot
         fits = len(reply.text) <= MAX_CAPTION
         caption = reply.text if fits and reply.text else None
         markup = keyboard(reply) if fits else None
-        if attachment.get("kind") == "photo":
-            await bot.send_photo(chat_id, file_id, caption=caption, reply_markup=markup,
-                                 rate_limit_args=rate_limit_args)
-        else:
-            await bot.send_document(chat_id, file_id, caption=caption, reply_markup=markup,
-                                    rate_limit_args=rate_limit_args)
+        if kind == "photo" and len(file.data) > MAX_PHOTO_UPLOAD:
+            kind = "document"
+        message: Message | None = None
+        if kind == "photo":
+            try:
+                message = await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=caption,
+                                               reply_markup=markup, rate_limit_args=rate_limit_args)
+            except BadRequest as exc:
+                if not any(word in str(exc).lower() for word in ("photo", "image")):
+                    raise
+                # Telegram takes some images only as files (odd sizes or formats).
+                log.info("an uploaded photo was refused (%s): sent as a document", exc)
+                kind = "document"
+        if message is None:
+            message = await bot.send_document(chat_id, InputFile(file.data, filename=file.filename),
+                                              caption=caption, reply_markup=markup, rate_limit_args=rate_limit_args)
         if not fits:
-            parts = split_text(reply.text)
-            for i, part in enumerate(parts):
-                await bot.send_message(chat_id, part, reply_markup=keyboard(reply) if i == len(parts) - 1 else None,
-                                       rate_limit_args=rate_limit_args)
-        return True
+            await self._send_text(chat_id, reply, rate_limit_args)
+        if kind == "photo" and message.photo:
+            return kind, message.photo[-1].file_id
+        return (kind, message.document.file_id) if message.document is not None else None
+
+    async def _send_text(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> None:
+        """The text in parts of at most 4096 characters, the buttons on the last one."""
+        parts = split_text(reply.text)
+        for i, part in enumerate(parts):
+            await self._call("sendMessage", {"chat_id": chat_id, "text": part,
+                                             "reply_markup": keyboard_json(reply) if i == len(parts) - 1 else None},
+                             rate_limit_args)
 
     async def _call(self, method: str, params: dict[str, Any], rate_limit_args: int | None = None) -> None:
         """A Bot API call whose answer is not needed, sent as plain JSON.
