@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_DEFAULT_API = "https://api.telegram.org/bot"
+TELEGRAM_FREE_RATE = 30.0  # messages/s a bot may send without paid broadcasts
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
     # /healthz answers 503 when the oldest due outbox message has waited longer than this.
     health_max_outbox_lag_seconds: float = Field(default=300, gt=0)
     outbox_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Broadcasts to Telegram with allow_paid_broadcast: up to 1,000 messages/s, each paid for with
+    # 0.1 Telegram Star from the bot's balance. Other queued messages (reminders) never are.
+    telegram_paid_broadcast: bool = False
+    # Queued messages per second, all channels together. Above Telegram's free ~30/s only with
+    # its paid broadcasts (checked below; declared after the two settings the check reads).
+    outbox_rate: float = Field(default=30, ge=1, le=1000)
     # Consultation booking. Minutes per session, per consultation type.
     slot_minutes: Annotated[dict[str, int], NoDecode] = {
         "job_counselling": 60, "document_clinic": 30, "mentoring": 60, "startup_consulting": 60, "bm_coaching": 60,
@@ -157,6 +164,15 @@ class Settings(BaseSettings):
             ok = False
         if not ok:
             raise ValueError("must be an http(s) URL with {task_id}, e.g. https://bot-api.kakao.com/v1/tasks/{task_id}")
+        return value
+
+    @field_validator("outbox_rate")
+    @classmethod
+    def _paid_rate(cls, value: float, info: ValidationInfo) -> float:
+        if info.data.get("telegram_bot_token") and value > TELEGRAM_FREE_RATE \
+                and not info.data.get("telegram_paid_broadcast"):
+            raise ValueError(f"above {TELEGRAM_FREE_RATE:g} messages/s needs TELEGRAM_PAID_BROADCAST=true "
+                             "(Telegram's free limit; paid broadcasts cost 0.1 Star each)")
         return value
 
     @field_validator("public_base_url")

@@ -287,7 +287,9 @@ async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
         if kept is None:
             return [Reply(t("broadcast.file_gone"), [[Button(t("broadcast.edit"), payload("bc", "edit", row.id))]])]
         row.attachment = {**row.attachment, "expires": int(kept.expires_at.timestamp())}
-    queued = await broadcasts.queue(ctx.session, row, recipients, message(row).to_payload(), ctx.now)
+    # "broadcast" marks the rows a channel may send on a paid tier (Telegram's allow_paid_broadcast).
+    queued = await broadcasts.queue(ctx.session, row, recipients, {**message(row).to_payload(), "broadcast": True},
+                                    ctx.now)
     ctx.outbox_touched = True
     await audit(ctx.session, ctx.user.id, "broadcast.send", f"broadcast:{row.id}", ctx.now,
                 {"audience": spec, "recipients": queued, "attachment": (row.attachment or {}).get("kind"),

@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 
 from bot.channels.telegram import TelegramChannel, build_application, run, split_text
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core import Button
 from scheduler import outbox as dispatch
 from tests.conftest import ADMIN_ID, make_settings
@@ -214,12 +214,12 @@ async def test_webhook_checks_the_secret(tmp_path: Path, fake: FakeTelegram) -> 
 
 
 @contextlib.asynccontextmanager
-async def notifier(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+async def notifier(tmp_path: Path, fake: FakeTelegram, **overrides: Any) -> AsyncIterator[TelegramChannel]:
     """The Telegram channel as the outbox's notifier, against the fake."""
     from bot.app import build_engine
     from storage.db import create_engine, session_factory
 
-    settings = _settings(tmp_path, fake)
+    settings = _settings(tmp_path, fake, **overrides)
     db = create_engine(settings.database_url)
     application = build_application(settings)
     channel = TelegramChannel(build_engine(settings, session_factory(db)), application)
@@ -244,6 +244,38 @@ async def test_notifier_maps_platform_errors(tmp_path: Path, fake: FakeTelegram)
         assert exc.value.seconds == 7
         await channel.send("80", {"text": "가" * 9000})
         assert [len(m["text"]) for m in fake.messages(80)] == [4096, 4096, 808]
+
+
+async def test_paid_broadcast_flag_goes_only_on_broadcasts_when_switched_on(tmp_path: Path, fake: FakeTelegram) -> None:
+    """TELEGRAM_PAID_BROADCAST: a broadcast's messages carry allow_paid_broadcast (Telegram then
+    takes up to 1,000/s, for 0.1 Star each); reminders and other queued messages never do, and
+    nothing does while the setting is off."""
+    from bot.core import FileOut, Reply
+
+    broadcast = {**Reply("📢 채용박람회 안내", [[Button("신청", "m:events")]]).to_payload(), "broadcast": True}
+    reminder = Reply("⏰ 내일 10:00 상담이 있어요").to_payload()
+    with_photo = {**Reply("📢 포스터", file=FileOut("poster.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+                                                  "image/png")).to_payload(), "broadcast": True}
+    async with notifier(tmp_path, fake, telegram_paid_broadcast=True, outbox_rate=500) as channel:
+        since = len(fake.calls)
+        for chat, payload in ((91, broadcast), (92, reminder), (93, with_photo)):
+            await channel.send(str(chat), payload)
+        sent = {(c.chat_id, c.method): c.params.get("allow_paid_broadcast") for c in fake.calls[since:]
+                if c.method.startswith("send")}
+        assert sent == {(91, "sendMessage"): True, (92, "sendMessage"): None, (93, "sendMessage"): True,
+                        (93, "sendPhoto"): True}, sent
+    async with notifier(tmp_path, fake) as channel:
+        since = len(fake.calls)
+        await channel.send("94", broadcast)
+        assert [c.params.get("allow_paid_broadcast") for c in fake.calls[since:] if c.method == "sendMessage"] == [None]
+
+
+def test_outbox_rate_above_telegrams_free_limit_needs_paid_broadcast(tmp_path: Path, fake: FakeTelegram) -> None:
+    with pytest.raises(ConfigError, match=r"setting OUTBOX_RATE is invalid: .*TELEGRAM_PAID_BROADCAST=true"):
+        _settings(tmp_path, fake, outbox_rate=100)
+    assert _settings(tmp_path, fake, outbox_rate=100, telegram_paid_broadcast=True).outbox_rate == 100
+    # KakaoTalk alone (no Telegram token) is not bound by Telegram's limit.
+    assert make_settings("sqlite+aiosqlite://", outbox_rate=100).outbox_rate == 100
 
 
 def test_split_text_keeps_everything() -> None:

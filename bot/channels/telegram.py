@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import warnings
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -62,6 +63,15 @@ if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger(__name__)
+
+# Set while the outbox sends a broadcast's row with TELEGRAM_PAID_BROADCAST on: every message
+# of that row goes with allow_paid_broadcast, whichever send path it takes (text, file id,
+# upload), and PTB's limiter then paces it on the paid tier (1,000/s) instead of the free 30/s.
+_PAID: ContextVar[bool] = ContextVar("telegram_paid_broadcast", default=False)
+
+
+def _paid() -> bool | None:
+    return True if _PAID.get() else None
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096
@@ -195,10 +205,11 @@ class TelegramChannel:
                 upload = InputFile(reply.file.data, filename=reply.file.filename)
                 # A chart reads best inline; spreadsheets and calendars go as files.
                 if reply.file.mime.startswith("image/"):
-                    await bot.send_photo(chat_id, upload, caption=reply.file.caption, rate_limit_args=rate_limit_args)
+                    await bot.send_photo(chat_id, upload, caption=reply.file.caption, rate_limit_args=rate_limit_args,
+                                         allow_paid_broadcast=_paid())
                 else:
                     await bot.send_document(chat_id, upload, caption=reply.file.caption,
-                                            rate_limit_args=rate_limit_args)
+                                            rate_limit_args=rate_limit_args, allow_paid_broadcast=_paid())
 
     async def _send_attachment(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> bool:
         """A photo or document by its Telegram file id, or a kept file (`Reply.attachment["file"]`,
@@ -289,7 +300,8 @@ class TelegramChannel:
         if kind == "photo":
             try:
                 message = await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=caption,
-                                               reply_markup=markup, rate_limit_args=rate_limit_args)
+                                               reply_markup=markup, rate_limit_args=rate_limit_args,
+                                               allow_paid_broadcast=_paid())
             except BadRequest as exc:
                 if not any(word in str(exc).lower() for word in ("photo", "image")):
                     raise
@@ -298,7 +310,8 @@ class TelegramChannel:
                 kind = "document"
         if message is None:
             message = await bot.send_document(chat_id, InputFile(file.data, filename=file.filename),
-                                              caption=caption, reply_markup=markup, rate_limit_args=rate_limit_args)
+                                              caption=caption, reply_markup=markup, rate_limit_args=rate_limit_args,
+                                              allow_paid_broadcast=_paid())
         if not fits:
             await self._send_text(chat_id, reply, rate_limit_args)
         if kind == "photo" and message.photo:
@@ -320,6 +333,8 @@ class TelegramChannel:
         sent message back (keyboard included) into more of them: a third of the bot's CPU per
         message, for nothing. Errors are PTB's as usual (`BadRequest`, `RetryAfter` ...).
         """
+        if _PAID.get() and method.startswith("send"):
+            params = {**params, "allow_paid_broadcast": True}
         await self.application.bot.do_api_request(
             method, api_kwargs={k: v for k, v in params.items() if v is not None}, rate_limit_args=rate_limit_args)
 
@@ -344,6 +359,7 @@ class TelegramChannel:
 
     async def send(self, chat_id: str, message: dict[str, Any]) -> None:
         reply = Reply.from_payload(message)
+        paid = _PAID.set(self.engine.settings.telegram_paid_broadcast and bool(message.get("broadcast")))
         try:
             # The dispatcher owns retries of queued messages: the limiter's default of no retries applies.
             await self.render(int(chat_id), Response([reply]))
@@ -358,6 +374,8 @@ class TelegramChannel:
             raise
         except NetworkError as exc:
             raise dispatch.TransientError(str(exc)) from exc
+        finally:
+            _PAID.reset(paid)
 
     # --- set-up ------------------------------------------------------------------------
 
