@@ -305,7 +305,12 @@ class FormRunner:
                     # taken meanwhile): the earlier answer these options come from is asked again,
                     # with why on top. Offering only Back would lead to the summary and round again.
                     notice = self._text(ctx, f"empty.{form.name}.{fld.name}")
-                    st["a"].pop(source.name, None)
+                    # What depends on the source goes with it (the day's time, the place's day):
+                    # asked afresh after the new answer, not kept from the old one.
+                    dropped = {source.name, *source.resets}
+                    for name in dropped:
+                        st["a"].pop(name, None)
+                    st["auto"] = [name for name in st.get("auto", []) if name not in dropped]
                     if st["hist"] and st["hist"][-1] == source.name:
                         st["hist"].pop()
                     return await self._enter(ctx, form, st, source, error="\n\n".join(filter(None, (error, notice))))

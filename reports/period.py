@@ -13,6 +13,7 @@ from storage.slots import local_dt
 
 PRESETS = ("month", "quarter", "year")
 MAX_DAYS = 5 * 366
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def parse_date(raw: str) -> dt.date:
 
 
 def checked(first: dt.date, last: dt.date) -> Period:
+    for day in (first, last):
+        # Year 1 or 9999 is nobody's report period, and its bounds overflow the datetime range.
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise Invalid("stats.bad_date", value=day.isoformat())
     if last < first:
         raise Invalid("stats.end_before_start", first=first.isoformat(), last=last.isoformat())
     if (last - first).days >= MAX_DAYS:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, KakaoPage, KakaoTask, User
+from storage.models import Conversation, Identity, KakaoPage, KakaoTask
 
 MORE, LATE = "more", "late"
 # Messages kept for a person who does not write for a long time: the newest ones.
@@ -137,15 +137,18 @@ async def retry_tasks(session: AsyncSession, later: Sequence[tuple[int, dt.datet
 async def to_mark_blocked(session: AsyncSession, sent: Sequence[tuple[str, dt.datetime]]) -> list[str]:
     """Of these (user key, when a message to it was accepted that did not arrive), the keys to
     mark blocked: not marked yet, and their person has not written since (writing again makes
-    one reachable, `storage.users.seen`; activity is recorded to the hour)."""
+    one reachable, `storage.users.seen`). When they last wrote is their conversation's time,
+    kept exactly on every turn (`users.last_seen_at` is recorded only to the hour)."""
     if not sent:
         return []
     rows = await session.execute(
-        select(Identity.chat_id, User.last_seen_at).join(User, User.id == Identity.user_id)
+        select(Identity.chat_id, Conversation.updated_at)
+        .outerjoin(Conversation, (Conversation.channel == Identity.channel)
+                   & (Conversation.external_id == Identity.external_id))
         .where(Identity.channel == "kakao", Identity.chat_id.in_({key for key, _ in sent}),
                Identity.blocked_at.is_(None)))
-    seen = {key: last_seen for key, last_seen in rows.all()}
-    return sorted({key for key, at in sent if key in seen and seen[key] <= at})
+    wrote = {key: at for key, at in rows.all()}
+    return sorted({key for key, at in sent if key in wrote and (wrote[key] is None or wrote[key] <= at)})
 
 
 async def purge_tasks(session: AsyncSession, before: dt.datetime) -> int:

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, OutboxMessage
+from storage.models import Identity, KakaoTask, OutboxMessage
 
 MAX_ERROR = 200
 STALE_ERROR = "unknown: process stopped while sending"
@@ -253,6 +253,10 @@ async def backlog(session: AsyncSession, now: dt.datetime) -> Backlog:
 async def purge_finished(session: AsyncSession, before: dt.datetime) -> int:
     """Delete rows that are done with (sent, failed, blocked, cancelled) and were due before
     `before`: they keep message texts, and nothing reads them after a while."""
+    # A row whose KakaoTalk delivery is still to be checked stays (deleting it would take the
+    # task with it, and a person who blocked the channel would never be marked).
+    unchecked = exists().where(KakaoTask.outbox_id == OutboxMessage.id, KakaoTask.checked_at.is_(None))
     result = await session.execute(delete(OutboxMessage).where(
-        OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")), OutboxMessage.due_at < before))
+        OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")), OutboxMessage.due_at < before,
+        ~unchecked))
     return int(getattr(result, "rowcount", 0) or 0)

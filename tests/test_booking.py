@@ -193,6 +193,31 @@ async def test_the_last_time_of_a_day_taken_at_submit_asks_for_another_day(harne
                                                               dt.datetime(2026, 3, 12, 16, tzinfo=SEOUL)]
 
 
+async def test_a_day_asked_again_for_a_lost_time_drops_the_old_time(harness: Harness) -> None:
+    """Correcting the time from the summary when none is left that day asks for the day; the
+    new day's times are offered, never the old day's time kept on the summary."""
+    await seed(harness)
+    async with harness.sessions() as s, s.begin():
+        a = (await counselors.active(s, "job_counselling"))[0]
+        small = await counselors.place(s, "campus", "서울과학기술대학교 캠퍼스점")
+        await counselors.add_window(s, a.id, small.id, 3, 16 * 60, 17 * 60)  # Thursdays 16:00 only
+        await counselors.add_window(s, a.id, small.id, 4, 13 * 60, 14 * 60)  # Fridays 13:00 only
+    first, second = harness.chat(1), harness.chat(2)
+    for chat in (first, second):
+        await quick_register(harness, int(chat.user_id))
+        await to_summary(chat, place="서울과학기술대학교 캠퍼스점", counselor=None, day="3/5", time="16:00")
+    await first.press("제출")
+    await second.press("수정")
+    await second.press(next(b for b in second.last_buttons if "시간" in b))
+    assert "이 날은 남은 시간이 없어요" in second.text and "날짜를 골라" in second.text
+    await second.press(next(b for b in second.last_buttons if b.startswith("3/6")))
+    assert "시간을 골라" in second.text and "13:00" in second.last_buttons, second.text
+    await second.press("13:00")
+    assert "확인해 주세요" in second.text and "13:00" in second.text and "16:00" not in second.text
+    await second.press("제출")
+    assert "예약되었어요" in second.text
+
+
 async def test_many_confirmations_over_three_counselors_all_get_an_answer(harness: Harness) -> None:
     """Forty people confirm at once, twenty for 09:00 and twenty for 10:30, with three counselors
     free: six get a booking and the others a fresh choice of times, nobody "잠시 후 다시 시도해

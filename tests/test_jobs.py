@@ -144,6 +144,9 @@ async def test_outcomes_per_firm_for_a_period(harness: Harness) -> None:
     assert "/outcomes 2026-01-01 2026-03-31" in admin.text  # how to ask
     await admin.press_payload("m:outcomes:20261399-20260101:0")  # a forged period
     assert "날짜로 읽을 수 없어요" in admin.text
+    for far in ("0001-01-01 0001-01-02", "9999-12-30 9999-12-31"):  # real dates, nobody's period
+        await admin.send(f"/outcomes {far}")
+        assert "날짜로 읽을 수 없어요" in admin.text
     await admin.press_payload("m:outcomes:10")  # a page button of an older message: all time, next page
     assert "기업별 취업알선 결과" in admin.text or "취업알선 기록이 없어요" in admin.text
 

@@ -254,7 +254,8 @@ async def test_a_result_about_someone_who_wrote_since_the_call_does_not_block_th
     w.fake.task_answers = [500, 500]
     h.clock.advance(seconds=61)
     await w.check()
-    h.clock.advance(hours=2)
+    # Minutes later, well within the hour to which activity is otherwise recorded.
+    h.clock.advance(minutes=10)
     await w.user(BLOCKER).say("/help")
     await w.check()
     assert await w.blocked_at(BLOCKER) is None
@@ -415,6 +416,10 @@ async def test_checked_tasks_are_purged_with_the_outbox_rows_by_the_retention_jo
     h.clock.advance(days=h.settings.outbox_keep_days - 5)
     report = await apply_retention(h.sessions, h.settings, h.clock)
     assert report.checked_kakao_tasks == 2
+    assert [(t.user_key, t.checked_at) for t in await w.tasks()] == [(FRIEND, None)]
+    # That row is past OUTBOX_KEEP_DAYS too now, but its result is still unread: it stays, task and all.
+    h.clock.advance(days=10)
+    await apply_retention(h.sessions, h.settings, h.clock)
     assert [(t.user_key, t.checked_at) for t in await w.tasks()] == [(FRIEND, None)]
     # People pseudonymised for inactivity take their tasks along (they name their Kakao key).
     h.clock.advance(days=h.settings.retention_months * 31)

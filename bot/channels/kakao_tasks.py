@@ -150,7 +150,9 @@ class TaskChecker:
         asked = 0
         for _ in range(MAX_BATCHES):
             async with self.sessions() as session, session.begin():
-                tasks = await store.claim_tasks(session, now, self.settings.kakao_task_batch, now + LEASE)
+                # The lease runs from this batch's claim: a slow endpoint makes a round long.
+                tasks = await store.claim_tasks(session, now, self.settings.kakao_task_batch,
+                                                self.clock.now() + LEASE)
             if not tasks:
                 break
             verdicts = await asyncio.gather(*(self._ask(task) for task in tasks))

@@ -257,9 +257,13 @@ class TelegramChannel:
             async with lock:
                 if key in self._uploads:
                     return False
-                async with self.engine.sessions() as session:
-                    known = await broadcasts.uploaded(session, stored, CHANNEL)
-                    row = None if known else await files.fetch(session, stored, self.engine.clock.now())
+                try:
+                    async with self.engine.sessions() as session:
+                        known = await broadcasts.uploaded(session, stored, CHANNEL)
+                        row = None if known else await files.fetch(session, stored, self.engine.clock.now())
+                except SQLAlchemyError as exc:
+                    # The database is away for a moment: the row is tried again, not failed for good.
+                    raise dispatch.TransientError(f"kept file {stored}: {type(exc).__name__}") from exc
                 if row is None:
                     if known is None:
                         log.warning("kept file %s is gone: the message goes without it", stored)
