@@ -279,10 +279,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM: the way to stop it
+            while True:
+                time.sleep(3600)
     finally:
         cluster.stop()
     return 0

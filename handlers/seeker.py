@@ -167,9 +167,11 @@ async def survey_answers(ctx: Ctx) -> Reply:
         title = found.title[t.locale] if found else request.survey
         day = min(a.answered_at for a in given).astimezone(ctx.settings.tz).strftime("%Y-%m-%d")
         lines += ["", t("profile.survey_entry", title=title, date=day)]
-        order = {q.id: i for i, q in enumerate(found.questions)} if found else {}
-        for answer in sorted(given, key=lambda a: order.get(a.question, len(order))):
-            q = next((x for x in found.questions if x.id == answer.question), None) if found else None
+        # In the survey's own order; a question no longer in its definition goes last, by its id.
+        questions = list(found.questions) if found else []
+        order = {q.id: (i, q) for i, q in enumerate(questions)}
+        for answer in sorted(given, key=lambda a: order.get(a.question, (len(order), None))[0]):
+            q = order.get(answer.question, (0, None))[1]
             value = survey_defs.shown(q, answer.kind, answer.value_int, answer.value_text, t.locale)
             lines += [f"• {q.text[t.locale] if q else answer.question}", f"   → {value}"]
     return Reply("\n".join(lines), [[Button(t("menu.profile"), payload("m", "profile"))]])
