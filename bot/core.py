@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from bot.forms import Form, FormRunner
     from bot.i18n import Translator
     from storage.models import Conversation, Identity, User
+
+T = TypeVar("T")
 
 
 # --- what comes in -------------------------------------------------------------------
@@ -166,6 +168,65 @@ class Invalid(Exception):
         # At submit: the answer to ask again (e.g. the time, when the slot was just taken).
         self.field = field
         self.params = params
+
+
+class BadPayload(Exception):
+    """A button payload the bot cannot have sent: forged, garbled, out of range or from an older
+    version of the bot. The engine rolls the turn back and answers "this button has expired";
+    only decoding a payload may raise it, so a bug in a handler is never mistaken for one."""
+
+
+# The largest id a database column holds (BIGINT); anything above is no id of ours.
+MAX_ID = 2**63 - 1
+
+
+def arg_int(args: Sequence[str], i: int, *, default: int | None = None, hi: int = MAX_ID) -> int:
+    """`args[i]` as a whole number 0..`hi`: ASCII digits only (no sign, no "²" or "１"), or BadPayload.
+    A missing argument gives `default` when one is given."""
+    if i >= len(args):
+        if default is None:
+            raise BadPayload(f"argument {i} missing")
+        return default
+    value = args[i]
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > hi:
+        raise BadPayload(f"argument {i} is no number in 0..{hi}")
+    return int(value)
+
+
+def typed_int(value: str, *, hi: int = MAX_ID) -> int | None:
+    """A number typed after a command (`/pitches 12`), or None when it is no whole number 0..`hi`
+    (`isdigit` alone takes "²" and "١", which `int` refuses or reads as another number)."""
+    if value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= hi:
+        return int(value)
+    return None
+
+
+def arg_pick(args: Sequence[str], i: int, choices: Mapping[str, T]) -> T:
+    """The entry of `choices` named by `args[i]`, or BadPayload (an unknown action, a missing one)."""
+    if i >= len(args) or args[i] not in choices:
+        raise BadPayload(f"argument {i} is none of {sorted(choices)[:8]}")
+    return choices[args[i]]
+
+
+def stamp(created: dt.datetime) -> str:
+    """A short proof that a button names the very record it was made for: the record's creation
+    time (seconds, base 36). Ids are never reused, but a database restored from a backup or one
+    migrated from a version that reused them could still put another person's record behind an id."""
+    seconds = int(created.timestamp())
+    digits = ""
+    while True:
+        seconds, rest = divmod(seconds, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+        if not seconds:
+            return digits
+
+
+def same_record(args: Sequence[str], i: int, created: dt.datetime) -> bool:
+    """Does the stamp in `args[i]` match the record's creation time? A button without one (made
+    before stamps existed) is a stale button: BadPayload."""
+    if i >= len(args) or not args[i]:
+        raise BadPayload(f"argument {i}: no stamp")
+    return args[i] == stamp(created)
 
 
 # --- the context a handler receives --------------------------------------------------

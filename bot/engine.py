@@ -11,6 +11,7 @@ instead of a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -20,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +29,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.core import (
     Background,
+    BadPayload,
     Button,
     ButtonRoute,
     Clock,
@@ -46,16 +49,53 @@ from bot.core import (
 from bot.forms import Form, FormRunner, norm
 from bot.i18n import LOCALES, pick_locale, translator
 from storage import conversations, updates, users
-from storage.db import advisory_xact_lock
+from storage.db import advisory_xact_lock, lock_key
 
 log = logging.getLogger(__name__)
 
 Finish = Callable[[Ctx, Response], Awaitable[None]]
+Deliver = Callable[[Response], Awaitable[None]]
 
 # A person who comes back to a half-filled form after this long is asked before we go on.
 RESUME_AFTER = dt.timedelta(hours=1)
 # Commands that still work inside a mode (a live chat); the mode answers all others.
 MODE_COMMANDS = {"end", "help", "lang"}
+
+
+def plausible_payload(data: str) -> bool:
+    """Could the bot have sent this? Printable ASCII within Telegram's 64 bytes: every payload the
+    bot makes is (`bot.core.payload`), so anything else is refused before any handler sees it."""
+    return 0 < len(data) <= 64 and data.isascii() and data.isprintable()
+
+
+def clean(inc: Incoming) -> Incoming:
+    """The message with text that cannot be stored made storable: a lone surrogate (JSON allows
+    "\\ud800") or NUL becomes U+FFFD, which every database and log takes, so odd input gets an
+    answer instead of a failed write."""
+    changes: dict[str, Any] = {}
+    for name in ("text", "button", "command"):
+        value = getattr(inc, name)
+        if value is not None and not _storable(value):
+            changes[name] = _mend(value)
+    if inc.args and not all(_storable(a) for a in inc.args):
+        changes["args"] = tuple(_mend(a) for a in inc.args)
+    return dataclasses.replace(inc, **changes) if changes else inc
+
+
+def _storable(value: str) -> bool:
+    return "\x00" not in value and (value.isascii() or _encodes(value))
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _mend(value: str) -> str:
+    return "".join("\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
 
 
 class KeyedLock:
@@ -217,26 +257,31 @@ class Engine:
 
     # --- the pipeline --------------------------------------------------------------
 
-    async def handle(self, inc: Incoming, *, finish: Finish | None = None) -> Response:
+    async def handle(self, inc: Incoming, *, finish: Finish | None = None,
+                     deliver: Deliver | None = None) -> Response:
         """One turn. `finish` is a channel's last step inside the turn's transaction (KakaoTalk
-        renders there, so the files and pages it stores commit with the turn, in one write)."""
+        renders there, so the files and pages it stores commit with the turn, in one write).
+        `deliver` sends the response after the commit while the person's turn still holds their
+        lock (Telegram), so their next message's answer cannot overtake this one's."""
         started = time.perf_counter()
         outcome = "ok"
         try:
-            response, outcome = await self._turn(inc, finish)
+            response, outcome = await self._turn(clean(inc), finish, deliver)
         finally:
             metrics.UPDATES.labels(inc.channel, outcome).inc()
             metrics.HANDLER_SECONDS.labels(inc.channel).observe(time.perf_counter() - started)
         return response
 
-    async def _turn(self, inc: Incoming, finish: Finish | None) -> tuple[Response, str]:
+    async def _turn(self, inc: Incoming, finish: Finish | None,
+                    deliver: Deliver | None) -> tuple[Response, str]:
         key = (inc.channel, inc.external_id)
-        async with self._locks.hold(key):
-            touched = False
-            later: list[Background] = []
+        touched = False
+        later: list[Background] = []
+        async with self._locks.hold(key), self._person_lock(key) as bind:
             try:
-                async with self.sessions() as session, session.begin():
-                    await advisory_xact_lock(session, "conv", *key)
+                async with self.sessions(**bind) as session, session.begin():
+                    if not bind:
+                        await advisory_xact_lock(session, "conv", *key)
                     if inc.update_id is not None:
                         await updates.claim(session, inc.channel, inc.update_id, self.clock.now())
                     ctx = await self._context(session, inc)
@@ -245,29 +290,80 @@ class Engine:
                     if finish is not None:
                         await finish(ctx, response)
                     touched, later = ctx.outbox_touched, ctx.later
+                outcome = "ok"
             except updates.Duplicate:
                 # A redelivery: Telegram sends an update again only when its POST failed, i.e. the
                 # worker that ran the turn died (or stalled) before answering, and its reply may
                 # never have gone out. The turn is not run again; the person is shown where they
                 # are (the open question, or the menu), so nobody is left waiting for an answer.
                 log.info("duplicate update skipped channel=%s update=%s", inc.channel, inc.update_id)
-                return await self._where_now(inc), "duplicate"
+                response, outcome = await self._where_now(inc, bind), "duplicate"
+            except BadPayload as exc:
+                # Whatever the handler wrote before it found the payload bad is rolled back with
+                # the turn; the answer is built in a transaction of its own.
+                log.info("malformed button payload channel=%s: %s", inc.channel, exc)
+                response, outcome = await self._where_now(inc, bind, expired=True), "expired"
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
-                return Response([Reply(self._t(inc)("error.unavailable"))]), "unavailable"
+                response, outcome = Response([Reply(self._t(inc)("error.unavailable"))]), "unavailable"
             except Exception:
                 log.exception("turn failed channel=%s", inc.channel)
-                return Response([Reply(self._t(inc)("error.generic"))]), "error"
+                response, outcome = Response([Reply(self._t(inc)("error.generic"))]), "error"
+            if deliver is not None:
+                await deliver(response)
         if touched:
             self.on_outbox()
         self._start_later(later)
-        return response, "ok"
+        return response, outcome
 
-    async def _where_now(self, inc: Incoming) -> Response:
+    @asynccontextmanager
+    async def _person_lock(self, key: tuple[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Keyword arguments for the turn's sessions that keep the person's other workers waiting
+        until this turn's answer is sent, not only until its commit (PostgreSQL: a session-level
+        advisory lock on a connection held through the delivery). On SQLite one process serves
+        the chats, and the in-process lock is enough."""
+        bind = self.sessions.kw.get("bind")
+        if bind is None or bind.dialect.name != "postgresql":
+            yield {}
+            return
         try:
-            async with self.sessions() as session, session.begin():
-                await advisory_xact_lock(session, "conv", inc.channel, inc.external_id)
+            conn = await bind.connect()
+        except Exception:
+            # The database is away: the turn fails the usual way, with its polite line.
+            yield {}
+            return
+        lock = lock_key("conv", *key)
+        try:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock})
+            await conn.commit()
+            yield {"bind": conn}
+        finally:
+            try:
+                if conn.in_transaction():
+                    await conn.rollback()
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
+                await conn.commit()
+            except Exception:
+                # A lock must never go back to the pool with its connection: dropping the
+                # connection ends its session, and the lock with it.
+                log.warning("person lock not released cleanly: connection dropped")
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _where_now(self, inc: Incoming, bind: dict[str, Any], *, expired: bool = False) -> Response:
+        try:
+            async with self.sessions(**bind) as session, session.begin():
+                if not bind:
+                    await advisory_xact_lock(session, "conv", inc.channel, inc.external_id)
                 ctx = await self._context(session, inc)
+                if expired and inc.button is None:
+                    # A typed command whose arguments are no ids or numbers of ours (`/event ²`).
+                    return Response([Reply(ctx.t("command.bad_args", command="/" + (inc.command or "")[:32])),
+                                     *await self.where_you_were(ctx)])
+                if expired:
+                    return Response(await self._expired(ctx), toast=ctx.t("button.expired_short"))
                 # Shown again with the very buttons of the answer that may have been lost: a tap
                 # on either message works, none is made stale.
                 return Response(await self.where_you_were(ctx, fresh=False))
@@ -369,33 +465,35 @@ class Engine:
         return await route.handler(ctx, args)
 
     async def _button(self, ctx: Ctx, data: str) -> Response:
+        """A pressed button. Decoding the payload is the only step that may answer "expired"
+        (`BadPayload`, also from a handler's `arg_int`/`arg_pick`); any other failure of a
+        handler is a bug, rolled back and logged as one by `_turn`."""
         conv, t = ctx.conv, ctx.t
+        if not plausible_payload(data):
+            raise BadPayload("not a payload the bot sends")
         head, _, rest = data.partition(":")
-        if head.startswith("f") and head[1:].isdigit():
+        if head.startswith("f") and head[1:].isascii() and head[1:].isdigit() and len(head) <= 20:
             if not conv.flow or int(head[1:]) != conv.version:
                 if data == conv.last_button:
                     return Response(toast=t("button.already"))
                 return Response(await self._expired(ctx), toast=t("button.expired_short"))
             conv.last_button = data
             return Response(await self.runner.button(ctx, rest))
-        try:
-            if head == "m":
-                if rest == "resume" and conv.flow in self.runner.forms:
-                    conv.paused = False
-                    return Response(self.runner.prompt(ctx))
-                name, *args = rest.split(":")
-                if name in self._commands:
-                    return Response(await self.run_command(ctx, name, tuple(args)))
-            route = self._buttons.get(head)
-            if route is not None:
-                if route.admin and not ctx.is_admin:
-                    log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
-                    return Response([Reply(t("admin.only"))], toast=t("admin.only"))
-                return Response(await route.handler(ctx, tuple(rest.split(":")) if rest else ()))
-        except (ValueError, IndexError, KeyError):
-            # A forged or garbled payload: never a traceback, the same answer as a stale button.
-            log.info("malformed button payload user=%s", ctx.user.id)
-        return Response(await self._expired(ctx), toast=t("button.expired_short"))
+        if head == "m":
+            if rest == "resume" and conv.flow in self.runner.forms:
+                conv.paused = False
+                return Response(self.runner.prompt(ctx))
+            name, *args = rest.split(":")
+            if name in self._commands:
+                return Response(await self.run_command(ctx, name, tuple(args)))
+            raise BadPayload(f"no menu entry {name[:20]!r}")
+        route = self._buttons.get(head)
+        if route is None:
+            raise BadPayload(f"no button route {head[:20]!r}")
+        if route.admin and not ctx.is_admin:
+            log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
+            return Response([Reply(t("admin.only"))], toast=t("admin.only"))
+        return Response(await route.handler(ctx, tuple(rest.split(":")) if rest else ()))
 
     async def _expired(self, ctx: Ctx) -> list[Reply]:
         return [Reply(ctx.t("button.expired")), *await self.where_you_were(ctx)]

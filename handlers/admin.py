@@ -17,7 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+    same_record,
+    stamp,
+)
 from bot.forms import Answers, Field, Form
 from handlers import notify, parsers
 from handlers.membership import application_text, decision_buttons
@@ -31,7 +45,7 @@ async def _listing(ctx: Ctx, args: Sequence[str], status: str, page_action: str,
                    render: Callable[[Membership], Reply]) -> list[Reply]:
     """One page of applications or members in a status, with a next-page button."""
     t = ctx.t
-    offset = int(args[0]) if args else 0
+    offset = arg_int(args, 0, default=0)
     rows = await memberships.with_status(ctx.session, status, PAGE, offset)
     total = await memberships.count_status(ctx.session, status)
     if not rows:
@@ -47,12 +61,13 @@ async def applications(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Lists pending applications, each with its decision buttons."""
     t, tz = ctx.t, ctx.settings.tz
     return await _listing(ctx, args, "pending", "apps",
-                          lambda row: Reply(application_text(t, row, tz), decision_buttons(t, row.id)))
+                          lambda row: Reply(application_text(t, row, tz), decision_buttons(t, row)))
 
 
-async def _pending_or_reply(ctx: Ctx, row_id: int) -> Membership | Reply:
-    row = await memberships.get_for_update(ctx.session, row_id)
-    if row is None:
+async def _pending_or_reply(ctx: Ctx, args: Sequence[str]) -> Membership | Reply:
+    """The application a decision button names (`<id>:<stamp>`), while it is still pending."""
+    row = await memberships.get_for_update(ctx.session, arg_int(args, 0))
+    if row is None or not same_record(args, 1, row.applied_at):
         return Reply(ctx.t("admin.not_found"))
     if row.status != "pending":
         return Reply(ctx.t("admin.already_decided", id=row.id, status=ctx.t(f"status.{row.status}")))
@@ -61,7 +76,7 @@ async def _pending_or_reply(ctx: Ctx, row_id: int) -> Membership | Reply:
 
 async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Approves; the member starts at the preparation stage and is told."""
-    found = await _pending_or_reply(ctx, int(args[0]))
+    found = await _pending_or_reply(ctx, args)
     if isinstance(found, Reply):
         return [found]
     row = found
@@ -74,10 +89,10 @@ async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def ask_reason(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Asks why, before anything is decided."""
-    found = await _pending_or_reply(ctx, int(args[0]))
+    found = await _pending_or_reply(ctx, args)
     if isinstance(found, Reply):
         return [found]
-    return await ctx.app.start_form(ctx, "reject", extra={"id": found.id})
+    return await ctx.app.start_form(ctx, "reject", extra={"id": found.id, "stamp": stamp(found.applied_at)})
 
 
 async def reject(ctx: Ctx, answers: Answers) -> list[Reply]:
@@ -85,7 +100,7 @@ async def reject(ctx: Ctx, answers: Answers) -> list[Reply]:
     if not ctx.is_admin:
         # The form outlives the button that opened it: check the role again at submit.
         raise Invalid("admin.only")
-    found = await _pending_or_reply(ctx, int(answers["_id"]))
+    found = await _pending_or_reply(ctx, (str(answers["_id"]), str(answers.get("_stamp", ""))))
     if isinstance(found, Reply):
         raise Invalid("admin.already_decided_short")
     row = found
@@ -112,15 +127,16 @@ async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 def _stage_buttons(ctx: Ctx, row: Membership) -> list[Button]:
+    proof = stamp(row.applied_at)
     return [Button(("● " if row.member_stage == stage else "") + ctx.t(f"stage.{stage}"),
-                   payload("adm", "stg", row.id, i)) for i, stage in enumerate(memberships.STAGES)]
+                   payload("adm", "stg", row.id, i, proof)) for i, stage in enumerate(memberships.STAGES)]
 
 
 async def set_stage(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    row = await memberships.get_for_update(ctx.session, int(args[0]))
-    stage = memberships.STAGES[int(args[1])]
-    if row is None or row.status != "approved":
+    row = await memberships.get_for_update(ctx.session, arg_int(args, 0))
+    stage = memberships.STAGES[arg_int(args, 1, hi=len(memberships.STAGES) - 1)]
+    if row is None or not same_record(args, 2, row.applied_at) or row.status != "approved":
         return [Reply(t("admin.not_found"))]
     if row.member_stage == stage:
         return [Reply(t("admin.stage_same", team=row.team_name, stage=t(f"stage.{stage}")))]
@@ -135,7 +151,7 @@ ACTIONS = {"ok": approve, "no": ask_reason, "stg": set_stage, "apps": applicatio
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 def build() -> Router:

@@ -29,7 +29,21 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from bot.core import Button, ButtonRoute, Card, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    Card,
+    CommandRoute,
+    Ctx,
+    FileOut,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+)
 from bot.forms import Answers, Choice, Field, Form
 from bot.i18n import Translator, moment
 from handlers import notify, parsers
@@ -378,7 +392,7 @@ async def _own_booking(ctx: Ctx, booking_id: int, *, action: str) -> Booking | R
 
 
 async def ask_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own_booking(ctx, int(args[0]), action="cancel")
+    found = await _own_booking(ctx, arg_int(args, 0), action="cancel")
     if isinstance(found, Reply):
         return [found]
     t = ctx.t
@@ -388,7 +402,7 @@ async def ask_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own_booking(ctx, int(args[0]), action="cancel")
+    found = await _own_booking(ctx, arg_int(args, 0), action="cancel")
     if isinstance(found, Reply):
         return [found]
     await bookings.cancel(ctx.session, found, ctx.now, "by_user")
@@ -401,7 +415,7 @@ async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def reschedule(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """The same questions from the day on, keeping the type and the place."""
-    found = await _own_booking(ctx, int(args[0]), action="reschedule")
+    found = await _own_booking(ctx, arg_int(args, 0), action="reschedule")
     if isinstance(found, Reply):
         return [found]
     places = await counselors.places_by_id(ctx.session, [found.place_id])
@@ -419,7 +433,7 @@ ACTIONS = {"c": ask_cancel, "cy": do_cancel, "r": reschedule, "keep": keep}
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 def build() -> Router:

@@ -53,6 +53,8 @@ from bot.core import (
     MenuItem,
     Reply,
     Router,
+    arg_int,
+    arg_pick,
     payload,
 )
 from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
@@ -355,11 +357,10 @@ async def stop(ctx: Ctx, broadcast_id: int) -> list[Reply]:
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    action = args[0]
-    if action == "list":
+    if args[:1] == ("list",):
         return await listing(ctx, ())
-    handler = {"send": send, "edit": edit, "drop": discard, "stop": stop}[action]
-    return await handler(ctx, int(args[1]))
+    handler = arg_pick(args, 0, {"send": send, "edit": edit, "drop": discard, "stop": stop})
+    return await handler(ctx, arg_int(args, 1))
 
 
 # --- the scheduled job -------------------------------------------------------------------------

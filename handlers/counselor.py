@@ -48,7 +48,21 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.config import parse_hhmm
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+    same_record,
+    stamp,
+)
 from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import notify, parsers
@@ -440,8 +454,10 @@ async def agenda_replies(ctx: Ctx, counselor: Counselor, notice: str | None = No
             when = local.strftime("%H:%M") if local.date() == today else f"{local.month}/{local.day} {local:%H:%M}"
             who = item.person or t("agenda.no_name")
             buttons.append([
-                Button(t("agenda.btn_attended", when=when, person=who), payload("cs", "at", item.booking_id)),
-                Button(t("agenda.btn_no_show", when=when), payload("cs", "ns", item.booking_id)),
+                Button(t("agenda.btn_attended", when=when, person=who),
+                       payload("cs", "at", item.booking_id, stamp(item.created_at))),
+                Button(t("agenda.btn_no_show", when=when),
+                       payload("cs", "ns", item.booking_id, stamp(item.created_at))),
             ])
     first = Reply("\n\n".join(blocks), buttons, edit=edit)
 
@@ -469,8 +485,8 @@ async def agenda_command(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 async def mark(ctx: Ctx, counselor: Counselor, args: Sequence[str], status: str) -> list[Reply]:
     """Attended / no-show, only for this counselor's own session that has started and is still booked."""
     t = ctx.t
-    booking = await bookings.get(ctx.session, int(args[0]), for_update=True)
-    if booking is None or booking.counselor_id != counselor.id:
+    booking = await bookings.get(ctx.session, arg_int(args, 0), for_update=True)
+    if booking is None or not same_record(args, 1, booking.created_at) or booking.counselor_id != counselor.id:
         log.info("mark refused (not own) counselor=%s", counselor.id)
         return [Reply(t("agenda.not_found"))]
     if booking.status != "booked":
@@ -503,7 +519,7 @@ async def _add_day_off(ctx: Ctx, _c: Counselor, _args: Sequence[str]) -> list[Re
 
 async def _remove_window(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    window_id = int(args[0])
+    window_id = arg_int(args, 0)
     rows = [w for w in await counselors.windows(ctx.session, [counselor.id]) if w.id == window_id]
     if not rows or not await counselors.remove_window(ctx.session, counselor.id, window_id):
         return [await availability_view(ctx, counselor, t("availability.window_gone"))]
@@ -515,7 +531,7 @@ async def _remove_window(ctx: Ctx, counselor: Counselor, args: Sequence[str]) ->
 
 async def _remove_day_off(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    day = await counselors.remove_day_off(ctx.session, counselor.id, int(args[0]))
+    day = await counselors.remove_day_off(ctx.session, counselor.id, arg_int(args, 0))
     if day is None:
         return [await availability_view(ctx, counselor, t("availability.day_off_gone"))]
     return [await availability_view(ctx, counselor, t("availability.day_off_removed", date=agenda.date_text(t, day)),
@@ -542,7 +558,7 @@ async def on_counselor_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     found = await require_counselor(ctx)
     if isinstance(found, Reply):
         return [found]
-    return await COUNSELOR_ACTIONS[args[0]](ctx, found, args[1:])
+    return await arg_pick(args, 0, COUNSELOR_ACTIONS)(ctx, found, args[1:])
 
 
 # --- admins: list and deactivate ------------------------------------------------------------------
@@ -551,7 +567,7 @@ async def on_counselor_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 async def counselors_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Lists counselors, active first, with upcoming sessions and a 비활성화 button."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = int(args[0]) if args and args[0].isdigit() else 0
+    offset = arg_int(args, 0, default=0)
     everyone = await counselors.all_counselors(ctx.session)
     if not everyone:
         return [Reply(t("counselors.none"))]
@@ -566,7 +582,8 @@ async def counselors_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             status = t("counselors.inactive", date=since)
         text = t("counselors.item", name=c.display_name, types=types_text(t, c.types), status=status,
                  upcoming=upcoming.get(c.id, 0))
-        rows = [[Button(t("counselors.deactivate"), payload("cadm", "d", c.id))]] if c.active else []
+        deactivate = Button(t("counselors.deactivate"), payload("cadm", "d", c.id, stamp(c.created_at)))
+        rows = [[deactivate]] if c.active else []
         out.append(Reply(text, rows))
     if offset + PAGE < len(everyone):
         out.append(Reply(t("counselors.more", n=len(everyone) - offset - PAGE),
@@ -576,22 +593,23 @@ async def counselors_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def ask_deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    counselor = await counselors.get(ctx.session, int(args[0]))
-    if counselor is None:
+    counselor = await counselors.get(ctx.session, arg_int(args, 0))
+    if counselor is None or not same_record(args, 1, counselor.created_at):
         return [Reply(t("counselors.not_found"))]
     if not counselor.active:
         return [Reply(t("counselors.already_inactive", name=counselor.display_name))]
     n = (await bookings.upcoming_counts(ctx.session, [counselor.id], ctx.now)).get(counselor.id, 0)
     return [Reply(t("counselors.confirm_deactivate", name=counselor.display_name, n=n),
-                  [[Button(t("counselors.confirm_yes"), payload("cadm", "dy", counselor.id)),
+                  [[Button(t("counselors.confirm_yes"),
+                           payload("cadm", "dy", counselor.id, stamp(counselor.created_at))),
                     Button(t("counselors.confirm_no"), payload("cadm", "keep"))]])]
 
 
 async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Deactivates; each future session is cancelled and its person offered another time."""
     t, tz = ctx.t, ctx.settings.tz
-    counselor = await counselors.get_for_update(ctx.session, int(args[0]))
-    if counselor is None:
+    counselor = await counselors.get_for_update(ctx.session, arg_int(args, 0))
+    if counselor is None or not same_record(args, 1, counselor.created_at):
         return [Reply(t("counselors.not_found"))]
     if not counselor.active:
         return [Reply(t("counselors.already_inactive", name=counselor.display_name))]
@@ -630,7 +648,7 @@ ADMIN_ACTIONS = {"d": ask_deactivate, "dy": deactivate, "keep": keep, "pg": coun
 
 
 async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ADMIN_ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
 
 
 def build() -> Router:

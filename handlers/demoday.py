@@ -36,7 +36,21 @@ import io
 import logging
 from collections.abc import Sequence
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Reply, Router, payload
+from bot.core import (
+    BadPayload,
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    FileOut,
+    Reply,
+    Router,
+    arg_int,
+    payload,
+    same_record,
+    stamp,
+    typed_int,
+)
 from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
 from bot.i18n import Translator
 from handlers import notify, parsers
@@ -101,7 +115,8 @@ def decision_buttons(t: Translator, row: PitchApplication) -> list[list[Button]]
     codes = [code for code, status in ACTIONS.items() if row.status in pitches.ALLOWED_FROM[status]]
     if not codes:
         return []
-    return [[Button(t(BUTTON_LABELS[code]), payload("pia", code, row.id)) for code in codes]]
+    proof = stamp(row.created_at)
+    return [[Button(t(BUTTON_LABELS[code]), payload("pia", code, row.id, proof)) for code in codes]]
 
 
 # --- members ----------------------------------------------------------------------------------------
@@ -140,8 +155,9 @@ async def pitch(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     member = await _approved_member(ctx)
     if member is None:
         return _members_only(t)
-    if args and args[0].isdigit():
-        return await _apply_to(ctx, int(args[0]), member)
+    event_id = typed_int(args[0]) if args else None
+    if event_id is not None:
+        return await _apply_to(ctx, event_id, member)
     found = [e for e in await pitches.open_demo_days(ctx.session, ctx.now)
              if await audience.includes(ctx.session, e.audience, ctx.user.id, ctx.now)]
     if not found:
@@ -175,7 +191,7 @@ async def _apply_to(ctx: Ctx, event_id: int, member: Membership) -> list[Reply]:
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`pit:<event id>`: apply to that demo day; checked again like a typed `/pitch <id>`."""
-    event_id = int(args[0])
+    event_id = arg_int(args, 0)
     member = await _approved_member(ctx)
     if member is None:
         return _members_only(ctx.t)
@@ -231,9 +247,9 @@ async def pitches_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if not args:
         return await demo_days(ctx)
     action = args[1].lower() if len(args) > 1 else "list"
-    if not args[0].isdigit() or action not in ("list", "notify", "csv"):
+    event_id = typed_int(args[0])
+    if event_id is None or action not in ("list", "notify", "csv"):
         return [Reply(t("pitch.admin_usage"))]
-    event_id = int(args[0])
     if action == "notify":
         return await announce(ctx, event_id)
     if action == "csv":
@@ -272,12 +288,12 @@ async def applications(ctx: Ctx, event_id: int, offset: int) -> list[Reply]:
     return out
 
 
-async def decide(ctx: Ctx, code: str, application_id: int) -> list[Reply]:
-    """후보 선정 / 발표팀 선정 / 미선정, re-checked on the locked row."""
+async def decide(ctx: Ctx, code: str, args: Sequence[str]) -> list[Reply]:
+    """후보 선정 / 발표팀 선정 / 미선정 (`<id>:<stamp>`), re-checked on the locked row."""
     t, tz = ctx.t, ctx.settings.tz
     status = ACTIONS[code]
-    row = await pitches.get_for_update(ctx.session, application_id)
-    if row is None:
+    row = await pitches.get_for_update(ctx.session, arg_int(args, 0))
+    if row is None or not same_record(args, 1, row.created_at):
         return [Reply(t("pitch.admin_not_found"))]
     if row.status not in pitches.ALLOWED_FROM[status]:
         return [Reply(t("pitch.already_decided", id=row.id, team=row.team,
@@ -344,16 +360,17 @@ async def export(ctx: Ctx, event_id: int) -> list[Reply]:
 
 
 async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    action, target = args[0], int(args[1])
+    action = args[0] if args else ""
     if action in ACTIONS:
-        return await decide(ctx, action, target)
+        return await decide(ctx, action, args[1:])
+    target = arg_int(args, 1)
     if action == "ls":
-        return await applications(ctx, target, max(0, int(args[2])) if len(args) > 2 else 0)
+        return await applications(ctx, target, arg_int(args, 2, default=0))
     if action == "nt":
         return await announce(ctx, target)
     if action == "csv":
         return await export(ctx, target)
-    raise KeyError(action)
+    raise BadPayload(f"no pitch action {action[:10]!r}")
 
 
 def build_admin() -> Router:

@@ -44,7 +44,24 @@ from typing import Any
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.core import Button, ButtonRoute, Card, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    Card,
+    CommandRoute,
+    Ctx,
+    FileOut,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+    same_record,
+    stamp,
+    typed_int,
+)
 from bot.forms import Answers, Field, FieldInput, Form, choices
 from bot.i18n import Translator, translator
 from handlers import parsers
@@ -323,16 +340,17 @@ async def _admin_event(ctx: Ctx, event_id: int, *, for_update: bool = False) -> 
 async def event_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`/event` lists the coming events; `/event <id>` opens one."""
     if args:
-        if not args[0].isdigit():
+        event_id = typed_int(args[0])
+        if event_id is None:
             return [Reply(ctx.t("event.usage"))]
-        found = await _admin_event(ctx, int(args[0]))
+        found = await _admin_event(ctx, event_id)
         return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
     return await admin_list(ctx, ())
 
 
 async def admin_list(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t, tz = ctx.t, ctx.settings.tz
-    offset = int(args[0]) if args else 0
+    offset = arg_int(args, 0, default=0)
     rows, total = await events.for_admin(ctx.session, ctx.now, ADMIN_PAGE, offset)
     new = [Button(t("event.new"), payload("m", "newevent"))]
     if not rows:
@@ -350,14 +368,14 @@ async def new_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 
 
 async def view(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, int(args[0]))
+    found = await _admin_event(ctx, arg_int(args, 0))
     return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
 
 
 async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Publishes a draft and announces it to its audience (opted-out people left out)."""
     t = ctx.t
-    found = await _admin_event(ctx, int(args[0]), for_update=True)
+    found = await _admin_event(ctx, arg_int(args, 0), for_update=True)
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -394,14 +412,14 @@ async def announce(ctx: Ctx, event: Event, action: str) -> int:
 
 
 async def keep_draft(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, int(args[0]))
+    found = await _admin_event(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     return [Reply(ctx.t("event.draft_saved", id=found.id), edit=True)]
 
 
 async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, int(args[0]))
+    found = await _admin_event(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     if found.status == "cancelled" or found.starts_at <= ctx.now:
@@ -411,7 +429,7 @@ async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def ask_cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, int(args[0]))
+    found = await _admin_event(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     t = ctx.t
@@ -423,7 +441,7 @@ async def ask_cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 async def cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """Cancels the event: everyone registered, offered or waiting is told; reminders are withdrawn."""
     t, tz = ctx.t, ctx.settings.tz
-    found = await _admin_event(ctx, int(args[0]), for_update=True)
+    found = await _admin_event(ctx, arg_int(args, 0), for_update=True)
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -452,11 +470,11 @@ async def keep_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 async def attendance(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """The registered people, a page at a time, one button each to mark attendance."""
     t = ctx.t
-    found = await _admin_event(ctx, int(args[0]))
+    found = await _admin_event(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     event = found
-    offset = int(args[1]) if len(args) > 1 else 0
+    offset = arg_int(args, 1, default=0)
     regs = await events.people(ctx.session, event.id, ("registered",), PEOPLE_PAGE, offset)
     n = await events.counts(ctx.session, event.id)
     attended = len(await events.attendees(ctx.session, event.id))
@@ -467,22 +485,23 @@ async def attendance(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     for reg in regs:
         name = names.get(reg.user_id) or t("event.no_name", id=reg.user_id)
         mark = "✅" if reg.attended_at else "☐"
-        rows.append([Button(f"{mark} {reg.seat_no}. {name}", payload("eva", "att", reg.id, offset))])
+        rows.append([Button(f"{mark} {reg.seat_no}. {name}",
+                            payload("eva", "att", reg.id, stamp(reg.created_at), offset))])
     if offset + PEOPLE_PAGE < n.registered:
         rows.append([Button(t("event.next_page"), payload("eva", "ppl", event.id, offset + PEOPLE_PAGE))])
     return [Reply(t("event.attendance_title", title=event.title, attended=attended, registered=n.registered), rows)]
 
 
 async def mark_attended(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    reg = await events.registration_by_id(ctx.session, int(args[0]), for_update=True)
-    if reg is None or reg.status != "registered":
+    reg = await events.registration_by_id(ctx.session, arg_int(args, 0), for_update=True)
+    if reg is None or not same_record(args, 1, reg.created_at) or reg.status != "registered":
         return [Reply(ctx.t("event.attendance_not_registered"))]
     event = await events.get(ctx.session, reg.event_id)
     if event is None or event.status != "published":
         return [Reply(ctx.t("event.not_found"))]
     await events.mark_attended(ctx.session, reg, ctx.now)
     log.info("attendance marked event=%s registration=%s admin=%s", event.id, reg.id, ctx.user.id)
-    replies = await attendance(ctx, (str(event.id), args[1] if len(args) > 1 else "0"))
+    replies = await attendance(ctx, (str(event.id), str(arg_int(args, 2, default=0))))
     for reply in replies:
         reply.edit = True
     return replies
@@ -493,7 +512,7 @@ ADMIN_ACTIONS = {"pub": publish, "draft": keep_draft, "e": edit, "x": ask_cancel
 
 
 async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ADMIN_ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
 
 
 # --- the people's side ---------------------------------------------------------------------------
@@ -541,7 +560,7 @@ async def _status_line(ctx: Ctx, event: Event, reg: EventRegistration | None) ->
 async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """The coming events the person may attend (or is registered for), a page at a time."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = int(args[0]) if args else 0
+    offset = arg_int(args, 0, default=0)
     mine = await events.active_event_ids(ctx.session, ctx.user.id)
     shown = [e for e in await events.upcoming(ctx.session, ctx.now)
              if e.id in mine or await audience.includes(ctx.session, e.audience, ctx.user.id, ctx.now)]
@@ -616,7 +635,7 @@ async def _joinable(ctx: Ctx, event_id: int) -> Event | Reply:
 
 async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    found = await _joinable(ctx, int(args[0]))
+    found = await _joinable(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -631,7 +650,7 @@ async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 async def join_waitlist(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
-    found = await _joinable(ctx, int(args[0]))
+    found = await _joinable(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -658,7 +677,7 @@ async def _own(ctx: Ctx, event_id: int, statuses: Sequence[str]) -> tuple[Event,
 
 
 async def ask_unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, int(args[0]), events.ACTIVE)
+    found = await _own(ctx, arg_int(args, 0), events.ACTIVE)
     if isinstance(found, Reply):
         return [found]
     event, _reg = found
@@ -679,7 +698,7 @@ async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
 
 
 async def unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, int(args[0]), events.ACTIVE)
+    found = await _own(ctx, arg_int(args, 0), events.ACTIVE)
     if isinstance(found, Reply):
         return [found]
     event, reg = found
@@ -689,7 +708,7 @@ async def unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def confirm_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, int(args[0]), ("offered",))
+    found = await _own(ctx, arg_int(args, 0), ("offered",))
     if isinstance(found, Reply):
         return [Reply(ctx.t("event.offer_gone"))]
     event, reg = found
@@ -701,7 +720,7 @@ async def confirm_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def pass_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, int(args[0]), ("offered",))
+    found = await _own(ctx, arg_int(args, 0), ("offered",))
     if isinstance(found, Reply):
         return [Reply(ctx.t("event.offer_gone"))]
     event, reg = found
@@ -752,7 +771,7 @@ ACTIONS = {"reg": register, "wait": join_waitlist, "c": ask_unregister, "cy": un
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 def build() -> Router:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import (
+    BadPayload,
     Button,
     ButtonRoute,
     CommandRoute,
@@ -39,7 +40,9 @@ from bot.core import (
     MenuItem,
     Reply,
     Router,
+    arg_int,
     payload,
+    typed_int,
 )
 from bot.forms import Answers, Field, FieldInput, Form
 from bot.i18n import Translator, translator
@@ -147,7 +150,8 @@ async def show_posting(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if not args:
         return [Reply(t("posting.ask_id"))]
     wanted = args[0].strip()
-    found = await firms.get_posting(ctx.session, int(wanted)) if wanted.isdigit() and len(wanted) < 10 else None
+    posting_id = typed_int(wanted)
+    found = await firms.get_posting(ctx.session, posting_id) if posting_id is not None else None
     if found is None:
         by_ref = (await firms.by_ref(ctx.session, [wanted[:40]])).get(wanted[:40])
         found = await firms.get_posting(ctx.session, by_ref.id) if by_ref else None
@@ -238,14 +242,14 @@ EDIT_FORM = Form("posting_edit", (
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    action, posting_id = args[0], int(args[1])
+    action, posting_id = args[0], arg_int(args, 1)
     if action == "c":
         return await set_status(ctx, posting_id, "closed")
     if action == "o":
         return await set_status(ctx, posting_id, "open")
     if action == "e":
         return await start_edit(ctx, posting_id)
-    raise ValueError("unknown posting action")
+    raise BadPayload(f"no posting action {action[:10]!r}")
 
 
 # --- outcomes per firm ---------------------------------------------------------------------------------------------
@@ -256,7 +260,9 @@ async def outcomes(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     buttons carry the period's code (or `all`) and the page offset."""
     t = ctx.t
     words = list(args)
-    offset = int(words.pop()) if words and words[-1].isdigit() and len(words[-1]) < 7 else 0
+    offset = 0
+    if words and typed_int(words[-1], hi=999_999) is not None:
+        offset = int(words.pop())
     if words == ["all"]:
         words = []
     try:

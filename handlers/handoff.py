@@ -19,7 +19,20 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+    same_record,
+    stamp,
+)
 from bot.i18n import Translator
 from handlers import notify
 from handlers.booking import person_name
@@ -69,7 +82,8 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         await notify.to_user(
             ctx, counselor.user_id,
             lambda tr: Reply(tr("handoff.request", name=name),
-                             [[Button(tr("handoff.accept"), payload("ho", "a", handoff.id))]]),
+                             [[Button(tr("handoff.accept"),
+                                      payload("ho", "a", handoff.id, stamp(handoff.created_at)))]]),
             kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}")
     _enter(ctx.conv, USER_MODE, handoff.id)
     return [Reply(t("handoff.waiting"))]
@@ -87,10 +101,10 @@ async def accept(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     counselor = found
-    handoff_id = int(args[0])
+    handoff_id = arg_int(args, 0)
     await advisory_xact_lock(ctx.session, "handoff", handoff_id)
     handoff = (await ctx.session.scalars(select(Handoff).where(Handoff.id == handoff_id).with_for_update())).first()
-    if handoff is None or handoff.status == "closed":
+    if handoff is None or not same_record(args, 1, handoff.created_at) or handoff.status == "closed":
         return [Reply(t("handoff.gone"))]
     if handoff.status == "active":
         return [Reply(t("handoff.taken"))]
@@ -186,9 +200,7 @@ async def _release_other_side(ctx: Ctx, handoff: Handoff, by_counselor: bool) ->
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    if args[0] == "a":
-        return await accept(ctx, args[1:])
-    raise ValueError("unknown handoff action")
+    return await arg_pick(args, 0, {"a": accept})(ctx, args[1:])
 
 
 def build() -> Router:

@@ -37,7 +37,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import matching
 from bot.config import Settings, parse_hhmm
-from bot.core import Button, ButtonRoute, Card, Clock, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    Card,
+    Clock,
+    CommandRoute,
+    Ctx,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+)
 from bot.forms import FormRunner
 from bot.i18n import Translator, translator
 from handlers import notify
@@ -231,7 +244,7 @@ async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     found = await _profile_or_offer(ctx)
     if isinstance(found, list):
         return found
-    offset = max(0, int(args[0])) if args and args[0].isdigit() else 0
+    offset = arg_int(args, 0, default=0)
     today = local_today(ctx.now, ctx.settings)
     index, rows = await shown_index(ctx.session, today)
     seeker = seeker_view(found)
@@ -267,7 +280,7 @@ async def _live_posting(ctx: Ctx, posting_id: int) -> tuple[Posting, Firm] | Rep
 
 
 async def details(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _live_posting(ctx, int(args[0]))
+    found = await _live_posting(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
     posting, firm = found
@@ -294,7 +307,7 @@ async def interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     found_profile = await _profile_or_offer(ctx)
     if isinstance(found_profile, list):
         return found_profile
-    posting_id = int(args[0])
+    posting_id = arg_int(args, 0)
     existing = await referrals.find(ctx.session, ctx.user.id, posting_id)
     if existing is not None:
         return [Reply(t("jobs.already_asked", status=t(f"referral.status.{existing.status}")))]
@@ -329,7 +342,7 @@ async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: 
 
 
 async def not_interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    posting_id = int(args[0])
+    posting_id = arg_int(args, 0)
     found = await firms.get_posting(ctx.session, posting_id)
     if found is None:
         return [Reply(ctx.t("jobs.gone"))]
@@ -361,7 +374,7 @@ async def find_firms(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 async def firm_postings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """The open postings of one firm, scored for the person when they are registered."""
     t = ctx.t
-    firm = await firms.get_firm(ctx.session, int(args[0]))
+    firm = await firms.get_firm(ctx.session, arg_int(args, 0))
     if firm is None:
         return [Reply(t("jobs.gone"))]
     today = local_today(ctx.now, ctx.settings)
@@ -387,7 +400,7 @@ ACTIONS = {"p": show_jobs, "d": details, "i": interested, "x": not_interested, "
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await ACTIONS[args[0]](ctx, args[1:])
+    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 # --- the daily digest -----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
 from bot.forms import Answers, Choice, Field, Form, choices
 from bot.i18n import Translator
 from handlers import notify, parsers
@@ -78,9 +78,10 @@ def application_text(t: Translator, row: Membership, tz: dt.tzinfo) -> str:
     )
 
 
-def decision_buttons(t: Translator, row_id: int) -> list[list[Button]]:
-    return [[Button(t("admin.approve"), payload("adm", "ok", row_id)),
-             Button(t("admin.reject"), payload("adm", "no", row_id))]]
+def decision_buttons(t: Translator, row: Membership) -> list[list[Button]]:
+    # Stamped with the application's time: the buttons act on this application and no other.
+    return [[Button(t("admin.approve"), payload("adm", "ok", row.id, stamp(row.applied_at))),
+             Button(t("admin.reject"), payload("adm", "no", row.id, stamp(row.applied_at)))]]
 
 
 async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
@@ -100,7 +101,7 @@ async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
     await notify.to_admins(
         ctx,
         lambda tr: Reply(tr("admin.new_application") + "\n\n" + application_text(tr, row, tz),
-                         decision_buttons(tr, row.id)),
+                         decision_buttons(tr, row)),
         kind="membership.new", dedupe_key=f"membership.new:{row.id}",
     )
     return [Reply(t("membership.submitted", team=row.team_name)), await ctx.app.menu(ctx)]

@@ -18,7 +18,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import (
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+    same_record,
+    stamp,
+)
 from bot.i18n import Translator
 from handlers import notify
 from handlers.counselor import active_counselor, is_counselor
@@ -40,7 +53,8 @@ def request_text(t: Translator, row: Referral, summary: str, posting: Posting | 
 
 def outcome_buttons(t: Translator, row: Referral) -> list[list[Button]]:
     steps = referrals.NEXT[row.status]
-    return [[Button(t(f"referral.mark.{s}"), payload("rf", row.id, s)) for s in steps]] if steps else []
+    proof = stamp(row.requested_at)
+    return [[Button(t(f"referral.mark.{s}"), payload("rf", row.id, s, proof)) for s in steps]] if steps else []
 
 
 async def _may_decide(ctx: Ctx, row: Referral) -> bool:
@@ -53,15 +67,16 @@ async def _may_decide(ctx: Ctx, row: Referral) -> bool:
 async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`rf:<id>:<status>`: records an outcome and tells the seeker."""
     t = ctx.t
-    status = args[1]
-    if status not in referrals.OUTCOMES:
-        raise ValueError("unknown referral outcome")
-    row = await referrals.get(ctx.session, int(args[0]))
-    if row is None:
+    referral_id = arg_int(args, 0)
+    status = arg_pick(args, 1, {s: s for s in referrals.OUTCOMES})
+    row = await referrals.get(ctx.session, referral_id)
+    # Someone without the right to a referral learns nothing of it, not even that it exists:
+    # the same answer as for one that is gone.
+    if row is None or not same_record(args, 2, row.requested_at):
         return [Reply(t("referral.gone"))]
     if not await _may_decide(ctx, row):
         log.info("referral press refused user=%s", ctx.user.id)
-        return [Reply(t("referral.not_yours"))]
+        return [Reply(t("referral.gone"))]
     if not referrals.advance(row, status, ctx.user.id, ctx.now):
         return [Reply(t("referral.already", id=row.id, status=t(f"referral.status.{row.status}")))]
     found = await firms.get_posting(ctx.session, row.posting_id) if row.posting_id else None
@@ -82,7 +97,7 @@ async def open_referrals(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     counselor = await active_counselor(ctx)
     if counselor is None and not ctx.is_admin:
         return [Reply(t("counselor.only"))]
-    offset = int(args[0]) if args and args[0].isdigit() else 0
+    offset = arg_int(args, 0, default=0)
     rows, total = await referrals.of_counselor(ctx.session, counselor.id if counselor else None, PAGE, offset)
     if not rows:
         return [Reply(t("referral.none_open"))]

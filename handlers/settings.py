@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from storage import firms, seekers
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,12 @@ async def show(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`set:ann|dig:on|off`: sets (not flips) a switch, whatever it was."""
-    if args[0] not in ("ann", "dig") or args[1] not in ("on", "off"):
-        raise ValueError("unknown settings button")
+    if tuple(args[:2]) not in {(s, v) for s in ("ann", "dig") for v in ("on", "off")} or len(args) != 2:
+        raise BadPayload("unknown settings button")
     want_on = args[1] == "on"
     if args[0] == "dig":
         if await seekers.get(ctx.session, ctx.user.id) is None:
-            raise ValueError("digest switch without a seeker profile")
+            raise BadPayload("digest switch without a seeker profile")
         if await firms.digest_on(ctx.session, ctx.user.id) != want_on:
             await firms.set_digest(ctx.session, ctx.user.id, want_on, ctx.now)
             log.info("job digest %s user=%s", args[1], ctx.user.id)

@@ -19,9 +19,22 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Sequence
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, FileOut, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    BadPayload,
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    FileOut,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    payload,
+)
 from bot.forms import Answers, Field, FieldInput, Form
 from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
@@ -89,19 +102,31 @@ async def export_file(ctx: Ctx, fmt: str, code: str) -> list[Reply]:
                   file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
 
 
+def _period_code(args: Sequence[str]) -> str:
+    """`<first>-<last>` as the export buttons write it (YYYYMMDD-YYYYMMDD), or BadPayload."""
+    code = args[1] if len(args) == 2 else ""
+    if not re.fullmatch(r"[0-9]{8}-[0-9]{8}", code):
+        raise BadPayload("no period code")
+    try:
+        Period.from_code(code)
+    except ValueError as exc:
+        raise BadPayload("no such dates") from exc
+    return code
+
+
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`st:p:<preset>`, `st:custom`, `st:csv|xlsx:<first>-<last>`."""
-    action = args[0]
-    if action == "p" and args[1] in PRESETS:
+    action = args[0] if args else ""
+    if action == "p" and args[1:2] and args[1] in PRESETS:
         return await report(ctx, preset(args[1], ctx.now.astimezone(ctx.settings.tz).date()))
     if action == "custom":
         return await ctx.app.start_form(ctx, "stats")
     if action in export.FORMATS:
         try:
-            return await export_file(ctx, action, args[1])
+            return await export_file(ctx, action, _period_code(args))
         except Invalid as exc:
             return [Reply(ctx.t(exc.key, **exc.params))]
-    raise ValueError("unknown stats button")
+    raise BadPayload("unknown stats button")
 
 
 def parse_first(raw: str, _inp: FieldInput) -> str:

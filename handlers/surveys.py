@@ -33,7 +33,20 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core import Button, ButtonRoute, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload
+from bot.core import (
+    BadPayload,
+    Button,
+    ButtonRoute,
+    CommandRoute,
+    Ctx,
+    Invalid,
+    MenuItem,
+    Reply,
+    Router,
+    arg_int,
+    arg_pick,
+    payload,
+)
 from bot.i18n import Translator
 from handlers import parsers
 from handlers.counselor import is_counselor, require_counselor
@@ -157,10 +170,10 @@ def open_question(request: SurveyRequest, survey: Survey, answers: dict[str, Any
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`sv:<request>:<action>[:<question>[:<value>]]`; ownership and freshness are re-checked first."""
-    found = await refuse(ctx, int(args[0]))
+    found = await refuse(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
-    request, action, rest = found, args[1], args[2:]
+    request, action, rest = found, arg_pick(args, 1, {a: a for a in ACTIONS}), args[2:]
     t = ctx.t
     if action == "go":
         return await next_step(ctx, request)
@@ -174,14 +187,14 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("survey.skipped"), edit=True)]
     survey = definition(request)
     answers = await surveys.answers(ctx.session, request.id)
-    q = open_question(request, survey, answers, int(rest[0]))
+    q = open_question(request, survey, answers, arg_int(rest, 0))
     if q is None:
         return await next_step(ctx, request, t("survey.stale"))
     if action == "a":
-        value = choose(q, rest[1])
+        value = choose(q, rest)
         return await accept(ctx, request, q, value, edit=True)
     if action == "t" and q.kind == "multi":
-        option = q.options[int(rest[1])].id
+        option = q.options[arg_int(rest, 1, hi=len(q.options) - 1)].id
         picked = list(request.draft.get("picked", []))
         picked = [p for p in picked if p != option] if option in picked else [*picked, option]
         request.draft = {**request.draft, "picked": picked}
@@ -194,22 +207,26 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if action == "n" and q.optional:
         request.draft = {**request.draft, "passed": [*request.draft.get("passed", []), q.id]}
         return await next_step(ctx, request, edit=True)
-    raise ValueError("unknown survey action")
+    # A button of another kind of question than this one is now (the survey's definition changed).
+    return await next_step(ctx, request, t("survey.stale"))
 
 
-def choose(q: Question, raw: str) -> Any:
-    """A pressed rating or option, checked against the definition (a forged value is refused)."""
+ACTIONS = ("go", "later", "skip", "a", "t", "d", "n")
+
+
+def choose(q: Question, rest: Sequence[str]) -> Any:
+    """A pressed rating or option (`rest[1]`), checked against the definition (a forged value is refused)."""
     if q.kind == "rating":
-        value = int(raw)
+        value = arg_int(rest, 1)
         if value not in survey_defs.RATING:
             raise Invalid("survey.rating_range")
         return value
     if q.kind == "choice":
-        index = int(raw)
+        index = arg_int(rest, 1)
         if not 0 <= index < len(q.options):
             raise Invalid("survey.option_unknown")
         return q.options[index].id
-    raise ValueError("not a button question")
+    raise BadPayload("not a button question")
 
 
 async def on_button_checked(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
@@ -217,7 +234,7 @@ async def on_button_checked(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return await on_button(ctx, args)
     except Invalid as exc:
         log.info("survey answer refused key=%s user=%s", exc.key, ctx.user.id)
-        return [Reply(ctx.t(exc.key, **exc.params)), *await resume(ctx, int(args[0]))]
+        return [Reply(ctx.t(exc.key, **exc.params)), *await resume(ctx, arg_int(args, 0))]
 
 
 async def resume(ctx: Ctx, request_id: int) -> list[Reply]:

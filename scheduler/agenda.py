@@ -51,6 +51,7 @@ class AgendaItem:
     person: str | None
     no_shows: int
     note: str | None
+    created_at: dt.datetime  # what a button stamps, to prove it names this very booking
 
 
 def day_bounds(day: dt.date, tz: dt.tzinfo, days: int = 1) -> tuple[dt.datetime, dt.datetime]:
@@ -70,7 +71,7 @@ async def load(session: AsyncSession, counselor_id: int, start: dt.datetime, end
     names = await bookings.person_names(session, people)
     missed = await bookings.no_show_counts(session, people)
     return [AgendaItem(b.id, b.user_id, b.type, b.status, b.starts_at, b.ends_at, places[b.place_id],
-                       names.get(b.user_id), missed.get(b.user_id, 0), b.note) for b in rows]
+                       names.get(b.user_id), missed.get(b.user_id, 0), b.note, b.created_at) for b in rows]
 
 
 def date_text(t: Translator, day: dt.date) -> str:

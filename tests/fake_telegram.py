@@ -195,6 +195,8 @@ class FakeTelegram:
         setWebhook's max_connections), each chat's in order. None: one POST per update, one at
         a time (deterministic, for tests of the webhook itself)."""
         self.webhook_retry = webhook_retry
+        # Seconds each sendMessage takes before it is recorded (None: at once).
+        self.send_delay: Callable[[Call], float] | None = None
         self.bot_user: JSONDict = {
             "id": bot_id, "is_bot": True, "first_name": first_name, "username": username,
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -322,6 +324,9 @@ class FakeTelegram:
             call.params = await self._read_params(request)
             call.chat_id = _chat_key(call.params.get("chat_id"))
             self._inject_faults(call)
+            if self.send_delay is not None and call.method == "sendMessage":
+                # A slow network for some sends (a test's choice): what is sent meanwhile overtakes.
+                await asyncio.sleep(self.send_delay(call))
             return await impl(call.params) if impl is not None else True
         except (TypeError, ValueError, KeyError, AttributeError) as exc:  # malformed parameters
             raise _bad(f"invalid parameters for {call.method}: {exc!r}") from exc

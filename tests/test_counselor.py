@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.cli_counselors import import_file
+from bot.core import stamp
 from scheduler.agenda import send_daily_agenda
 from storage import bookings, counselors, seekers, users
 from storage.models import (
@@ -406,13 +407,21 @@ async def test_agenda_marks_attended_and_no_show_and_refuses_forged_presses(harn
     assert await bookings_no_shows(harness, one) == 2
 
     # Forged, repeated, foreign or early presses: refused, nothing changes.
-    await chat.press_payload(f"cs:at:{started}")
+    async def proof(booking_id: int) -> str:
+        return f"{booking_id}:{stamp((await _booking(harness, booking_id)).created_at)}"
+
+    await chat.press_payload(f"cs:at:{await proof(started)}")
     assert "이미 처리된 상담" in chat.text
-    await chat.press_payload(f"cs:at:{foreign}")
+    await chat.press_payload(f"cs:at:{await proof(foreign)}")
     assert "찾을 수 없는 상담" in chat.text
-    await chat.press_payload(f"cs:ns:{later}")
+    await chat.press_payload(f"cs:ns:{await proof(later)}")
     assert "아직 시작하지 않은" in chat.text
-    for garbage in ("cs:at:abc", "cs:at", "cs:zz:1", "cs:at:99999"):
+    # Without the stamp, or with another record's, the press acts on nothing.
+    await chat.press_payload(f"cs:ns:{later}")
+    assert "만료" in chat.text
+    await chat.press_payload(f"cs:ns:{later}:zzz")  # another booking's stamp
+    assert "찾을 수 없는 상담" in chat.text
+    for garbage in ("cs:at:abc", "cs:at", "cs:zz:1", "cs:at:99999:x", "cs:at:-1:x", "cs:at:99999999999999999999"):
         response = await chat.press_payload(garbage)
         assert "만료" in chat.text or "찾을 수 없는" in chat.text, garbage
         assert "Traceback" not in chat.text and (response.toast or chat.replies)
@@ -422,7 +431,7 @@ async def test_agenda_marks_attended_and_no_show_and_refuses_forged_presses(harn
     assert (await _booking(harness, earlier)).status == "no_show"
 
     other_chat = harness.chat(781)
-    await other_chat.press_payload(f"cs:at:{later}")
+    await other_chat.press_payload(f"cs:at:{await proof(later)}")
     assert "찾을 수 없는 상담" in other_chat.text
 
     harness.clock.advance(hours=5)  # 15:00 in Seoul

@@ -9,7 +9,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from bot.core import Invalid
+from bot.core import Invalid, stamp
 from bot.forms import FieldInput
 from handlers import parsers
 from storage.models import AuditEntry, Event, Identity, Membership, OutboxMessage, PitchApplication
@@ -225,19 +225,20 @@ async def test_admin_shortlists_selects_and_a_second_press_changes_nothing(harne
     await admin.send(f"/pitches {event_id}")
     assert "서울팀" in admin.text and "부산팀" in admin.text and "대구팀" in admin.text
     shortlist = buttons(admin)["후보 선정"][0]
-    assert shortlist == f"pia:sl:{seoul.id}"
+    assert shortlist == f"pia:sl:{seoul.id}:{stamp(seoul.created_at)}"
     await admin.press_payload(shortlist)
     assert "후보" in admin.text
     assert buttons(admin).keys() == {"발표팀 선정", "미선정"}
     await admin.press_payload(shortlist)
     assert "이미 처리되었어요" in admin.text
-    await admin.press_payload(f"pia:sel:{seoul.id}")
+    await admin.press_payload(f"pia:sel:{seoul.id}:{stamp(seoul.created_at)}")
     assert "발표팀 선정" in admin.text and not buttons(admin)
-    await admin.press_payload(f"pia:rej:{busan.id}")
+    await admin.press_payload(f"pia:rej:{busan.id}:{stamp(busan.created_at)}")
     assert "미선정" in admin.text
 
     second_admin = harness.chat(ADMIN_ID)
-    for forged in (f"pia:rej:{seoul.id}", f"pia:sel:{seoul.id}", f"pia:sel:{busan.id}"):
+    for forged in (f"pia:rej:{seoul.id}:{stamp(seoul.created_at)}", f"pia:sel:{seoul.id}:{stamp(seoul.created_at)}",
+                   f"pia:sel:{busan.id}:{stamp(busan.created_at)}"):
         await second_admin.press_payload(forged)
         assert "이미 처리되었어요" in second_admin.text
     rows = {r.team: r for r in await applications(harness)}
@@ -248,7 +249,7 @@ async def test_admin_shortlists_selects_and_a_second_press_changes_nothing(harne
     assert actions == ["pitch.shortlisted", "pitch.selected", "pitch.rejected"]
     await admin.send(f"/pitches {event_id}")
     assert "후보 0 · 발표팀 1 · 미선정 1" in admin.text
-    await admin.press_payload("pia:sel:999999")
+    await admin.press_payload("pia:sel:999999:abc")
     assert "찾을 수 없어요" in admin.text
 
 
@@ -257,8 +258,8 @@ async def test_results_are_told_once_to_selected_and_not_selected(harness: Harne
     await harness.deliver()  # the admins' notices
     harness.notifier.sent.clear()
     admin = harness.chat(ADMIN_ID)
-    await admin.press_payload(f"pia:sel:{seoul.id}")
-    await admin.press_payload(f"pia:rej:{busan.id}")
+    await admin.press_payload(f"pia:sel:{seoul.id}:{stamp(seoul.created_at)}")
+    await admin.press_payload(f"pia:rej:{busan.id}:{stamp(busan.created_at)}")
 
     seoul_chat = harness.chat(610)
     await seoul_chat.send("/pitch")
@@ -278,7 +279,7 @@ async def test_results_are_told_once_to_selected_and_not_selected(harness: Harne
     assert "선정되지 않았어요" in rejected["text"] and "부산팀" in rejected["text"]
     assert harness.notifier.to(612) == []
 
-    await admin.press_payload(f"pia:rej:{daegu.id}")
+    await admin.press_payload(f"pia:rej:{daegu.id}:{stamp(daegu.created_at)}")
     await admin.send(f"/pitches {event_id} notify")
     assert "새로 보낸 알림 1건" in admin.text and "아직 결정하지 않은 신청: 0건" in admin.text
     assert await harness.deliver() == 1
@@ -316,8 +317,9 @@ async def test_presenter_csv_for_investors(harness: Harness) -> None:
     assert "아직 발표팀으로 선정된 팀이 없어요" in admin.text
     rows = {r.user_id: r for r in await applications(harness)}
     for row in list(rows.values())[:2]:
-        await admin.press_payload(f"pia:sel:{row.id}")
-    await admin.press_payload(f"pia:rej:{list(rows.values())[2].id}")
+        await admin.press_payload(f"pia:sel:{row.id}:{stamp(row.created_at)}")
+    third = list(rows.values())[2]
+    await admin.press_payload(f"pia:rej:{third.id}:{stamp(third.created_at)}")
     await admin.send(f"/pitches {event_id}")
     await admin.press("CSV 내보내기")
     [reply] = [r for r in admin.replies if r.file is not None]
@@ -336,7 +338,8 @@ async def test_presenter_csv_for_investors(harness: Harness) -> None:
 async def test_non_admins_pressing_admin_buttons_change_nothing(harness: Harness) -> None:
     event_id, (seoul, _busan, _daegu) = await _three_applications(harness)
     intruder = harness.chat(610)  # even an applicant
-    for forged in (f"pia:sel:{seoul.id}", f"pia:rej:{seoul.id}", f"pia:sl:{seoul.id}", f"pia:nt:{event_id}",
+    proof = f"{seoul.id}:{stamp(seoul.created_at)}"
+    for forged in (f"pia:sel:{proof}", f"pia:rej:{proof}", f"pia:sl:{proof}", f"pia:nt:{event_id}",
                    f"pia:csv:{event_id}", f"pia:ls:{event_id}:0"):
         response = await intruder.press_payload(forged)
         assert "관리자만" in intruder.text and response.toast

@@ -175,7 +175,7 @@ async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_
     # Someone else pressing the counselor's button changes nothing.
     stranger = harness.chat(5999)
     await stranger.press_payload(marks["채용"])
-    assert "다른 상담사" in stranger.text
+    assert "찾을 수 없어요" in stranger.text
 
     counselor = harness.chat(7001)
     await counselor.send("/referrals")
@@ -233,7 +233,7 @@ async def test_without_counselors_the_admins_get_the_referral(harness: Harness) 
     await chat.send("/delete")
     await chat.press("삭제")
     await admin.press_payload(note["buttons"][0][0]["payload"])
-    assert "더 이상 없어요" in admin.text
+    assert "찾을 수 없어요" in admin.text
 
 
 async def test_a_posting_deleted_or_closed_while_shown(harness: Harness) -> None:

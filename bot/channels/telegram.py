@@ -175,12 +175,16 @@ class TelegramChannel:
             if query is not None:
                 await self._answer(query.id, None)
             return
-        response = await self.engine.handle(incoming)
-        if query is not None:
-            await self._answer(query.id, response.toast)
         source = query.message if query is not None and isinstance(query.message, Message) else None
-        # A person is waiting for this answer: let the limiter sit out a flood wait and retry.
-        await self.render(int(incoming.chat_id), response, source, rate_limit_args=REPLY_RETRIES)
+
+        async def deliver(response: Response) -> None:
+            if query is not None:
+                await self._answer(query.id, response.toast)
+            # A person is waiting for this answer: let the limiter sit out a flood wait and retry.
+            await self.render(int(incoming.chat_id), response, source, rate_limit_args=REPLY_RETRIES)
+
+        # Sent inside the person's turn: the answer to their next message waits until this one is out.
+        await self.engine.handle(incoming, deliver=deliver)
 
     async def _answer(self, query_id: str, text: str | None) -> None:
         try:
