@@ -7,9 +7,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class BrokenReferences(RuntimeError):
+    """An upgrade left rows referring to rows that do not exist; it was rolled back."""
 
 
 def alembic_config(url: str = "") -> Config:
@@ -27,6 +31,29 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise BrokenReferences(f"upgrade to {revision} left {len(broken)} broken references "
+                                       f"(first in table {broken[0][0]}): rolled back")
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_run)
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite can change a table's key only by rebuilding it, and dropping the old table
+            # with foreign keys on would delete every row referring to it. The switch works only
+            # outside a transaction, so it is set on the driver before the upgrade's begins.
+            await _foreign_keys(conn, on=False)
+        try:
+            async with conn.begin():
+                await conn.run_sync(_run)
+        finally:
+            if sqlite:
+                await _foreign_keys(conn, on=True)
+
+
+async def _foreign_keys(conn: AsyncConnection, *, on: bool) -> None:
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    cursor = await driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    await cursor.close()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -67,6 +68,21 @@ class Base(AsyncAttrs, DeclarativeBase):
         }
     )
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and has_surrogate_key(table):
+            # Ids are never reused (DESIGN.md §5): without AUTOINCREMENT SQLite gives a deleted
+            # newest row's id to the next insert, and an old button or key would reach it.
+            # PostgreSQL's sequences never go back; the option means nothing there.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+def has_surrogate_key(table: Table) -> bool:
+    """Keyed by one integer column of its own (not a person's id borrowed from users)."""
+    key = list(table.primary_key.columns)
+    return len(key) == 1 and isinstance(key[0].type, Integer) and not key[0].foreign_keys
 
 
 class User(Base):
