@@ -224,6 +224,21 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
+class OutboxSubject(Base):
+    """A person an outbox message names or describes, whoever it is addressed to (an alert to
+    staff about a seeker, a counselor's agenda listing several people). Erasing the person
+    (/delete, the retention run) deletes the message with them, sent or still queued, in one
+    statement (`storage.outbox.forget`); a message to the person themselves goes with them
+    anyway (`user_id`). A table, not a column: one agenda names everyone booked that day."""
+
+    __tablename__ = "outbox_subjects"
+    __table_args__ = (Index("ix_outbox_subjects_user", "user_id"),)
+
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
 class AuditEntry(Base):
     """Who decided what, for admins' actions (ids only, no personal data)."""
 
@@ -685,6 +700,18 @@ class ServedFile(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[timestamp]
     expires_at: Mapped[timestamp]
+
+
+class ServedFileSubject(Base):
+    """A person a file behind a link names or describes when it is not only theirs (an export
+    handed to an admin): erasing the person deletes the file (`storage.files.forget`)."""
+
+    __tablename__ = "served_file_subjects"
+    __table_args__ = (Index("ix_served_file_subjects_user", "user_id"),)
+
+    file_id: Mapped[str] = mapped_column(String(32), ForeignKey("served_files.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class LinkCode(Base):
