@@ -3,6 +3,8 @@ can never reach a record made later (DESIGN.md §5)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -10,10 +12,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text
 
+from bot.core import Incoming
 from storage.db import create_engine, session_factory
+from storage.demo import generate
 from storage.migrate import upgrade
-from storage.models import Base, Membership, OutboxMessage, Referral, User, has_surrogate_key
+from storage.models import AuditEntry, Base, Membership, OutboxMessage, Referral, User, has_surrogate_key
 from tests.conftest import ADMIN_ID, START, Chat, Harness, register
+from tests.test_events import EVENT_START, seed_event
 from tests.test_jobs import demo, posting_ids
 from tests.test_membership import apply
 
@@ -140,3 +145,76 @@ async def test_a_database_made_before_the_change_keeps_its_rows_and_never_reuses
         await s.execute(delete(User).where(User.id == 2))
         assert await s.scalar(select(func.count()).select_from(Membership)) == 1
     await engine.dispose()
+
+
+# --- keys that name something that cannot recur ----------------------------------------------------
+
+
+async def test_a_person_who_deleted_everything_and_applies_again_reaches_the_admins_again(harness: Harness) -> None:
+    await demo(harness)
+    person, admin = harness.chat(611), harness.chat(ADMIN_ID)
+    await admin.send("/help")  # the admin has written to the bot: alerts go to their identity
+    await register(person)
+    await _ask_referral(person)
+    await apply(person, team="첫팀")
+    await harness.deliver()
+    first = harness.notifier.to(ADMIN_ID)
+    assert [n for n in first if "새 취업알선 요청" in n["text"]] and [n for n in first if "첫팀" in n["text"]]
+    await admin.press_payload(_button(next(n for n in first if "새 취업알선 요청" in n["text"]), "불발"))
+
+    await _erase(person)
+    await register(person)
+    await _ask_referral(person)
+    await apply(person, team="둘째팀")
+    assert "접수되었어요" in person.text
+    await harness.deliver()
+    again = harness.notifier.to(ADMIN_ID)[len(first):]
+    assert [n for n in again if "새 취업알선 요청" in n["text"]], again
+    assert [n for n in again if "새 공동회원 신청" in n["text"] and "둘째팀" in n["text"]], again
+    await admin.press_payload(_button(next(n for n in again if "새 취업알선 요청" in n["text"]), "불발"))
+
+    async with harness.sessions() as s:
+        subjects = list(await s.scalars(select(AuditEntry.subject).where(AuditEntry.action == "referral.declined")))
+    assert len(subjects) == 2 and len(set(subjects)) == 2  # two referrals, two names
+
+
+async def test_an_event_moved_after_its_first_reminder_was_sent_is_reminded_again(harness: Harness) -> None:
+    event_id = await seed_event(harness)  # 3/20 14:00
+    person = harness.chat(1)
+    await person.press_payload(f"ev:reg:{event_id}")
+    assert "신청했어요" in person.text
+    harness.clock._now = EVENT_START - dt.timedelta(hours=20)
+    await harness.deliver()
+    assert any("내일" in m["text"] or "IR 피칭 실전" in m["text"] for m in harness.notifier.to(1))
+    admin = harness.chat(ADMIN_ID)
+    await admin.send(f"/event {event_id}")
+    await admin.press("수정")
+    await admin.press("시작")
+    await admin.send("3/23 14:00")
+    await admin.press("제출")
+    assert "종료가 시작보다 앞서요" in admin.text
+    await admin.send("16:00")
+    await admin.press("제출")
+    assert "수정했어요" in admin.text, admin.text
+    moved = dt.datetime(2026, 3, 23, 14, tzinfo=EVENT_START.tzinfo)
+    async with harness.sessions() as s:
+        pending = set(await s.scalars(select(OutboxMessage.due_at).where(
+            OutboxMessage.kind == "event.reminder", OutboxMessage.status == "pending")))
+    assert pending == {moved - dt.timedelta(hours=24), moved - dt.timedelta(hours=1)}
+
+
+async def test_an_import_is_audited_against_the_firm_register_not_a_made_up_reference(harness: Harness) -> None:
+    data = json.dumps(generate(harness.clock.now().date(), firms=3, min_postings=3), ensure_ascii=False).encode()
+
+    async def fetch(_ref: str) -> bytes:
+        return data
+
+    harness.engine.file_fetcher = fetch
+    for _ in range(2):
+        await harness.engine.handle(Incoming("telegram", str(ADMIN_ID), str(ADMIN_ID), attachment="document",
+                                             file_ref="ref"))
+        await harness.engine.idle()
+    async with harness.sessions() as s:
+        entries = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "firms.import")))
+    # "rows:6" twice read as one thing imported twice; a count is a detail, not what was acted on.
+    assert [(e.subject, e.details) for e in entries] == [("firms", {"rows": 6})] * 2
