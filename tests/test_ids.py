@@ -10,9 +10,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select, text
 
 from bot.core import Incoming
+from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.demo import generate
 from storage.migrate import upgrade
@@ -218,3 +220,37 @@ async def test_an_import_is_audited_against_the_firm_register_not_a_made_up_refe
         entries = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "firms.import")))
     # "rows:6" twice read as one thing imported twice; a count is a detail, not what was acted on.
     assert [(e.subject, e.details) for e in entries] == [("firms", {"rows": 6})] * 2
+
+
+async def test_an_upgrade_that_leaves_rows_referring_to_nothing_is_rolled_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine, "0010")
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(f"INSERT INTO users (id, locale, role, created_at, last_seen_at) "
+                   f"VALUES (1, 'ko', 'user', {NOW}, {NOW})")
+        db.execute("INSERT INTO identities (user_id, channel, external_id, chat_id) VALUES (1, 'telegram', '1', '1')")
+        # Broken before any upgrade (foreign keys off): not made worse, so not refused.
+        db.execute("INSERT INTO identities (user_id, channel, external_id, chat_id) VALUES (99, 'telegram', '9', '9')")
+        db.commit()
+    real = migrate.command.upgrade
+
+    def careless(cfg: Any, revision: str) -> None:
+        real(cfg, revision)
+        cfg.attributes["connection"].exec_driver_sql("DELETE FROM users WHERE id = 1")
+
+    monkeypatch.setattr(migrate.command, "upgrade", careless)
+    with pytest.raises(migrate.BrokenReferences):
+        await upgrade(engine)
+    monkeypatch.undo()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0010"
+        assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+        assert "AUTOINCREMENT" not in _sqlite_schema(path)["users"]
+    await upgrade(engine)
+    await upgrade(engine)  # nothing to do: nothing checked
+    assert "AUTOINCREMENT" in _sqlite_schema(path)["users"]
+    async with session_factory(engine)() as s:
+        assert await s.scalar(text("PRAGMA foreign_keys")) == 1
+    await engine.dispose()
