@@ -7,7 +7,7 @@ describes, whoever it is addressed to, so that erasing a person (/delete, retent
 those along in one statement; a message can be about several people (a counselor's agenda).
 
 A SQLite table whose key is a plain INTEGER PRIMARY KEY hands the id of a deleted newest row
-to the next insert, so an admin's button, a link or a dedupe key naming a record erased by
+to the next insert, so an admin's button, an audit entry or a dedupe key naming a record erased by
 /delete could reach someone else's record made later. With AUTOINCREMENT SQLite keeps the
 largest id ever given in sqlite_sequence and never goes below it. The key cannot be changed
 in place: each such table is rebuilt (batch mode: a copy with the new definition, the rows
@@ -15,7 +15,7 @@ copied with their ids, the old table dropped, the copy renamed), then sqlite_seq
 to the table's largest id. PostgreSQL's sequences never hand an id out twice: nothing to do.
 
 Ids of rows deleted before this migration, above the largest id left, cannot be known any
-more; staff buttons carry the record's creation time for those.
+more: each may be handed out once more, which no id alone can tell.
 
 The rebuild drops tables that others refer to: it must run with foreign keys off, or SQLite
 would delete every referring row with them (`storage.migrate.upgrade` turns them off, and
