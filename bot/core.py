@@ -107,6 +107,9 @@ class FileOut:
     data: bytes
     mime: str
     caption: str | None = None
+    # The people the file names or describes besides its recipient (an export): a channel that
+    # keeps it behind a link deletes it when any of them is erased.
+    about: tuple[int, ...] = ()
 
 
 @dataclass

@@ -310,7 +310,7 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
             text = tr("counselor.booking_moved", old=when_label(tr, moved_from.starts_at, tz)) + "\n" + text
         return Reply(text)
 
-    await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind)
+    await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind, about=booking.user_id)
     if moved_from is not None and moved_from.counselor_id != booking.counselor_id:
         await _tell_counselor_cancelled(ctx, moved_from, name)
     for which, before in (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1))):
@@ -334,7 +334,7 @@ async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> No
     tz = ctx.settings.tz
     await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr(
         "counselor.booking_cancelled", name=name, type=tr(f"type.{booking.type}"),
-        when=when_label(tr, booking.starts_at, tz))), kind="booking.cancelled")
+        when=when_label(tr, booking.starts_at, tz))), kind="booking.cancelled", about=booking.user_id)
 
 
 BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm)

@@ -215,7 +215,7 @@ async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
         ctx,
         lambda tr: Reply(tr("pitch.admin_new", event=event_label(tr, event, tz)) + "\n\n"
                          + application_text(tr, row, tz), decision_buttons(tr, row)),
-        kind="pitch.new", dedupe_key=f"pitch:{row.id}:new",
+        kind="pitch.new", dedupe_key=f"pitch:{row.id}:new", about=row.user_id,
     )
     return [Reply(t("pitch.submitted", team=row.team, event=event_label(t, event, tz))), await ctx.app.menu(ctx)]
 
@@ -355,7 +355,8 @@ async def export(ctx: Ctx, event_id: int) -> list[Reply]:
     await audit(ctx.session, ctx.user.id, "pitch.export", f"event:{event.id}", ctx.now, {"rows": len(found)})
     log.info("pitch presenters exported event=%s rows=%s admin=%s", event.id, len(found), ctx.user.id)
     caption = t("pitch.csv_caption", event=event_label(t, event, tz), n=len(found))
-    file = FileOut(f"demoday-{event.id}-presenters.csv", presenters_csv(t, found), "text/csv", caption=caption)
+    file = FileOut(f"demoday-{event.id}-presenters.csv", presenters_csv(t, found), "text/csv", caption=caption,
+                   about=tuple(p.user_id for p in found))
     return [Reply(caption, file=file)]
 
 

@@ -92,7 +92,7 @@ async def on_file(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("import.failed", reason=t("import.empty")))]
     channel, chat_id, user_id = ctx.identity.channel, ctx.identity.chat_id, ctx.user.id
     now, today, locale = ctx.now, local_today(ctx.now, ctx.settings), ctx.user.locale
-    await audit(ctx.session, user_id, "firms.import", f"rows:{len(rows)}", now)
+    await audit(ctx.session, user_id, "firms.import", "firms", now, {"rows": len(rows)})
 
     async def job(sessions: async_sessionmaker[AsyncSession], kick: Callable[[], None]) -> None:
         tr = translator(locale)

@@ -84,7 +84,7 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
             lambda tr: Reply(tr("handoff.request", name=name),
                              [[Button(tr("handoff.accept"),
                                       payload("ho", "a", handoff.id, stamp(handoff.created_at)))]]),
-            kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}")
+            kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}", about=ctx.user.id)
     _enter(ctx.conv, USER_MODE, handoff.id)
     return [Reply(t("handoff.waiting"))]
 
@@ -147,7 +147,7 @@ async def relay(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             return [Reply(t("handoff.gone"))]
         name = await person_name(ctx, ctx.user.id)
         await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr("handoff.from_user", name=name, text=text)),
-                             kind="handoff.message")
+                             kind="handoff.message", about=ctx.user.id)
     else:
         counselor = await counselors.by_user(ctx.session, ctx.user.id)
         shown = counselor.display_name if counselor else ""
@@ -196,7 +196,8 @@ async def _release_other_side(ctx: Ctx, handoff: Handoff, by_counselor: bool) ->
             return Reply(tr("handoff.counselor_ended"), [[Button(tr("menu.open"), payload("m", "menu"))]])
         return Reply(tr("handoff.other_ended"))
 
-    await notify.to_user(ctx, other_user, told, kind="handoff.ended")
+    await notify.to_user(ctx, other_user, told, kind="handoff.ended",
+                         about=None if by_counselor else handoff.user_id)
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

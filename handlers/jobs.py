@@ -336,9 +336,9 @@ async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: 
     if row.counselor_id is not None:
         counselor = await counselors.get(ctx.session, row.counselor_id)
         if counselor is not None and await notify.to_user(ctx, counselor.user_id, render, kind="referral.new",
-                                                          dedupe_key=key):
+                                                          dedupe_key=key, about=row.user_id):
             return
-    await notify.to_admins(ctx, render, kind="referral.new", dedupe_key=key)
+    await notify.to_admins(ctx, render, kind="referral.new", dedupe_key=key, about=row.user_id)
 
 
 async def not_interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

@@ -102,7 +102,7 @@ async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
         ctx,
         lambda tr: Reply(tr("admin.new_application") + "\n\n" + application_text(tr, row, tz),
                          decision_buttons(tr, row)),
-        kind="membership.new", dedupe_key=f"membership.new:{row.id}",
+        kind="membership.new", dedupe_key=f"membership.new:{row.id}", about=row.user_id,
     )
     return [Reply(t("membership.submitted", team=row.team_name)), await ctx.app.menu(ctx)]
 

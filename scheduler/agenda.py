@@ -138,7 +138,8 @@ async def send_daily_agenda(sessions: async_sessionmaker[AsyncSession], settings
             reply = daily_reply(translator(user.locale), counselor.display_name, today, items, tz)
             if await outbox.enqueue(session, channel=identity.channel, chat_id=identity.chat_id, user_id=user.id,
                                     kind="counselor.agenda", payload=reply.to_payload(), now=now,
-                                    dedupe_key=f"agenda:{counselor.id}:{today.isoformat()}"):
+                                    dedupe_key=f"agenda:{counselor.id}:{today.isoformat()}",
+                                    about=[item.user_id for item in items]):
                 queued += 1
     log.info("daily agenda queued=%s day=%s", queued, today.isoformat())
     return queued

@@ -98,7 +98,7 @@ async def queue_offer(session: AsyncSession, event: Event, reg: EventRegistratio
 async def queue_reminders(session: AsyncSession, event: Event, user_id: int, now: dt.datetime,
                           tz: dt.tzinfo) -> int:
     """Reminders 24 h and 1 h before (those still ahead); they come even to people who opted out."""
-    await events.forget_withdrawn_reminders(session, event.id, user_id)
+    await events.forget_withdrawn_reminders(session, event, user_id)
     queued = 0
     for which, before in (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1))):
         due = event.starts_at - before
@@ -108,8 +108,8 @@ async def queue_reminders(session: AsyncSession, event: Event, user_id: int, now
         def render(tr: Translator, which: str = which) -> Reply:
             return reminder_reply(tr, event, which, tz)
 
-        queued += await queue_to(session, user_id, render, kind="event.reminder", now=now, due_at=due,
-                                 dedupe_key=events.reminder_key(event.id, user_id, which))
+        queued += await queue_to(session, user_id, render, kind=events.REMINDER_KIND, now=now, due_at=due,
+                                 dedupe_key=events.reminder_key(event.id, user_id, which, event.starts_at))
     return queued
 
 

@@ -25,11 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox
 from storage.models import Event, EventRegistration, OutboxMessage
 
 KINDS = ("academy", "demo_day", "startup_school", "networking", "job_fair", "other")
@@ -377,8 +376,13 @@ async def attendees(session: AsyncSession, event_id: int) -> list[int]:
 # --- reminders (outbox rows found again by their dedupe keys) --------------------------------------
 
 
-def reminder_key(event_id: int, user_id: int, which: str) -> str:
-    return f"event:{event_id}:{user_id}:{which}"
+REMINDER_KIND = "event.reminder"
+
+
+def reminder_key(event_id: int, user_id: int, which: str, starts_at: dt.datetime) -> str:
+    """One reminder of one start: an event moved after a reminder went out is reminded of again
+    (with the event and the person alone, the new reminder's key was the sent one's)."""
+    return f"event:{event_id}:{user_id}:{which}:{starts_at.astimezone(dt.UTC):%Y%m%d%H%M}"
 
 
 def announce_key(event_id: int, user_id: int) -> str:
@@ -386,13 +390,21 @@ def announce_key(event_id: int, user_id: int) -> str:
 
 
 async def withdraw_reminders(session: AsyncSession, event_id: int, user_ids: Sequence[int]) -> int:
-    """Withdraws the people's pending reminders for the event (a cancellation or a new time)."""
-    keys = [reminder_key(event_id, uid, which) for uid in user_ids for which in REMINDERS]
-    return await outbox.withdraw(session, keys, "event registration cancelled or moved")
+    """Withdraws the people's pending reminders for the event (a cancellation or a new time),
+    whatever start they were for."""
+    if not user_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.user_id.in_(list(user_ids)), OutboxMessage.status == "pending",
+               OutboxMessage.kind == REMINDER_KIND,
+               OutboxMessage.dedupe_key.startswith(f"event:{event_id}:", autoescape=True))
+        .values(status="cancelled", last_error="event registration cancelled or moved"))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def forget_withdrawn_reminders(session: AsyncSession, event_id: int, user_id: int) -> None:
+async def forget_withdrawn_reminders(session: AsyncSession, event: Event, user_id: int) -> None:
     """Drops withdrawn reminder rows so that a returning person gets fresh ones (dedupe keys are unique)."""
-    keys = [reminder_key(event_id, user_id, which) for which in REMINDERS]
+    keys = [reminder_key(event.id, user_id, which, event.starts_at) for which in REMINDERS]
     await session.execute(delete(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys),
                                                       OutboxMessage.status == "cancelled"))

@@ -17,13 +17,14 @@ import io
 import mimetypes
 import secrets
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ServedFile
+from storage.models import ServedFile, ServedFileSubject
 
 # Leading bytes of the formats people send to a job centre, and what they are.
 _SIGNATURES = (
@@ -40,12 +41,24 @@ _OLE = (("HwpSummaryInformation", "hwp"), ("WordDocument", "doc"), ("Workbook", 
 
 
 async def store(session: AsyncSession, *, user_id: int | None, filename: str, mime: str, data: bytes,
-                now: dt.datetime, ttl: dt.timedelta) -> ServedFile:
+                now: dt.datetime, ttl: dt.timedelta, about: Iterable[int] = ()) -> ServedFile:
+    """Keep a file for `user_id`'s link; `about`: other people it names or describes (an export
+    handed to an admin), so that erasing any of them deletes it (`forget`)."""
     row = ServedFile(id=secrets.token_urlsafe(18), user_id=user_id, filename=filename[:120], mime=mime[:80],
                      data=data, created_at=now, expires_at=now + ttl)
     session.add(row)
     await session.flush()
+    session.add_all(ServedFileSubject(file_id=row.id, user_id=person) for person in sorted(set(about)))
     return row
+
+
+async def forget(session: AsyncSession, user_ids: Sequence[int]) -> int:
+    """Erasure: delete every file about these people, whoever holds its link; returns how many."""
+    if not user_ids:
+        return 0
+    about = select(ServedFileSubject.file_id).where(ServedFileSubject.user_id.in_(list(user_ids)))
+    result = await session.execute(delete(ServedFile).where(ServedFile.id.in_(about)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def content_id(data: bytes) -> str:

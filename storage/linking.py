@@ -20,7 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import advisory_xact_lock
-from storage.models import Base, EventRegistration, Identity, LinkAttempt, LinkCode, User
+from storage.models import (
+    Base,
+    EventRegistration,
+    Identity,
+    LinkAttempt,
+    LinkCode,
+    OutboxSubject,
+    ServedFileSubject,
+    User,
+)
 
 CODE_TTL = dt.timedelta(minutes=10)
 # Wrong codes one person may type per window: a 6-digit code cannot be guessed in so few tries.
@@ -105,6 +114,11 @@ async def merge(session: AsyncSession, source_id: int, target: User, now: dt.dat
         await session.execute(delete(EventRegistration).where(
             EventRegistration.user_id == loser, EventRegistration.status == "cancelled",
             exists().where(and_(other.c.event_id == EventRegistration.event_id, other.c.user_id == keeper))))
+    # A message or file about both sides (one agenda listing both) is about the one person once.
+    for subject, held in ((OutboxSubject, OutboxSubject.outbox_id), (ServedFileSubject, ServedFileSubject.file_id)):
+        also = subject.__table__.alias("also")
+        await session.execute(delete(subject).where(subject.user_id == source_id, exists().where(
+            and_(also.c[held.key] == held, also.c.user_id == target.id))))
     moved: dict[str, int] = {}
     outer = await session.begin_nested()
     for table_name, column in _user_columns():

@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -67,6 +68,21 @@ class Base(AsyncAttrs, DeclarativeBase):
         }
     )
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and has_surrogate_key(table):
+            # Ids are never reused (DESIGN.md §5): without AUTOINCREMENT SQLite gives a deleted
+            # newest row's id to the next insert, and an old button or key would reach it.
+            # PostgreSQL's sequences never go back; the option means nothing there.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+def has_surrogate_key(table: Table) -> bool:
+    """Keyed by one integer column of its own (not a person's id borrowed from users)."""
+    key = list(table.primary_key.columns)
+    return len(key) == 1 and isinstance(key[0].type, Integer) and not key[0].foreign_keys
 
 
 class User(Base):
@@ -206,6 +222,21 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[timestamp]
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class OutboxSubject(Base):
+    """A person an outbox message names or describes, whoever it is addressed to (an alert to
+    staff about a seeker, a counselor's agenda listing several people). Erasing the person
+    (/delete, the retention run) deletes the message with them, sent or still queued, in one
+    statement (`storage.outbox.forget`); a message to the person themselves goes with them
+    anyway (`user_id`). A table, not a column: one agenda names everyone booked that day."""
+
+    __tablename__ = "outbox_subjects"
+    __table_args__ = (Index("ix_outbox_subjects_user", "user_id"),)
+
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class AuditEntry(Base):
@@ -669,6 +700,18 @@ class ServedFile(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[timestamp]
     expires_at: Mapped[timestamp]
+
+
+class ServedFileSubject(Base):
+    """A person a file behind a link names or describes when it is not only theirs (an export
+    handed to an admin): erasing the person deletes the file (`storage.files.forget`)."""
+
+    __tablename__ = "served_file_subjects"
+    __table_args__ = (Index("ix_served_file_subjects_user", "user_id"),)
+
+    file_id: Mapped[str] = mapped_column(String(32), ForeignKey("served_files.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class LinkCode(Base):

@@ -18,15 +18,18 @@ with a thousand messages a second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy import Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, KakaoTask, OutboxMessage
+from storage.models import Identity, KakaoTask, OutboxMessage, OutboxSubject
+
+# Who a message names or describes (besides its recipient): one person's id, or several.
+About: TypeAlias = int | Iterable[int] | None
 
 MAX_ERROR = 200
 STALE_ERROR = "unknown: process stopped while sending"
@@ -45,21 +48,46 @@ async def enqueue(
     user_id: int | None = None,
     due_at: dt.datetime | None = None,
     dedupe_key: str | None = None,
+    about: About = None,
 ) -> bool:
-    """Queue a message; False when a message with the same dedupe key already exists."""
+    """Queue a message; False when a message with the same dedupe key already exists.
+
+    `about`: the people the message names or describes, when that is not only its recipient
+    (an alert to staff about a seeker): erasing any of them deletes it (`forget`)."""
     row = OutboxMessage(
         user_id=user_id, channel=channel, chat_id=chat_id, kind=kind, payload=payload,
         due_at=due_at or now, status="pending", attempts=0, dedupe_key=dedupe_key, created_at=now,
     )
+    subjects = people(about)
     if dedupe_key is None:
         session.add(row)
-        return True
-    try:
-        async with session.begin_nested():
-            session.add(row)
-        return True
-    except IntegrityError:
-        return False
+    else:
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return False
+    if subjects:
+        await session.flush()  # the row's id, for its subjects
+        session.add_all(OutboxSubject(outbox_id=row.id, user_id=person) for person in subjects)
+    return True
+
+
+def people(about: About) -> list[int]:
+    """`about` as a sorted list of distinct ids."""
+    if about is None:
+        return []
+    return [about] if isinstance(about, int) else sorted(set(about))
+
+
+async def forget(session: AsyncSession, user_ids: Sequence[int]) -> int:
+    """Erasure: delete every message about these people, whoever it is for and whatever its
+    status (a queued alert about someone who is gone must not go out); returns how many."""
+    if not user_ids:
+        return 0
+    about = select(OutboxSubject.outbox_id).where(OutboxSubject.user_id.in_(list(user_ids)))
+    result = await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(about)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Due(NamedTuple):

@@ -46,6 +46,7 @@ class Presenter:
     deck_link: str
     funding_sought: int
     contact_name: str | None
+    user_id: int  # the applicant: erasing them takes an export of the list along
 
 
 def is_open(event: Event, now: dt.datetime) -> bool:
@@ -139,7 +140,7 @@ async def presenters(session: AsyncSession, event_id: int) -> list[Presenter]:
              .outerjoin(SeekerProfile, SeekerProfile.user_id == PitchApplication.user_id)
              .where(PitchApplication.event_id == event_id, PitchApplication.status == "selected")
              .order_by(PitchApplication.created_at, PitchApplication.id))
-    return [Presenter(row.team, row.pitch, row.stage, row.deck_link, row.funding_sought, name)
+    return [Presenter(row.team, row.pitch, row.stage, row.deck_link, row.funding_sought, name, row.user_id)
             for row, name in (await session.execute(query)).all()]
 
 

@@ -6,8 +6,9 @@ still ahead, is pseudonymised rather than deleted, so the reports' figures for p
 periods stay what they were:
 
 - gone: how channels know them (identities, hence every chat id), their conversation
-  state, outbox rows (message texts), counselor chats, link codes, served files, KakaoTalk
-  pages and Event API tasks, hidden postings and the job digest, and free-text survey answers;
+  state, outbox rows (message texts) to them and about them (alerts to staff, agendas, sent or
+  queued), counselor chats, link codes, served files of theirs and about them (exports),
+  KakaoTalk pages and Event API tasks, hidden postings and the job digest, and free-text survey answers;
 - blanked: names, phone numbers, school names, desired jobs and skills, membership
   team names and ideas (and a rejection's reason), booking notes, pitch team, text and
   deck link, unfinished survey drafts;
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import kakao, outbox
+from storage import files, kakao, outbox
 from storage.models import (
     Booking,
     Conversation,
@@ -115,6 +116,9 @@ async def _pseudonymise(session: AsyncSession, ids: Sequence[int], now: dt.datet
     if kakao_keys:
         for keyed in (KakaoPage, KakaoTask):
             report.other_rows += _count(await session.execute(delete(keyed).where(keyed.user_key.in_(kakao_keys))))
+    # Messages and files about them held for someone else (alerts to staff, exports).
+    report.outbox_rows += await outbox.forget(session, ids)
+    report.other_rows += await files.forget(session, ids)
     # Rows addressed to their chats without a user id too (a relayed message, a notice).
     by_chat = [and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id)
                for channel, _, chat_id in chats]

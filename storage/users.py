@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import files, outbox
 from storage.models import Identity, KakaoPage, KakaoTask, User
 
 
@@ -97,7 +98,11 @@ async def mark_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt
 
 
 async def erase(session: AsyncSession, user_id: int) -> None:
-    """Delete a person and everything tied to them (profiles, applications, state, queued messages)."""
+    """Delete a person and everything tied to them (profiles, applications, state, queued messages),
+    and every message and file about them that someone else holds (alerts to staff, exports)."""
+    # Before the person's row: deleting it would take the references to them along.
+    await outbox.forget(session, [user_id])
+    await files.forget(session, [user_id])
     # KakaoTalk's kept answers and Event API tasks are keyed by the Kakao user key, not the person: they go too.
     kakao_keys = select(Identity.external_id).where(Identity.user_id == user_id, Identity.channel == "kakao")
     for model in (KakaoPage, KakaoTask):

@@ -181,8 +181,8 @@ async def test_register_gives_a_seat_an_ics_and_reminders_and_twice_is_refused(h
     assert ics.filename.endswith(".ics") and b"BEGIN:VEVENT" in ics.data and "IR 피칭 실전".encode() in ics.data
     reminders = await outbox_rows(harness, "event.reminder")
     reg = await reg_of(harness, event_id, 1)
-    assert sorted(r.dedupe_key or "" for r in reminders) == [f"event:{event_id}:{reg.user_id}:r1",
-                                                             f"event:{event_id}:{reg.user_id}:r24"]
+    assert sorted(r.dedupe_key or "" for r in reminders) == [f"event:{event_id}:{reg.user_id}:r1:202603200500",
+                                                             f"event:{event_id}:{reg.user_id}:r24:202603200500"]
     assert sorted(r.due_at for r in reminders) == [EVENT_START - dt.timedelta(days=1),
                                                    EVENT_START - dt.timedelta(hours=1)]
     await chat.press_payload(f"ev:reg:{event_id}")

@@ -557,7 +557,7 @@ class KakaoSkill:
         async def store(file: FileOut) -> str:
             ttl = dt.timedelta(minutes=self.settings.file_link_ttl_minutes)
             row = await files.store(session, user_id=user_id, filename=file.filename, mime=file.mime,
-                                    data=file.data, now=now, ttl=ttl)
+                                    data=file.data, now=now, ttl=ttl, about=file.about)
             return file_url(self.settings, row.id, int(row.expires_at.timestamp()))
 
         renderer = Renderer(t, store_file=store, link_file=partial(attachment_url, self.settings),
