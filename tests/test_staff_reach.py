@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -27,6 +28,8 @@ from tests.fake_telegram import FakeTelegram
 from tests.test_booking import COUNSELOR_A, quick_register, seed, to_summary
 from tests.test_broadcast import _queue_everyone
 from tests.test_membership import apply
+from tests.test_telegram import BotProcess, press, say
+from tests.test_telegram import _settings as tg_settings
 
 OTHER_ADMIN = 9002
 NEW_APPLICATION = "새 공동회원 신청"
@@ -235,3 +238,33 @@ async def test_alerts_held_longer_than_the_kept_days_are_purged(
     harness.clock.advance(days=harness.settings.outbox_keep_days + 1)
     await apply_retention(harness.sessions, harness.settings, harness.clock)
     assert await rows_to(harness, ADMIN_ID) == []
+
+
+async def test_the_running_bot_holds_an_admins_alert_until_they_press_start(tmp_path: Path,
+                                                                            fake: FakeTelegram) -> None:
+    """The whole app (polling, outbox ticks) against the fake: the same, end to end."""
+    bot = BotProcess(tg_settings(tmp_path, fake, admin_telegram_ids=f"{ADMIN_ID},{OTHER_ADMIN}"))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        fake.never_started(ADMIN_ID)
+        since = len(fake.calls)
+        fake.user_sends(OTHER_ADMIN, "/start")
+        await fake.wait_reply(OTHER_ADMIN, since=since)
+        await say(fake, "/membership")
+        await press(fake, "예비 창업자")
+        await say(fake, "서울팀")
+        await say(fake, "동네 가게 주문을 돕는 앱입니다.")
+        for label in ("교육", "아이디어", "2명", "동의합니다"):
+            await press(fake, label)
+        since = len(fake.calls)
+        await press(fake, "제출")
+        await fake.wait_for(lambda c: c.ok and c.chat_id == OTHER_ADMIN and "알림을 보낼 수 없어요" in
+                            str(c.params.get("text", "")), since=since, timeout=10)
+        assert not any(NEW_APPLICATION in t for t in texts(fake, ADMIN_ID))
+
+        since = len(fake.calls)
+        fake.user_sends(ADMIN_ID, "/start")
+        await fake.wait_for(lambda c: c.ok and c.chat_id == ADMIN_ID and NEW_APPLICATION in
+                            str(c.params.get("text", "")), since=since, timeout=10)
+    finally:
+        await bot.close()
