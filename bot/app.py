@@ -154,7 +154,7 @@ async def running(
         await upgrade(db)
         sessions = session_factory(db)
         engine = build_engine(settings, sessions, clock=clock, extra_admins=extra_admins)
-        dispatcher = Dispatcher(sessions, notifiers, clock=clock, rate=settings.outbox_rate)
+        dispatcher = Dispatcher(sessions, notifiers, clock=clock, rate=settings.outbox_rate, settings=settings)
         scheduler = Scheduler(settings, sessions, dispatcher, clock=clock, periodic=PERIODIC)
         engine.on_outbox = dispatcher.kick
         if schedule:

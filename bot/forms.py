@@ -4,7 +4,8 @@ A `Form` lists its `Field`s in asking order (like a Rasa form's required slots).
 field has a parser that returns a clean value or raises `Invalid` with a catalog key,
 and/or fixed choices shown as buttons. The runner gives every form the same parts for
 free: progress, Back and Cancel on every step, bounded retries (after three rejected
-answers it explains the field and offers to skip or stop), a summary where any answer
+answers it explains the field and offers to skip or stop; a required question that later
+ones are built from is never skipped, `Form.postponable`), a summary where any answer
 can be corrected before submitting, and resume of an unfinished draft.
 
 State lives in `Conversation` (flow, step, data), read and written on every message:
@@ -106,6 +107,20 @@ class Form:
 
     def applicable(self, answers: Answers) -> list[Field]:
         return [f for f in self.fields if f.when is None or f.when(answers)]
+
+    def postponable(self, fld: Field) -> bool:
+        """Whether a required question may be left for later (after three rejected answers).
+
+        Not when a later question is built from its answer, which the form says with `resets`
+        (the booking's places are those offering its type, its days those of its place): that
+        question would be asked without it, and its choices could not even be computed. Any
+        required question would be the simpler rule, but then a long form (the registration's
+        birth year) could no longer be finished first and completed at the summary. Parsers
+        that compare with an earlier answer (an end after the start) read it with `.get` and
+        `when` conditions are evaluated again before submitting, so they do not need this.
+        """
+        later = {f.name for f in self.fields[self.fields.index(fld) + 1:]}
+        return not later.intersection(fld.resets)
 
 
 def norm(text: str) -> str:
@@ -291,6 +306,17 @@ class FormRunner:
     async def _enter(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
                      error: str | None = None) -> list[Reply]:
         """Asks `fld`, first computing its options when they come from the database."""
+        source = self._unanswered_source(form, st, fld)
+        if source is not None:
+            # A draft saved while such a question could be left for later (see `Form.postponable`):
+            # `fld` cannot be asked without it, so it is asked first, and what was answered without
+            # it is asked again after it rather than kept.
+            dropped = set(source.resets)
+            for name in dropped:
+                st["a"].pop(name, None)
+            st["auto"] = [name for name in st.get("auto", []) if name not in dropped]
+            st["skipped"] = [name for name in st["skipped"] if name != source.name]
+            return await self._enter(ctx, form, st, source, error=error)
         if fld.options is not None:
             found = await fld.options(ctx, st["a"])
             st["opts"] = {**st.get("opts", {}), fld.name: [[c.value, c.text or ctx.t(c.label)] for c in found]}
@@ -318,6 +344,15 @@ class FormRunner:
                 reply.text += "\n\n" + self._text(ctx, f"empty.{form.name}.{fld.name}")
                 return [reply]
         return [self._ask(ctx, form, st, fld, error=error)]
+
+    @staticmethod
+    def _unanswered_source(form: Form, st: dict[str, Any], fld: Field) -> Field | None:
+        """The first earlier question `fld` is built from (it names `fld` in `resets`) that applies
+        and has no answer."""
+        for f in form.fields[:form.fields.index(fld)]:
+            if fld.name in f.resets and f.name not in st["a"] and (f.when is None or f.when(st["a"])):
+                return f
+        return None
 
     @staticmethod
     def _source(form: Form, st: dict[str, Any], fld: Field) -> Field | None:
@@ -411,6 +446,9 @@ class FormRunner:
         if code == "skip":
             if fld.optional:
                 return await self._accept(ctx, form, st, fld, [] if fld.multi else None, pressed=True)
+            if not form.postponable(fld):
+                # A "fill in later" button shown before this rule (still on someone's screen).
+                return [self._ask(ctx, form, st, fld, keep_selection=True, error=t("form.cannot_postpone"))]
             st["skipped"] = sorted(set(st["skipped"]) | {fld.name})
             st["a"].pop(fld.name, None)
             return await self._advance(ctx, form, st, fld)
@@ -490,11 +528,10 @@ class FormRunner:
         ctx.conv.version += 1
         label = t(f"label.{form.name}.{fld.name}")
         text = "\n\n".join([message, t("form.stuck", label=label), t(f"help.{form.name}.{fld.name}")])
-        skip = t("form.skip") if fld.optional else t("form.skip_for_now")
-        return Reply(text, [
-            [Button(t("form.retry"), self._pl(ctx, "retry")), Button(skip, self._pl(ctx, "skip"))],
-            [Button(t("form.stop"), self._pl(ctx, "stop"))],
-        ])
+        first = [Button(t("form.retry"), self._pl(ctx, "retry"))]
+        if fld.optional or form.postponable(fld):
+            first.append(Button(t("form.skip") if fld.optional else t("form.skip_for_now"), self._pl(ctx, "skip")))
+        return Reply(text, [first, [Button(t("form.stop"), self._pl(ctx, "stop"))]])
 
     async def _accept(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, value: Any, *,
                       pressed: bool = False, label: str | None = None) -> list[Reply]:

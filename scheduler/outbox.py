@@ -8,6 +8,18 @@ row by the time asked, a network error is retried with backoff and given up afte
 reached (KakaoTalk's task results, `bot.channels.kakao_tasks`) marks them through the same
 `record_blocked`; `SENDING_ROW` tells its notifier which row it is sending.
 
+Staff who cannot be reached. Telegram answers "blocked" (403) for a counselor or admin who
+never opened the bot too ("bot can't initiate conversation", or 400 "chat not found"), and
+those are the people alerts are for: a lost referral or booking alert is lost work. So for
+staff (`storage.users.staff_chats`: admins and counselors, and the configured admins who
+never wrote) `blocked` becomes `held`: the row and everything queued for that chat wait,
+and go out when the person next writes (`storage.outbox.release_held`, called where every
+message is read in). The admins who can be reached are told once per such stretch, when its
+first alert is held, that this person must open the bot (press Start); when nobody can be
+told, it is logged at WARNING. Ordinary people who blocked the bot are skipped as
+before: they chose to, and their messages (reminders, broadcasts) go stale anyway. So are
+broadcasts to staff: an announcement, not an alert, counted as not reached in its report.
+
 Flood waits. Telegram's usual answer is "retry after 1 s". A run sits out a wait of up
 to `SHORT_FLOOD_WAIT` itself: the workers wait at the pacing gate with the rows they
 claimed, and sending resumes the moment the wait ends, with no rows handed back and
@@ -67,6 +79,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -83,8 +96,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import metrics
-from bot.core import Clock
-from storage import outbox, users
+from bot.config import Settings
+from bot.core import Clock, Reply
+from bot.i18n import Translator, translator
+from storage import broadcasts, outbox, users
 from storage.db import lock_key
 from storage.outbox import Outcome
 
@@ -123,11 +138,93 @@ class Notifier(Protocol):
 SENDING_ROW: ContextVar[int | None] = ContextVar("outbox_sending_row", default=None)
 
 
-async def record_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]]) -> None:
+async def record_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, dt.datetime]], *,
+                         settings: Settings | None = None, staff: dict[ChatKey, users.StaffChat] | None = None,
+                         held_before: set[ChatKey] | None = None,
+                         now: dt.datetime | None = None) -> dict[ChatKey, users.StaffChat]:
     """These (channel, chat id, when) blocked the bot: the identity is marked (audiences and
-    reminders leave it out from now on, /metrics counts it) and its pending rows will not be sent."""
+    reminders leave it out from now on, /metrics counts it) and its pending rows will not be sent.
+
+    Staff among them (`staff`, looked up when not given; configured admins need `settings`) are
+    marked too, but their pending rows are held for them; when that makes the first rows held
+    for someone (`held_before`: who had some already, if rows were held since the caller looked),
+    the admins are told (at `now`, else the newest of `chats`; see the module docstring).
+    Returns the staff chats."""
+    if not chats and not staff:
+        return {}
+    if staff is None:
+        staff = await users.staff_chats(session, {(c, i) for c, i, _ in chats}, _admin_ids(settings))
+    if held_before is None:
+        held_before = await outbox.held_chats(session, list(staff))
     await users.mark_blocked(session, chats)
-    await outbox.skip_chats(session, chats)
+    await outbox.skip_chats(session, [c for c in chats if (c[0], c[1]) not in staff])
+    await outbox.hold_chats(session, [(c, i) for c, i, _ in chats if (c, i) in staff], not_kinds=(broadcasts.KIND,))
+    # Told once per stretch, when its first alert is held: rows stay held from then to the
+    # person's next message. (Not when they are marked: a configured admin who never wrote has
+    # no identity to mark, and a broadcast they missed is no alert.)
+    first = await outbox.held_chats(session, list(staff)) - held_before
+    if first:
+        unreachable = {(c, i) for c, i, _ in chats} | staff.keys()
+        at = now or max(at for _c, _i, at in chats)
+        for key in sorted(first):
+            await _tell_admins(session, settings, key, staff[key], unreachable, at)
+    return staff
+
+
+def _admin_ids(settings: Settings | None) -> frozenset[int]:
+    return settings.admin_telegram_ids if settings is not None else frozenset()
+
+
+async def _tell_admins(session: AsyncSession, settings: Settings | None, key: ChatKey, who: users.StaffChat,
+                       unreachable: set[ChatKey], now: dt.datetime) -> None:
+    """Tell the admins who may be reached that this staff member must open the bot; WARNING if none."""
+    channel, chat_id = key
+    configured = sorted(_admin_ids(settings))
+    # Logs name people by internal ids only: a configured admin who never wrote has none, so
+    # their place in ADMIN_TELEGRAM_IDS stands in for them.
+    if who.user_id is not None:
+        person = f"user={who.user_id}"
+    elif chat_id.isdigit() and int(chat_id) in configured:
+        person = f"configured admin #{configured.index(int(chat_id)) + 1} of ADMIN_TELEGRAM_IDS"
+    else:
+        person = "an unknown chat"
+
+    def render(t: Translator) -> dict[str, Any]:
+        if who.counselor is not None:
+            line = t("staff.unreachable.counselor", name=who.counselor)
+        elif channel == "telegram":
+            line = t("staff.unreachable.admin", id=chat_id)
+        else:
+            line = t("staff.unreachable.admin_on", channel=t(f"channel.{channel}"))
+        return Reply(line + "\n\n" + t("staff.unreachable.how")).to_payload()
+
+    told = 0
+    known: set[str] = set()
+    for user, identity in await users.admins(session):
+        if identity.channel == "telegram":
+            known.add(identity.external_id)
+        if identity.blocked_at is not None or (identity.channel, identity.chat_id) in unreachable | {key}:
+            continue
+        await outbox.enqueue(session, channel=identity.channel, chat_id=identity.chat_id, user_id=user.id,
+                             kind="staff.unreachable", payload=render(translator(user.locale)), now=now)
+        told += 1
+    # Configured admins who never wrote may well be reached (they are only tried when sent to),
+    # except those already found unreachable: their messages are held.
+    never_wrote = [("telegram", str(i)) for i in configured if str(i) not in known]
+    held = await outbox.held_chats(session, never_wrote)
+    for admin in never_wrote:
+        if admin in held or admin in unreachable or admin == key:
+            continue
+        locale = settings.default_locale if settings is not None else "ko"
+        await outbox.enqueue(session, channel=admin[0], chat_id=admin[1], kind="staff.unreachable",
+                             payload=render(translator(locale)), now=now)
+        told += 1
+    if told:
+        log.info("staff cannot be reached (%s): their alerts are held until they write; %s admins told",
+                 person, told)
+    else:
+        log.warning("staff cannot be reached (%s) and no admin can be told: their alerts are held until they "
+                    "write to the bot", person)
 
 
 # --- leadership ------------------------------------------------------------------------------
@@ -295,8 +392,10 @@ class Dispatcher:
         lookahead: float = 0.5,
         flush_interval: float = 0.1,
         stale_after: dt.timedelta = dt.timedelta(minutes=5),
+        settings: Settings | None = None,
     ) -> None:
         self.sessions = sessions
+        self.settings = settings
         self.notifiers = {n.channel: n for n in notifiers}
         self.clock = clock
         self.rate = rate
@@ -329,6 +428,8 @@ class Dispatcher:
         # Outcomes not written yet; kept across runs, so a failed write is retried at the next tick.
         self._outcomes: list[Outcome] = []
         self._newly_blocked: dict[ChatKey, dt.datetime] = {}
+        # Rows settled `blocked`, by chat, that are held instead if the chat is a staff member's.
+        self._blocked_rows: dict[int, ChatKey] = {}
         self._next_sweep: dt.datetime | None = None
         self._round_trips: deque[float] = deque(maxlen=50)  # recent sends' round trips, seconds
         self._unsampled = 0
@@ -512,6 +613,7 @@ class Dispatcher:
         if item.after is not None:
             await item.after.wait()  # the chat's previous message first
         if item.key in run.blocked:
+            self._note_blocked_row(item)
             self._settle(run, item, Outcome(item.id, "blocked", item.attempts, error=BLOCKED_ERROR))
             return
         wait = self._chat_sent.get(item.key, -math.inf) + self.per_chat_interval - time.monotonic()
@@ -537,6 +639,7 @@ class Dispatcher:
             log.info("recipient blocked the bot outbox=%s", item.id)
             run.blocked.add(item.key)
             self._newly_blocked[item.key] = self.clock.now()
+            self._note_blocked_row(item)
             self._settle(run, item, Outcome(item.id, "blocked", item.attempts, error=BLOCKED_ERROR))
         except RetryAfter as exc:
             metrics.RATE_LIMITED.labels(item.channel).inc()
@@ -590,6 +693,13 @@ class Dispatcher:
                 return not self._halted()
             return False
 
+    def _note_blocked_row(self, item: _Item) -> None:
+        """A row not delivered because its chat blocked the bot: the flush holds it instead if the
+        chat is a staff member's, unless it is a broadcast (an announcement, not an alert: it goes
+        stale, and the broadcast's report counts it as not reached)."""
+        if not item.payload.get("broadcast"):
+            self._blocked_rows[item.id] = item.key
+
     def _settle(self, run: _Run, item: _Item, outcome: Outcome) -> None:
         run.open.pop(item.id, None)
         self._outcomes.append(outcome)
@@ -618,15 +728,30 @@ class Dispatcher:
         """Write the outcomes gathered so far in one transaction; on failure keep them for the next try."""
         outcomes, self._outcomes = self._outcomes, []
         blocked, self._newly_blocked = self._newly_blocked, {}
+        blocked_rows, self._blocked_rows = self._blocked_rows, {}
         if not outcomes and not blocked:
             return
         try:
             async with self.sessions() as session, session.begin():
-                await outbox.settle(session, outcomes)
-                await record_blocked(session, [(channel, chat_id, at) for (channel, chat_id), at in blocked.items()])
+                if not blocked_rows and not blocked:
+                    await outbox.settle(session, outcomes)
+                else:
+                    # Rows of a chat found blocked in an earlier flush of this run count too.
+                    staff = await users.staff_chats(session, {*blocked_rows.values(), *blocked},
+                                                    _admin_ids(self.settings))
+                    held_before = await outbox.held_chats(session, list(staff))
+                    await outbox.settle(session, [
+                        dataclasses.replace(o, status="held", error=outbox.HELD_ERROR)
+                        if o.status == "blocked" and blocked_rows.get(o.id) in staff else o for o in outcomes])
+                    chats = [(channel, chat_id, at) for (channel, chat_id), at in blocked.items()]
+                    await record_blocked(session, chats, settings=self.settings, staff=staff, held_before=held_before,
+                                         now=self.clock.now())
+                    if staff:
+                        self._kicked = True  # the admins may have been told: send that in this run
         except BaseException:
             self._outcomes[:0] = outcomes
             self._newly_blocked = {**blocked, **self._newly_blocked}
+            self._blocked_rows = {**blocked_rows, **self._blocked_rows}
             raise
 
     def _forget_idle_chats(self) -> None:

@@ -3,7 +3,9 @@
 A row's life: `pending` → `sending` (claimed by the dispatcher, committed before the
 platform is called) → `sent` | `failed` | `blocked`, or back to `pending` (retry later,
 flood wait, or claimed but not handed to the platform when the run stopped).
-`cancelled` rows were withdrawn before they were claimed.
+`cancelled` rows were withdrawn before they were claimed. `held` rows are for a staff member
+who cannot be reached yet (never opened the bot, or blocked it): they go back to `pending`
+when that person next writes (`release_held`), rather than being lost like `blocked` ones.
 
 While a row is `sending`, `sent_at` holds the claim time (when sending began); it is
 overwritten with the acceptance time when the row becomes `sent` and cleared on every
@@ -18,7 +20,7 @@ with a thousand messages a second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
 
@@ -33,6 +35,7 @@ About: TypeAlias = int | Iterable[int] | None
 
 MAX_ERROR = 200
 STALE_ERROR = "unknown: process stopped while sending"
+HELD_ERROR = "waiting: the recipient cannot be reached until they write to the bot"
 
 _table: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
@@ -243,6 +246,43 @@ async def skip_chats(session: AsyncSession, chats: Sequence[tuple[str, str, dt.d
     )
 
 
+async def held_chats(session: AsyncSession, chats: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (channel, chat id) have messages held for them already."""
+    if not chats:
+        return set()
+    c = _table.c
+    rows = await session.execute(
+        select(c.channel, c.chat_id).distinct()
+        .where(c.chat_id.in_({chat_id for _channel, chat_id in chats}), c.status == "held"))
+    return {(channel, chat_id) for channel, chat_id in rows.all()} & set(chats)
+
+
+async def hold_chats(session: AsyncSession, chats: Sequence[tuple[str, str]], *,
+                     not_kinds: Collection[str] = ()) -> None:
+    """These staff chats cannot be reached yet: their pending messages wait for them (`release_held`),
+    except those of `not_kinds`, which are skipped as for anyone who blocked the bot."""
+    if not chats:
+        return
+    c = _table.c
+    params = [{"b_channel": channel, "b_chat": chat_id} for channel, chat_id in chats]
+    of_chat = (c.channel == bindparam("b_channel"), c.chat_id == bindparam("b_chat"), c.status == "pending")
+    for kind in not_kinds:  # one executemany each: IN lists do not go with executemany
+        await session.execute(
+            update(_table).where(*of_chat, c.kind == kind)
+            .values(status="blocked", last_error="blocked by the user"), params)
+    await session.execute(update(_table).where(*of_chat).values(status="held", last_error=HELD_ERROR), params)
+
+
+async def release_held(session: AsyncSession, channel: str, chat_id: str) -> int:
+    """The person behind this chat wrote to the bot: what was held for them is sent now, in the
+    order it was queued (their due times are past); returns how many."""
+    c = _table.c
+    result = await session.execute(
+        update(_table).where(c.channel == channel, c.chat_id == chat_id, c.status == "held")
+        .values(status="pending", last_error=None))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def undelivered(session: AsyncSession, ids: Sequence[int], status: str, error: str) -> None:
     """Rows recorded `sent` that the platform reported later as not delivered (KakaoTalk's
     task results): they get the final status they would have had at once on Telegram."""
@@ -280,11 +320,13 @@ async def backlog(session: AsyncSession, now: dt.datetime) -> Backlog:
 
 async def purge_finished(session: AsyncSession, before: dt.datetime) -> int:
     """Delete rows that are done with (sent, failed, blocked, cancelled) and were due before
-    `before`: they keep message texts, and nothing reads them after a while."""
+    `before`: they keep message texts, and nothing reads them after a while. Rows held that long
+    for staff who never came to the bot go too: alerts that old are stale, and their texts
+    (applicants' names and phone numbers) are kept no longer than any other message's."""
     # A row whose KakaoTalk delivery is still to be checked stays (deleting it would take the
     # task with it, and a person who blocked the channel would never be marked).
     unchecked = exists().where(KakaoTask.outbox_id == OutboxMessage.id, KakaoTask.checked_at.is_(None))
     result = await session.execute(delete(OutboxMessage).where(
-        OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")), OutboxMessage.due_at < before,
+        OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled", "held")), OutboxMessage.due_at < before,
         ~unchecked))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import files, outbox
-from storage.models import Identity, KakaoPage, KakaoTask, User
+from storage.models import Counselor, Identity, KakaoPage, KakaoTask, User
+
+STAFF_ROLES = ("admin", "counselor")
 
 
 async def identify(
@@ -28,7 +32,8 @@ async def identify(
     ).first()
     if row is not None:
         user, identity = row
-        seen(user, identity, chat_id, now)
+        if seen(user, identity, chat_id, now):
+            await outbox.release_held(session, identity.channel, identity.chat_id)
         return user, identity
     return await create(session, channel, external_id, chat_id, locale, now)
 
@@ -37,8 +42,11 @@ async def identify(
 SEEN_GRANULARITY = dt.timedelta(hours=1)
 
 
-def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> None:
-    """Updates what a new message tells us; writes nothing when nothing changed."""
+def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> bool:
+    """Updates what a new message tells us; writes nothing when nothing changed.
+
+    True when they could not be reached until now: the caller then releases what was held
+    for them (`storage.outbox.release_held`; only staff have messages held)."""
     if now - user.last_seen_at >= SEEN_GRANULARITY:
         user.last_seen_at = now
     if identity.chat_id != chat_id:
@@ -46,6 +54,8 @@ def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> None
     if identity.blocked_at is not None:
         # They wrote to us, so they can be reached again.
         identity.blocked_at = None
+        return True
+    return False
 
 
 async def create(
@@ -60,16 +70,58 @@ async def create(
     return user, identity
 
 
+def _is_staff() -> ColumnElement[bool]:
+    """Admins and counselors: by role, or by an active counselor record (the invitation and the
+    import set the role; `storage.counselors.create` alone does not)."""
+    counselor = aliased(Counselor)  # its own, so a query that joins counselors itself is unaffected
+    return or_(User.role.in_(STAFF_ROLES),
+               exists().where(counselor.user_id == User.id, counselor.active.is_(True)))
+
+
 async def reachable_identity(session: AsyncSession, user_id: int) -> Identity | None:
-    """Where to send a proactive message: the newest identity that has not blocked the bot."""
+    """Where to send a proactive message: the newest identity that has not blocked the bot.
+
+    Staff who cannot be reached (never opened the bot, or blocked it) still get their newest
+    identity: their alerts are queued and held for them until they write (`scheduler.outbox`),
+    instead of never being queued at all."""
     return (
         await session.scalars(
             select(Identity)
-            .where(Identity.user_id == user_id, Identity.blocked_at.is_(None))
-            .order_by(Identity.id.desc())
+            .join(User, User.id == Identity.user_id)
+            .where(Identity.user_id == user_id, or_(Identity.blocked_at.is_(None), _is_staff()))
+            .order_by(Identity.blocked_at.is_not(None), Identity.id.desc())
             .limit(1)
         )
     ).first()
+
+
+class StaffChat(NamedTuple):
+    """A staff member's chat, as the admins are told about it when it cannot be reached."""
+
+    user_id: int | None  # None: a configured admin who never wrote to the bot
+    counselor: str | None  # the counselor's display name; None for an admin
+
+
+async def staff_chats(session: AsyncSession, chats: Collection[tuple[str, str]],
+                      admin_telegram_ids: Collection[int] = ()) -> dict[tuple[str, str], StaffChat]:
+    """Which of these (channel, chat id) belong to staff: admins and counselors known to the
+    bot, and configured admins (Telegram ids) whether they ever wrote or not."""
+    if not chats:
+        return {}
+    wanted = set(chats)
+    rows = await session.execute(
+        select(Identity.channel, Identity.chat_id, User.id, Counselor.display_name)
+        .join(User, User.id == Identity.user_id)
+        .outerjoin(Counselor, (Counselor.user_id == User.id) & Counselor.active.is_(True))
+        .where(Identity.chat_id.in_({chat_id for _channel, chat_id in wanted}), _is_staff()))
+    found: dict[tuple[str, str], StaffChat] = {}
+    for channel, chat_id, user_id, name in rows.all():
+        if (channel, chat_id) in wanted:
+            found[(channel, chat_id)] = StaffChat(user_id, name)
+    for channel, chat_id in wanted - found.keys():
+        if channel == "telegram" and chat_id.isdigit() and int(chat_id) in admin_telegram_ids:
+            found[(channel, chat_id)] = StaffChat(None, None)
+    return found
 
 
 async def identities_of(session: AsyncSession, user_id: int) -> list[tuple[str, str]]:

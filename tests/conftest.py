@@ -195,7 +195,8 @@ class Harness:
     async def deliver(self) -> int:
         from scheduler.outbox import Dispatcher
 
-        dispatcher = Dispatcher(self.sessions, [self.notifier], clock=self.clock, rate=10_000, per_chat_interval=0)
+        dispatcher = Dispatcher(self.sessions, [self.notifier], clock=self.clock, rate=10_000, per_chat_interval=0,
+                                settings=self.settings)
         return await dispatcher.run_once()
 
 

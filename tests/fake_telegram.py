@@ -66,6 +66,9 @@ _NOT_MODIFIED = (
     "are exactly the same as a current content and reply markup of the message"
 )
 _BLOCKED = "Forbidden: bot was blocked by the user"
+# A user who never opened the bot: Telegram answers one of these until they write to it.
+_CANT_INITIATE = "Forbidden: bot can't initiate conversation with a user"
+_CHAT_NOT_FOUND = "Bad Request: chat not found"
 _BAD_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _DEFAULT_ERRORS = {400: "Bad Request: chat not found", 403: _BLOCKED, 500: "Internal Server Error",
                    502: "Bad Gateway"}
@@ -223,6 +226,7 @@ class FakeTelegram:
         self._ids = itertools.count(1)
         self._faults: list[_Fault] = []
         self._blocked: set[ChatKey] = set()
+        self._not_started: dict[ChatKey, TelegramApiError] = {}
         self._replies: dict[ChatKey, list[Call]] = {}
         self._reply_waiters: dict[ChatKey, list[asyncio.Future[Call]]] = {}
         self._waiters: list[tuple[Predicate, asyncio.Future[Call]]] = []
@@ -367,6 +371,8 @@ class FakeTelegram:
                 raise fault.error
         if call.chat_id is not None and call.chat_id in self._blocked:
             raise TelegramApiError(403, _BLOCKED)
+        if call.chat_id is not None and call.chat_id in self._not_started:
+            raise self._not_started[call.chat_id]
 
     def _record(self, call: Call) -> None:
         """Append to ``calls`` and wake exactly the waiters that care (no scanning of history)."""
@@ -766,6 +772,16 @@ class FakeTelegram:
         """Undo :meth:`block`."""
         self._blocked.discard(_chat_key(chat_id))  # type: ignore[arg-type]
 
+    def never_started(self, chat_id: int | str, *, unknown: bool = False) -> None:
+        """Simulate a user who never opened the bot: calls to their chat get 403 "bot can't
+        initiate conversation with a user" (``unknown``: 400 "chat not found", Telegram's answer
+        for an id it has no chat for) until they write to the bot (any ``user_*`` driver call)."""
+        error = TelegramApiError(400, _CHAT_NOT_FOUND) if unknown else TelegramApiError(403, _CANT_INITIATE)
+        self._not_started[_chat_key(chat_id)] = error  # type: ignore[index]
+
+    def _started(self, user_id: int) -> None:
+        self._not_started.pop(user_id, None)
+
     # ------------------------------------------------------------------ driver (simulated users)
     def push_update(self, raw: JSONDict) -> JSONDict:
         """Queue a raw update (or POST it to the webhook); assigns ``update_id`` if missing."""
@@ -783,7 +799,9 @@ class FakeTelegram:
         return update
 
     def _user(self, user_id: int, first_name: str | None, language_code: str | None) -> JSONDict:
-        """The user's profile; None keeps what an earlier driver call set (initially "Test"/"ko")."""
+        """The user's profile; None keeps what an earlier driver call set (initially "Test"/"ko").
+        Every driver call goes through here: the user wrote, so the bot may write to them."""
+        self._started(user_id)
         user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "Test",
                                                 "language_code": "ko"})
         if first_name is not None:

@@ -167,6 +167,21 @@ async def test_fault_injection_and_blocking(fake: FakeTelegram, bot: Bot) -> Non
 
 
 @pytest.mark.asyncio
+async def test_a_user_who_never_started_the_bot_is_reached_once_they_write(fake: FakeTelegram, bot: Bot) -> None:
+    fake.never_started(50)
+    fake.never_started(51, unknown=True)
+    with pytest.raises(Forbidden, match=r"(?i)can't initiate conversation"):
+        await bot.send_message(50, "hello?")
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_message(51, "hello?")
+    fake.user_sends(50, "/start")
+    await bot.send_message(50, "welcome")
+    assert [m["text"] for m in fake.messages(50)] == ["welcome"]
+    with pytest.raises(BadRequest):
+        await bot.send_message(51, "still nobody")
+
+
+@pytest.mark.asyncio
 async def test_uploads_are_recorded_and_downloadable(fake: FakeTelegram, bot: Bot) -> None:
     pdf = b"%PDF-1.4 fake cv \x00\xff"
     message = await bot.send_document(42, document=pdf, filename="cv.pdf", caption="이력서",
