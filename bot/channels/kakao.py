@@ -3,10 +3,12 @@
 Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SKILL_PATH`
 (`../shared/reference/kakao-skill-api.md`). Each request goes:
 
-1. Checks: the shared secret header (missing or wrong: 403, nothing processed), the body
-   size (413), JSON (400), the required fields `userRequest.user.id` and
-   `userRequest.utterance` (400), the bot id when `KAKAO_BOT_ID` is set (403). Every
-   refusal is a small JSON error, never a traceback; unknown fields are ignored.
+1. Checks (`bot.channels.boundary`, the same for every route): the shared secret header
+   (missing or wrong: 403, nothing processed), the body size (413), JSON that can be read
+   (400: see there), the required fields `userRequest.user.id` and `userRequest.utterance`
+   as strings (400), the bot id when `KAKAO_BOT_ID` is set (403). Every refusal is a small
+   JSON error and one WARNING line, never a traceback; unknown fields are ignored, and
+   optional ones that cannot be read (a callbackUrl, a sent image's URLs) count as absent.
 2. `to_incoming`: the person is the botUserKey (`userRequest.user.id`). A quick reply or
    card button we rendered carries its payload in `extra`, which Kakao hands back as
    `action.clientExtra`, so a press reaches the core as a button, not as typed text.
@@ -41,6 +43,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,6 +57,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.boundary import Refused, guarded, header_secret_ok, loads, read_json, same_secret
 from bot.config import Settings
 from bot.core import (
     Button,
@@ -92,6 +96,9 @@ CAROUSEL_ITEMS = 10
 MAX_USER_KEY = 128
 EXTRA_PAYLOAD = "payload"
 EXTRA_MORE = "more"
+# What a file link's id and expiry look like (`file_url`); nothing else is read further.
+FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+EXPIRES = re.compile(r"[0-9]{1,12}")
 # Sends at the platform's limit: Kakao documents no rate; the Event API takes up to 100 users a call.
 EVENT_API_TIMEOUT = 10.0
 FILE_TIMEOUT = 20.0
@@ -164,7 +171,7 @@ def sent_file(body: Json) -> tuple[str, str] | None:
     for media in (_field(body, "action", "params", "media"), _field(body, "userRequest", "params", "media")):
         if isinstance(media, str):
             try:
-                media = json.loads(media)
+                media = loads(media)
             except ValueError:
                 media = None
         if isinstance(media, dict) and isinstance(media.get("url"), str) and media["url"].strip():
@@ -172,7 +179,7 @@ def sent_file(body: Json) -> tuple[str, str] | None:
     secure = _field(body, "action", "params", "secureimage")
     if isinstance(secure, str):
         try:
-            secure = json.loads(secure)
+            secure = loads(secure)
         except ValueError:
             secure = None
     urls = secure.get("secureUrls") if isinstance(secure, dict) else None
@@ -404,10 +411,6 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status)
-
-
 class KakaoSkill:
     """The skill endpoint, file links and the late/paged answers of one app."""
 
@@ -417,12 +420,13 @@ class KakaoSkill:
         self.sessions = engine.sessions
         self._http = http
         self._background: set[asyncio.Task[Any]] = set()
+        self._guarded = guarded("kakao skill", self._receive)
 
         engine.file_fetchers[CHANNEL] = self.fetch_file
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.kakao_skill_path, self.receive)
-        app.router.add_get("/files/{file_id}", self.serve_file)
+        app.router.add_get("/files/{file_id}", guarded("file link", self.serve_file))
         app.on_cleanup.append(self._close)
 
     async def _close(self, _app: web.Application) -> None:
@@ -436,40 +440,23 @@ class KakaoSkill:
 
     # --- request checks ------------------------------------------------------------------
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: web.Request) -> web.StreamResponse:
         # KakaoTalk sends no request id: a fresh one tags this request's log lines (and its turn's,
         # which runs in a task that inherits it, callback and late answer included).
         with request_scope(f"kk-{secrets.token_hex(6)}"):
-            return await self._receive(request)
+            return await self._guarded(request)
 
     async def _receive(self, request: web.Request) -> web.Response:
-        given = request.headers.get(self.settings.kakao_skill_secret_header, "").encode()
-        expected = self.settings.kakao_skill_secret.encode()
-        if not expected or not hmac.compare_digest(given, expected):
-            log.warning("kakao skill request with a wrong or missing secret from %s", request.remote)
-            return _error(403, "forbidden")
-        limit = self.settings.kakao_max_body
-        if request.content_length is not None and request.content_length > limit:
-            return _error(413, "request body too large")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(16 * 1024):
-            size += len(chunk)
-            if size > limit:
-                return _error(413, "request body too large")
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "malformed JSON")
+        if not header_secret_ok(request, self.settings.kakao_skill_secret_header, self.settings.kakao_skill_secret):
+            raise Refused(403, "forbidden", detail="wrong or missing secret")
+        body = await read_json(request, self.settings.kakao_max_body)
         bot_id = self.settings.kakao_bot_id
         if bot_id and str(_field(body, "bot", "id") or "").rstrip("!") != bot_id.rstrip("!"):
-            log.warning("kakao skill request for another bot")
-            return _error(403, "unknown bot")
+            raise Refused(403, "unknown bot", detail="a request for another bot")
         try:
             incoming = to_incoming(body)
         except BadRequest as exc:
-            return _error(400, str(exc))
+            raise Refused(400, str(exc)) from None
         try:
             return web.json_response(await self.answer(incoming, body), dumps=_dumps)
         except Exception:
@@ -519,8 +506,13 @@ class KakaoSkill:
         url = _field(body, "userRequest", "callbackUrl")
         if not isinstance(url, str):
             return None
-        host = (urlparse(url).hostname or "").lower()
-        if urlparse(url).scheme in ("http", "https") and any(
+        try:
+            parsed = urlparse(url)
+            host, _port = (parsed.hostname or "").lower(), parsed.port  # .port: ValueError when out of range
+        except ValueError:
+            log.warning("callbackUrl that is no URL: ignored")
+            return None
+        if parsed.scheme in ("http", "https") and any(
                 host == allowed or host.endswith("." + allowed) for allowed in self.settings.kakao_callback_hosts):
             return url
         log.warning("callbackUrl on a host not allowed: ignored")
@@ -636,16 +628,16 @@ class KakaoSkill:
     async def serve_file(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]
         expires, signature = request.query.get("e", ""), request.query.get("s", "")
-        if not expires.isdigit() or not hmac.compare_digest(
-                signature.encode(), sign(self.settings.file_links_key, file_id, int(expires)).encode()):
-            return _error(403, "invalid link")
+        if not (FILE_ID.fullmatch(file_id) and EXPIRES.fullmatch(expires)) or not same_secret(
+                signature, sign(self.settings.file_links_key, file_id, int(expires))):
+            raise Refused(403, "invalid link", detail="a file link not signed by us")
         now = self.engine.clock.now()
         if int(expires) <= now.timestamp():
-            return _error(410, "link expired")
+            raise Refused(410, "link expired", level=logging.INFO)
         async with self.sessions() as session:
             row = await files.fetch(session, file_id, now)
         if row is None:
-            return _error(410, "link expired")
+            raise Refused(410, "link expired", detail="link to a file no longer kept", level=logging.INFO)
         disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
         return web.Response(body=row.data, content_type=row.mime.split(";")[0],
                             headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"})
