@@ -26,7 +26,9 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
 4. Time: Kakao waits 5 seconds. A turn still running after `KAKAO_CALLBACK_AFTER_SECONDS`
    is answered with `useCallback` when the block has a callbackUrl (the result is then
    POSTed there); without one, at `KAKAO_DEADLINE_SECONDS` the person is told it is
-   still being prepared and the result comes before the answer to their next message.
+   still being prepared and to send any message. Their next message then only fetches
+   that answer, quick replies and all, and is not handled itself (otherwise whatever they
+   sent would become the answer to the question that was still coming): see `Late`.
 
 Proactive messages (reminders, notifications, broadcasts) go through the outbox to Kakao's
 Event API (`KakaoNotifier`), one call per message and user; the calls' task results tell later
@@ -78,6 +80,7 @@ from bot.logs import request_scope
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store
+from storage.db import advisory_xact_lock
 from storage.models import Identity, User
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,7 @@ Json = dict[str, Any]
 
 class BadRequest(Exception):
     """A request we refuse with 400; the message is the JSON error's text."""
+
 
 
 # --- request → Incoming --------------------------------------------------------------------
@@ -374,6 +378,10 @@ def skill_response(template: Json) -> Json:
     return {"version": VERSION, "template": template}
 
 
+def still_working(t: Translator) -> Json:
+    return {"outputs": [{"simpleText": {"text": t("kakao.still_working")}}]}
+
+
 def merge_templates(first: Sequence[Json], then: Json) -> Rendered:
     """Answers kept for later, shown before a new one (re-paged together)."""
     merged = Rendered()
@@ -411,6 +419,41 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass(eq=False)
+class Late:
+    """One turn's race with Kakao's deadline, and what became of its answer.
+
+    When the deadline passes first, the person is told to send any message (`announced_at`,
+    wall-clock time, comparable across workers). A message that arrives after that notice
+    only fetches the answer and is not handled itself: otherwise what they sent would become
+    the answer to the question that was still coming. One that arrived before it (two quick
+    messages) is handled as usual, the late answer shown before its own.
+
+    * The turn keeps its answer for that message (`storage.kakao.keep_owed`, stamped with
+      `announced_at`) in its own transaction when the notice went out before it finished
+      (`kept`). The person's next turn waits for this one (their lock, on every worker) and
+      finds it there (`KakaoSkill._turn`'s `instead`).
+    * A turn that failed (rolled back, its apology is the answer) or finished just as the
+      notice went out kept nothing itself: `template` is handed over in this process to the
+      person's next turn (`taken`), or else stored by `KakaoSkill._keep_late` once the turn is
+      over; on another worker, a message arriving meanwhile is handled as usual.
+    * A worker that dies mid-turn keeps nothing (the turn rolls back): the next message is
+      handled as usual.
+    """
+
+    announced_at: float | None = None
+    # Names the answer's entry in the database, so a message that finds it there does not take it twice.
+    id: str = field(default_factory=lambda: secrets.token_hex(6))
+    kept: bool = False
+    template: Json | None = None
+    taken: bool = False
+    # A message that arrived before the notice was handled meanwhile: shown before the next answer.
+    superseded: bool = False
+
+    def entry(self, template: Json) -> Json:
+        return {"id": self.id, "at": self.announced_at, "answer": template}
+
+
 class KakaoSkill:
     """The skill endpoint, file links and the late/paged answers of one app."""
 
@@ -421,6 +464,8 @@ class KakaoSkill:
         self._http = http
         self._background: set[asyncio.Task[Any]] = set()
         self._guarded = guarded("kakao skill", self._receive)
+        # Per person, this worker's late turns that ended without keeping their answer (`Late`).
+        self._unkept: dict[str, list[Late]] = {}
 
         engine.file_fetchers[CHANNEL] = self.fetch_file
 
@@ -483,7 +528,9 @@ class KakaoSkill:
                 incoming = Incoming(CHANNEL, user_key, user_key, button="kakao:more",
                                     language_code=incoming.language_code)
         callback = self._callback_url(body)
-        turn = asyncio.create_task(self._turn(incoming))
+        late = Late()
+        arrived = time.time()
+        turn = asyncio.create_task(self._turn(incoming, late, arrived))
         self._keep(turn)
         wait = self.settings.kakao_callback_after_seconds if callback else self.settings.kakao_deadline_seconds
         done, _ = await asyncio.wait({turn}, timeout=wait)
@@ -495,8 +542,21 @@ class KakaoSkill:
             return {"version": VERSION, "useCallback": True, "data": {"text": t("kakao.wait")}}
         log.warning("kakao answer not ready within %.1f s: kept for the next message",
                     self.settings.kakao_deadline_seconds)
-        self._keep(asyncio.create_task(self._keep_late(turn, user_key)))
-        return skill_response({"outputs": [{"simpleText": {"text": t("kakao.still_working")}}]})
+        late.announced_at = time.time()
+        self._keep(asyncio.create_task(self._keep_late(turn, late, user_key)))
+        return skill_response(still_working(t))
+
+    async def _combine(self, session: AsyncSession, user_key: str, pages: list[Json], t: Translator,
+                       now: dt.datetime) -> Json:
+        """The late answer to fetch; several (two messages sent together, both late) as one,
+        the last one's quick replies kept, paged again."""
+        if len(pages) == 1:
+            return pages[0]
+        token = secrets.token_hex(4)
+        combined = paginate(merge_templates(pages[:-1], pages[-1]), t, token)
+        if len(combined) > 1:
+            await pages_store.save_more(session, user_key, token, combined[1:], now)
+        return combined[0]
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
@@ -518,20 +578,56 @@ class KakaoSkill:
         log.warning("callbackUrl on a host not allowed: ignored")
         return None
 
-    async def _turn(self, incoming: Incoming) -> Json:
-        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기"."""
+    async def _turn(self, incoming: Incoming, late: Late, arrived: float) -> Json:
+        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기".
+        A late answer the person was told to fetch since `arrived` is the answer instead (see `Late`)."""
+        user_key = incoming.external_id
         rendered: list[Json] = []
+        fetched: list[Json] = []
+
+        async def instead(ctx: Ctx) -> Response | None:
+            answers: list[Json] = []
+            entries = await pages_store.take_owed(ctx.session, user_key)
+            for entry in entries:
+                if entry["at"] <= arrived:
+                    answers.append(entry["answer"])
+                else:  # this message was sent before that notice: handled, the answer shown first
+                    await pages_store.add_late(ctx.session, user_key, entry["answer"], ctx.now)
+            stored = {entry.get("id") for entry in entries}
+            for other in self._unkept.get(user_key, []):
+                if other.taken or other.superseded or other.id in stored or other.template is None \
+                        or other.announced_at is None:
+                    continue
+                if other.announced_at <= arrived:
+                    answers.append(other.template)
+                    other.taken = True
+                else:
+                    other.superseded = True
+            if not answers:
+                return None
+            fetched.append(await self._combine(ctx.session, user_key, answers, ctx.t, ctx.now))
+            return Response()
 
         async def finish(ctx: Ctx, response: Response) -> None:
-            rendered.append(await self._render_in(ctx.session, incoming, response, ctx.user.id,
-                                                  translator(ctx.user.locale), ctx.now))
+            template = fetched[0] if fetched else await self._render_in(
+                ctx.session, incoming, response, ctx.user.id, translator(ctx.user.locale), ctx.now)
+            late.kept = late.announced_at is not None
+            if late.announced_at is not None:
+                await pages_store.keep_owed(ctx.session, user_key, late.entry(template), ctx.now)
+            rendered.append(template)
 
-        response = await self.engine.handle(incoming, finish=finish)
+        response = await self.engine.handle(incoming, finish=finish, instead=instead)
         if rendered:
-            return rendered[0]
-        # The turn failed and was rolled back: its apology alone, without the database.
-        t = self._t(incoming)
-        return paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
+            template = rendered[0]
+        else:
+            # The turn failed and was rolled back: its apology alone, without the database.
+            late.kept = False
+            t = self._t(incoming)
+            template = paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
+        if late.announced_at is not None and not late.kept:
+            late.template = template
+            self._unkept.setdefault(user_key, []).append(late)
+        return template
 
     async def render(self, incoming: Incoming, response: Response) -> Json:
         """Render a response outside a turn (its own transaction)."""
@@ -582,10 +678,29 @@ class KakaoSkill:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("kakao callback failed: %s", exc)
 
-    async def _keep_late(self, turn: asyncio.Task[Json], user_key: str) -> None:
-        template = await turn
-        async with self.sessions() as session, session.begin():
-            await pages_store.add_late(session, user_key, template, self.engine.clock.now())
+    async def _keep_late(self, turn: asyncio.Task[Json], late: Late, user_key: str) -> None:
+        """Store what a late turn did not keep itself (see `Late`), unless a message took it meanwhile."""
+        await turn
+        if late.template is None:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                # Under the person's lock, as their turns take it (on SQLite, beginning takes the
+                # write lock): a turn that took or passed over the answer meanwhile is over.
+                await session.connection()
+                await advisory_xact_lock(session, "conv", CHANNEL, user_key)
+                if late.taken:
+                    return
+                if late.superseded:
+                    await pages_store.add_late(session, user_key, late.template, self.engine.clock.now())
+                else:
+                    await pages_store.keep_owed(session, user_key, late.entry(late.template), self.engine.clock.now())
+        finally:
+            unkept = self._unkept.get(user_key, [])
+            if late in unkept:
+                unkept.remove(late)
+            if not unkept:
+                self._unkept.pop(user_key, None)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
