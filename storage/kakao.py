@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation, Identity, KakaoPage, KakaoTask
+from storage.models import Conversation, Identity, KakaoPage, KakaoTask, OutboxMessage
 
 MORE, LATE, OWED = "more", "late", "owed"
 # Messages kept for a person who does not write for a long time: the newest ones.
@@ -55,7 +55,14 @@ async def take_late(session: AsyncSession, user_key: str) -> list[dict[str, Any]
     """What is waiting for this person, in order, and forget it (one statement: runs on every answer)."""
     pages = await session.scalar(delete(KakaoPage).where(KakaoPage.user_key == user_key, KakaoPage.kind == LATE)
                                  .returning(KakaoPage.pages))
-    return list(pages or [])
+    kept = list(pages or [])
+    rows = {entry["row"] for entry in kept if entry.get("row") is not None}
+    if rows:
+        # A message kept from an outbox row that is gone since was about someone who erased
+        # their data (`outbox.forget`): it goes with them, not to its reader.
+        alive = set(await session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(rows))))
+        kept = [entry for entry in kept if entry.get("row") is None or entry["row"] in alive]
+    return kept
 
 
 async def keep_owed(session: AsyncSession, user_key: str, entry: dict[str, Any], now: dt.datetime) -> None:

@@ -9,6 +9,7 @@ import json
 from sqlalchemy import select
 
 from bot.app import apply_retention
+from bot.core import stamp
 from scheduler.agenda import send_daily_agenda
 from storage import linking, outbox, users
 from storage.models import Membership, OutboxMessage, OutboxSubject, PitchApplication, ServedFile
@@ -96,8 +97,8 @@ async def test_an_export_naming_a_person_behind_a_file_link_goes_with_them(skill
     admin = await kakao_admin(skill)
     telegram_admin = h.chat(ADMIN_ID)
     async with h.sessions() as s:
-        application = await s.scalar(select(PitchApplication.id))
-    await telegram_admin.press_payload(f"pia:sel:{application}")
+        application = (await s.scalars(select(PitchApplication))).one()
+    await telegram_admin.press_payload(f"pia:sel:{application.id}:{stamp(application.created_at)}")
     await admin.say(f"/pitches {event_id} csv")
     url = admin.link("파일 받기")
     status, _, data = await download(skill, url)
@@ -123,3 +124,30 @@ async def test_joining_two_accounts_keeps_a_message_about_both_about_the_one_per
         assert list(await s.scalars(select(OutboxSubject.user_id))) == [one.id]
         await users.erase(s, one.id)
     assert await _mentions(harness) == [] and await harness.deliver() == 0
+
+
+async def test_an_alert_kept_for_a_kakao_admins_next_message_goes_with_the_person(harness: Harness) -> None:
+    """Without the Event API a KakaoTalk staff member's alerts are kept to be shown before their next
+    answer; erasing the person the alert is about takes that copy too."""
+    from bot.channels.kakao import HoldingNotifier
+    from scheduler.outbox import Dispatcher
+    from storage import kakao as pages
+
+    person = harness.chat(1)
+    await register(person)
+    async with harness.sessions() as s, s.begin():
+        seeker, _ = await users.identify(s, "telegram", "1", "1", "ko", harness.clock.now())
+        staff, _ = await users.identify(s, "kakao", "kakao-admin-key", "kakao-admin-key", "ko", harness.clock.now())
+        await outbox.enqueue(s, channel="kakao", chat_id="kakao-admin-key", user_id=staff.id, kind="referral.new",
+                             payload={"text": "🤝 새 취업알선 요청: 김서울"}, now=harness.clock.now(), about=seeker.id)
+        await outbox.enqueue(s, channel="kakao", chat_id="kakao-admin-key", user_id=staff.id, kind="notice",
+                             payload={"text": "공지: 센터 휴무"}, now=harness.clock.now())
+    holding = HoldingNotifier(harness.settings, harness.sessions, harness.clock)
+    dispatcher = Dispatcher(harness.sessions, [holding], clock=harness.clock, rate=10_000, per_chat_interval=0)
+    assert await dispatcher.run_once() == 2
+    async with harness.sessions() as s, s.begin():
+        await users.erase(s, seeker.id)
+    async with harness.sessions() as s, s.begin():
+        kept = await pages.take_late(s, "kakao-admin-key")
+    shown = json.dumps(kept, ensure_ascii=False)
+    assert "김서울" not in shown and "센터 휴무" in shown

@@ -64,7 +64,7 @@ async def test_an_old_staff_button_never_acts_on_a_record_made_after_an_erasure(
 
     admin = harness.chat(ADMIN_ID)
     await admin.press_payload(hired)
-    assert "더 이상 없어요" in admin.text, admin.text
+    assert "찾을 수 없어요" in admin.text, admin.text
     await admin.press_payload(approve)
     assert "찾을 수 없어요" in admin.text, admin.text
 

@@ -33,7 +33,7 @@ from handlers import broadcast
 from scheduler.outbox import Dispatcher
 from storage import broadcasts, outbox
 from storage.db import create_engine, session_factory
-from storage.models import Identity, KakaoTask, OutboxMessage
+from storage.models import Identity, KakaoTask, OutboxMessage, User
 from tests.conftest import ADMIN_ID, Harness
 from tests.fake_kakao import FakeKakao, KakaoUser
 from tests.test_broadcast import _queue_everyone
@@ -425,3 +425,33 @@ async def test_checked_tasks_are_purged_with_the_outbox_rows_by_the_retention_jo
     h.clock.advance(days=h.settings.retention_months * 31)
     assert (await apply_retention(h.sessions, h.settings, h.clock)).people == 2
     assert await w.tasks() == []
+
+
+async def test_a_counselors_alert_that_did_not_arrive_waits_for_their_next_message(world: World) -> None:
+    """Staff on KakaoTalk are held like staff on Telegram: the alert the task result says they did not
+    get is kept, the admins are told once, and it arrives after the counselor writes again."""
+    w, h = world, world.h
+    counselor = w.user(BLOCKER)
+    await counselor.say("/start")
+    async with h.sessions() as s, s.begin():
+        identity = (await s.scalars(select(Identity).where(Identity.external_id == BLOCKER))).one()
+        user = await s.get(User, identity.user_id)
+        assert user is not None
+        user.role = "counselor"
+        await outbox.enqueue(s, channel="kakao", chat_id=BLOCKER, user_id=user.id, kind="referral.new",
+                             payload={"text": "🤝 새 취업알선 요청 #1"}, now=h.clock.now())
+    w.fake.blocked.add(BLOCKER)
+    assert await w.deliver() == 1
+    await check_a_minute_later(w)
+    async with h.sessions() as s:
+        status = await s.scalar(select(OutboxMessage.status).where(OutboxMessage.kind == "referral.new"))
+    assert status == "held"
+    await w.deliver()
+    assert any("상담사" in m["text"] or "관리자" in m["text"] for m in h.notifier.to(ADMIN_ID))
+    told = len(h.notifier.to(ADMIN_ID))
+
+    w.fake.blocked.clear()
+    await counselor.say("/help")
+    await w.deliver()
+    assert w.to(BLOCKER) == ["🤝 새 취업알선 요청 #1"] * 2
+    assert len(h.notifier.to(ADMIN_ID)) == told

@@ -887,7 +887,9 @@ class HoldingNotifier:
             rendered = await Renderer(t, link_file=partial(attachment_url, self.settings),
                                       block_id=self.settings.kakao_button_block_id).render(
                 [Reply.from_payload(message)], quick=False)
-            await pages_store.add_late(session, chat_id, {"outputs": rendered.outputs}, self.clock.now())
+            # The outbox row it came from: erasing the person it is about takes this copy too.
+            kept = {"outputs": rendered.outputs, "row": dispatch.SENDING_ROW.get()}
+            await pages_store.add_late(session, chat_id, kept, self.clock.now())
 
 
 def notifier(settings: Settings, sessions: async_sessionmaker[AsyncSession],

@@ -48,7 +48,7 @@ from bot.config import Settings
 from bot.core import Clock
 from scheduler import outbox as dispatch
 from storage import kakao as store
-from storage import outbox
+from storage import outbox, users
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +212,18 @@ class TaskChecker:
         async with self.sessions() as session, session.begin():
             await store.finish_tasks(session, final, now)
             await store.retry_tasks(session, later)
-            await outbox.undelivered(session, [t.outbox_id for t in failed if t.outbox_id is not None],
+            # A staff member's alert that did not arrive waits for their next message (held), as on
+            # Telegram; anyone else's is not sent again.
+            staff = await users.staff_chats(session, {(CHANNEL, t.user_key) for t in failed},
+                                            self.settings.admin_telegram_ids)
+            held_before = await outbox.held_chats(session, list(staff))
+            lost = [(t.outbox_id, (CHANNEL, t.user_key) in staff) for t in failed if t.outbox_id is not None]
+            await outbox.undelivered(session, [row for row, of_staff in lost if not of_staff],
                                      "blocked", dispatch.BLOCKED_ERROR)
+            await outbox.undelivered(session, [row for row, of_staff in lost if of_staff], "held", outbox.HELD_ERROR)
             keys = await store.to_mark_blocked(session, [(t.user_key, t.created_at) for t in failed])
-            await dispatch.record_blocked(session, [(CHANNEL, key, now) for key in keys])
+            await dispatch.record_blocked(session, [(CHANNEL, key, now) for key in keys], settings=self.settings,
+                                          staff=staff, held_before=held_before, now=now)
         for key in keys:
             metrics.BLOCKED.labels(CHANNEL).inc()
             log.info("recipient blocked the bot channel=kakao user=%s", masked(key))
