@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logs.setup(settings.log_level, settings.log_format)
+    logs.setup(settings.log_level, settings.log_format, secrets=settings.secret_values)
     if args.cmd is None:
         args.cmd = "run" if settings.telegram_bot_token else "shell"
     try:

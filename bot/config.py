@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -291,6 +292,20 @@ class Settings(BaseSettings):
     def kakao_event_api(self) -> bool:
         """Whether proactive messages to KakaoTalk users can go out through Kakao's Event API."""
         return bool(self.kakao_rest_api_key and self.kakao_bot_id)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """What no log line may show (`bot.logs.Redact` writes a mark instead): the bot token
+        and its secret half, the webhook and skill secrets, the file-link key, the Event API
+        key and the database password (as written in the URL and decoded)."""
+        token_secret = self.telegram_bot_token.partition(":")[2]
+        try:
+            password = urlsplit(self.database_url).password or ""
+        except ValueError:
+            password = ""
+        return tuple(v for v in (self.telegram_bot_token, token_secret, self.webhook_secret,
+                                 self.kakao_skill_secret, self.file_link_secret, self.kakao_rest_api_key,
+                                 password, unquote(password)) if v)
 
     @property
     def file_links_key(self) -> bytes:

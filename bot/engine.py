@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 Finish = Callable[[Ctx, Response], Awaitable[None]]
 Deliver = Callable[[Response], Awaitable[None]]
+# A channel's answer in place of routing the message, in the same turn; None: route as usual.
+Instead = Callable[[Ctx], Awaitable[Response | None]]
 
 # A person who comes back to a half-filled form after this long is asked before we go on.
 RESUME_AFTER = dt.timedelta(hours=1)
@@ -258,22 +260,23 @@ class Engine:
     # --- the pipeline --------------------------------------------------------------
 
     async def handle(self, inc: Incoming, *, finish: Finish | None = None,
-                     deliver: Deliver | None = None) -> Response:
+                     deliver: Deliver | None = None, instead: Instead | None = None) -> Response:
         """One turn. `finish` is a channel's last step inside the turn's transaction (KakaoTalk
-        renders there, so the files and pages it stores commit with the turn, in one write).
+        renders there, so the files and pages it stores commit with the turn, in one write);
+        `instead` its first, which may answer in place of routing (KakaoTalk: a late answer).
         `deliver` sends the response after the commit while the person's turn still holds their
         lock (Telegram), so their next message's answer cannot overtake this one's."""
         started = time.perf_counter()
         outcome = "ok"
         try:
-            response, outcome = await self._turn(clean(inc), finish, deliver)
+            response, outcome = await self._turn(clean(inc), finish, deliver, instead)
         finally:
             metrics.UPDATES.labels(inc.channel, outcome).inc()
             metrics.HANDLER_SECONDS.labels(inc.channel).observe(time.perf_counter() - started)
         return response
 
-    async def _turn(self, inc: Incoming, finish: Finish | None,
-                    deliver: Deliver | None) -> tuple[Response, str]:
+    async def _turn(self, inc: Incoming, finish: Finish | None, deliver: Deliver | None,
+                    instead: Instead | None = None) -> tuple[Response, str]:
         key = (inc.channel, inc.external_id)
         touched = False
         later: list[Background] = []
@@ -285,7 +288,9 @@ class Engine:
                     if inc.update_id is not None:
                         await updates.claim(session, inc.channel, inc.update_id, self.clock.now())
                     ctx = await self._context(session, inc)
-                    response = await self._route(ctx)
+                    response = await instead(ctx) if instead is not None else None
+                    if response is None:
+                        response = await self._route(ctx)
                     ctx.conv.updated_at = ctx.now
                     if finish is not None:
                         await finish(ctx, response)

@@ -1,5 +1,6 @@
-"""Kept per Kakao user: what an answer could not carry at once (`KakaoPage`), and the Event API
-calls whose result is still to be read (`KakaoTask`, see `bot.channels.kakao_tasks`)."""
+"""Kept per Kakao user: what an answer could not carry at once (`KakaoPage`: "더보기" pages,
+messages for the next answer, an answer announced late), and the Event API calls whose result is
+still to be read (`KakaoTask`, see `bot.channels.kakao_tasks`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation, Identity, KakaoPage, KakaoTask
 
-MORE, LATE = "more", "late"
+MORE, LATE, OWED = "more", "late", "owed"
 # Messages kept for a person who does not write for a long time: the newest ones.
 MAX_LATE = 20
 
@@ -53,6 +54,24 @@ async def add_late(session: AsyncSession, user_key: str, template: dict[str, Any
 async def take_late(session: AsyncSession, user_key: str) -> list[dict[str, Any]]:
     """What is waiting for this person, in order, and forget it (one statement: runs on every answer)."""
     pages = await session.scalar(delete(KakaoPage).where(KakaoPage.user_key == user_key, KakaoPage.kind == LATE)
+                                 .returning(KakaoPage.pages))
+    return list(pages or [])
+
+
+async def keep_owed(session: AsyncSession, user_key: str, entry: dict[str, Any], now: dt.datetime) -> None:
+    """Keep an answer the person was told to fetch with their next message (`take_owed`); the
+    channel's `entry` says what and since when."""
+    row = (await session.scalars(select(KakaoPage).where(KakaoPage.user_key == user_key, KakaoPage.kind == OWED)
+                                 .with_for_update())).first()
+    if row is None:
+        session.add(KakaoPage(user_key=user_key, kind=OWED, token="", pages=[entry], created_at=now))
+    else:
+        row.pages = [*row.pages, entry]
+
+
+async def take_owed(session: AsyncSession, user_key: str) -> list[dict[str, Any]]:
+    """The entries kept for this person, in order, and forget them (one statement: runs on every turn)."""
+    pages = await session.scalar(delete(KakaoPage).where(KakaoPage.user_key == user_key, KakaoPage.kind == OWED)
                                  .returning(KakaoPage.pages))
     return list(pages or [])
 

@@ -614,13 +614,14 @@ class SurveyAnswer(Base):
 class KakaoPage(Base):
     """Per Kakao user: the rest of an answer that did not fit one SkillResponse (3 outputs,
     10 quick replies), served by the "더보기" reply (`more`); and what is waiting to be shown
-    before the person's next answer (`late`): an answer finished after Kakao stopped waiting,
-    proactive messages when the Event API is not configured."""
+    before the person's next answer (`late`): proactive messages when the Event API is not
+    configured; and an answer finished after Kakao stopped waiting (`owed`), which the message
+    sent after the "send any message" notice fetches instead of being handled."""
 
     __tablename__ = "kakao_pages"
 
     user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # more | late
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # more | late | owed
     token: Mapped[str] = mapped_column(String(16))
     pages: Mapped[list[Any]]
     created_at: Mapped[timestamp]

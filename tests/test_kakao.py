@@ -2,7 +2,8 @@
 
 Rendering within every limit (text, outputs, quick replies, cards, labels, files), the
 adapter (typed text, commands, button presses carried in `extra`), the request checks,
-whole journeys, the callback and late answers, signed file links, the Event API notifier
+whole journeys, the callback and late answers (the message after "send any message" only
+fetches the late answer), signed file links, the Event API notifier
 against `tests.fake_kakao.FakeKakao`, and the health check.
 """
 
@@ -506,35 +507,163 @@ async def test_a_slow_answer_goes_through_the_callback(harness: Harness) -> None
         await skill.client.close()
 
 
-async def test_without_a_callback_a_late_answer_comes_before_the_next_one(harness: Harness) -> None:
-    skill = await start_skill(harness, kakao_deadline_seconds=0.05)
-    slow = asyncio.Event()
-    real = harness.engine.handle
-    calls = 0
+class SlowTurns:
+    """Turns made slow on demand, inside their transaction (holding the person's lock, as a slow
+    query or download does): `hold(n)` makes the next n routed messages wait until `release()`.
+    `routed` counts the messages the engine routed (a fetched late answer routes nothing)."""
 
-    async def handle(inc: Any, **kw: Any) -> Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            await slow.wait()
-        return await real(inc, **kw)
+    def __init__(self, engine: Any, *, fail: bool = False) -> None:
+        self.engine = engine
+        self.real = engine._route
+        self.fail = fail
+        self.routed = 0
+        self._held = 0
+        self._gate = asyncio.Event()
 
-    harness.engine.handle = handle  # type: ignore[method-assign]
+    async def route(self, ctx: Any) -> Response:
+        self.routed += 1
+        if self._held:
+            self._held -= 1
+            await self._gate.wait()
+            if self.fail:
+                raise RuntimeError("a bug in a slow turn")
+        return await self.real(ctx)
+
+    def hold(self, turns: int = 1) -> None:
+        self._held, self._gate = turns, asyncio.Event()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def __enter__(self) -> SlowTurns:
+        self.engine._route = self.route
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine._route = self.real
+
+
+async def _conversation_data(h: Harness, user_key: str) -> str:
+    from storage.models import Conversation
+
+    async with h.sessions() as s:
+        conv = await s.scalar(select(Conversation).where(Conversation.external_id == user_key))
+        return json.dumps(conv.data if conv else {}, ensure_ascii=False)
+
+
+async def test_after_a_late_notice_the_next_message_only_fetches_the_late_answer(harness: Harness) -> None:
+    """On a free-text question, whatever is sent after "send any message" must not become the answer."""
+    skill = await start_skill(harness, kakao_deadline_seconds=1.0)
     try:
-        user = skill.user("k-late")
-        await user.say("/start")
-        assert "아직 준비 중이에요" in user.text
-        slow.set()
-        await asyncio.sleep(0)
-        while skill.skill._background:
-            await asyncio.sleep(0.01)
-        await user.say("/help")
-        # The late welcome first, then the answer to /help.
-        assert user.text.startswith("안녕하세요!") and "/register — 구직등록" in user.text, user.text
-        await user.say("/help")
-        assert not user.text.startswith("안녕하세요!")
+        reference = skill.user("k-ref")  # the same steps at normal speed: what the answer looks like
+        await reference.say("/register")
+        await reference.press("동의합니다")
+        with SlowTurns(harness.engine) as turns:
+            user = skill.user("k-late")
+            await user.say("/register")
+            turns.hold()
+            await user.press("동의합니다")
+            assert user.text == T("kakao.still_working")
+            turns.release()
+            routed = turns.routed
+            await user.say("네")
+            # The late answer itself, with its choices, exactly as it would have come in time.
+            assert "이름을 입력" in user.text and user.template == reference.template, user.template
+            assert turns.routed == routed  # "네" was not handled
+            assert "네" not in await _conversation_data(harness, "k-late")
+            await user.say("김서울")
+            assert "출생연도" in user.text, user.text
+        assert "김서울" in await _conversation_data(harness, "k-late")
     finally:
-        harness.engine.handle = real  # type: ignore[method-assign]
+        await skill.client.close()
+
+
+async def test_a_message_sent_while_the_late_answer_is_still_coming_waits_for_it(harness: Harness) -> None:
+    skill = await start_skill(harness, kakao_deadline_seconds=1.0)
+    try:
+        with SlowTurns(harness.engine) as turns:
+            user = skill.user("k-late2")
+            turns.hold()
+            await user.say("/register")
+            assert user.text == T("kakao.still_working")
+            # Still not ready: the same notice again, and this message is not handled either.
+            await user.say("아직이에요?")
+            assert user.text == T("kakao.still_working")
+            turns.release()
+            await user.say("ㅇㅇ")
+            # The consent screen that was late, its quick replies included, and they work.
+            assert "개인정보 수집" in user.text and "선택지에 없어요" not in user.text, user.text
+            assert user.find("동의합니다") is not None and turns.routed == 1, user.template
+            await user.press("동의합니다")
+            assert "이름을 입력" in user.text
+            await user.say("/help")
+            assert "/register — 구직등록" in user.text and "개인정보 수집" not in user.text
+    finally:
+        await skill.client.close()
+
+
+async def test_two_late_answers_come_together_with_the_last_ones_choices(harness: Harness) -> None:
+    skill = await start_skill(harness, kakao_deadline_seconds=1.0)
+    try:
+        with SlowTurns(harness.engine) as turns:
+            user = skill.user("k-late4")
+            turns.hold(2)
+            # Sent together (two quick messages): both turns run, one after the other, both late.
+            first = asyncio.create_task(skill.post(payload("k-late4", "/help")))
+            while turns.routed < 1:
+                await asyncio.sleep(0.01)
+            answers = [await skill.post(payload("k-late4", "/lang")), await first]
+            assert all(texts_of(a["template"]) == [T("kakao.still_working")] for _, a in answers)
+            turns.release()
+            await user.say("ㅇㅇ")
+            shown = user.text
+            while (more := next((b for b in user.template.get("quickReplies", [])
+                                 if "more" in (b.get("extra") or {})), None)) is not None:
+                await user.tap(more)
+                shown += "\n" + user.text
+            assert "/register — 구직등록" in shown and "English" in " ".join(user.labels), (shown, user.labels)
+            assert turns.routed == 2
+    finally:
+        await skill.client.close()
+
+
+async def test_the_late_answer_is_fetched_through_another_worker(harness: Harness) -> None:
+    first = await start_skill(harness, kakao_deadline_seconds=1.0)
+    second = await start_skill(harness, kakao_deadline_seconds=1.0)
+    try:
+        with SlowTurns(harness.engine) as turns:
+            turns.hold()
+            await first.user("k-late3").say("/register")
+            turns.release()
+            # The next message reaches another worker: it waits for the person's turn on the
+            # first to end, then finds the answer in the database.
+            on_second = second.user("k-late3")
+            await on_second.say("뭐예요")
+            assert "개인정보 수집" in on_second.text and on_second.find("동의합니다") is not None
+            assert turns.routed == 1
+    finally:
+        await first.client.close()
+        await second.client.close()
+
+
+async def test_a_late_turn_that_fails_leaves_its_apology_for_the_next_message(harness: Harness) -> None:
+    skill = await start_skill(harness, kakao_deadline_seconds=1.0)
+    try:
+        user = skill.user("k-late5")
+        await user.say("/register")
+        await user.press("동의합니다")
+        with SlowTurns(harness.engine, fail=True) as turns:
+            turns.hold()
+            await user.say("김서울")
+            assert user.text == T("kakao.still_working")
+            turns.release()
+            await user.say("ㅇㅇ")
+            assert user.text == T("error.generic") and turns.routed == 1
+        assert "김서울" not in await _conversation_data(harness, "k-late5")
+        assert "ㅇㅇ" not in await _conversation_data(harness, "k-late5")
+        await user.say("김서울")
+        assert "출생연도" in user.text
+    finally:
         await skill.client.close()
 
 

@@ -3,10 +3,12 @@
 Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SKILL_PATH`
 (`../shared/reference/kakao-skill-api.md`). Each request goes:
 
-1. Checks: the shared secret header (missing or wrong: 403, nothing processed), the body
-   size (413), JSON (400), the required fields `userRequest.user.id` and
-   `userRequest.utterance` (400), the bot id when `KAKAO_BOT_ID` is set (403). Every
-   refusal is a small JSON error, never a traceback; unknown fields are ignored.
+1. Checks (`bot.channels.boundary`, the same for every route): the shared secret header
+   (missing or wrong: 403, nothing processed), the body size (413), JSON that can be read
+   (400: see there), the required fields `userRequest.user.id` and `userRequest.utterance`
+   as strings (400), the bot id when `KAKAO_BOT_ID` is set (403). Every refusal is a small
+   JSON error and one WARNING line, never a traceback; unknown fields are ignored, and
+   optional ones that cannot be read (a callbackUrl, a sent image's URLs) count as absent.
 2. `to_incoming`: the person is the botUserKey (`userRequest.user.id`). A quick reply or
    card button we rendered carries its payload in `extra`, which Kakao hands back as
    `action.clientExtra`, so a press reaches the core as a button, not as typed text.
@@ -24,7 +26,9 @@ Open Builder POSTs every utterance of the blocks that use our skill to `KAKAO_SK
 4. Time: Kakao waits 5 seconds. A turn still running after `KAKAO_CALLBACK_AFTER_SECONDS`
    is answered with `useCallback` when the block has a callbackUrl (the result is then
    POSTed there); without one, at `KAKAO_DEADLINE_SECONDS` the person is told it is
-   still being prepared and the result comes before the answer to their next message.
+   still being prepared and to send any message. Their next message then only fetches
+   that answer, quick replies and all, and is not handled itself (otherwise whatever they
+   sent would become the answer to the question that was still coming): see `Late`.
 
 Proactive messages (reminders, notifications, broadcasts) go through the outbox to Kakao's
 Event API (`KakaoNotifier`), one call per message and user; the calls' task results tell later
@@ -41,6 +45,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,6 +59,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.boundary import Refused, guarded, header_secret_ok, loads, read_json, same_secret
 from bot.config import Settings
 from bot.core import (
     Button,
@@ -74,6 +80,7 @@ from bot.logs import request_scope
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store
+from storage.db import advisory_xact_lock
 from storage.models import Identity, User
 
 log = logging.getLogger(__name__)
@@ -92,6 +99,9 @@ CAROUSEL_ITEMS = 10
 MAX_USER_KEY = 128
 EXTRA_PAYLOAD = "payload"
 EXTRA_MORE = "more"
+# What a file link's id and expiry look like (`file_url`); nothing else is read further.
+FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+EXPIRES = re.compile(r"[0-9]{1,12}")
 # Sends at the platform's limit: Kakao documents no rate; the Event API takes up to 100 users a call.
 EVENT_API_TIMEOUT = 10.0
 FILE_TIMEOUT = 20.0
@@ -101,6 +111,7 @@ Json = dict[str, Any]
 
 class BadRequest(Exception):
     """A request we refuse with 400; the message is the JSON error's text."""
+
 
 
 # --- request → Incoming --------------------------------------------------------------------
@@ -164,7 +175,7 @@ def sent_file(body: Json) -> tuple[str, str] | None:
     for media in (_field(body, "action", "params", "media"), _field(body, "userRequest", "params", "media")):
         if isinstance(media, str):
             try:
-                media = json.loads(media)
+                media = loads(media)
             except ValueError:
                 media = None
         if isinstance(media, dict) and isinstance(media.get("url"), str) and media["url"].strip():
@@ -172,7 +183,7 @@ def sent_file(body: Json) -> tuple[str, str] | None:
     secure = _field(body, "action", "params", "secureimage")
     if isinstance(secure, str):
         try:
-            secure = json.loads(secure)
+            secure = loads(secure)
         except ValueError:
             secure = None
     urls = secure.get("secureUrls") if isinstance(secure, dict) else None
@@ -367,6 +378,10 @@ def skill_response(template: Json) -> Json:
     return {"version": VERSION, "template": template}
 
 
+def still_working(t: Translator) -> Json:
+    return {"outputs": [{"simpleText": {"text": t("kakao.still_working")}}]}
+
+
 def merge_templates(first: Sequence[Json], then: Json) -> Rendered:
     """Answers kept for later, shown before a new one (re-paged together)."""
     merged = Rendered()
@@ -404,8 +419,39 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "error": message}, status=status)
+@dataclass(eq=False)
+class Late:
+    """One turn's race with Kakao's deadline, and what became of its answer.
+
+    When the deadline passes first, the person is told to send any message (`announced_at`,
+    wall-clock time, comparable across workers). A message that arrives after that notice
+    only fetches the answer and is not handled itself: otherwise what they sent would become
+    the answer to the question that was still coming. One that arrived before it (two quick
+    messages) is handled as usual, the late answer shown before its own.
+
+    * The turn keeps its answer for that message (`storage.kakao.keep_owed`, stamped with
+      `announced_at`) in its own transaction when the notice went out before it finished
+      (`kept`). The person's next turn waits for this one (their lock, on every worker) and
+      finds it there (`KakaoSkill._turn`'s `instead`).
+    * A turn that failed (rolled back, its apology is the answer) or finished just as the
+      notice went out kept nothing itself: `template` is handed over in this process to the
+      person's next turn (`taken`), or else stored by `KakaoSkill._keep_late` once the turn is
+      over; on another worker, a message arriving meanwhile is handled as usual.
+    * A worker that dies mid-turn keeps nothing (the turn rolls back): the next message is
+      handled as usual.
+    """
+
+    announced_at: float | None = None
+    # Names the answer's entry in the database, so a message that finds it there does not take it twice.
+    id: str = field(default_factory=lambda: secrets.token_hex(6))
+    kept: bool = False
+    template: Json | None = None
+    taken: bool = False
+    # A message that arrived before the notice was handled meanwhile: shown before the next answer.
+    superseded: bool = False
+
+    def entry(self, template: Json) -> Json:
+        return {"id": self.id, "at": self.announced_at, "answer": template}
 
 
 class KakaoSkill:
@@ -417,12 +463,15 @@ class KakaoSkill:
         self.sessions = engine.sessions
         self._http = http
         self._background: set[asyncio.Task[Any]] = set()
+        self._guarded = guarded("kakao skill", self._receive)
+        # Per person, this worker's late turns that ended without keeping their answer (`Late`).
+        self._unkept: dict[str, list[Late]] = {}
 
         engine.file_fetchers[CHANNEL] = self.fetch_file
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.kakao_skill_path, self.receive)
-        app.router.add_get("/files/{file_id}", self.serve_file)
+        app.router.add_get("/files/{file_id}", guarded("file link", self.serve_file))
         app.on_cleanup.append(self._close)
 
     async def _close(self, _app: web.Application) -> None:
@@ -436,40 +485,23 @@ class KakaoSkill:
 
     # --- request checks ------------------------------------------------------------------
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: web.Request) -> web.StreamResponse:
         # KakaoTalk sends no request id: a fresh one tags this request's log lines (and its turn's,
         # which runs in a task that inherits it, callback and late answer included).
         with request_scope(f"kk-{secrets.token_hex(6)}"):
-            return await self._receive(request)
+            return await self._guarded(request)
 
     async def _receive(self, request: web.Request) -> web.Response:
-        given = request.headers.get(self.settings.kakao_skill_secret_header, "").encode()
-        expected = self.settings.kakao_skill_secret.encode()
-        if not expected or not hmac.compare_digest(given, expected):
-            log.warning("kakao skill request with a wrong or missing secret from %s", request.remote)
-            return _error(403, "forbidden")
-        limit = self.settings.kakao_max_body
-        if request.content_length is not None and request.content_length > limit:
-            return _error(413, "request body too large")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(16 * 1024):
-            size += len(chunk)
-            if size > limit:
-                return _error(413, "request body too large")
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "malformed JSON")
+        if not header_secret_ok(request, self.settings.kakao_skill_secret_header, self.settings.kakao_skill_secret):
+            raise Refused(403, "forbidden", detail="wrong or missing secret")
+        body = await read_json(request, self.settings.kakao_max_body)
         bot_id = self.settings.kakao_bot_id
         if bot_id and str(_field(body, "bot", "id") or "").rstrip("!") != bot_id.rstrip("!"):
-            log.warning("kakao skill request for another bot")
-            return _error(403, "unknown bot")
+            raise Refused(403, "unknown bot", detail="a request for another bot")
         try:
             incoming = to_incoming(body)
         except BadRequest as exc:
-            return _error(400, str(exc))
+            raise Refused(400, str(exc)) from None
         try:
             return web.json_response(await self.answer(incoming, body), dumps=_dumps)
         except Exception:
@@ -496,7 +528,9 @@ class KakaoSkill:
                 incoming = Incoming(CHANNEL, user_key, user_key, button="kakao:more",
                                     language_code=incoming.language_code)
         callback = self._callback_url(body)
-        turn = asyncio.create_task(self._turn(incoming))
+        late = Late()
+        arrived = time.time()
+        turn = asyncio.create_task(self._turn(incoming, late, arrived))
         self._keep(turn)
         wait = self.settings.kakao_callback_after_seconds if callback else self.settings.kakao_deadline_seconds
         done, _ = await asyncio.wait({turn}, timeout=wait)
@@ -508,8 +542,21 @@ class KakaoSkill:
             return {"version": VERSION, "useCallback": True, "data": {"text": t("kakao.wait")}}
         log.warning("kakao answer not ready within %.1f s: kept for the next message",
                     self.settings.kakao_deadline_seconds)
-        self._keep(asyncio.create_task(self._keep_late(turn, user_key)))
-        return skill_response({"outputs": [{"simpleText": {"text": t("kakao.still_working")}}]})
+        late.announced_at = time.time()
+        self._keep(asyncio.create_task(self._keep_late(turn, late, user_key)))
+        return skill_response(still_working(t))
+
+    async def _combine(self, session: AsyncSession, user_key: str, pages: list[Json], t: Translator,
+                       now: dt.datetime) -> Json:
+        """The late answer to fetch; several (two messages sent together, both late) as one,
+        the last one's quick replies kept, paged again."""
+        if len(pages) == 1:
+            return pages[0]
+        token = secrets.token_hex(4)
+        combined = paginate(merge_templates(pages[:-1], pages[-1]), t, token)
+        if len(combined) > 1:
+            await pages_store.save_more(session, user_key, token, combined[1:], now)
+        return combined[0]
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
@@ -519,27 +566,68 @@ class KakaoSkill:
         url = _field(body, "userRequest", "callbackUrl")
         if not isinstance(url, str):
             return None
-        host = (urlparse(url).hostname or "").lower()
-        if urlparse(url).scheme in ("http", "https") and any(
+        try:
+            parsed = urlparse(url)
+            host, _port = (parsed.hostname or "").lower(), parsed.port  # .port: ValueError when out of range
+        except ValueError:
+            log.warning("callbackUrl that is no URL: ignored")
+            return None
+        if parsed.scheme in ("http", "https") and any(
                 host == allowed or host.endswith("." + allowed) for allowed in self.settings.kakao_callback_hosts):
             return url
         log.warning("callbackUrl on a host not allowed: ignored")
         return None
 
-    async def _turn(self, incoming: Incoming) -> Json:
-        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기"."""
+    async def _turn(self, incoming: Incoming, late: Late, arrived: float) -> Json:
+        """One engine turn, rendered inside its transaction; what does not fit is stored for "더보기".
+        A late answer the person was told to fetch since `arrived` is the answer instead (see `Late`)."""
+        user_key = incoming.external_id
         rendered: list[Json] = []
+        fetched: list[Json] = []
+
+        async def instead(ctx: Ctx) -> Response | None:
+            answers: list[Json] = []
+            entries = await pages_store.take_owed(ctx.session, user_key)
+            for entry in entries:
+                if entry["at"] <= arrived:
+                    answers.append(entry["answer"])
+                else:  # this message was sent before that notice: handled, the answer shown first
+                    await pages_store.add_late(ctx.session, user_key, entry["answer"], ctx.now)
+            stored = {entry.get("id") for entry in entries}
+            for other in self._unkept.get(user_key, []):
+                if other.taken or other.superseded or other.id in stored or other.template is None \
+                        or other.announced_at is None:
+                    continue
+                if other.announced_at <= arrived:
+                    answers.append(other.template)
+                    other.taken = True
+                else:
+                    other.superseded = True
+            if not answers:
+                return None
+            fetched.append(await self._combine(ctx.session, user_key, answers, ctx.t, ctx.now))
+            return Response()
 
         async def finish(ctx: Ctx, response: Response) -> None:
-            rendered.append(await self._render_in(ctx.session, incoming, response, ctx.user.id,
-                                                  translator(ctx.user.locale), ctx.now))
+            template = fetched[0] if fetched else await self._render_in(
+                ctx.session, incoming, response, ctx.user.id, translator(ctx.user.locale), ctx.now)
+            late.kept = late.announced_at is not None
+            if late.announced_at is not None:
+                await pages_store.keep_owed(ctx.session, user_key, late.entry(template), ctx.now)
+            rendered.append(template)
 
-        response = await self.engine.handle(incoming, finish=finish)
+        response = await self.engine.handle(incoming, finish=finish, instead=instead)
         if rendered:
-            return rendered[0]
-        # The turn failed and was rolled back: its apology alone, without the database.
-        t = self._t(incoming)
-        return paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
+            template = rendered[0]
+        else:
+            # The turn failed and was rolled back: its apology alone, without the database.
+            late.kept = False
+            t = self._t(incoming)
+            template = paginate(await Renderer(t).render(response.replies, response.toast), t, "")[0]
+        if late.announced_at is not None and not late.kept:
+            late.template = template
+            self._unkept.setdefault(user_key, []).append(late)
+        return template
 
     async def render(self, incoming: Incoming, response: Response) -> Json:
         """Render a response outside a turn (its own transaction)."""
@@ -590,10 +678,29 @@ class KakaoSkill:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("kakao callback failed: %s", exc)
 
-    async def _keep_late(self, turn: asyncio.Task[Json], user_key: str) -> None:
-        template = await turn
-        async with self.sessions() as session, session.begin():
-            await pages_store.add_late(session, user_key, template, self.engine.clock.now())
+    async def _keep_late(self, turn: asyncio.Task[Json], late: Late, user_key: str) -> None:
+        """Store what a late turn did not keep itself (see `Late`), unless a message took it meanwhile."""
+        await turn
+        if late.template is None:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                # Under the person's lock, as their turns take it (on SQLite, beginning takes the
+                # write lock): a turn that took or passed over the answer meanwhile is over.
+                await session.connection()
+                await advisory_xact_lock(session, "conv", CHANNEL, user_key)
+                if late.taken:
+                    return
+                if late.superseded:
+                    await pages_store.add_late(session, user_key, late.template, self.engine.clock.now())
+                else:
+                    await pages_store.keep_owed(session, user_key, late.entry(late.template), self.engine.clock.now())
+        finally:
+            unkept = self._unkept.get(user_key, [])
+            if late in unkept:
+                unkept.remove(late)
+            if not unkept:
+                self._unkept.pop(user_key, None)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -636,16 +743,16 @@ class KakaoSkill:
     async def serve_file(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]
         expires, signature = request.query.get("e", ""), request.query.get("s", "")
-        if not expires.isdigit() or not hmac.compare_digest(
-                signature.encode(), sign(self.settings.file_links_key, file_id, int(expires)).encode()):
-            return _error(403, "invalid link")
+        if not (FILE_ID.fullmatch(file_id) and EXPIRES.fullmatch(expires)) or not same_secret(
+                signature, sign(self.settings.file_links_key, file_id, int(expires))):
+            raise Refused(403, "invalid link", detail="a file link not signed by us")
         now = self.engine.clock.now()
         if int(expires) <= now.timestamp():
-            return _error(410, "link expired")
+            raise Refused(410, "link expired", level=logging.INFO)
         async with self.sessions() as session:
             row = await files.fetch(session, file_id, now)
         if row is None:
-            return _error(410, "link expired")
+            raise Refused(410, "link expired", detail="link to a file no longer kept", level=logging.INFO)
         disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
         return web.Response(body=row.data, content_type=row.mime.split(";")[0],
                             headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"})

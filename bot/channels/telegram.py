@@ -14,14 +14,14 @@ client never keeps a spinner.
 
 Long polling by default; with WEBHOOK_URL set, the shared aiohttp server
 (`bot.channels.http`, the same one that serves KakaoTalk) receives the updates and refuses
-any request without the right `X-Telegram-Bot-Api-Secret-Token` (403, nothing processed).
+any request without the right `X-Telegram-Bot-Api-Secret-Token` (403, nothing processed),
+and with 400 a body that is no update the bot can read (`bot.channels.boundary`: size, JSON,
+nesting, text; then `UPDATE`, the types of the fields the bot reads, and PTB's own parsing).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import os
 import warnings
@@ -49,6 +49,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.warnings import PTBUserWarning
 
 from bot import metrics
+from bot.channels.boundary import Refused, Shape, conforms, guarded, header_secret_ok, read_json
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.core import FileOut, FileTooBig, Incoming, Reply, Response
@@ -85,6 +86,29 @@ REPLY_RETRIES = 2
 # A short pause between long polls lets updates arriving together come in one getUpdates
 # (8 instead of 1 under load), at most 50 ms later.
 POLL_INTERVAL = 0.05
+
+
+# The fields `to_incoming` and the replies read, with their types: PTB builds its objects
+# without checking them, so a chat id that is text would only fail after the turn.
+_USER: Shape = {"id": int, "is_bot": bool, "first_name": str, "language_code": str}
+_FILE: Shape = {"file_id": str}
+_MESSAGE: Shape = {"message_id": int, "date": int, "chat": {"id": int, "type": str}, "from": _USER, "text": str,
+                   "photo": [_FILE], "document": _FILE}
+UPDATE: Shape = {"update_id": int, "message": _MESSAGE,
+                 "callback_query": {"id": str, "from": _USER, "data": str, "message": _MESSAGE}}
+
+
+def read_update(data: object, bot: Any) -> Update:
+    """The update in a webhook's JSON, or `Refused` (400) when it is not one the bot can read."""
+    if not isinstance(data, dict) or "update_id" not in data or not conforms(data, UPDATE):
+        raise Refused(400, "malformed update", detail="not an update of the expected shape")
+    try:
+        update = Update.de_json(data, bot)
+    except Exception as exc:  # PTB's parser is the decoder here: whatever it cannot read is not an update
+        raise Refused(400, "malformed update", detail=f"not an update ({type(exc).__name__})") from None
+    if update is None:
+        raise Refused(400, "malformed update")
+    return update
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -423,23 +447,14 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
 
 
 def add_webhook(web_app: web.Application, channel: TelegramChannel, settings: Settings) -> None:
-    """Telegram's POSTs on the shared HTTP server (`bot.channels.http`); the secret is compared in constant time."""
+    """Telegram's POSTs on the shared HTTP server (`bot.channels.http`), read by `bot.channels.boundary`."""
     path = urlparse(settings.webhook_url).path or "/"
-    expected = settings.webhook_secret.encode()
     application = channel.application
 
     async def receive(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
-            log.warning("webhook request with a wrong or missing secret from %s", request.remote)
-            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-        try:
-            data = json.loads(await request.read())
-            update = Update.de_json(data, application.bot)
-        except (ValueError, TypeError, KeyError):
-            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        if update is None:
-            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        if not header_secret_ok(request, SECRET_HEADER, settings.webhook_secret):
+            raise Refused(403, "forbidden", detail="wrong or missing secret")
+        update = read_update(await read_json(request, MAX_BODY), application.bot)
         # Handled before the answer, not queued: a worker that dies mid-turn leaves the POST
         # unanswered, so Telegram (and nginx, on to the next worker) delivers it again instead
         # of it vanishing with the process.
@@ -451,7 +466,7 @@ def add_webhook(web_app: web.Application, channel: TelegramChannel, settings: Se
             log.error("webhook reply failed: %s", exc)
         return web.json_response({"ok": True})
 
-    web_app.router.add_post(path, receive)
+    web_app.router.add_post(path, guarded("telegram webhook", receive))
 
 
 async def start(app: App) -> TelegramChannel:
