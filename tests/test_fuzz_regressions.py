@@ -1,0 +1,33 @@
+"""What the fuzz tests (`tests/test_fuzz_*.py`) found, each pinned by the input that showed it.
+
+Each was a traceback logged at ERROR and the polite retry line ("처리 중 문제가 생겼어요")
+where the person should have been told the button expired or the answer was not understood.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import Harness
+from tests.fuzz import error_log
+
+EXPIRED = "이 버튼은 만료되었어요"
+FAILED = "처리 중 문제"
+
+
+async def test_a_forms_button_pressed_after_a_live_chat_began_has_expired(harness: Harness) -> None:
+    """Found by test_fuzz_payloads: a person half-way through a form asks for a counselor (/human)
+    and then presses a button of the form's question still on screen. The conversation's flow is
+    now the live chat, not a form: the press failed with KeyError: 'handoff' in the form runner."""
+    from tests.test_counselor import add_window, make_counselor
+
+    counselor_id = await make_counselor(harness, 8201)
+    for weekday in range(5):
+        await add_window(harness, counselor_id, weekday, "09:00", "18:00")
+    chat = harness.chat(8202)
+    await chat.send("/membership")
+    stale = chat.payload_for("예비 창업자")
+    await chat.send("/human")
+    assert "상담사를 연결하고 있어요" in chat.text, chat.text
+    with error_log() as errors:
+        await chat.press_payload(stale)
+    assert not errors.records, errors.lines()
+    assert EXPIRED in chat.text and FAILED not in chat.text, chat.text
