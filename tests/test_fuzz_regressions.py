@@ -6,7 +6,7 @@ where the person should have been told the button expired or the answer was not 
 
 from __future__ import annotations
 
-from tests.conftest import Harness
+from tests.conftest import ADMIN_ID, Harness
 from tests.fuzz import error_log
 
 EXPIRED = "이 버튼은 만료되었어요"
@@ -31,3 +31,21 @@ async def test_a_forms_button_pressed_after_a_live_chat_began_has_expired(harnes
         await chat.press_payload(stale)
     assert not errors.records, errors.lines()
     assert EXPIRED in chat.text and FAILED not in chat.text, chat.text
+
+
+async def test_ids_beyond_the_id_columns_are_bad_payloads_on_every_database(harness: Harness) -> None:
+    """Found by test_fuzz_payloads on PostgreSQL: ids are INTEGER columns (32 bits there), and an id
+    of 2^31 or more in a payload reached the query, where asyncpg refused the argument: the turn
+    failed as if the database were down ("잠시 후 다시 시도해 주세요", logged at ERROR)."""
+    person, admin = harness.chat(8203), harness.chat(ADMIN_ID)
+    await person.send("/start")
+    with error_log() as errors:
+        for big in ("2147483648", "9999999999", "9223372036854775807"):
+            for payload in (f"ev:reg:{big}", f"ev:c:{big}", f"bk:c:{big}", f"sv:{big}:go"):
+                await person.press_payload(payload)
+                assert EXPIRED in person.text, (payload, person.text)
+            await admin.send(f"/event {big}")
+            assert "/event 행사번호" in admin.text, admin.text
+        await person.press_payload("ev:reg:2147483647")  # the largest id there can be: looked up, not found
+        assert EXPIRED not in person.text and "찾을 수 없는 행사" in person.text, person.text
+    assert not errors.records, errors.lines()
