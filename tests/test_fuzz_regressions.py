@@ -49,3 +49,14 @@ async def test_ids_beyond_the_id_columns_are_bad_payloads_on_every_database(harn
         await person.press_payload("ev:reg:2147483647")  # the largest id there can be: looked up, not found
         assert EXPIRED not in person.text and "찾을 수 없는 행사" in person.text, person.text
     assert not errors.records, errors.lines()
+
+
+async def test_a_posting_button_without_its_id_has_expired(harness: Harness) -> None:
+    """Found by test_fuzz_payloads: an admin's press of "pa" (the posting buttons' prefix alone)
+    failed with IndexError in handlers/firms_admin.py before the id was read."""
+    admin = harness.chat(ADMIN_ID)
+    with error_log() as errors:
+        for payload in ("pa", "pa:c", "pa:e:"):
+            await admin.press_payload(payload)
+            assert EXPIRED in admin.text and FAILED not in admin.text, (payload, admin.text)
+    assert not errors.records, errors.lines()
