@@ -6,6 +6,9 @@ where the person should have been told the button expired or the answer was not 
 
 from __future__ import annotations
 
+import pytest
+
+from bot.core import Invalid
 from tests.conftest import ADMIN_ID, Harness
 from tests.fuzz import error_log
 
@@ -60,3 +63,31 @@ async def test_a_posting_button_without_its_id_has_expired(harness: Harness) -> 
             await admin.press_payload(payload)
             assert EXPIRED in admin.text and FAILED not in admin.text, (payload, admin.text)
     assert not errors.records, errors.lines()
+
+
+@pytest.mark.parametrize("raw", ["000000𐩀", "𐩀𐩀𐩀𐩀𐩀𐩀𐩀", "1" * 5000, "٣" * 4400])
+def test_a_salary_of_odd_digits_is_refused_not_a_crash(raw: str) -> None:
+    """Found by test_fuzz_parsers: "𐩀" (KHAROSHTHI DIGIT ONE) passes `str.isdigit` but not `int`,
+    and int() refuses more than 4,300 digits: both raised ValueError out of the salary parser."""
+    import datetime as dt
+
+    from bot.forms import FieldInput
+    from handlers.parsers import salary
+
+    with pytest.raises(Invalid):
+        salary(raw, FieldInput({}, dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.UTC))
+
+
+def test_a_rating_of_thousands_of_digits_is_refused_not_a_crash() -> None:
+    """Found by test_fuzz_parsers: a typed survey rating of more than 4,300 digits raised ValueError."""
+    import datetime as dt
+
+    from handlers.surveys import parse_typed
+    from storage import survey_defs
+
+    rating = next(q for surveys in survey_defs.load().values() for s in surveys for q in s.questions
+                  if q.kind == "rating")
+    for raw in ("1" * 5000, "-" + "9" * 4400 + "점"):
+        with pytest.raises(Invalid) as refused:
+            parse_typed(rating, raw, dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.UTC)
+        assert refused.value.key == "survey.rating_expected"
