@@ -12,7 +12,8 @@ the fake Bot API, once per test on SQLite and on PostgreSQL. Bodies are:
   last bot message's keyboard), with fields replaced by odd values, removed, or nested deeper;
   a few people write, so their conversations go on across examples (pressing the buttons of the
   answers they were given);
-* file links with any id, expiry and signature;
+* file links with any id, expiry and signature, and links the bot signed, to a file it keeps
+  or not, expired or not, altered or not;
 * now and then a wrong, missing or non-ASCII secret header.
 
 The property, for every request: an answer below 500, no ERROR log line, a JSON body where the
@@ -23,7 +24,9 @@ database unchanged when the request was refused (4xx).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +45,7 @@ from bot.channels import kakao as kakao_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels.http import base_app
 from bot.config import Settings
+from storage.models import ServedFile
 from tests.conftest import ADMIN_ID, make_settings
 from tests.fake_kakao import BOT_ID, SECRET_HEADER, buttons_of
 from tests.fake_kakao import payload as kakao_payload
@@ -71,6 +75,9 @@ class Site:
 
     def __repr__(self) -> str:
         return f"Site({self.settings.database_url.split(':')[0]})"
+
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:  # how Hypothesis shows a failing example
+        printer.text(repr(self))
 
 
 @pytest_asyncio.fixture
@@ -271,6 +278,7 @@ FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, Heal
 async def test_kakao_skill_answers_any_request(site: Site, recipe: tuple[Any, ...], headers: dict[str, str]) -> None:
     body, user = kakao_body(site, recipe)
     status, answer = await exchange(site, "POST", KAKAO_PATH, body=body, headers=headers)
+    event(f"{recipe[0]}: {status}")
     parsed = json.loads(answer)
     if status == 200:
         check_skill_response(parsed)
@@ -365,6 +373,7 @@ def telegram_body(site: Site, recipe: tuple[Any, ...]) -> bytes:
 async def test_telegram_webhook_answers_any_request(site: Site, recipe: tuple[Any, ...],
                                                     headers: dict[str, str]) -> None:
     status, answer = await exchange(site, "POST", WEBHOOK_PATH, body=telegram_body(site, recipe), headers=headers)
+    event(f"{recipe[0]}: {status}")
     parsed = json.loads(answer)
     assert parsed["ok"] is (status == 200), parsed
 
@@ -373,7 +382,8 @@ async def test_telegram_webhook_answers_any_request(site: Site, recipe: tuple[An
 
 url_part = st.one_of(st.binary(max_size=30).map(lambda b: quote(b, safe="")), odd_part.map(
     lambda s: quote(s.encode("utf-8", "surrogatepass"), safe="")), st.sampled_from(
-    ["", "0", "-1", "99999999999", "9" * 5000, "%C2%B2", "%FF", "%00", "..", "%2F..%2F"]))
+    ["", "0", "-1", "99999999999", "9" * 5000, "%C2%B2", "%FF", "%00", "..", "%2F..%2F"]),
+    st.from_regex(r"[A-Za-z0-9_-]{1,70}", fullmatch=True), st.from_regex(r"[0-9a-f]{30,34}", fullmatch=True))
 
 
 @st.composite
@@ -389,9 +399,58 @@ def targets(draw: st.DrawFn) -> tuple[str, URL]:
     return method, URL(text, encoded=True)
 
 
+KEPT = "fuzzKeptFile_0123456789"  # a file the site holds (`kept_file`)
+NOW = int(time.time())
+# A link signed by the bot: the kept file or another id, an expiry to come or gone, maybe altered.
+signed_links = st.tuples(st.sampled_from([KEPT, KEPT, "fuzzGone", "a" * 64]),
+                         st.sampled_from([NOW + 3600, NOW + 3600, NOW - 1, 0, 10**12 - 1]),
+                         st.sampled_from(["as signed", "as signed", "signature upper case", "signature cut",
+                                          "other expiry", "id changed", "expiry with a sign", "expiry padded"]))
+
+
+async def kept_file(site: Site) -> None:
+    async with site.app.sessions() as s, s.begin():
+        if await s.get(ServedFile, KEPT) is None:
+            now = dt.datetime.now(dt.UTC)
+            s.add(ServedFile(id=KEPT, user_id=None, filename="일정.ics", mime="text/calendar; charset=utf-8",
+                             data=b"BEGIN:VCALENDAR", created_at=now, expires_at=now + dt.timedelta(days=1)))
+    site.before = None
+
+
+def signed_url(site: Site, link: tuple[str, int, str]) -> tuple[URL, bool]:
+    """The link's URL, and whether it is the genuine link to a file still kept."""
+    file_id, expires, how = link
+    signature = kakao_channel.sign(site.settings.file_links_key, file_id, expires)
+    e = str(expires)
+    if how == "signature upper case":
+        signature = signature.upper()
+    elif how == "signature cut":
+        signature = signature[:-1]
+    elif how == "other expiry":
+        e = str(expires + 1)
+    elif how == "id changed":
+        file_id = file_id[:-1] + ("x" if file_id[-1] != "x" else "y")
+    elif how == "expiry with a sign":
+        e = "+" + e
+    elif how == "expiry padded":
+        e = "0" + e
+    # A padded expiry is the same number, which is what the signature covers.
+    genuine = how in ("as signed", "expiry padded") and file_id == KEPT and expires > time.time()
+    return URL(f"/files/{file_id}?e={quote(e)}&s={signature}", encoded=True), genuine
+
+
 @FUZZ
-@given(target=targets())
-async def test_file_links_and_unknown_routes_answer_any_request(site: Site, target: tuple[str, URL]) -> None:
+@given(target=targets(), link=signed_links, signed=st.booleans())
+async def test_file_links_and_unknown_routes_answer_any_request(site: Site, target: tuple[str, URL],
+                                                                link: tuple[str, int, str], signed: bool) -> None:
+    if signed:
+        await kept_file(site)
+        url, genuine = signed_url(site, link)
+        status, body = await exchange(site, "GET", url)
+        assert (status == 200) is genuine, (status, body[:200])
+        if genuine:
+            assert body == b"BEGIN:VCALENDAR"
+        return
     method, url = target
     status, _ = await exchange(site, method, url)
     assert status >= 400, status  # nothing is served without a valid signature
