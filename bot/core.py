@@ -179,8 +179,10 @@ class BadPayload(Exception):
     only decoding a payload may raise it, so a bug in a handler is never mistaken for one."""
 
 
-# The largest id a database column holds (BIGINT); anything above is no id of ours.
-MAX_ID = 2**63 - 1
+# The largest id a record's column holds: ids are INTEGER, 32-bit on PostgreSQL (asyncpg refuses a
+# larger query argument, which would fail the turn as if the database were down); anything above
+# is no id of ours.
+MAX_ID = 2**31 - 1
 
 
 def arg_int(args: Sequence[str], i: int, *, default: int | None = None, hi: int = MAX_ID) -> int:

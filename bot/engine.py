@@ -478,7 +478,8 @@ class Engine:
             raise BadPayload("not a payload the bot sends")
         head, _, rest = data.partition(":")
         if head.startswith("f") and head[1:].isascii() and head[1:].isdigit() and len(head) <= 20:
-            if not conv.flow or int(head[1:]) != conv.version:
+            # A form's button while no form is open (none, or a live chat begun since) is stale too.
+            if conv.flow not in self.runner.forms or int(head[1:]) != conv.version:
                 if data == conv.last_button:
                     return Response(toast=t("button.already"))
                 return Response(await self._expired(ctx), toast=t("button.expired_short"))

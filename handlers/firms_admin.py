@@ -242,7 +242,8 @@ EDIT_FORM = Form("posting_edit", (
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    action, posting_id = args[0], arg_int(args, 1)
+    posting_id = arg_int(args, 1)  # first: a payload without it (a bare "pa") is a bad one, not an IndexError
+    action = args[0]
     if action == "c":
         return await set_status(ctx, posting_id, "closed")
     if action == "o":

@@ -117,8 +117,10 @@ def salary(raw: str, _inp: FieldInput) -> int:
     match = re.fullmatch(r"(\d{1,2})천", value)
     if match:
         value = str(int(match.group(1)) * 1000)
-    if value.isdigit() and len(value) >= 7:
-        value = str(int(value) // 10_000)  # given in won
+    # Given in won. Decimal digits of any script (`\d`, what int() reads; not `isdigit`, which also
+    # takes "𐩀" and "²"), and few enough for int(): a longer number is no salary anyway.
+    if re.fullmatch(r"\d{7,15}", value):
+        value = str(int(value) // 10_000)
     return integer(value, low=1000, high=100_000)
 
 

@@ -252,7 +252,7 @@ def parse_typed(q: Question, raw: str, now: dt.datetime, tz: dt.tzinfo) -> Any:
     value = unicodedata.normalize("NFKC", raw).strip()
     if q.kind == "rating":
         digits = value.removesuffix("점").strip()
-        if not re.fullmatch(r"-?\d+", digits):
+        if not re.fullmatch(r"-?\d{1,9}", digits):  # bounded: int() refuses more than 4,300 digits
             raise Invalid("survey.rating_expected")
         if int(digits) not in survey_defs.RATING:
             raise Invalid("survey.rating_range")

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import build_engine
 from bot.config import Settings, load_settings
@@ -29,6 +30,13 @@ from bot.engine import Engine
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from tests.pg import PostgresServer, PostgresUnavailable, find_pg_bin
+
+# The fuzz tests (tests/test_fuzz_*.py): "ci" runs on every test run, sized to add about a minute;
+# `pytest --hypothesis-profile=long` runs 100,000 examples per test (README, bench/README.md).
+# No deadline: a turn's time depends on the database and the machine, not on the input.
+hypothesis_settings.register_profile("ci", max_examples=600, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("long", max_examples=100_000, deadline=None, print_blob=True)
+hypothesis_settings.load_profile("ci")
 
 ADMIN_ID = 9001
 START = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 10:00 in Seoul
