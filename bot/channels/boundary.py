@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,28 @@ class Refused(Exception):
         self.reason = reason
         self.detail = detail or reason
         self.level = level
+
+
+class UnreadableRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (a request line or header over its limits, a
+    malformed request line) with 400 by itself, but logs it at ERROR with a traceback: to a
+    reader of the logs, that is a stranger's bad request, not a fault of ours. It becomes one
+    WARNING line, like every other refusal here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, http_exceptions.HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "unreadable HTTP request refused (400): %s", (type(error).__name__,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_unreadable_requests() -> None:
+    """Install `UnreadableRequests` on aiohttp's server logger, once."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, UnreadableRequests) for f in server.filters):
+        server.addFilter(UnreadableRequests())
 
 
 class Malformed(ValueError):

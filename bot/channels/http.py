@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.app import App, running
+from bot.channels import boundary
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ HEALTH_TIMEOUT = 2.0
 
 
 def base_app(app: App, *, max_body: int = 1 << 20) -> web.Application:
+    boundary.quiet_unreadable_requests()
     web_app = web.Application(client_max_size=max_body)
 
     async def health(_request: web.Request) -> web.Response:
