@@ -306,7 +306,8 @@ class Engine:
             except BadPayload as exc:
                 # Whatever the handler wrote before it found the payload bad is rolled back with
                 # the turn; the answer is built in a transaction of its own.
-                log.info("malformed button payload channel=%s: %s", inc.channel, exc)
+                what = "button payload" if inc.button is not None else "command arguments"
+                log.info("unreadable %s channel=%s: %s", what, inc.channel, exc)
                 response, outcome = await self._where_now(inc, bind, expired=True), "expired"
             except (OperationalError, DBAPIError, OSError, ConnectionError):
                 log.exception("database unavailable channel=%s", inc.channel)
