@@ -39,6 +39,9 @@ from tests.conftest import Chat, FakeClock, make_settings
 from tests.fake_telegram import FakeTelegram
 from tests.pg import PostgresServer, find_pg_bin
 
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 UNAVAILABLE = translator("ko")("error.unavailable")
 CHAT = 777001

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -50,6 +51,9 @@ from tests.fake_kakao import BOT_ID, SECRET_HEADER, buttons_of
 from tests.fake_kakao import payload as kakao_payload
 from tests.fake_telegram import FakeTelegram
 from tests.fuzz import Snapshot, any_char, changes, error_log, odd_part, odd_text, snapshot
+
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
 
 SKILL_SECRET = "skill-secret-for-fuzzing"
 WEBHOOK_SECRET = "webhook-secret-for-fuzzing"

@@ -33,6 +33,9 @@ from handlers.surveys import parse_typed
 from storage import survey_defs
 from tests.fuzz import ODD_DIGITS, any_char, odd_text
 
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
+
 FORMS = [form for build in ROUTERS for form in build().forms]
 FIELDS = [(form.name, fld) for form in FORMS for fld in form.fields if fld.parse is not None]
 QUESTIONS = [(f"{key}/{survey.version}/{q.id}", q) for key, surveys in survey_defs.load().items()

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,9 @@ from storage.models import Conversation
 from tests.conftest import ADMIN_ID, Chat, Harness
 from tests.fuzz import Snapshot, changes, error_log, odd_part, odd_text, snapshot
 from tests.test_access_walk import SEEKER, STRANGER, _payloads, _world
+
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
 
 CHANNEL = "telegram"
 # Who presses: the admin, an ordinary person with nothing of their own, the owner of the records.

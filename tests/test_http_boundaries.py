@@ -29,6 +29,9 @@ from tests.conftest import make_settings
 from tests.fake_kakao import BOT_ID, SECRET_HEADER, payload
 from tests.fake_telegram import FakeTelegram
 
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
+
 SKILL_SECRET = "skill-secret-for-boundary-tests"
 WEBHOOK_SECRET = "webhook-secret-for-boundary-tests"
 WEBHOOK_PATH = "/telegram/webhook"

@@ -26,6 +26,9 @@ from tests.fake_kakao import payload as kakao_payload
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import USER, press, say
 
+# Real processes or many generated examples: left out of the quick loop (`-m 'not slow'`), run by CI.
+pytestmark = pytest.mark.slow
+
 TOKEN = "7000000001:AAH3xQzT-secret_part_of_the_bot_token9"
 WEBHOOK_SECRET = "hook-Secret_4f9a1c77e2"
 SKILL_SECRET = "skill-secret-8d2e6b0a51c3"
