@@ -113,11 +113,19 @@ async def write_csv(session: AsyncSession, scope: Scope, t: Translator, out: IO[
 
 
 def _sheet_name(text: str, used: set[str]) -> str:
-    name = "".join(ch for ch in text if ch not in "[]:*?/\\")[:31] or "sheet"
-    while name in used:
-        name = name[:28] + f"_{len(used)}"
-    used.add(name)
+    """A worksheet name Excel takes: none of []:*?/\\, no apostrophe at either end, unique, and at
+    most 31 UTF-16 units (an emoji counts two; the English section titles are longer than that)."""
+    name = _clip_utf16("".join(ch for ch in text if ch not in "[]:*?/\\"), 31) or "sheet"
+    while name.lower() in used:
+        name = _clip_utf16(name, 28) + f"_{len(used)}"
+    used.add(name.lower())
     return name
+
+
+def _clip_utf16(text: str, units: int) -> str:
+    while len(text.encode("utf-16-le")) > 2 * units:
+        text = text[:-1]
+    return text.strip().strip("'").strip()
 
 
 async def write_xlsx(session: AsyncSession, scope: Scope, t: Translator, out: IO[bytes] | Path) -> int:

@@ -91,3 +91,26 @@ def test_a_rating_of_thousands_of_digits_is_refused_not_a_crash() -> None:
         with pytest.raises(Invalid) as refused:
             parse_typed(rating, raw, dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.UTC)
         assert refused.value.key == "survey.rating_expected"
+
+
+async def test_an_english_admins_xlsx_export_names_its_sheets_within_excels_limit(harness: Harness) -> None:
+    """Found by the long run of test_fuzz_payloads and test_fuzz_http: an admin who switched to
+    English pressed XLSX on /stats and got the retry line. Sheet names were cut at 31 characters,
+    but Excel (and XlsxWriter) count UTF-16 units, in which the titles' emoji count two:
+    InvalidWorksheetName for '👤 Job-seeker registrations (by ', so no English export ever worked."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.conftest import ADMIN_ID
+
+    admin = harness.chat(ADMIN_ID)
+    await admin.press_payload("m:lang:en")
+    await admin.send("/stats")
+    with error_log() as errors:
+        await admin.press_payload("st:xlsx:20260301-20260302")
+    assert not errors.records, errors.lines()
+    [file] = [r.file for r in admin.replies if r.file is not None]
+    names = load_workbook(io.BytesIO(file.data), read_only=True).sheetnames
+    assert "Survey answers" in names and any(name.startswith("👤 Job-seeker") for name in names), names
+    assert all(len(name.encode("utf-16-le")) <= 62 and not name.startswith("'") for name in names), names
