@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import outbox, users
+from storage import users
 from storage.models import Conversation, Identity, User
 
 # Built once: composing the statement and its cache key cost more than running it.
@@ -27,15 +27,10 @@ async def open_turn(
     row = (await session.execute(_TURN, {"channel": channel, "external_id": external_id})).first()
     if row is None:
         user, identity = await users.create(session, channel, external_id, chat_id, locale, now)
-        # A configured admin (ADMIN_TELEGRAM_IDS) alerted before they ever wrote: alerts wait here.
-        await outbox.release_held(session, channel, chat_id)
         conv = None
     else:
         user, identity, conv = row
-        if users.seen(user, identity, chat_id, now):
-            # Only staff have messages held for them (`storage.outbox`); this runs on the first
-            # message after they could not be reached, not on every message.
-            await outbox.release_held(session, identity.channel, identity.chat_id)
+        await users.seen(session, user, identity, chat_id, now)
     if conv is None:
         conv = await load(session, channel, external_id, user.id, now)
     return user, identity, conv

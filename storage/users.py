@@ -32,8 +32,7 @@ async def identify(
     ).first()
     if row is not None:
         user, identity = row
-        if seen(user, identity, chat_id, now):
-            await outbox.release_held(session, identity.channel, identity.chat_id)
+        await seen(session, user, identity, chat_id, now)
         return user, identity
     return await create(session, channel, external_id, chat_id, locale, now)
 
@@ -42,11 +41,10 @@ async def identify(
 SEEN_GRANULARITY = dt.timedelta(hours=1)
 
 
-def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> bool:
-    """Updates what a new message tells us; writes nothing when nothing changed.
-
-    True when they could not be reached until now: the caller then releases what was held
-    for them (`storage.outbox.release_held`; only staff have messages held)."""
+async def seen(session: AsyncSession, user: User, identity: Identity, chat_id: str, now: dt.datetime) -> None:
+    """Updates what a new message tells us; writes nothing when nothing changed. Someone who could
+    not be reached until now gets what was held for them (`storage.outbox.release_held`: only
+    staff have messages held), so this costs a statement only on their first message back."""
     if now - user.last_seen_at >= SEEN_GRANULARITY:
         user.last_seen_at = now
     if identity.chat_id != chat_id:
@@ -54,8 +52,7 @@ def seen(user: User, identity: Identity, chat_id: str, now: dt.datetime) -> bool
     if identity.blocked_at is not None:
         # They wrote to us, so they can be reached again.
         identity.blocked_at = None
-        return True
-    return False
+        await outbox.release_held(session, identity.channel, identity.chat_id)
 
 
 async def create(
@@ -67,6 +64,8 @@ async def create(
     identity = Identity(user_id=user.id, channel=channel, external_id=external_id, chat_id=chat_id)
     session.add(identity)
     await session.flush()
+    # A configured admin (ADMIN_TELEGRAM_IDS) alerted before they ever wrote: the alerts waited here.
+    await outbox.release_held(session, channel, chat_id)
     return user, identity
 
 
