@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -179,6 +180,9 @@ class BadPayload(Exception):
     only decoding a payload may raise it, so a bug in a handler is never mistaken for one."""
 
 
+# What no database column or log line takes: NUL, and a lone surrogate (JSON allows "\ud800").
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 # The largest id a record's column holds: ids are INTEGER, 32-bit on PostgreSQL (asyncpg refuses a
 # larger query argument, which would fail the turn as if the database were down); anything above
 # is no id of ours.
@@ -196,6 +200,13 @@ def arg_int(args: Sequence[str], i: int, *, default: int | None = None, hi: int 
     if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > hi:
         raise BadPayload(f"argument {i} is no number in 0..{hi}")
     return int(value)
+
+
+def arg_word(args: Sequence[str], i: int, allowed: Collection[str]) -> str:
+    """`args[i]` when it is one of `allowed` (an action, a status), or BadPayload."""
+    if i >= len(args) or args[i] not in allowed:
+        raise BadPayload(f"argument {i} is none of {sorted(allowed)[:8]}")
+    return args[i]
 
 
 def typed_int(value: str, *, hi: int = MAX_ID) -> int | None:

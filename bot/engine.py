@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.config import Settings
 from bot.core import (
+    UNSTORABLE,
     Background,
     BadPayload,
     Button,
@@ -71,33 +72,17 @@ def plausible_payload(data: str) -> bool:
 
 
 def clean(inc: Incoming) -> Incoming:
-    """The message with text that cannot be stored made storable: a lone surrogate (JSON allows
-    "\\ud800") or NUL becomes U+FFFD, which every database and log takes, so odd input gets an
+    """The message with text that cannot be stored made storable: NUL and lone surrogates
+    (`UNSTORABLE`) become U+FFFD, which every database and log takes, so odd input gets an
     answer instead of a failed write."""
     changes: dict[str, Any] = {}
     for name in ("text", "button", "command"):
         value = getattr(inc, name)
-        if value is not None and not _storable(value):
-            changes[name] = _mend(value)
-    if inc.args and not all(_storable(a) for a in inc.args):
-        changes["args"] = tuple(_mend(a) for a in inc.args)
+        if value is not None and UNSTORABLE.search(value):
+            changes[name] = UNSTORABLE.sub("\ufffd", value)
+    if any(UNSTORABLE.search(a) for a in inc.args):
+        changes["args"] = tuple(UNSTORABLE.sub("\ufffd", a) for a in inc.args)
     return dataclasses.replace(inc, **changes) if changes else inc
-
-
-def _storable(value: str) -> bool:
-    return "\x00" not in value and (value.isascii() or _encodes(value))
-
-
-def _encodes(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _mend(value: str) -> str:
-    return "".join("\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
 
 
 class KeyedLock:

@@ -25,11 +25,12 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import http_exceptions, web
+
+from bot.core import UNSTORABLE
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 32
 # Ids that are numbers (Telegram's update, chat and user ids) fit PostgreSQL's bigint.
 MAX_INT = 2**63 - 1
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # What `conforms` checks: a type (int: a 64-bit integer, never a bool), a mapping of the
@@ -140,14 +140,14 @@ def _check(value: Any, max_depth: int) -> None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if _BAD_TEXT.search(item):
+            if UNSTORABLE.search(item):
                 raise Malformed("invalid text in JSON")
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
                 raise Malformed("JSON nested too deep")
             if isinstance(item, dict):
                 for key, child in item.items():
-                    if _BAD_TEXT.search(key):
+                    if UNSTORABLE.search(key):
                         raise Malformed("invalid text in JSON")
                     stack.append((child, depth + 1))
             else:
