@@ -27,7 +27,7 @@ from bot.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
+    arg_word,
     payload,
     same_record,
     stamp,
@@ -68,7 +68,7 @@ async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`rf:<id>:<status>`: records an outcome and tells the seeker."""
     t = ctx.t
     referral_id = arg_int(args, 0)
-    status = arg_pick(args, 1, {s: s for s in referrals.OUTCOMES})
+    status = arg_word(args, 1, referrals.OUTCOMES)
     row = await referrals.get(ctx.session, referral_id)
     # Someone without the right to a referral learns nothing of it, not even that it exists:
     # the same answer as for one that is gone.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from bot.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
 from storage import firms, seekers
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,10 @@ async def show(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """`set:ann|dig:on|off`: sets (not flips) a switch, whatever it was."""
-    if tuple(args[:2]) not in {(s, v) for s in ("ann", "dig") for v in ("on", "off")} or len(args) != 2:
+    if len(args) != 2:
         raise BadPayload("unknown settings button")
-    want_on = args[1] == "on"
-    if args[0] == "dig":
+    switch, want_on = arg_word(args, 0, ("ann", "dig")), arg_word(args, 1, ("on", "off")) == "on"
+    if switch == "dig":
         if await seekers.get(ctx.session, ctx.user.id) is None:
             raise BadPayload("digest switch without a seeker profile")
         if await firms.digest_on(ctx.session, ctx.user.id) != want_on:

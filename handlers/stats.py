@@ -83,8 +83,7 @@ async def stats_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await report(ctx, period)
 
 
-async def export_file(ctx: Ctx, fmt: str, code: str) -> list[Reply]:
-    period = Period.from_code(code)
+async def export_file(ctx: Ctx, fmt: str, period: Period) -> list[Reply]:
     scope = Scope(period, ctx.settings.tz)
     if fmt == "csv":
         text = io.StringIO()
@@ -98,20 +97,19 @@ async def export_file(ctx: Ctx, fmt: str, code: str) -> list[Reply]:
     # The other format one press away: on KakaoTalk the report's buttons are gone by now.
     other = next(f for f in export.FORMATS if f != fmt)
     return [Reply(ctx.t("stats.exported", period=period.label(), n=rows),
-                  [[Button(other.upper(), payload("st", other, code))]],
+                  [[Button(other.upper(), payload("st", other, period.code()))]],
                   file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
 
 
-def _period_code(args: Sequence[str]) -> str:
-    """`<first>-<last>` as the export buttons write it (YYYYMMDD-YYYYMMDD), or BadPayload."""
+def _period(args: Sequence[str]) -> Period:
+    """The period of an export button (`<first>-<last>`, YYYYMMDD-YYYYMMDD), or BadPayload."""
     code = args[1] if len(args) == 2 else ""
     if not re.fullmatch(r"[0-9]{8}-[0-9]{8}", code):
         raise BadPayload("no period code")
     try:
-        Period.from_code(code)
+        return Period.from_code(code)
     except ValueError as exc:
         raise BadPayload("no such dates") from exc
-    return code
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
@@ -123,7 +121,7 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return await ctx.app.start_form(ctx, "stats")
     if action in export.FORMATS:
         try:
-            return await export_file(ctx, action, _period_code(args))
+            return await export_file(ctx, action, _period(args))
         except Invalid as exc:
             return [Reply(ctx.t(exc.key, **exc.params))]
     raise BadPayload("unknown stats button")

@@ -44,7 +44,7 @@ from bot.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
+    arg_word,
     payload,
 )
 from bot.i18n import Translator
@@ -173,7 +173,7 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     found = await refuse(ctx, arg_int(args, 0))
     if isinstance(found, Reply):
         return [found]
-    request, action, rest = found, arg_pick(args, 1, {a: a for a in ACTIONS}), args[2:]
+    request, action, rest = found, arg_word(args, 1, ACTIONS), args[2:]
     t = ctx.t
     if action == "go":
         return await next_step(ctx, request)
