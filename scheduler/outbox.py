@@ -86,7 +86,7 @@ import math
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
@@ -169,6 +169,15 @@ async def record_blocked(session: AsyncSession, chats: Sequence[tuple[str, str, 
         for key in sorted(first):
             await _tell_admins(session, settings, key, staff[key], unreachable, at)
     return staff
+
+
+async def staff_among(session: AsyncSession, chats: Collection[ChatKey],
+                      settings: Settings | None) -> tuple[dict[ChatKey, users.StaffChat], set[ChatKey]]:
+    """Which of these chats are staff's, and which of those had messages held already: what a
+    caller settling undelivered rows needs before `record_blocked` (their rows are held, not
+    blocked; the admins are told only of a chat's first held rows)."""
+    staff = await users.staff_chats(session, chats, _admin_ids(settings))
+    return staff, await outbox.held_chats(session, list(staff))
 
 
 def _admin_ids(settings: Settings | None) -> frozenset[int]:
@@ -737,9 +746,8 @@ class Dispatcher:
                     await outbox.settle(session, outcomes)
                 else:
                     # Rows of a chat found blocked in an earlier flush of this run count too.
-                    staff = await users.staff_chats(session, {*blocked_rows.values(), *blocked},
-                                                    _admin_ids(self.settings))
-                    held_before = await outbox.held_chats(session, list(staff))
+                    staff, held_before = await staff_among(session, {*blocked_rows.values(), *blocked},
+                                                           self.settings)
                     await outbox.settle(session, [
                         dataclasses.replace(o, status="held", error=outbox.HELD_ERROR)
                         if o.status == "blocked" and blocked_rows.get(o.id) in staff else o for o in outcomes])

@@ -48,7 +48,7 @@ from bot.config import Settings
 from bot.core import Clock
 from scheduler import outbox as dispatch
 from storage import kakao as store
-from storage import outbox, users
+from storage import outbox
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +214,8 @@ class TaskChecker:
             await store.retry_tasks(session, later)
             # A staff member's alert that did not arrive waits for their next message (held), as on
             # Telegram; anyone else's is not sent again.
-            staff = await users.staff_chats(session, {(CHANNEL, t.user_key) for t in failed},
-                                            self.settings.admin_telegram_ids)
-            held_before = await outbox.held_chats(session, list(staff))
+            staff, held_before = await dispatch.staff_among(session, {(CHANNEL, t.user_key) for t in failed},
+                                                            self.settings)
             lost = [(t.outbox_id, (CHANNEL, t.user_key) in staff) for t in failed if t.outbox_id is not None]
             await outbox.undelivered(session, [row for row, of_staff in lost if not of_staff],
                                      "blocked", dispatch.BLOCKED_ERROR)
