@@ -26,14 +26,19 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+# PTB's "not given" marker class, reached through its public API (the class itself lives in a
+# private module): a timeout left at it takes the transport's own.
+_NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)
 
-def _pick(given: ODVInput[float], default: float | None) -> float | None:
-    return default if isinstance(given, DefaultValue) else given
+
+def _pick(given: object, default: float | None) -> float | None:
+    """A timeout PTB passed (seconds, None for no limit, or the "not given" marker) as seconds."""
+    if isinstance(given, _NOT_GIVEN) or not (given is None or isinstance(given, int | float)):
+        return default
+    return given
 
 
 class AiohttpRequest(BaseRequest):
@@ -90,10 +95,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         session = self._session
         if session is None or session.closed:
