@@ -88,7 +88,7 @@ def never_reuse_ids(bind: sa.engine.Connection) -> None:
     for table in surrogate_keyed(bind):
         with op.batch_alter_table(table.name, recreate="always", copy_from=table,
                                   table_kwargs={"sqlite_autoincrement": True}):
-            pass
+            pass  # no change to the columns: `recreate="always"` rebuilds the table with AUTOINCREMENT
         # Copying the rows with their ids moves sqlite_sequence up to the largest already; this
         # says that the next id is above every id the table holds, whatever the copy did.
         bind.exec_driver_sql(
