@@ -202,9 +202,9 @@ def flood_windows(floods: list[float], seconds: float = 1.0) -> float:
 async def run(args: argparse.Namespace, url: str, fake: FakeProcess) -> bool:
     from bot.app import build_engine
     from bot.channels.telegram import TelegramChannel, build_application
-    from bot.config import load_settings
-    from bot.core import SystemClock
     from handlers.broadcast import finish_broadcasts
+    from kernel.config import load_settings
+    from kernel.core import SystemClock
     from scheduler.outbox import Dispatcher
     from storage import broadcasts
     from storage.db import create_engine, session_factory

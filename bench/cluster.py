@@ -66,8 +66,8 @@ from bench.throughput import (  # noqa: E402
     _self_cpu,
     _wait_answer,
 )
-from bot.i18n import translator  # noqa: E402
 from deploy.cluster import Cluster, ClusterError, find_nginx  # noqa: E402
+from kernel.i18n import translator  # noqa: E402
 from tests.fake_telegram import Call, FakeTelegram  # noqa: E402
 from tests.pg import PostgresServer, PostgresUnavailable  # noqa: E402
 

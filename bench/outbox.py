@@ -222,7 +222,7 @@ class Phase:
 
 async def dispatch(sessions: async_sessionmaker[AsyncSession], channel: Any, fake: FakeProcess,
                    rate: float, limit: int, concurrency: int | None) -> Phase:
-    from bot.core import SystemClock
+    from kernel.core import SystemClock
     from scheduler.outbox import Dispatcher
 
     notifier = StopAfter(channel, limit)
@@ -245,8 +245,8 @@ async def dispatch(sessions: async_sessionmaker[AsyncSession], channel: Any, fak
 async def bench_database(label: str, url: str, args: argparse.Namespace, fake: FakeProcess) -> bool:
     from bot.app import build_engine
     from bot.channels.telegram import TelegramChannel, build_application
-    from bot.config import load_settings
-    from bot.core import SystemClock
+    from kernel.config import load_settings
+    from kernel.core import SystemClock
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
     from storage.models import OutboxMessage

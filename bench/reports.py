@@ -54,9 +54,9 @@ from sqlalchemy import Table, func, insert, select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
 from bot.app import build_engine  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.core import Incoming  # noqa: E402
-from bot.i18n import translator  # noqa: E402
+from kernel.config import load_settings  # noqa: E402
+from kernel.core import Incoming  # noqa: E402
+from kernel.i18n import translator  # noqa: E402
 from reports import chart, export, sections  # noqa: E402
 from reports.period import custom  # noqa: E402
 from reports.sections import Scope  # noqa: E402

@@ -25,7 +25,7 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.config import ConfigError, Settings, load_settings
+from kernel.config import ConfigError, Settings, load_settings
 
 NO_KAKAO_SECRET = (
     "KAKAO_SKILL_SECRET is not set. Choose a long random value (e.g. `python -c 'import secrets; "
@@ -45,7 +45,7 @@ async def _shell(settings: Settings, admin: bool, user: str) -> None:
     extra = [(CHANNEL, user)] if admin else []
     async with running(settings, extra_admins=extra) as app:
         from bot.cli_firms import demo_if_empty
-        from bot.i18n import translator
+        from kernel.i18n import translator
 
         loaded = await demo_if_empty(app.sessions, app.engine.clock.now(), settings.tz)
         if loaded is not None:
@@ -69,7 +69,7 @@ async def _upgrade(settings: Settings) -> None:
 
 async def _retention(settings: Settings, dry_run: bool) -> int:
     from bot.app import apply_retention
-    from bot.core import SystemClock
+    from kernel.core import SystemClock
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
-from bot.config import Settings
-from bot.core import Clock, Router, SystemClock
 from bot.engine import Engine
 from handlers import (
     admin,
@@ -38,6 +36,8 @@ from handlers import (
     surveys,
 )
 from handlers import settings as preferences
+from kernel.config import Settings
+from kernel.core import Clock, Router, SystemClock
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
 from storage import files, retention, survey_defs, updates

@@ -34,9 +34,9 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings, parse_hhmm
-from bot.core import Clock, SystemClock
-from bot.i18n import translator
+from kernel.config import Settings, parse_hhmm
+from kernel.core import Clock, SystemClock
+from kernel.i18n import translator
 from storage import counselors, users
 from storage.models import Counselor, Place
 

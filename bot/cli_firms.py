@@ -22,10 +22,10 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import Clock, SystemClock
-from bot.i18n import translator
 from handlers.firms_admin import report_text
+from kernel.config import Settings
+from kernel.core import Clock, SystemClock
+from kernel.i18n import translator
 from storage import demo, firm_import, firms
 from storage.firm_import import BadFile, ImportReport
 

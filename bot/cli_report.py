@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings
-from bot.core import Invalid
-from bot.i18n import translator
+from kernel.config import Settings
+from kernel.core import Invalid
+from kernel.i18n import translator
 from reports import export
 from reports.period import Period, custom
 from reports.sections import Scope

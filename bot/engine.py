@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
-from bot.config import Settings
-from bot.core import (
+from kernel import metrics
+from kernel.config import Settings
+from kernel.core import (
     UNSTORABLE,
     Background,
     BadPayload,
@@ -47,8 +47,8 @@ from bot.core import (
     SystemClock,
     payload,
 )
-from bot.forms import Form, FormRunner, norm
-from bot.i18n import LOCALES, pick_locale, translator
+from kernel.forms import Form, FormRunner, norm
+from kernel.i18n import LOCALES, pick_locale, translator
 from storage import conversations, updates, users
 from storage.db import advisory_xact_lock, lock_key
 
@@ -67,7 +67,7 @@ MODE_COMMANDS = {"end", "help", "lang"}
 
 def plausible_payload(data: str) -> bool:
     """Could the bot have sent this? Printable ASCII within Telegram's 64 bytes: every payload the
-    bot makes is (`bot.core.payload`), so anything else is refused before any handler sees it."""
+    bot makes is (`kernel.core.payload`), so anything else is refused before any handler sees it."""
     return 0 < len(data) <= 64 and data.isascii() and data.isprintable()
 
 

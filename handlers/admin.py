@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.core import (
+from handlers import notify, parsers
+from handlers.membership import application_text, decision_buttons
+from kernel.core import (
     Button,
     ButtonRoute,
     CommandRoute,
@@ -32,9 +34,7 @@ from bot.core import (
     same_record,
     stamp,
 )
-from bot.forms import Answers, Field, Form
-from handlers import notify, parsers
-from handlers.membership import application_text, decision_buttons
+from kernel.forms import Answers, Field, Form
 from storage import memberships
 from storage.models import Membership
 

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from bot.core import (
+from handlers import notify, parsers
+from kernel.core import (
     Button,
     ButtonRoute,
     Card,
@@ -44,9 +45,8 @@ from bot.core import (
     arg_pick,
     payload,
 )
-from bot.forms import Answers, Choice, Field, Form
-from bot.i18n import Translator, moment
-from handlers import notify, parsers
+from kernel.forms import Answers, Choice, Field, Form
+from kernel.i18n import Translator, moment
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place

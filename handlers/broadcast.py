@@ -40,8 +40,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import (
+from handlers import parsers
+from handlers.seeker import DISTRICTS
+from kernel.config import Settings
+from kernel.core import (
     Button,
     ButtonRoute,
     Clock,
@@ -57,10 +59,8 @@ from bot.core import (
     arg_pick,
     payload,
 )
-from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
-from bot.i18n import Translator, translator
-from handlers import parsers
-from handlers.seeker import DISTRICTS
+from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.i18n import Translator, translator
 from storage import audience, broadcasts, files, outbox, users
 from storage.audit import audit
 from storage.memberships import STAGES
@@ -108,7 +108,7 @@ def message(row: Broadcast) -> Reply:
 def _platform_attachment(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """The form's attachment answer as `Reply.attachment`: the platform file ids known (the
     admin's, and those of uploads to other platforms) and the kept file, for the channels
-    that have no id of their own (see `bot.core.Reply`)."""
+    that have no id of their own (see `kernel.core.Reply`)."""
     if not value:
         return None
     out: dict[str, Any] = {"kind": value["kind"], f"{value['channel']}_file_id": value["ref"]}

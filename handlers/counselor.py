@@ -47,8 +47,9 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.config import parse_hhmm
-from bot.core import (
+from handlers import notify, parsers
+from kernel.config import parse_hhmm
+from kernel.core import (
     Button,
     ButtonRoute,
     CommandRoute,
@@ -63,9 +64,8 @@ from bot.core import (
     same_record,
     stamp,
 )
-from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
-from bot.i18n import Translator, translator
-from handlers import notify, parsers
+from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.i18n import Translator, translator
 from scheduler import agenda
 from storage import bookings, counselors
 from storage.audit import audit

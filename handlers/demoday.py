@@ -36,7 +36,8 @@ import io
 import logging
 from collections.abc import Sequence
 
-from bot.core import (
+from handlers import notify, parsers
+from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
@@ -51,9 +52,8 @@ from bot.core import (
     stamp,
     typed_int,
 )
-from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
-from bot.i18n import Translator
-from handlers import notify, parsers
+from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.i18n import Translator
 from storage import audience, events, memberships, pitches
 from storage.audit import audit
 from storage.models import Event, Membership, PitchApplication

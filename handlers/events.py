@@ -44,7 +44,8 @@ from typing import Any
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.core import (
+from handlers import parsers
+from kernel.core import (
     Button,
     ButtonRoute,
     Card,
@@ -62,9 +63,8 @@ from bot.core import (
     stamp,
     typed_int,
 )
-from bot.forms import Answers, Field, FieldInput, Form, choices
-from bot.i18n import Translator, translator
-from handlers import parsers
+from kernel.forms import Answers, Field, FieldInput, Form, choices
+from kernel.i18n import Translator, translator
 from scheduler.agenda import day_bounds
 from scheduler.events import event_card, queue_offer, queue_reminders, queue_to, when_point, when_span, where_text
 from storage import audience, bookings, events, outbox

@@ -29,7 +29,9 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core import (
+from handlers import parsers
+from handlers.jobs import details_text, local_today
+from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
@@ -44,10 +46,8 @@ from bot.core import (
     payload,
     typed_int,
 )
-from bot.forms import Answers, Field, FieldInput, Form
-from bot.i18n import Translator, translator
-from handlers import parsers
-from handlers.jobs import details_text, local_today
+from kernel.forms import Answers, Field, FieldInput, Form
+from kernel.i18n import Translator, translator
 from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
 from storage.audit import audit

@@ -19,7 +19,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from bot.core import (
+from handlers import notify
+from handlers.booking import person_name
+from handlers.counselor import require_counselor
+from kernel.core import (
     Button,
     ButtonRoute,
     CommandRoute,
@@ -33,10 +36,7 @@ from bot.core import (
     same_record,
     stamp,
 )
-from bot.i18n import Translator
-from handlers import notify
-from handlers.booking import person_name
-from handlers.counselor import require_counselor
+from kernel.i18n import Translator
 from storage import counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff

@@ -36,8 +36,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import matching
-from bot.config import Settings, parse_hhmm
-from bot.core import (
+from handlers import notify
+from handlers.seeker import SEEKER_FIELDS
+from kernel.config import Settings, parse_hhmm
+from kernel.core import (
     Button,
     ButtonRoute,
     Card,
@@ -51,10 +53,8 @@ from bot.core import (
     arg_pick,
     payload,
 )
-from bot.forms import FormRunner
-from bot.i18n import Translator, translator
-from handlers import notify
-from handlers.seeker import SEEKER_FIELDS
+from kernel.forms import FormRunner
+from kernel.i18n import Translator, translator
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
 

@@ -21,8 +21,8 @@ import logging
 import unicodedata
 from collections.abc import Sequence
 
-from bot.core import Button, CommandRoute, Ctx, Invalid, Reply, Router, payload
-from bot.forms import Answers, Field, FieldInput, Form
+from kernel.core import Button, CommandRoute, Ctx, Invalid, Reply, Router, payload
+from kernel.forms import Answers, Field, FieldInput, Form
 from storage import linking, users
 from storage.audit import audit
 

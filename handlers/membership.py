@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
-from bot.forms import Answers, Choice, Field, Form, choices
-from bot.i18n import Translator
 from handlers import notify, parsers
+from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
+from kernel.forms import Answers, Choice, Field, Form, choices
+from kernel.i18n import Translator
 from storage import memberships
 from storage.db import advisory_xact_lock
 from storage.models import Membership

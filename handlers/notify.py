@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.core import Ctx
+from kernel.core import Ctx
 from scheduler import queue
 from scheduler.queue import Render
 from storage.outbox import About

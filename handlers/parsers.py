@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
-from bot.core import Invalid
-from bot.forms import FieldInput
+from kernel.core import Invalid
+from kernel.forms import FieldInput
 
 ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}
 MIN_BIRTH_YEAR = 1940

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import (
+from handlers import notify
+from handlers.counselor import active_counselor, is_counselor
+from kernel.core import (
     Button,
     ButtonRoute,
     CommandRoute,
@@ -32,9 +34,7 @@ from bot.core import (
     same_record,
     stamp,
 )
-from bot.i18n import Translator
-from handlers import notify
-from handlers.counselor import active_counselor, is_counselor
+from kernel.i18n import Translator
 from storage import firms, referrals
 from storage.audit import audit
 from storage.models import Firm, Posting, Referral

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
-from bot.forms import Answers, Choice, Field, FieldInput, Form, choices
-from bot.i18n import Translator
 from handlers import parsers
 from handlers.membership import describe_membership
+from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.i18n import Translator
 from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39

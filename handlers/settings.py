@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
+from kernel.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
 from storage import firms, seekers
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
-from bot.i18n import LOCALES, translator
+from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
+from kernel.i18n import LOCALES, translator
 
 # Deep-link payloads (t.me/<bot>?start=<payload>) that open a feature directly.
 DEEP_LINKS = {"register": "register", "membership": "membership", "profile": "profile"}

@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.core import (
+from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
@@ -35,7 +35,7 @@ from bot.core import (
     Router,
     payload,
 )
-from bot.forms import Answers, Field, FieldInput, Form
+from kernel.forms import Answers, Field, FieldInput, Form
 from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text

@@ -33,7 +33,9 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core import (
+from handlers import parsers
+from handlers.counselor import is_counselor, require_counselor
+from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
@@ -47,9 +49,7 @@ from bot.core import (
     arg_word,
     payload,
 )
-from bot.i18n import Translator
-from handlers import parsers
-from handlers.counselor import is_counselor, require_counselor
+from kernel.i18n import Translator
 from scheduler.surveys import withdraw_reminder
 from storage import survey_defs, surveys
 from storage.models import SurveyRequest

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator, translator
+from kernel.i18n import Translator, translator
 from reports.sections import Scope, local_time, rating_questions, within
 from storage import survey_defs
 from storage.models import Booking, EventRegistration, SeekerProfile, SurveyAnswer

@@ -18,7 +18,7 @@ from typing import IO, Any
 import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
+from kernel.i18n import Translator
 from reports.period import Period
 from reports.redact import redact
 from reports.render import cell_text, headers

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core import Invalid
+from kernel.core import Invalid
 from storage.slots import local_dt
 
 PRESETS = ("month", "quarter", "year")

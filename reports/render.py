@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import Translator
+from kernel.i18n import Translator
 from reports.period import Period
 from reports.sections import Cell, Label, Section
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import Button, Clock, Reply, payload
-from bot.i18n import Translator, translator
+from kernel.config import Settings
+from kernel.core import Button, Clock, Reply, payload
+from kernel.i18n import Translator, translator
 from storage import bookings, counselors, outbox, users
 from storage.models import Place, User
 from storage.slots import local_dt

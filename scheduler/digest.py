@@ -13,9 +13,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import Button, Clock, FileOut, Reply, payload
-from bot.i18n import LOCALES, Translator, translator
+from kernel.config import Settings
+from kernel.core import Button, Clock, FileOut, Reply, payload
+from kernel.i18n import LOCALES, Translator, translator
 from reports import chart, sections
 from reports.period import Period, preset
 from reports.sections import Scope, Section

@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import Button, Clock, Reply, payload
-from bot.i18n import Translator, moment, translator
+from kernel.config import Settings
+from kernel.core import Button, Clock, Reply, payload
+from kernel.i18n import Translator, moment, translator
 from storage import events, outbox, users
 from storage.models import Event, EventRegistration, User
 

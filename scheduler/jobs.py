@@ -15,8 +15,8 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings, parse_hhmm
-from bot.core import Clock
+from kernel.config import Settings, parse_hhmm
+from kernel.core import Clock
 from scheduler import agenda, digest, events, surveys
 from scheduler.outbox import Dispatcher
 from storage import conversations

@@ -95,10 +95,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import metrics
-from bot.config import Settings
-from bot.core import Clock, Reply
-from bot.i18n import Translator, translator
+from kernel import metrics
+from kernel.config import Settings
+from kernel.core import Clock, Reply
+from kernel.i18n import Translator, translator
 from storage import broadcasts, outbox, users
 from storage.db import lock_key
 from storage.outbox import Outcome

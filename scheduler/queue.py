@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.core import Reply
-from bot.i18n import Translator, translator
+from kernel.config import Settings
+from kernel.core import Reply
+from kernel.i18n import Translator, translator
 from storage import outbox, users
 from storage.models import User
 from storage.outbox import About

@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.core import Button, Clock, Reply, payload
-from bot.i18n import Translator, moment
+from kernel.config import Settings
+from kernel.core import Button, Clock, Reply, payload
+from kernel.i18n import Translator, moment
 from scheduler import queue
 from storage import outbox, survey_defs, surveys
 from storage.models import Booking, SurveyRequest

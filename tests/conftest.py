@@ -24,9 +24,9 @@ import pytest_asyncio
 from hypothesis import settings as hypothesis_settings
 
 from bot.app import build_engine
-from bot.config import Settings, load_settings
-from bot.core import Incoming, Reply, Response
 from bot.engine import Engine
+from kernel.config import Settings, load_settings
+from kernel.core import Incoming, Reply, Response
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from tests.pg import PostgresServer, PostgresUnavailable, find_pg_bin

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from bot.core import Reply
+from kernel.core import Reply
 from scheduler.surveys import invite_attendees
 from storage.models import Base
 from tests.conftest import ADMIN_ID, Chat, Harness, register

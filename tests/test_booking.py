@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_engine
-from bot.i18n import translator
+from kernel.i18n import translator
 from storage import bookings, counselors, seekers, users
 from storage.models import Booking, BookingCell, OutboxMessage
 from tests.conftest import Chat, FakeClock, Harness, make_settings, register

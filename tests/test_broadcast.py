@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.core import Button, Reply
 from handlers import broadcast
+from kernel.core import Button, Reply
 from scheduler.outbox import Dispatcher
 from storage import broadcasts, files, users
 from storage.models import AuditEntry, Broadcast, Identity, OutboxMessage, User

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.telegram import TelegramChannel, build_application
-from bot.core import Button, FileTooBig, Reply
+from kernel.core import Button, FileTooBig, Reply
 from scheduler.outbox import Dispatcher
 from storage import files, users
 from storage.models import Broadcast, OutboxMessage, ServedFile

@@ -29,9 +29,9 @@ import pytest
 import pytest_asyncio
 
 from bot.app import build_engine
-from bot.core import Reply
-from bot.i18n import translator
 from deploy.cluster import Cluster
+from kernel.core import Reply
+from kernel.i18n import translator
 from storage import outbox
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from kernel.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,7 +152,7 @@ def test_full_disk_at_start_fails_with_one_line(tmp_path: Path) -> None:
 def test_env_example_documents_every_setting() -> None:
     import re
 
-    from bot.config import Settings
+    from kernel.config import Settings
 
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert {name.upper() for name in Settings.model_fields} == documented

@@ -9,9 +9,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from bot.core import Invalid, stamp
-from bot.forms import FieldInput
 from handlers import parsers
+from kernel.core import Invalid, stamp
+from kernel.forms import FieldInput
 from storage.models import AuditEntry, Event, Identity, Membership, OutboxMessage, PitchApplication
 from tests.conftest import ADMIN_ID, START, Chat, Harness, register
 

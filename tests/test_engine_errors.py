@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import ROUTERS
-from bot.core import ButtonRoute, CommandRoute, Ctx, Reply, Router, arg_int
 from bot.engine import Engine
 from bot.logs import request_id, request_scope
+from kernel.core import ButtonRoute, CommandRoute, Ctx, Reply, Router, arg_int
 from storage.models import Conversation, Membership, User
 from tests.conftest import ADMIN_ID, Chat, Harness, register
 from tests.test_membership import apply
@@ -126,7 +126,7 @@ async def _approved_member(h: Harness, user: int) -> int:
                                     "adm:stg:{id}:²:{stamp}", "adm:stg:18446744073709551616:1:{stamp}"])
 async def test_out_of_range_numbers_in_a_payload_pick_nothing(harness: Harness, captured: Capture,
                                                               forged: str) -> None:
-    from bot.core import stamp
+    from kernel.core import stamp
 
     member_id = await _approved_member(harness, 63)
     await harness.deliver()

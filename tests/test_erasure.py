@@ -9,7 +9,7 @@ import json
 from sqlalchemy import select
 
 from bot.app import apply_retention
-from bot.core import stamp
+from kernel.core import stamp
 from scheduler.agenda import send_daily_agenda
 from storage import linking, outbox, users
 from storage.models import Membership, OutboxMessage, OutboxSubject, PitchApplication, ServedFile

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.cli_firms import run as run_cli
-from bot.config import Settings
-from bot.core import Incoming
+from kernel.config import Settings
+from kernel.core import Incoming
 from storage.firm_import import BadFile, read
 from storage.models import Firm, Posting
 from tests.conftest import ADMIN_ID, FakeClock, Harness

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import ROUTERS
-from bot.core import CommandRoute, Ctx, Invalid, Reply, Router
 from bot.engine import Engine
-from bot.forms import Field, FieldInput
-from bot.i18n import translator
+from kernel.core import CommandRoute, Ctx, Invalid, Reply, Router
+from kernel.forms import Field, FieldInput
+from kernel.i18n import translator
 from storage.models import Conversation
 from tests.conftest import Chat, Harness
 from tests.test_booking import _bookings, quick_register, seed, to_summary

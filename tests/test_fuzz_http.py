@@ -44,7 +44,7 @@ from bot.app import App, running
 from bot.channels import kakao as kakao_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels.http import base_app
-from bot.config import Settings
+from kernel.config import Settings
 from storage.models import ServedFile
 from tests.conftest import ADMIN_ID, make_settings
 from tests.fake_kakao import BOT_ID, SECRET_HEADER, buttons_of

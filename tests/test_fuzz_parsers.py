@@ -2,7 +2,7 @@
 
 Every `Field.parse` of every `Form` of every router in `bot.app.ROUTERS`, and the typed answer
 of every survey question (`handlers.surveys.parse_typed`): given any text, with earlier answers
-and a time like those a form has, a parser returns a value or raises `bot.core.Invalid`, nothing
+and a time like those a form has, a parser returns a value or raises `kernel.core.Invalid`, nothing
 else. A value is one the form can keep and show (JSON, and the summary's display of it in both
 languages); an `Invalid` names a catalog text whose placeholders its parameters fill.
 
@@ -25,11 +25,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import ROUTERS
-from bot.core import Invalid
-from bot.forms import FieldInput, FormRunner
-from bot.i18n import LOCALES, catalog, translator
 from handlers.broadcast import SPLIT_SUSPECT
 from handlers.surveys import parse_typed
+from kernel.core import Invalid
+from kernel.forms import FieldInput, FormRunner
+from kernel.i18n import LOCALES, catalog, translator
 from storage import survey_defs
 from tests.fuzz import ODD_DIGITS, any_char, odd_text
 

@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from bot import metrics
-from bot.core import Response
-from bot.i18n import LOCALES, catalog
+from kernel import metrics
+from kernel.core import Response
+from kernel.i18n import LOCALES, catalog
 from storage.models import Conversation
 from tests.conftest import ADMIN_ID, Chat, Harness
 from tests.fuzz import Snapshot, changes, error_log, odd_part, odd_text, snapshot

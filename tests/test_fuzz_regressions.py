@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core import Invalid
+from kernel.core import Invalid
 from tests.conftest import ADMIN_ID, Harness
 from tests.fuzz import error_log
 
@@ -71,8 +71,8 @@ def test_a_salary_of_odd_digits_is_refused_not_a_crash(raw: str) -> None:
     and int() refuses more than 4,300 digits: both raised ValueError out of the salary parser."""
     import datetime as dt
 
-    from bot.forms import FieldInput
     from handlers.parsers import salary
+    from kernel.forms import FieldInput
 
     with pytest.raises(Invalid):
         salary(raw, FieldInput({}, dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.UTC))

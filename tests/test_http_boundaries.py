@@ -22,7 +22,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.channels.http import serve
-from bot.config import Settings
+from kernel.config import Settings
 from storage.db import create_engine, session_factory
 from storage.models import User
 from tests.conftest import make_settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import ROUTERS
-from bot.i18n import LOCALES, catalog, placeholders
+from kernel.i18n import LOCALES, catalog, placeholders
 
 
 def test_catalogs_have_the_same_keys_and_placeholders() -> None:

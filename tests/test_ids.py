@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, text
 
-from bot.core import Incoming
+from kernel.core import Incoming
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.demo import generate

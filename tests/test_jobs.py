@@ -9,8 +9,8 @@ import re
 from sqlalchemy import delete, select
 
 from bot.cli_firms import load_demo
-from bot.core import Incoming
 from handlers.jobs import send_digests
+from kernel.core import Incoming
 from storage import referrals
 from storage.models import Firm, Posting, Referral
 from tests.conftest import ADMIN_ID, REGISTRATION, Chat, Harness, register
@@ -392,8 +392,8 @@ async def test_firm_search_bad_input(harness: Harness) -> None:
 
 
 def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None:
-    from bot.i18n import translator
     from handlers.jobs import firm_card
+    from kernel.i18n import translator
 
     today = dt.date(2026, 3, 2)
     firm = Firm(brn="2208162517", name="(주)한빛소프트", industry="it", district="mapo", address="서울 마포구",

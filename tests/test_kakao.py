@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from bot.channels import kakao
 from bot.channels.kakao import KakaoNotifier, KakaoSkill, Renderer, paginate, to_incoming
 from bot.cli_firms import load_demo
-from bot.config import Settings
-from bot.core import Button, Card, FileOut, Reply, Response
-from bot.i18n import translator
+from kernel.config import Settings
+from kernel.core import Button, Card, FileOut, Reply, Response
+from kernel.i18n import translator
 from scheduler import outbox as dispatch
 from scheduler.outbox import Dispatcher
 from scheduler.surveys import invite_attendees
@@ -924,7 +924,7 @@ def test_photos_and_files_sent_on_kakao_become_attachments_with_their_url() -> N
 
 async def test_a_file_sent_on_kakao_is_fetched_only_from_kakaos_hosts_within_the_size_limit(
         harness: Harness) -> None:
-    from bot.core import FileUnavailable
+    from kernel.core import FileUnavailable
     from storage.demo import generate
     from storage.models import Firm
 

@@ -23,13 +23,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from bot import metrics
 from bot.app import apply_retention
 from bot.channels import kakao
 from bot.channels.kakao import KakaoNotifier
 from bot.channels.kakao_tasks import check_tasks, read_result
-from bot.config import Settings
 from handlers import broadcast
+from kernel import metrics
+from kernel.config import Settings
 from scheduler.outbox import Dispatcher
 from storage import broadcasts, outbox
 from storage.db import create_engine, session_factory

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import logs
 from bot.app import App, running
 from bot.channels.http import base_app
-from bot.config import Settings
+from kernel.config import Settings
 from scheduler import outbox as dispatch
 from storage import outbox
 from tests.conftest import REGISTRATION, Chat, FakeClock, RecordingNotifier, make_settings
@@ -91,7 +91,7 @@ async def test_metrics_move_after_a_conversation_and_a_delivery(served: tuple[Ap
 
 
 async def test_a_duplicate_and_a_failed_turn_are_counted_apart(served: tuple[App, Client]) -> None:
-    from bot.core import Incoming
+    from kernel.core import Incoming
 
     app, client = served
     before = await _metrics(client)
@@ -176,7 +176,7 @@ async def test_a_failing_turn_logs_its_request_id_and_no_personal_data(
 
 
 async def test_a_reply_still_refused_by_flood_control_is_counted(tmp_path: Any) -> None:
-    from bot import metrics
+    from kernel import metrics
     from tests.fake_telegram import FakeTelegram
     from tests.test_telegram import USER, BotProcess, _settings
 

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 from bot.app import build_engine
-from bot.core import Incoming, Response
+from kernel.core import Incoming, Response
 from storage.db import create_engine, session_factory
 from tests.conftest import FakeClock, make_settings
 from tests.fake_telegram import Call, FakeTelegram

@@ -19,7 +19,7 @@ import pytest_asyncio
 from sqlalchemy import func, insert, select
 
 from bot.app import build_engine
-from bot.i18n import translator
+from kernel.i18n import translator
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import OutboxMessage

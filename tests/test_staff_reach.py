@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.app import apply_retention
 from bot.channels.telegram import TelegramChannel, build_application
-from bot.config import Settings
+from kernel.config import Settings
 from scheduler.outbox import Dispatcher
 from storage import users
 from storage.models import Identity, OutboxMessage

@@ -15,8 +15,8 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli_report import run_report
-from bot.config import ConfigError
-from bot.core import FileOut, Reply
+from kernel.config import ConfigError
+from kernel.core import FileOut, Reply
 from reports.period import Period, custom, preset
 from reports.redact import redact
 from scheduler.digest import send_weekly_digest

@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 
 from bot.channels.telegram import TelegramChannel, build_application, run, split_text
-from bot.config import ConfigError, Settings
-from bot.core import Button
+from kernel.config import ConfigError, Settings
+from kernel.core import Button
 from scheduler import outbox as dispatch
 from tests.conftest import ADMIN_ID, make_settings
 from tests.fake_telegram import FakeTelegram
@@ -250,7 +250,7 @@ async def test_paid_broadcast_flag_goes_only_on_broadcasts_when_switched_on(tmp_
     """TELEGRAM_PAID_BROADCAST: a broadcast's messages carry allow_paid_broadcast (Telegram then
     takes up to 1,000/s, for 0.1 Star each); reminders and other queued messages never do, and
     nothing does while the setting is off."""
-    from bot.core import FileOut, Reply
+    from kernel.core import FileOut, Reply
 
     broadcast = {**Reply("📢 채용박람회 안내", [[Button("신청", "m:events")]]).to_payload(), "broadcast": True}
     reminder = Reply("⏰ 내일 10:00 상담이 있어요").to_payload()
@@ -327,7 +327,7 @@ async def test_booking_confirmation_carries_an_ics_document(tmp_path: Path, fake
 
 async def test_queued_message_with_a_chart_arrives_as_a_photo(tmp_path: Path, fake: FakeTelegram) -> None:
     """The weekly digest: text with a button, then the chart from the outbox row as an inline photo."""
-    from bot.core import FileOut, Reply
+    from kernel.core import FileOut, Reply
 
     async with notifier(tmp_path, fake) as channel:
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bot import logs
 from bot.app import build_engine
-from bot.core import Incoming
-from bot.i18n import translator
+from kernel.core import Incoming
+from kernel.i18n import translator
 from storage.db import create_engine, session_factory
 from storage.models import Conversation, ProcessedUpdate, SeekerProfile
 from tests.conftest import REGISTRATION, FakeClock, Harness, make_settings

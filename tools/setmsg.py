@@ -1,4 +1,4 @@
-"""Merge catalog texts into bot/locales/{ko,en}.po without hand-editing the .po files.
+"""Merge catalog texts into kernel/locales/{ko,en}.po without hand-editing the .po files.
 
     python tools/setmsg.py FILE.json [FILE.json ...]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import http_exceptions, web
 
-from bot.core import UNSTORABLE
+from kernel.core import UNSTORABLE
 
 log = logging.getLogger(__name__)
 

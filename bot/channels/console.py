@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.core import Button, FileUnavailable, Incoming, Reply
 from bot.engine import Engine
-from bot.i18n import translator
+from kernel.core import Button, FileUnavailable, Incoming, Reply
+from kernel.i18n import translator
 
 CHANNEL = "console"
 

@@ -10,7 +10,7 @@ has one upstream per worker. The server is only started when a route needs it
 query within 2 seconds, the scheduler runs and the oldest due outbox message has not
 waited longer than HEALTH_MAX_OUTBOX_LAG_SECONDS, otherwise 503 with what failed: what a
 load balancer's health check or a container orchestrator needs. `GET /metrics` serves
-`bot.metrics` in the Prometheus text format.
+`kernel.metrics` in the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import signal
 
 from aiohttp import web
 
-from bot import metrics
 from bot.app import App, running
 from bot.channels import boundary
-from bot.config import Settings
+from kernel import metrics
+from kernel.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -60,8 +60,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.boundary import Refused, guarded, header_secret_ok, loads, read_json, same_secret
-from bot.config import Settings
-from bot.core import (
+from bot.engine import Engine
+from bot.logs import request_scope
+from kernel.config import Settings
+from kernel.core import (
     Button,
     Clock,
     Ctx,
@@ -74,9 +76,7 @@ from bot.core import (
     clip,
     split_text,
 )
-from bot.engine import Engine
-from bot.i18n import Translator, pick_locale, translator
-from bot.logs import request_scope
+from kernel.i18n import Translator, pick_locale, translator
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store

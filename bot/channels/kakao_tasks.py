@@ -42,10 +42,10 @@ from urllib.parse import quote
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
 from bot.channels.kakao import CHANNEL, EVENT_API_TIMEOUT, retry_after
-from bot.config import Settings
-from bot.core import Clock
+from kernel import metrics
+from kernel.config import Settings
+from kernel.core import Clock
 from scheduler import outbox as dispatch
 from storage import kakao as store
 from storage import outbox

@@ -48,15 +48,15 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
-from bot import metrics
 from bot.channels.boundary import Refused, Shape, conforms, guarded, header_secret_ok, read_json
 from bot.channels.telegram_http import AiohttpRequest
-from bot.config import Settings
-from bot.core import FileOut, FileTooBig, Incoming, Reply, Response
-from bot.core import split_text as core_split
 from bot.engine import Engine
-from bot.i18n import LOCALES, translator
 from bot.logs import request_scope
+from kernel import metrics
+from kernel.config import Settings
+from kernel.core import FileOut, FileTooBig, Incoming, Reply, Response
+from kernel.core import split_text as core_split
+from kernel.i18n import LOCALES, translator
 from scheduler import outbox as dispatch
 from storage import broadcasts, files
 

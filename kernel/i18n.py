@@ -1,6 +1,6 @@
 """Message catalogs: every user-facing string, Korean first, English second.
 
-Catalogs are gettext `.po` files under `bot/locales/`, read with Babel at start (no
+Catalogs are gettext `.po` files under `kernel/locales/`, read with Babel at start (no
 compile step to forget). Message ids are keys (`ask.seeker.name`), the way Rasa names
 its responses, so a missing translation is caught by a test rather than shown as
 English-in-Korean. Placeholders use `str.format` names: `{name}`.

@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core import Button, Ctx, Invalid, Reply, payload
-from bot.i18n import LOCALES, Translator, translator
+from kernel.core import Button, Ctx, Invalid, Reply, payload
+from kernel.i18n import LOCALES, Translator, translator
 
 MAX_FAILS = 3
 Answers = dict[str, Any]

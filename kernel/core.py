@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from bot.config import Settings
-    from bot.forms import Form, FormRunner
-    from bot.i18n import Translator
+    from kernel.config import Settings
+    from kernel.forms import Form, FormRunner
+    from kernel.i18n import Translator
     from storage.models import Conversation, Identity, User
 
 T = TypeVar("T")
