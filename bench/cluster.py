@@ -50,8 +50,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# Run as a script, this file's folder comes first on sys.path, where bench/matching.py would
+# shadow the `matching` package the bot imports: the repository goes first instead.
+sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() not in (REPO, REPO / "bench"))]
 
 import asyncpg  # noqa: E402
 

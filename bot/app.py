@@ -17,25 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import (
-    admin,
-    booking,
-    broadcast,
-    counselor,
-    demoday,
-    events,
-    firms_admin,
-    handoff,
-    jobs,
-    link,
-    membership,
-    referrals,
-    seeker,
-    start,
-    stats,
-    surveys,
-)
+from handlers import booking, broadcast, counselor, demoday, handoff, link, start, stats, surveys
 from handlers import settings as preferences
+from handlers.events import admin as events_admin
+from handlers.events import public as events
+from handlers.jobs import firms, postings, referrals, registration
+from handlers.membership import apply as membership
+from handlers.membership import review as membership_review
 from kernel.config import Settings
 from kernel.core import Clock, Router, SystemClock
 from scheduler.jobs import Scheduler
@@ -88,17 +76,17 @@ async def daily_retention(sessions: async_sessionmaker[AsyncSession], settings: 
 # First match wins for typed phrases; commands and button prefixes must be unique.
 ROUTERS: tuple[Callable[[], Router], ...] = (
     start.build,
-    seeker.build,
+    registration.build,
     membership.build,
     booking.build,
     handoff.build,
     counselor.build,
-    admin.build,
-    events.build, events.build_admin,
+    membership_review.build,
+    events.build, events_admin.build,
     demoday.build, demoday.build_admin,
     broadcast.build,
     preferences.build,
-    jobs.build, referrals.build, firms_admin.build,
+    postings.build, referrals.build, firms.build,
     surveys.build,
     stats.build,
     link.build,
@@ -107,7 +95,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
 # Features' periodic jobs that queue messages: (id, job, seconds).
 PERIODIC = (
     ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
-    ("job-digests", jobs.send_digests, jobs.DIGEST_INTERVAL_SECONDS),
+    ("job-digests", postings.send_digests, postings.DIGEST_INTERVAL_SECONDS),
     ("served-files", purge_files, 3600),
     ("processed-updates", purge_updates, 3600),
     ("retention", daily_retention, 24 * 3600),

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.firms_admin import report_text
+from handlers.jobs.firms import report_text
 from kernel.config import Settings
 from kernel.core import Clock, SystemClock
 from kernel.i18n import translator

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from handlers import notify, parsers
+from handlers import notify
+from kernel import parsers
 from kernel.core import (
     Button,
     ButtonRoute,
@@ -47,6 +48,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, Form
 from kernel.i18n import Translator, moment
+from kernel.people import person_name
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
@@ -68,11 +70,6 @@ async def entitled_types(ctx: Ctx) -> list[str]:
         allowed += STARTUP_TYPES
     return allowed
 
-
-async def person_name(ctx: Ctx, user_id: int) -> str:
-    """How a counselor sees the person: registered name, else team name."""
-    names = await bookings.person_names(ctx.session, [user_id])
-    return names.get(user_id) or ctx.t("booking.no_name")
 
 
 def place_label(t: Translator, place: Place) -> str:

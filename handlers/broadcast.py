@@ -40,8 +40,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers import parsers
-from handlers.seeker import DISTRICTS
+from kernel import parsers
 from kernel.config import Settings
 from kernel.core import (
     Button,
@@ -61,7 +60,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
-from storage import audience, broadcasts, files, outbox, users
+from storage import audience, broadcasts, files, outbox, seekers, users
 from storage.audit import audit
 from storage.memberships import STAGES
 from storage.models import Broadcast, User
@@ -206,7 +205,7 @@ FIELDS = (
     Field("stage", choices=choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
     Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
     Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent"),
-    Field("district", choices=choices("district", DISTRICTS), columns=4,
+    Field("district", choices=choices("district", seekers.DISTRICTS), columns=4,
           when=lambda a: a.get("audience") == "district"),
     Field("track", choices=choices("track", ("youth", "middle")), columns=1,
           when=lambda a: a.get("audience") == "track"),

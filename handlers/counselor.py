@@ -47,7 +47,8 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
-from handlers import notify, parsers
+from handlers import notify
+from kernel import parsers
 from kernel.config import parse_hhmm
 from kernel.core import (
     Button,
@@ -66,6 +67,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.people import active_counselor, is_counselor, require_counselor
 from scheduler import agenda
 from storage import bookings, counselors
 from storage.audit import audit
@@ -83,22 +85,7 @@ DAY_OFF_BUTTONS = 7
 # --- who is a counselor (the one check) -----------------------------------------------------------
 
 
-async def active_counselor(ctx: Ctx) -> Counselor | None:
-    counselor = await counselors.by_user(ctx.session, ctx.user.id)
-    return counselor if counselor is not None and counselor.active else None
 
-
-async def require_counselor(ctx: Ctx) -> Counselor | Reply:
-    """The presser's active counselor record, or the refusal; run on every command, press and submit."""
-    counselor = await active_counselor(ctx)
-    if counselor is None:
-        log.info("counselor action refused user=%s", ctx.user.id)
-        return Reply(ctx.t("counselor.only"))
-    return counselor
-
-
-async def is_counselor(ctx: Ctx) -> bool:
-    return await active_counselor(ctx) is not None
 
 
 # --- small texts ---------------------------------------------------------------------------------

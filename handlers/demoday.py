@@ -36,7 +36,8 @@ import io
 import logging
 from collections.abc import Sequence
 
-from handlers import notify, parsers
+from handlers import notify
+from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from handlers import notify
-from handlers.booking import person_name
-from handlers.counselor import require_counselor
 from kernel.core import (
     Button,
     ButtonRoute,
@@ -37,6 +35,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.i18n import Translator
+from kernel.people import person_name, require_counselor
 from storage import counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff

@@ -8,7 +8,7 @@
    event registrations still reach them.
 3. Registered job seekers also see the daily digest of new postings (새 채용공고 알림:
    on/off, off by default): at most one message a day with new postings that fit them
-   (`handlers.jobs.send_digests`).
+   (`handlers.jobs.postings.send_digests`).
 The switch button says which state it sets (not "toggle"), and the press is checked
 against the database: a press on an old settings message, or twice, never flips the
 setting back.

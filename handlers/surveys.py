@@ -33,8 +33,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from handlers import parsers
-from handlers.counselor import is_counselor, require_counselor
+from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,
@@ -50,6 +49,7 @@ from kernel.core import (
     payload,
 )
 from kernel.i18n import Translator
+from kernel.people import is_counselor, require_counselor
 from scheduler.surveys import withdraw_reminder
 from storage import survey_defs, surveys
 from storage.models import SurveyRequest

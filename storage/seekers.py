@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SeekerProfile
+
+# The district codes a seeker wishes to work in and a broadcast may target (storage/data/districts.json).
+DISTRICTS: tuple[str, ...] = tuple(
+    json.loads((Path(__file__).with_name("data") / "districts.json").read_text(encoding="utf-8"))["districts"])
 
 PROFILE_FIELDS = (
     "name", "birth_year", "track", "school_kind", "school_name", "desired_jobs", "skills", "districts",

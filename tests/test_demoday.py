@@ -9,7 +9,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from handlers import parsers
+from kernel import parsers
 from kernel.core import Invalid, stamp
 from kernel.forms import FieldInput
 from storage.models import AuditEntry, Event, Identity, Membership, OutboxMessage, PitchApplication

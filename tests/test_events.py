@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from handlers.parsers import local_datetime
 from kernel.core import Invalid
+from kernel.parsers import local_datetime
 from scheduler.events import expire_offers
 from storage import events, seekers, users
 from storage.models import AuditEntry, Event, EventRegistration, Identity, OutboxMessage, User

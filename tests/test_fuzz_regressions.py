@@ -71,8 +71,8 @@ def test_a_salary_of_odd_digits_is_refused_not_a_crash(raw: str) -> None:
     and int() refuses more than 4,300 digits: both raised ValueError out of the salary parser."""
     import datetime as dt
 
-    from handlers.parsers import salary
     from kernel.forms import FieldInput
+    from kernel.parsers import salary
 
     with pytest.raises(Invalid):
         salary(raw, FieldInput({}, dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.UTC))

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import delete, select
 
 from bot.cli_firms import load_demo
-from handlers.jobs import send_digests
+from handlers.jobs.postings import send_digests
 from kernel.core import Incoming
 from storage import referrals
 from storage.models import Firm, Posting, Referral
@@ -392,7 +392,7 @@ async def test_firm_search_bad_input(harness: Harness) -> None:
 
 
 def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None:
-    from handlers.jobs import firm_card
+    from handlers.jobs.postings import firm_card
     from kernel.i18n import translator
 
     today = dt.date(2026, 3, 2)

@@ -9,7 +9,7 @@ What the user goes through with `/membership`:
    one-paragraph idea → industry → stage (idea / prototype / revenue) → team size →
    consent (PIPA) → summary → submit.
 3. On submit every admin gets the application at once with approve / reject buttons
-   (handled in `handlers.admin`); the applicant hears the result in this chat.
+   (handled in `handlers.membership.review`); the applicant hears the result in this chat.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import notify, parsers
+from handlers import notify
+from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
 from kernel.forms import Answers, Choice, Field, Form, choices
 from kernel.i18n import Translator
+from kernel.people import describe_membership
 from storage import memberships
 from storage.db import advisory_xact_lock
 from storage.models import Membership
@@ -59,14 +61,6 @@ async def quota_left(ctx: Ctx) -> int:
     used = await memberships.count_since(ctx.session, year_start(ctx.now, ctx.settings.tz))
     return ctx.settings.membership_yearly_quota - used
 
-
-def describe_membership(t: Translator, row: Membership, tz: dt.tzinfo) -> str:
-    applied = row.applied_at.astimezone(tz).strftime("%Y-%m-%d")
-    if row.status == "approved":
-        return t("membership.status_member", team=row.team_name, stage=t(f"stage.{row.member_stage}"), date=applied)
-    if row.status == "rejected":
-        return t("membership.status_rejected", team=row.team_name, date=applied, reason=row.reject_reason or "-")
-    return t("membership.status_pending", team=row.team_name, date=applied)
 
 
 def application_text(t: Translator, row: Membership, tz: dt.tzinfo) -> str:

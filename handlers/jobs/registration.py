@@ -21,20 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers import parsers
-from handlers.membership import describe_membership
+from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
+from kernel.people import describe_membership
 from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
-DISTRICTS = (
-    "jongno", "jung", "yongsan", "seongdong", "gwangjin", "dongdaemun", "jungnang", "seongbuk", "gangbuk",
-    "dobong", "nowon", "eunpyeong", "seodaemun", "mapo", "yangcheon", "gangseo", "guro", "geumcheon",
-    "yeongdeungpo", "dongjak", "gwanak", "seocho", "gangnam", "songpa", "gangdong",
-)
 
 CONSENT = (Choice("yes", "consent.agree"), Choice("no", "consent.refuse"))
 
@@ -67,7 +62,7 @@ SEEKER_FIELDS = (
     Field("school_name", parse=parsers.text(50)),
     Field("desired_jobs", parse=parsers.items(5, 30)),
     Field("skills", parse=parsers.items(20, 30)),
-    Field("districts", choices=(*choices("district", DISTRICTS), Choice("any", "district.any")), multi=True,
+    Field("districts", choices=(*choices("district", seekers.DISTRICTS), Choice("any", "district.any")), multi=True,
           exclusive="any", columns=4),
     Field("education", choices=choices("education", ("high_school", "college", "university", "graduate",
                                                       "enrolled")), columns=1),

@@ -12,7 +12,7 @@ What a seeker goes through:
    history, website), 관심 있어요 and 관심 없어요; the list ends with 다음 5개.
 3. 관심 있어요 asks for a referral (취업알선): a counselor gets the seeker's profile summary
    and the posting through the outbox, with 알선 완료 / 채용 / 불발 buttons
-   (`handlers.referrals`), and the seeker is told each outcome. A second press on the
+   (`handlers.jobs.referrals`), and the seeker is told each outcome. A second press on the
    same posting says it was already asked for, with its status.
 4. 관심 없어요 hides the posting from this person from then on.
 5. `/firms 이름` finds firms by name, tolerating typos and spacing, each with a button
@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import matching
 from handlers import notify
-from handlers.seeker import SEEKER_FIELDS
+from handlers.jobs.referrals import outcome_buttons, request_text
+from handlers.jobs.registration import SEEKER_FIELDS
 from kernel.config import Settings, parse_hhmm
 from kernel.core import (
     Button,
@@ -325,8 +326,6 @@ async def interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: Posting, firm: Firm) -> None:
-    from handlers.referrals import outcome_buttons, request_text
-
     def render(tr: Translator) -> Reply:
         summary = profile_summary(tr, ctx.app.runner, profile, ctx.now, ctx.settings.tz)
         return Reply(request_text(tr, row, summary, posting, firm),

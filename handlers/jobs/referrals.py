@@ -19,7 +19,6 @@ import logging
 from collections.abc import Sequence
 
 from handlers import notify
-from handlers.counselor import active_counselor, is_counselor
 from kernel.core import (
     Button,
     ButtonRoute,
@@ -35,6 +34,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.i18n import Translator
+from kernel.people import active_counselor, is_counselor
 from storage import firms, referrals
 from storage.audit import audit
 from storage.models import Firm, Posting, Referral

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from handlers import notify, parsers
-from handlers.membership import application_text, decision_buttons
+from handlers import notify
+from handlers.membership.apply import application_text, decision_buttons
+from kernel import parsers
 from kernel.core import (
     Button,
     ButtonRoute,

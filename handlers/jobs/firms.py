@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers import parsers
-from handlers.jobs import details_text, local_today
+from handlers.jobs.postings import details_text, local_today
+from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,
