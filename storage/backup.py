@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +86,6 @@ def pg_dump_command(url: str, target: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def run_pg_dump(url: str, target: Path, pg_dump: str = "pg_dump") -> Backup:
-    import subprocess
-
     argv, extra = pg_dump_command(url, target)
     argv[0] = pg_dump
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import matching
 from matching import geo
+from storage.firm_import import parse_firm, parse_posting
 from storage.firms import brn_check_digit
 
 SEED = 127
@@ -295,8 +296,6 @@ def views(today: dt.date, **kwargs: Any) -> list[tuple[str, str, matching.Postin
     The rows go through the importer's own checks (`firm_import.parse_*`), so what is
     scored here is what an import would store.
     """
-    from storage.firm_import import parse_firm, parse_posting
-
     data = generate(today, **kwargs)
 
     def stringify(row: dict[str, Any]) -> dict[str, str]:
