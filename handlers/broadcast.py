@@ -58,7 +58,7 @@ from kernel.core import (
     arg_pick,
     payload,
 )
-from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from storage import audience, broadcasts, files, outbox, seekers, users
 from storage.audit import audit
@@ -224,7 +224,7 @@ def segment_of(a: Answers) -> str:
     return f"{kind}:{values[kind]}" if kind in values else kind
 
 
-async def preview(ctx: Ctx, a: Answers) -> list[Reply]:
+async def preview(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     """Saves a draft and shows the message as recipients will see it, with the count to confirm."""
     t = ctx.t
     spec = segment_of(a)
@@ -311,7 +311,7 @@ async def edit(ctx: Ctx, broadcast_id: int) -> list[Reply]:
     if row.button_url:
         answers["button_url"] = row.button_url
     await ctx.session.delete(row)
-    return await ctx.app.start_form(ctx, "broadcast", answers=answers, step="edit")
+    return await ctx.app.start_form(ctx, "broadcast", answers=answers, step=EDIT)
 
 
 async def discard(ctx: Ctx, broadcast_id: int) -> list[Reply]:

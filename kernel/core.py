@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from kernel.config import Settings
-    from kernel.forms import Form, FormRunner
+    from kernel.forms import Extra, Form, FormRunner, Mode, Step
     from kernel.i18n import Translator
     from storage.models import Conversation, Identity, User
 
@@ -288,8 +288,8 @@ class AppServices(Protocol):
     async def menu(self, ctx: Ctx) -> Reply: ...
 
     async def start_form(
-        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-        mode: str = "new", step: str | None = None, labels: dict[str, str] | None = None,
+        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: Extra | None = None,
+        mode: Mode = "new", step: Step | None = None, labels: dict[str, str] | None = None,
     ) -> list[Reply]: ...
 
     def commands(self, *, admin: bool) -> list[tuple[str, str]]: ...
