@@ -47,7 +47,7 @@ from kernel.core import (
     SystemClock,
     payload,
 )
-from kernel.forms import Form, FormRunner, norm
+from kernel.forms import Extra, Form, FormRunner, Mode, Step, norm
 from kernel.i18n import LOCALES, pick_locale, translator
 from storage import conversations, updates, users
 from storage.db import advisory_xact_lock, lock_key
@@ -178,8 +178,11 @@ class Engine:
     def form(self, name: str) -> Form:
         return self.runner.forms[name]
 
-    async def start_form(self, ctx: Ctx, name: str, **kwargs: Any) -> list[Reply]:
-        return await self.runner.start(ctx, name, **kwargs)
+    async def start_form(
+        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: Extra | None = None,
+        mode: Mode = "new", step: Step | None = None, labels: dict[str, str] | None = None,
+    ) -> list[Reply]:
+        return await self.runner.start(ctx, name, answers=answers, extra=extra, mode=mode, step=step, labels=labels)
 
     async def menu(self, ctx: Ctx) -> Reply:
         """The main menu, with a way back into an unfinished form on top."""

@@ -46,7 +46,7 @@ from kernel.core import (
     arg_pick,
     payload,
 )
-from kernel.forms import Answers, Choice, Field, Form
+from kernel.forms import Answers, Choice, Extra, Field, Form
 from kernel.i18n import Translator, moment
 from kernel.people import person_name
 from storage import bookings, counselors, memberships, seekers
@@ -239,14 +239,14 @@ async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
     raise Invalid("booking.taken", field="time")
 
 
-async def confirm(ctx: Ctx, a: Answers) -> list[Reply]:
+async def confirm(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
     """Makes (or moves) the booking, tells the counselor, queues reminders, sends the .ics."""
     t = ctx.t
     if a["type"] not in await entitled_types(ctx):
         raise Invalid("booking.not_entitled")
     old: Booking | None = None
-    if a.get("_reschedule"):
-        found = await _own_booking(ctx, int(a["_reschedule"]), action="reschedule")
+    if extra.get("reschedule"):
+        found = await _own_booking(ctx, int(extra["reschedule"]), action="reschedule")
         if isinstance(found, Reply):
             raise Invalid("booking.cannot_change")
         old = found

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kernel import parsers
 from kernel.config import Settings
 from kernel.core import (
+    Attachment,
     Button,
     ButtonRoute,
     Clock,
@@ -51,14 +52,16 @@ from kernel.core import (
     FileTooBig,
     FileUnavailable,
     Invalid,
+    KeptFile,
     MenuItem,
+    PlatformFile,
     Reply,
     Router,
     arg_int,
     arg_pick,
     payload,
 )
-from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from storage import audience, broadcasts, files, outbox, seekers, users
 from storage.audit import audit
@@ -104,22 +107,22 @@ def message(row: Broadcast) -> Reply:
     return Reply(row.text, buttons, attachment=_platform_attachment(row.attachment))
 
 
-def _platform_attachment(value: dict[str, Any] | None) -> dict[str, Any] | None:
+def _platform_attachment(value: dict[str, Any] | None) -> Attachment | None:
     """The form's attachment answer as `Reply.attachment`: the platform file ids known (the
     admin's, and those of uploads to other platforms) and the kept file, for the channels
-    that have no id of their own (see `kernel.core.Reply`)."""
+    that have no id of their own."""
     if not value:
         return None
-    out: dict[str, Any] = {"kind": value["kind"], f"{value['channel']}_file_id": value["ref"]}
+    kind = str(value["kind"])
+    refs = {str(value["channel"]): PlatformFile(str(value["ref"]))} if value.get("ref") else {}
     for channel in value.get("uploads") or {}:
         found = broadcasts.platform_ref(value, channel)
         if found is not None:
-            out[f"{channel}_file_id"] = found[1]
-            if found[0] != value["kind"]:
-                out[f"{channel}_kind"] = found[0]
+            refs[channel] = PlatformFile(found[1], found[0] if found[0] != kind else None)
+    kept = None
     if value.get("file"):
-        out.update({k: value[k] for k in ("file", "filename", "mime", "expires") if k in value})
-    return out
+        kept = KeptFile(str(value["file"]), value.get("expires"), value.get("filename"), value.get("mime"))
+    return Attachment(kind, refs, kept)
 
 
 def progress_text(tr: Translator, row: Broadcast, counts: dict[str, int], tz: dt.tzinfo) -> str:
@@ -224,7 +227,7 @@ def segment_of(a: Answers) -> str:
     return f"{kind}:{values[kind]}" if kind in values else kind
 
 
-async def preview(ctx: Ctx, a: Answers) -> list[Reply]:
+async def preview(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     """Saves a draft and shows the message as recipients will see it, with the count to confirm."""
     t = ctx.t
     spec = segment_of(a)
@@ -311,7 +314,7 @@ async def edit(ctx: Ctx, broadcast_id: int) -> list[Reply]:
     if row.button_url:
         answers["button_url"] = row.button_url
     await ctx.session.delete(row)
-    return await ctx.app.start_form(ctx, "broadcast", answers=answers, step="edit")
+    return await ctx.app.start_form(ctx, "broadcast", answers=answers, step=EDIT)
 
 
 async def discard(ctx: Ctx, broadcast_id: int) -> list[Reply]:

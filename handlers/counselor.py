@@ -65,7 +65,7 @@ from kernel.core import (
     same_record,
     stamp,
 )
-from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from kernel.people import active_counselor, is_counselor, require_counselor
 from scheduler import agenda
@@ -199,13 +199,13 @@ ONBOARDING_FIELDS = (
 )
 
 
-async def join(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def join(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     """Uses the invitation and makes the person a counselor; a used or expired link is refused."""
     t = ctx.t
     if await active_counselor(ctx) is not None:
         return [Reply(t("invite.already")), await ctx.app.menu(ctx)]
     try:
-        invite = await counselors.redeem_invite(ctx.session, str(answers["_token"]), ctx.user.id, ctx.now)
+        invite = await counselors.redeem_invite(ctx.session, str(extra["token"]), ctx.user.id, ctx.now)
     except counselors.InviteError as exc:
         log.info("invite refused at submit reason=%s user=%s", exc.reason, ctx.user.id)
         return [Reply(t(f"invite.{exc.reason}")), await ctx.app.menu(ctx)]
@@ -353,7 +353,7 @@ async def _window_place(ctx: Ctx, counselor: Counselor, a: Answers) -> Place:
     return await counselors.place(ctx.session, kind, a["campus_name" if kind == "campus" else "school_name"])
 
 
-async def save_window(ctx: Ctx, a: Answers) -> list[Reply]:
+async def save_window(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     """Adds the window; inverted or overlapping hours keep the form open with the reason."""
     t = ctx.t
     found = await require_counselor(ctx)
@@ -388,7 +388,7 @@ async def day_off_options(ctx: Ctx, _a: Answers) -> list[Choice]:
     return [Choice(d.isoformat(), text=agenda.date_text(ctx.t, d)) for d in days]
 
 
-async def save_day_off(ctx: Ctx, a: Answers) -> list[Reply]:
+async def save_day_off(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     """Adds the day off; sessions already booked that day stay, and the counselor is told how many."""
     t = ctx.t
     found = await require_counselor(ctx)

@@ -53,7 +53,7 @@ from kernel.core import (
     stamp,
     typed_int,
 )
-from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
 from storage import audience, events, memberships, pitches
 from storage.audit import audit
@@ -199,12 +199,12 @@ async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await _apply_to(ctx, event_id, member)
 
 
-async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def submit(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     """Stores the application after checking everything again, and tells the admins."""
     t, tz = ctx.t, ctx.settings.tz
     if await _approved_member(ctx) is None:
         return _members_only(t)
-    event = await events.get(ctx.session, int(answers["_event"]))
+    event = await events.get(ctx.session, int(extra["event"]))
     if event is None or not await _may_apply(ctx, event):
         return [Reply(t("pitch.closed")), await ctx.app.menu(ctx)]
     try:

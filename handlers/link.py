@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from kernel.core import Button, CommandRoute, Ctx, Invalid, Reply, Router, payload
-from kernel.forms import Answers, Field, FieldInput, Form
+from kernel.forms import Answers, Extra, Field, FieldInput, Form
 from storage import linking, users
 from storage.audit import audit
 
@@ -51,7 +51,7 @@ async def link(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                   [[Button(t("link.enter"), payload("m", "link", "enter"))]])]
 
 
-async def _submit(ctx: Ctx, a: Answers) -> list[Reply]:
+async def _submit(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     return [*await redeem(ctx, a["code"]), await ctx.app.menu(ctx)]
 
 

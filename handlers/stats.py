@@ -35,7 +35,7 @@ from kernel.core import (
     Router,
     payload,
 )
-from kernel.forms import Answers, Field, FieldInput, Form
+from kernel.forms import Answers, Extra, Field, FieldInput, Form
 from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text
@@ -139,7 +139,7 @@ def parse_last(raw: str, inp: FieldInput) -> str:
     return last.isoformat()
 
 
-async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
     if not ctx.is_admin:
         raise Invalid("admin.only")
     return await report(ctx, custom(answers["first"], answers["last"]))

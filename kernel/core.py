@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from kernel.config import Settings
-    from kernel.forms import Form, FormRunner
+    from kernel.forms import Extra, Form, FormRunner, Mode, Step
     from kernel.i18n import Translator
     from storage.models import Conversation, Identity, User
 
@@ -113,6 +113,78 @@ class FileOut:
     about: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class PlatformFile:
+    """A platform's own reference to a file it holds, sent on as is (no download, no upload)."""
+
+    id: str
+    # How the platform holds it when not as the attachment's kind (Telegram may keep a photo
+    # sent as a file as a document); None: as the attachment's kind.
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file kept in `served_files` (a broadcast's), for a channel with no reference of its own."""
+
+    id: str
+    expires: int | None = None  # epoch seconds, part of the signed link (rows without it get none)
+    filename: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A photo or file sent with a reply's text (its caption where it fits).
+
+    A channel sends its own reference (`refs`) when it has one; otherwise it uploads the kept
+    file's bytes (Telegram) or links to them (KakaoTalk). With neither, the text goes alone with
+    a mark that a file was attached.
+    """
+
+    kind: str  # "photo" | "document"
+    refs: Mapping[str, PlatformFile] = field(default_factory=dict)  # by channel
+    kept: KeptFile | None = None
+
+    def ref(self, channel: str) -> tuple[str, str] | None:
+        """(kind, file id) of the platform's own reference on `channel`, if it has one."""
+        found = self.refs.get(channel)
+        return (found.kind or self.kind, found.id) if found is not None and found.id else None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The outbox JSON. The keys are those outbox rows have always had ("<channel>_file_id",
+        "<channel>_kind", "file", "expires", ...), so rows queued before a deploy send after it
+        and a worker of the previous release sends rows this one queued (a rolling restart)."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for channel, ref in self.refs.items():
+            data[f"{channel}{_FILE_ID}"] = ref.id
+            if ref.kind is not None and ref.kind != self.kind:
+                data[f"{channel}{_KIND}"] = ref.kind
+        if self.kept is not None:
+            data["file"] = self.kept.id
+            data.update({k: v for k, v in (("filename", self.kept.filename), ("mime", self.kept.mime),
+                                           ("expires", self.kept.expires)) if v is not None})
+        return data
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> Attachment:
+        channels = [key.removesuffix(_FILE_ID) for key, value in data.items() if key.endswith(_FILE_ID) and value]
+        refs = {ch: PlatformFile(str(data[f"{ch}{_FILE_ID}"]), _str(data.get(f"{ch}{_KIND}"))) for ch in channels}
+        file, expires = data.get("file"), data.get("expires")
+        # Types checked as the channels always did: a kept file needs a string id; a link, an int expiry.
+        kept = KeptFile(file, expires if isinstance(expires, int) else None, _str(data.get("filename")),
+                        _str(data.get("mime"))) if isinstance(file, str) and file else None
+        # No kind (never written so): not a photo, as the channels read it before.
+        return cls(str(data.get("kind") or "document"), refs, kept)
+
+
+_FILE_ID, _KIND = "_file_id", "_kind"
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 @dataclass
 class Reply:
     text: str
@@ -120,12 +192,7 @@ class Reply:
     file: FileOut | None = None
     # Replace the message whose button was pressed (reads better for toggles and choices).
     edit: bool = False
-    # A photo or file sent with the text (its caption where it fits): {"kind": "photo" | "document"}
-    # with "<channel>_file_id" (the platform's own reference, sent as is) and/or, for a file kept
-    # in `served_files` (a broadcast's), "file" (its id), "expires" (epoch seconds), "filename",
-    # "mime": a channel with no reference of its own uploads those bytes (Telegram) or links
-    # to them (KakaoTalk). With neither, the text goes alone with a mark that a file was attached.
-    attachment: dict[str, Any] | None = None
+    attachment: Attachment | None = None
     card: Card | None = None
 
     def to_payload(self) -> dict[str, Any]:
@@ -136,7 +203,7 @@ class Reply:
             "buttons": [[{"label": b.label, "payload": b.payload, "url": b.url} for b in row] for row in self.buttons],
         }
         if self.attachment is not None:
-            data["attachment"] = dict(self.attachment)
+            data["attachment"] = self.attachment.to_payload()
         if self.file is not None:
             data["file"] = {"filename": self.file.filename, "mime": self.file.mime, "caption": self.file.caption,
                             "data": base64.b64encode(self.file.data).decode("ascii")}
@@ -145,12 +212,12 @@ class Reply:
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Reply:
         rows = [[Button(b["label"], b.get("payload"), b.get("url")) for b in row] for row in data.get("buttons", [])]
-        attachment = data.get("attachment")
+        attachment = Attachment.from_payload(data["attachment"]) if data.get("attachment") else None
         file = data.get("file")
         out = None
         if file:
             out = FileOut(file["filename"], base64.b64decode(file["data"]), file["mime"], file.get("caption"))
-        return cls(text=data["text"], buttons=rows, attachment=dict(attachment) if attachment else None, file=out)
+        return cls(text=data["text"], buttons=rows, attachment=attachment, file=out)
 
 
 @dataclass
@@ -288,8 +355,8 @@ class AppServices(Protocol):
     async def menu(self, ctx: Ctx) -> Reply: ...
 
     async def start_form(
-        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-        mode: str = "new", step: str | None = None, labels: dict[str, str] | None = None,
+        self, ctx: Ctx, name: str, *, answers: dict[str, Any] | None = None, extra: Extra | None = None,
+        mode: Mode = "new", step: Step | None = None, labels: dict[str, str] | None = None,
     ) -> list[Reply]: ...
 
     def commands(self, *, admin: bool) -> list[tuple[str, str]]: ...

@@ -8,11 +8,12 @@ answers it explains the field and offers to skip or stop; a required question th
 ones are built from is never skipped, `Form.postponable`), a summary where any answer
 can be corrected before submitting, and resume of an unfinished draft.
 
-State lives in `Conversation` (flow, step, data), read and written on every message:
-  step "ask:<field>"  waiting for that field
-  step "summary"      showing the answers with submit / edit
-  step "edit"         picking the field to correct
-  step "resume"       asking whether to continue a draft
+State lives in `Conversation` (flow, step, data), read and written on every message: the
+step (a `Step`, stored as its text) and the `FormState` (stored as JSON in `data`):
+  Ask(field)   "ask:<field>"  waiting for that field
+  SUMMARY      "summary"      showing the answers with submit / edit
+  EDIT         "edit"         picking the field to correct
+  RESUME       "resume"       asking whether to continue a draft
 Button payloads are `f<version>:<code>`; the version is bumped whenever buttons are
 shown, so a press on an older message is recognised as stale.
 
@@ -25,15 +26,20 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final, Literal
 
 from kernel.core import Button, Ctx, Invalid, Reply, payload
 from kernel.i18n import LOCALES, Translator, translator
 
 MAX_FAILS = 3
 Answers = dict[str, Any]
+# What the code that opens a form hands to its submit besides the answers (the posting being
+# edited, the booking being moved, the command to go back to): ids and words, kept as JSON.
+Extra = Mapping[str, str | int]
+Mode = Literal["new", "edit"]  # "edit": only the questions without an answer yet are asked in turn
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Field:
 class Form:
     name: str
     fields: tuple[Field, ...]
-    on_submit: Callable[[Ctx, Answers], Awaitable[list[Reply]]]
+    on_submit: Callable[[Ctx, Answers, Extra], Awaitable[list[Reply]]]
     summary: bool = True
 
     def field(self, name: str) -> Field:
@@ -123,6 +129,140 @@ class Form:
         return not later.intersection(fld.resets)
 
 
+# --- the state kept between messages ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The step waiting for the answer to `field`."""
+
+    field: str
+
+
+class Screen(Enum):
+    """The steps that are not a question."""
+
+    SUMMARY = "summary"
+    EDIT = "edit"
+    RESUME = "resume"
+
+
+Step = Ask | Screen
+SUMMARY: Final = Screen.SUMMARY
+EDIT: Final = Screen.EDIT
+RESUME: Final = Screen.RESUME
+_ASK = "ask:"
+
+
+def step_text(step: Step) -> str:
+    """The step as stored in `Conversation.step`."""
+    return f"{_ASK}{step.field}" if isinstance(step, Ask) else step.value
+
+
+def parse_step(text: str | None) -> Step | None:
+    """The stored step back; None for none (or one that is not a form's)."""
+    if not text:
+        return None
+    if text.startswith(_ASK):
+        return Ask(text[len(_ASK):])
+    try:
+        return Screen(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class PendingStart:
+    """A form asked for while another was unfinished: started if the person picks "new"."""
+
+    name: str
+    answers: Answers | None = None
+    extra: dict[str, str | int] | None = None
+    mode: Mode = "new"
+    step: Step | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "answers": self.answers, "extra": self.extra, "mode": self.mode,
+                "step": step_text(self.step) if self.step is not None else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PendingStart:
+        return cls(data["name"], data.get("answers"), data.get("extra"), _mode(data.get("mode")),
+                   parse_step(data.get("step")))
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """While asking whether to continue a draft: the step to go back to, and what else was asked for."""
+
+    prev: Step | None
+    to: PendingStart | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prev": step_text(self.prev) if self.prev is not None else None,
+                "to": self.to.to_json() if self.to is not None else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Resumable:
+        to = data.get("to")
+        return cls(parse_step(data.get("prev")), PendingStart.from_json(to) if to else None)
+
+
+def _mode(value: object) -> Mode:
+    return "edit" if value == "edit" else "new"
+
+
+@dataclass
+class FormState:
+    """A form in progress, kept in `Conversation.data` between messages.
+
+    `to_json`/`from_json` spell the stored shape out. Its keys are the short ones every release
+    so far has written ("a", "x", "hist", ...), so rows saved before this code load unchanged, and
+    rows it writes still load in a worker of the previous release during a rolling restart. Keys
+    an older row lacks (no "skipped", "auto", "opts", "lbl" or "x" before those features) take
+    their defaults, as they always did.
+    """
+
+    answers: Answers = field(default_factory=dict)  # "a"
+    extra: dict[str, str | int] = field(default_factory=dict)  # "x": handed to the submit, never shown
+    mode: Mode = "new"  # "mode"
+    returning: bool = False  # "ret": back to the summary once this answer is in (correcting one answer)
+    history: list[str] = field(default_factory=list)  # "hist": the questions answered in order (for Back)
+    fails: int = 0  # "fails": rejected answers in a row to the current question
+    selection: list[str] = field(default_factory=list)  # "sel": a multi-choice question's ticks so far
+    skipped: list[str] = field(default_factory=list)  # "skipped": required questions left for later
+    labels: dict[str, str] = field(default_factory=dict)  # "lbl": a computed choice's label as shown
+    # "opts": a computed question's choices as (value, label), as shown when it was asked.
+    options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    auto: list[str] = field(default_factory=list)  # "auto": skipped for lack of options (Back skips them too)
+    resume: Resumable | None = None  # "resume": only on the RESUME step
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "a": dict(self.answers), "mode": self.mode, "ret": self.returning, "hist": list(self.history),
+            "fails": self.fails, "sel": list(self.selection), "skipped": list(self.skipped),
+            "x": dict(self.extra), "lbl": dict(self.labels), "auto": list(self.auto),
+            "opts": {name: [[value, label] for value, label in pairs] for name, pairs in self.options.items()},
+        }
+        if self.resume is not None:
+            data["resume"] = self.resume.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> FormState:
+        data = data or {}
+        resume = data.get("resume")
+        return cls(
+            answers=dict(data.get("a") or {}), extra=dict(data.get("x") or {}), mode=_mode(data.get("mode")),
+            returning=bool(data.get("ret", False)), history=list(data.get("hist") or []),
+            fails=int(data.get("fails") or 0), selection=list(data.get("sel") or []),
+            skipped=list(data.get("skipped") or []), labels=dict(data.get("lbl") or {}),
+            options={name: [(value, label) for value, label in pairs]
+                     for name, pairs in (data.get("opts") or {}).items()},
+            auto=list(data.get("auto") or []), resume=Resumable.from_json(resume) if resume else None,
+        )
+
+
 def norm(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).lower().split())
 
@@ -142,36 +282,37 @@ class FormRunner:
         name: str,
         *,
         answers: Answers | None = None,
-        extra: dict[str, Any] | None = None,
-        mode: str = "new",
-        step: str | None = None,
+        extra: Extra | None = None,
+        mode: Mode = "new",
+        step: Step | None = None,
         force: bool = False,
         labels: dict[str, str] | None = None,
     ) -> list[Reply]:
-        """Starts form `name`, or first offers to continue a draft the person left."""
+        """Starts form `name`, or first offers to continue a draft the person left.
+
+        `extra` goes to the submit as is; `step=EDIT` opens at the list of answers to correct.
+        """
         conv = ctx.conv
         if conv.flow in self.forms and not force:
-            return [self._resume_prompt(ctx, to={"name": name, "answers": answers, "extra": extra,
-                                                  "mode": mode, "step": step})]
+            pending = PendingStart(name, answers, dict(extra) if extra is not None else None, mode, step)
+            return [self._resume_prompt(ctx, to=pending)]
         form = self.forms[name]
-        st: dict[str, Any] = {"a": dict(answers or {}), "mode": mode, "ret": False, "hist": [],
-                              "fails": 0, "sel": [], "skipped": [], "x": dict(extra or {}),
-                              "lbl": dict(labels or {})}
+        st = FormState(answers=dict(answers or {}), extra=dict(extra or {}), mode=mode, labels=dict(labels or {}))
         conv.flow, conv.paused = name, False
-        if step == "edit":
-            return [self._go(ctx, form, st, "edit")]
+        if step is EDIT:
+            return [self._go(ctx, form, st, EDIT)]
         first = self._next_field(form, st, after=None)
         if first is None:
-            return [self._go(ctx, form, st, "summary")]
+            return [self._go(ctx, form, st, SUMMARY)]
         return await self._enter(ctx, form, st, first)
 
     async def text(self, ctx: Ctx, text: str) -> list[Reply]:
         form, st = self._load(ctx)
-        step = ctx.conv.step or ""
-        if not step.startswith("ask:"):
+        step = parse_step(ctx.conv.step)
+        if not isinstance(step, Ask):
             # Typed text on a summary or button-only step: say what is expected, keep the step.
             return [Reply(ctx.t("form.use_buttons"))]
-        fld = form.field(step[4:])
+        fld = form.field(step.field)
         if (fld.choices or fld.options) and fld.parse is None:
             return await self._typed_choice(ctx, form, st, fld, text)
         assert fld.parse is not None
@@ -183,16 +324,18 @@ class FormRunner:
 
     def takes_attachment(self, ctx: Ctx) -> bool:
         """Whether the current step is a question that accepts a photo or file."""
-        step = ctx.conv.step or ""
+        step = parse_step(ctx.conv.step)
         form = self.forms.get(ctx.conv.flow or "")
-        if form is None or not step.startswith("ask:"):
+        if form is None or not isinstance(step, Ask):
             return False
-        return bool(form.field(step[4:]).attachments)
+        return bool(form.field(step.field).attachments)
 
     async def attachment(self, ctx: Ctx, kind: str, ref: str | None) -> list[Reply]:
         """A photo or file sent as the answer to a field that accepts one (`takes_attachment`)."""
         form, st = self._load(ctx)
-        fld = form.field((ctx.conv.step or "")[4:])
+        step = parse_step(ctx.conv.step)
+        assert isinstance(step, Ask), "only called when `takes_attachment`"
+        fld = form.field(step.field)
         if kind not in fld.attachments or not ref:
             return [self._rejected(ctx, form, st, fld, Invalid("form.attachment_kind"))]
         value = {"kind": kind, "channel": ctx.incoming.channel, "ref": ref}
@@ -206,7 +349,7 @@ class FormRunner:
 
     async def button(self, ctx: Ctx, code: str) -> list[Reply]:
         form, st = self._load(ctx)
-        step = ctx.conv.step or ""
+        step = parse_step(ctx.conv.step)
         t = ctx.t
         if code == "cancel":
             return await self._cancel(ctx)
@@ -215,25 +358,25 @@ class FormRunner:
             self._save(ctx, st)
             return [Reply(t("form.paused", title=t(f"title.{form.name}"), hours=ctx.settings.draft_ttl_hours)),
                     await self._menu(ctx)]
-        if step == "resume":
+        if step is RESUME:
             return await self._resume_choice(ctx, form, st, code)
         if code == "back":
             return await self._back(ctx, form, st)
-        if step == "summary":
+        if step is SUMMARY:
             if code == "ok":
                 return await self._submit(ctx, form, st)
             if code == "edit":
-                return [self._go(ctx, form, st, "edit")]
-        if step == "edit":
+                return [self._go(ctx, form, st, EDIT)]
+        if step is EDIT:
             if code.startswith("e") and code[1:].isdigit():
                 idx = int(code[1:])
                 if idx < len(form.fields):
-                    st["ret"] = True
+                    st.returning = True
                     return await self._enter(ctx, form, st, form.fields[idx])
             if code == "sum":
-                return [self._go(ctx, form, st, "summary")]
-        if step.startswith("ask:"):
-            fld = form.field(step[4:])
+                return [self._go(ctx, form, st, SUMMARY)]
+        if isinstance(step, Ask):
+            fld = form.field(step.field)
             return await self._field_button(ctx, form, st, fld, code)
         return [Reply(t("button.expired")), *self.prompt(ctx)]
 
@@ -244,12 +387,12 @@ class FormRunner:
         shown again because the first copy may have been lost with a worker.
         """
         form, st = self._load(ctx)
-        step = ctx.conv.step or ""
-        if step.startswith("ask:"):
-            return [self._ask(ctx, form, st, form.field(step[4:]), keep_selection=True, fresh=fresh)]
-        if step == "resume":
-            return [self._resume_prompt(ctx, to=st.get("resume", {}).get("to"), fresh=fresh)]
-        return [self._go(ctx, form, st, step or "summary", fresh=fresh)]
+        step = parse_step(ctx.conv.step)
+        if isinstance(step, Ask):
+            return [self._ask(ctx, form, st, form.field(step.field), keep_selection=True, fresh=fresh)]
+        if step is RESUME:
+            return [self._resume_prompt(ctx, to=st.resume.to if st.resume else None, fresh=fresh)]
+        return [self._go(ctx, form, st, step or SUMMARY, fresh=fresh)]
 
     def offer_resume(self, ctx: Ctx) -> Reply:
         """After a long pause: ask whether to go on before taking the next answer."""
@@ -257,23 +400,23 @@ class FormRunner:
 
     # --- steps ---------------------------------------------------------------------
 
-    def _ask(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
+    def _ask(self, ctx: Ctx, form: Form, st: FormState, fld: Field, *,
              error: str | None = None, keep_selection: bool = False, fresh: bool = True) -> Reply:
         t = ctx.t
-        ctx.conv.step = f"ask:{fld.name}"
+        ctx.conv.step = step_text(Ask(fld.name))
         ctx.conv.version += fresh
         if fld.multi and not keep_selection:
-            current = st["a"].get(fld.name)
-            st["sel"] = list(current) if isinstance(current, list) else []
+            current = st.answers.get(fld.name)
+            st.selection = list(current) if isinstance(current, list) else []
         self._save(ctx, st)
-        fields = form.applicable(st["a"])
+        fields = form.applicable(st.answers)
         pos = next((i for i, f in enumerate(fields) if f.name == fld.name), 0) + 1
         lines = []
         if form.summary:
             lines.append(t("form.progress", n=pos, total=len(fields)))
         lines.append(self._question(ctx, form, fld))
-        if fld.multi and st["sel"]:
-            labels = (self._choice_label(t, self._choices(fld, st), v) for v in st["sel"])
+        if fld.multi and st.selection:
+            labels = (self._choice_label(t, self._choices(fld, st), v) for v in st.selection)
             lines.append(t("form.selected", items=", ".join(labels)))
         if error:
             lines.insert(0, error)
@@ -298,12 +441,12 @@ class FormRunner:
         return self._text(ctx, f"ask.{form.name}.{fld.name}")
 
     @staticmethod
-    def _choices(fld: Field, st: dict[str, Any]) -> Sequence[Choice]:
+    def _choices(fld: Field, st: FormState) -> Sequence[Choice]:
         if fld.options is None:
             return fld.choices
-        return [Choice(value, text=label) for value, label in st.get("opts", {}).get(fld.name, [])]
+        return [Choice(value, text=label) for value, label in st.options.get(fld.name, [])]
 
-    async def _enter(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, *,
+    async def _enter(self, ctx: Ctx, form: Form, st: FormState, fld: Field, *,
                      error: str | None = None) -> list[Reply]:
         """Asks `fld`, first computing its options when they come from the database."""
         source = self._unanswered_source(form, st, fld)
@@ -313,17 +456,17 @@ class FormRunner:
             # it is asked again after it rather than kept.
             dropped = set(source.resets)
             for name in dropped:
-                st["a"].pop(name, None)
-            st["auto"] = [name for name in st.get("auto", []) if name not in dropped]
-            st["skipped"] = [name for name in st["skipped"] if name != source.name]
+                st.answers.pop(name, None)
+            st.auto = [name for name in st.auto if name not in dropped]
+            st.skipped = [name for name in st.skipped if name != source.name]
             return await self._enter(ctx, form, st, source, error=error)
         if fld.options is not None:
-            found = await fld.options(ctx, st["a"])
-            st["opts"] = {**st.get("opts", {}), fld.name: [[c.value, c.text or ctx.t(c.label)] for c in found]}
+            found = await fld.options(ctx, st.answers)
+            st.options = {**st.options, fld.name: [(c.value, c.text or ctx.t(c.label)) for c in found]}
             if not found:
                 if fld.optional:
-                    st["auto"] = sorted(set(st.get("auto", [])) | {fld.name})
-                    st["a"][fld.name] = None
+                    st.auto = sorted(set(st.auto) | {fld.name})
+                    st.answers[fld.name] = None
                     return await self._advance(ctx, form, st, fld)
                 source = self._source(form, st, fld) if fld.parse is None else None
                 if source is not None:
@@ -335,10 +478,10 @@ class FormRunner:
                     # asked afresh after the new answer, not kept from the old one.
                     dropped = {source.name, *source.resets}
                     for name in dropped:
-                        st["a"].pop(name, None)
-                    st["auto"] = [name for name in st.get("auto", []) if name not in dropped]
-                    if st["hist"] and st["hist"][-1] == source.name:
-                        st["hist"].pop()
+                        st.answers.pop(name, None)
+                    st.auto = [name for name in st.auto if name not in dropped]
+                    if st.history and st.history[-1] == source.name:
+                        st.history.pop()
                     return await self._enter(ctx, form, st, source, error="\n\n".join(filter(None, (error, notice))))
                 reply = self._ask(ctx, form, st, fld, error=error)
                 reply.text += "\n\n" + self._text(ctx, f"empty.{form.name}.{fld.name}")
@@ -346,34 +489,34 @@ class FormRunner:
         return [self._ask(ctx, form, st, fld, error=error)]
 
     @staticmethod
-    def _unanswered_source(form: Form, st: dict[str, Any], fld: Field) -> Field | None:
+    def _unanswered_source(form: Form, st: FormState, fld: Field) -> Field | None:
         """The first earlier question `fld` is built from (it names `fld` in `resets`) that applies
         and has no answer."""
         for f in form.fields[:form.fields.index(fld)]:
-            if fld.name in f.resets and f.name not in st["a"] and (f.when is None or f.when(st["a"])):
+            if fld.name in f.resets and f.name not in st.answers and (f.when is None or f.when(st.answers)):
                 return f
         return None
 
     @staticmethod
-    def _source(form: Form, st: dict[str, Any], fld: Field) -> Field | None:
+    def _source(form: Form, st: FormState, fld: Field) -> Field | None:
         """The nearest earlier question, asked and answered, whose change resets `fld`."""
         before = form.fields[:form.fields.index(fld)]
         for f in reversed(before):
-            if fld.name in f.resets and f.name in st["a"] and f.name not in st.get("auto", []):
+            if fld.name in f.resets and f.name in st.answers and f.name not in st.auto:
                 return f
         return None
 
-    def _choice_rows(self, ctx: Ctx, fld: Field, st: dict[str, Any]) -> list[list[Button]]:
+    def _choice_rows(self, ctx: Ctx, fld: Field, st: FormState) -> list[list[Button]]:
         choices = self._choices(fld, st)
         if not choices:
             return []
         t = ctx.t
-        suggested = fld.suggest(st["a"], self._input(ctx, st)) if fld.suggest else None
+        suggested = fld.suggest(st.answers, self._input(ctx, st)) if fld.suggest else None
         buttons = []
         for i, ch in enumerate(choices):
             label = ch.text or t(ch.label)
             if fld.multi:
-                label = ("✅ " if ch.value in st["sel"] else "") + label
+                label = ("✅ " if ch.value in st.selection else "") + label
                 code = f"t{i}"
             else:
                 code = f"c{i}"
@@ -382,17 +525,18 @@ class FormRunner:
             buttons.append(Button(label, self._pl(ctx, code)))
         return [buttons[i:i + fld.columns] for i in range(0, len(buttons), fld.columns)]
 
-    def _go(self, ctx: Ctx, form: Form, st: dict[str, Any], step: str, *, fresh: bool = True) -> Reply:
+    def _go(self, ctx: Ctx, form: Form, st: FormState, step: Literal[Screen.SUMMARY, Screen.EDIT], *,
+            fresh: bool = True) -> Reply:
         t = ctx.t
-        ctx.conv.step = step
+        ctx.conv.step = step_text(step)
         ctx.conv.version += fresh
         self._save(ctx, st)
-        if step == "edit":
+        if step is EDIT:
             rows = [[Button(t(f"label.{form.name}.{f.name}"), self._pl(ctx, f"e{form.fields.index(f)}"))]
-                    for f in form.applicable(st["a"]) if f.refuse is None]
+                    for f in form.applicable(st.answers) if f.refuse is None]
             rows.append([Button(t("form.to_summary"), self._pl(ctx, "sum"))])
             return Reply(t("form.pick_field"), rows)
-        text = self.summary_text(t, form, st["a"], st.get("lbl"))
+        text = self.summary_text(t, form, st.answers, st.labels)
         return Reply(text, [
             [Button(t("form.submit"), self._pl(ctx, "ok")), Button(t("form.edit"), self._pl(ctx, "edit"))],
             [Button(t("form.back"), self._pl(ctx, "back")), Button(t("form.cancel"), self._pl(ctx, "cancel"))],
@@ -439,7 +583,7 @@ class FormRunner:
 
     # --- answers -------------------------------------------------------------------
 
-    async def _field_button(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, code: str) -> list[Reply]:
+    async def _field_button(self, ctx: Ctx, form: Form, st: FormState, fld: Field, code: str) -> list[Reply]:
         t = ctx.t
         if code == "retry":
             return [self._ask(ctx, form, st, fld, keep_selection=True)]
@@ -449,21 +593,21 @@ class FormRunner:
             if not form.postponable(fld):
                 # A "fill in later" button shown before this rule (still on someone's screen).
                 return [self._ask(ctx, form, st, fld, keep_selection=True, error=t("form.cannot_postpone"))]
-            st["skipped"] = sorted(set(st["skipped"]) | {fld.name})
-            st["a"].pop(fld.name, None)
+            st.skipped = sorted(set(st.skipped) | {fld.name})
+            st.answers.pop(fld.name, None)
             return await self._advance(ctx, form, st, fld)
         choices = self._choices(fld, st)
         if code[:1] in ("c", "t") and code[1:].isdigit() and int(code[1:]) < len(choices):
             choice = choices[int(code[1:])]
             if code[0] == "t" and fld.multi:
-                sel = list(st["sel"])
+                sel = list(st.selection)
                 if choice.value in sel:
                     sel.remove(choice.value)
                 elif choice.value == fld.exclusive:
                     sel = [choice.value]
                 else:
                     sel = [v for v in sel if v != fld.exclusive] + [choice.value]
-                st["sel"] = sel
+                st.selection = sel
                 reply = self._ask(ctx, form, st, fld, keep_selection=True)
                 reply.edit = True
                 return [reply]
@@ -476,13 +620,13 @@ class FormRunner:
                         return [self._rejected(ctx, form, st, fld, exc)]
                 return await self._accept(ctx, form, st, fld, value, pressed=True, label=choice.text or t(choice.label))
         if code == "done" and fld.multi:
-            sel = [v for v in st["sel"] if v != fld.exclusive]
-            if not st["sel"] and not fld.optional:
+            sel = [v for v in st.selection if v != fld.exclusive]
+            if not st.selection and not fld.optional:
                 return [Reply(t("form.pick_at_least_one"))]
             return await self._accept(ctx, form, st, fld, sel, pressed=True)
         return [Reply(t("button.expired")), self._ask(ctx, form, st, fld, keep_selection=True)]
 
-    async def _typed_choice(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, text: str) -> list[Reply]:
+    async def _typed_choice(self, ctx: Ctx, form: Form, st: FormState, fld: Field, text: str) -> list[Reply]:
         """Typed instead of pressed (console, Kakao, or habit): match the labels in any language."""
         tokens = [p for p in text.replace("、", ",").replace("/", ",").split(",") if p.strip()] if fld.multi else [text]
         if fld.multi and len(tokens) == 1:
@@ -515,15 +659,15 @@ class FormRunner:
                 prefix_hits.append(ch.value)
         return prefix_hits[0] if len(prefix_hits) == 1 else None
 
-    def _rejected(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, exc: Invalid) -> Reply:
+    def _rejected(self, ctx: Ctx, form: Form, st: FormState, fld: Field, exc: Invalid) -> Reply:
         t = ctx.t
-        st["fails"] = int(st.get("fails", 0)) + 1
+        st.fails += 1
         self._save(ctx, st)
         message = t(exc.key, **exc.params)
-        if st["fails"] < MAX_FAILS:
+        if st.fails < MAX_FAILS:
             # Say what was wrong without repeating the whole question (rasa-sdk#240).
             return Reply(message)
-        st["fails"] = 0
+        st.fails = 0
         self._save(ctx, st)
         ctx.conv.version += 1
         label = t(f"label.{form.name}.{fld.name}")
@@ -533,7 +677,7 @@ class FormRunner:
             first.append(Button(t("form.skip") if fld.optional else t("form.skip_for_now"), self._pl(ctx, "skip")))
         return Reply(text, [first, [Button(t("form.stop"), self._pl(ctx, "stop"))]])
 
-    async def _accept(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field, value: Any, *,
+    async def _accept(self, ctx: Ctx, form: Form, st: FormState, fld: Field, value: Any, *,
                       pressed: bool = False, label: str | None = None) -> list[Reply]:
         t = ctx.t
         out: list[Reply] = []
@@ -544,15 +688,15 @@ class FormRunner:
         if fld.refuse is not None and value == fld.refuse:
             self._clear(ctx)
             return [*out, Reply(t(f"refused.{form.name}")), await self._menu(ctx)]
-        if fld.resets and st["a"].get(fld.name, value) != value:
+        if fld.resets and st.answers.get(fld.name, value) != value:
             for name in fld.resets:
-                st["a"].pop(name, None)
+                st.answers.pop(name, None)
         if fld.options is not None and not fld.multi:
             shown = label or self._choice_label(t, self._choices(fld, st), value)
-            st["lbl"] = {**st.get("lbl", {}), fld.name: shown}
-        st["a"][fld.name] = value
-        st["fails"] = 0
-        st["skipped"] = [s for s in st["skipped"] if s != fld.name]
+            st.labels = {**st.labels, fld.name: shown}
+        st.answers[fld.name] = value
+        st.fails = 0
+        st.skipped = [s for s in st.skipped if s != fld.name]
         following = await self._advance(ctx, form, st, fld)
         if pressed and not out and following and following[0].buttons:
             # The pressed message becomes the next step, headed by the answer: one edit
@@ -563,75 +707,74 @@ class FormRunner:
             out.append(Reply(self._question(ctx, form, fld) + "\n\n" + t("form.chosen", answer=shown), edit=True))
         return out + following
 
-    async def _advance(self, ctx: Ctx, form: Form, st: dict[str, Any], fld: Field) -> list[Reply]:
-        if st["ret"]:
+    async def _advance(self, ctx: Ctx, form: Form, st: FormState, fld: Field) -> list[Reply]:
+        if st.returning:
             missing = self._first_missing(form, st)
-            if missing is not None and missing.name not in st["skipped"]:
+            if missing is not None and missing.name not in st.skipped:
                 return await self._enter(ctx, form, st, missing)
-            st["ret"] = False
-            return [self._go(ctx, form, st, "summary")]
-        if fld.name not in st["hist"]:
-            st["hist"].append(fld.name)
+            st.returning = False
+            return [self._go(ctx, form, st, SUMMARY)]
+        if fld.name not in st.history:
+            st.history.append(fld.name)
         nxt = self._next_field(form, st, after=fld.name)
         if nxt is not None:
             return await self._enter(ctx, form, st, nxt)
         if form.summary:
-            return [self._go(ctx, form, st, "summary")]
+            return [self._go(ctx, form, st, SUMMARY)]
         return await self._submit(ctx, form, st)
 
-    def _next_field(self, form: Form, st: dict[str, Any], after: str | None) -> Field | None:
+    def _next_field(self, form: Form, st: FormState, after: str | None) -> Field | None:
         names = [f.name for f in form.fields]
         start = names.index(after) + 1 if after else 0
         for f in form.fields[start:]:
-            if (f.when is None or f.when(st["a"])) and not (st["mode"] == "edit" and f.name in st["a"]):
+            if (f.when is None or f.when(st.answers)) and not (st.mode == "edit" and f.name in st.answers):
                 return f
         return None
 
-    def _first_missing(self, form: Form, st: dict[str, Any]) -> Field | None:
-        for f in form.applicable(st["a"]):
-            if f.name not in st["a"] and not f.optional:
+    def _first_missing(self, form: Form, st: FormState) -> Field | None:
+        for f in form.applicable(st.answers):
+            if f.name not in st.answers and not f.optional:
                 return f
         return None
 
-    async def _back(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> list[Reply]:
-        step = ctx.conv.step or ""
-        if step == "edit" or (st["ret"] and step.startswith("ask:")):
-            st["ret"] = False
-            return [self._go(ctx, form, st, "summary")]
-        if step.startswith("ask:") and st["hist"] and st["hist"][-1] == step[4:]:
-            st["hist"].pop()
+    async def _back(self, ctx: Ctx, form: Form, st: FormState) -> list[Reply]:
+        step = parse_step(ctx.conv.step)
+        if step is EDIT or (st.returning and isinstance(step, Ask)):
+            st.returning = False
+            return [self._go(ctx, form, st, SUMMARY)]
+        if isinstance(step, Ask) and st.history and st.history[-1] == step.field:
+            st.history.pop()
         # Questions that were skipped for lack of options are skipped going back too.
-        while st["hist"] and st["hist"][-1] in st.get("auto", []):
-            st["hist"].pop()
-        if not st["hist"]:
+        while st.history and st.history[-1] in st.auto:
+            st.history.pop()
+        if not st.history:
             self._clear(ctx)
             return [Reply(ctx.t("form.left"))]
-        prev = form.field(st["hist"].pop())
+        prev = form.field(st.history.pop())
         return await self._enter(ctx, form, st, prev)
 
-    async def _submit(self, ctx: Ctx, form: Form, st: dict[str, Any]) -> list[Reply]:
+    async def _submit(self, ctx: Ctx, form: Form, st: FormState) -> list[Reply]:
         missing = self._first_missing(form, st)
         if missing is not None:
-            st["ret"] = True
-            st["skipped"] = []
+            st.returning = True
+            st.skipped = []
             return [Reply(ctx.t("form.fill_missing")), *await self._enter(ctx, form, st, missing)]
-        answers = dict(st["a"])
-        answers.update({f"_{k}": v for k, v in st["x"].items()})
-        answers["_mode"] = st["mode"]
+        # Copies: a submit refused with `Invalid` leaves the state as it was.
+        answers, extra = dict(st.answers), dict(st.extra)
         saved = (ctx.conv.flow, ctx.conv.step, dict(ctx.conv.data))
         self._clear(ctx)
         try:
             async with ctx.session.begin_nested():
-                return await form.on_submit(ctx, answers)
+                return await form.on_submit(ctx, answers, extra)
         except Invalid as exc:
             # Nothing of the submit is kept; the person stays on the summary to decide, or is
             # asked again the one answer that no longer holds (a slot taken meanwhile).
             ctx.conv.flow, ctx.conv.step, ctx.conv.data = saved
             if exc.field is not None:
-                st["ret"] = True
-                st["a"].pop(exc.field, None)
+                st.returning = True
+                st.answers.pop(exc.field, None)
                 return await self._enter(ctx, form, st, form.field(exc.field), error=ctx.t(exc.key, **exc.params))
-            return [Reply(ctx.t(exc.key, **exc.params)), self._go(ctx, form, st, "summary")]
+            return [Reply(ctx.t(exc.key, **exc.params)), self._go(ctx, form, st, SUMMARY)]
 
     async def _cancel(self, ctx: Ctx) -> list[Reply]:
         self._clear(ctx)
@@ -639,55 +782,46 @@ class FormRunner:
 
     # --- resume --------------------------------------------------------------------
 
-    def _resume_prompt(self, ctx: Ctx, to: dict[str, Any] | None, *, fresh: bool = True) -> Reply:
+    def _resume_prompt(self, ctx: Ctx, to: PendingStart | None, *, fresh: bool = True) -> Reply:
         t = ctx.t
         conv = ctx.conv
-        st = dict(conv.data)
-        if conv.step != "resume":
-            st["resume"] = {"prev": conv.step, "to": to}
-        conv.step = "resume"
-        conv.data = st
+        st = FormState.from_json(conv.data)
+        if parse_step(conv.step) is not RESUME:
+            st.resume = Resumable(prev=parse_step(conv.step), to=to)
+        conv.step = step_text(RESUME)
+        self._save(ctx, st)
         conv.version += fresh
         title = t(f"title.{conv.flow}")
-        other = to["name"] if to else conv.flow
+        other = to.name if to else conv.flow
         new_label = t("form.restart") if other == conv.flow else t("form.start_other", title=t(f"title.{other}"))
         return Reply(t("form.resume", title=title), [
             [Button(t("form.resume_yes"), self._pl(ctx, "res")), Button(new_label, self._pl(ctx, "new"))],
             [Button(t("form.discard"), self._pl(ctx, "cancel"))],
         ])
 
-    async def _resume_choice(self, ctx: Ctx, form: Form, st: dict[str, Any], code: str) -> list[Reply]:
-        info = st.pop("resume", {}) or {}
+    async def _resume_choice(self, ctx: Ctx, form: Form, st: FormState, code: str) -> list[Reply]:
+        info, st.resume = st.resume or Resumable(None, None), None
         if code == "res":
-            ctx.conv.step = info.get("prev") or "summary"
+            ctx.conv.step = step_text(info.prev or SUMMARY)
             ctx.conv.paused = False
             self._save(ctx, st)
             return self.prompt(ctx)
         if code == "new":
-            to = info.get("to") or {"name": form.name}
+            to = info.to or PendingStart(form.name)
             self._clear(ctx)
-            return await self.start(ctx, to["name"], answers=to.get("answers"), extra=to.get("extra"),
-                                    mode=to.get("mode", "new"), step=to.get("step"), force=True)
-        return [Reply(ctx.t("button.expired")), self._resume_prompt(ctx, info.get("to"))]
+            return await self.start(ctx, to.name, answers=to.answers, extra=to.extra, mode=to.mode, step=to.step,
+                                    force=True)
+        return [Reply(ctx.t("button.expired")), self._resume_prompt(ctx, info.to)]
 
     # --- state helpers -------------------------------------------------------------
 
-    def _load(self, ctx: Ctx) -> tuple[Form, dict[str, Any]]:
-        form = self.forms[ctx.conv.flow or ""]
-        st = dict(ctx.conv.data or {})
-        for key, default in (("a", {}), ("hist", []), ("sel", []), ("skipped", []), ("x", {}), ("opts", {}),
-                             ("lbl", {}), ("auto", [])):
-            st[key] = type(default)(st.get(key) or default)
-        st.setdefault("mode", "new")
-        st.setdefault("ret", False)
-        st.setdefault("fails", 0)
-        return form, st
+    def _load(self, ctx: Ctx) -> tuple[Form, FormState]:
+        return self.forms[ctx.conv.flow or ""], FormState.from_json(ctx.conv.data)
 
     @staticmethod
-    def _save(ctx: Ctx, st: dict[str, Any]) -> None:
-        # A new dict each time: the JSON column does not see in-place changes.
-        ctx.conv.data = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
-                         for k, v in st.items()}
+    def _save(ctx: Ctx, st: FormState) -> None:
+        # A new dict each time (`to_json` copies): the JSON column does not see in-place changes.
+        ctx.conv.data = st.to_json()
 
     @staticmethod
     def _clear(ctx: Ctx) -> None:
@@ -700,5 +834,5 @@ class FormRunner:
         return payload(f"f{ctx.conv.version}", code)
 
     @staticmethod
-    def _input(ctx: Ctx, st: dict[str, Any]) -> FieldInput:
-        return FieldInput(answers=st["a"], now=ctx.now, tz=ctx.settings.tz)
+    def _input(ctx: Ctx, st: FormState) -> FieldInput:
+        return FieldInput(answers=st.answers, now=ctx.now, tz=ctx.settings.tz)

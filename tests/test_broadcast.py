@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from handlers import broadcast
-from kernel.core import Button, Reply
+from kernel.core import Attachment, Button, KeptFile, PlatformFile, Reply
 from scheduler.outbox import Dispatcher
 from storage import broadcasts, files, users
 from storage.models import AuditEntry, Broadcast, Identity, OutboxMessage, User
@@ -102,9 +102,10 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     shown = _shown(admin)
     assert shown.text == "3월 채용박람회 안내\n\n  들여쓰기도 그대로"
     assert shown.attachment is not None
-    assert {k: shown.attachment[k] for k in ("kind", "telegram_file_id", "file", "filename", "mime")} == {
-        "kind": "photo", "telegram_file_id": "PHOTO-1", "file": files.content_id(JPEG), "filename": "photo.jpg",
-        "mime": "image/jpeg"}
+    assert (shown.attachment.kind, shown.attachment.ref("telegram")) == ("photo", ("photo", "PHOTO-1"))
+    assert shown.attachment.kept is not None
+    kept = shown.attachment.kept
+    assert (kept.id, kept.filename, kept.mime) == (files.content_id(JPEG), "photo.jpg", "image/jpeg")
     assert shown.buttons == [[Button("신청하기", url="https://job.seoul.go.kr/fair")]]
     assert "받는 분: 4명" in admin.text
     assert await _rows(h, 1) == []  # nothing queued before confirming
@@ -291,9 +292,29 @@ async def test_settings_switch_is_checked_on_press(harness: Harness) -> None:
 
 def test_reply_attachment_round_trips_through_the_outbox_payload() -> None:
     reply = Reply("공지", [[Button("열기", url="https://example.org")]],
-                  attachment={"kind": "document", "telegram_file_id": "F1"})
+                  attachment=Attachment("document", {"telegram": PlatformFile("F1")}))
     assert Reply.from_payload(reply.to_payload()) == reply
     assert "attachment" not in Reply("x").to_payload()
+
+
+def test_an_outbox_row_queued_before_the_typed_attachment_still_sends() -> None:
+    """Rows queued by the previous release (flat "<channel>_file_id" keys) load, and what is queued
+    now has those same keys, so a worker of the previous release sends it (a rolling restart)."""
+    old = {"text": "공지", "buttons": [], "attachment": {
+        "kind": "photo", "telegram_file_id": "T1", "telegram_kind": "document", "kakao_file_id": "K1",
+        "file": "f1", "filename": "photo.jpg", "mime": "image/jpeg", "expires": 2_000_000_000}}
+    reply = Reply.from_payload(old)
+    assert reply.attachment == Attachment(
+        "photo", {"telegram": PlatformFile("T1", "document"), "kakao": PlatformFile("K1")},
+        KeptFile("f1", 2_000_000_000, "photo.jpg", "image/jpeg"))
+    assert reply.attachment.ref("telegram") == ("document", "T1") and reply.attachment.ref("kakao") == ("photo", "K1")
+    assert reply.attachment.ref("console") is None
+    assert reply.to_payload() == old
+    # Kept files without an expiry (no signed link) and ids of the wrong type load as the channels read them.
+    bare = Reply.from_payload({"text": "x", "attachment": {"kind": "document", "file": "f2", "expires": "soon"}})
+    assert bare.attachment == Attachment("document", kept=KeptFile("f2"))
+    odd = Reply.from_payload({"text": "x", "attachment": {"kind": "photo", "file": 7}})
+    assert odd.attachment == Attachment("photo")
 
 
 async def test_telegram_renders_a_photo_attachment(tmp_path: Path) -> None:
@@ -319,7 +340,7 @@ async def test_telegram_renders_a_photo_attachment(tmp_path: Path) -> None:
             assert incoming is not None and incoming.attachment == "photo"
             assert incoming.file_ref == sizes[-1]["file_id"]
             message = Reply("3월 채용박람회", [[Button("신청", url="https://job.seoul.go.kr")]],
-                            attachment={"kind": "photo", "telegram_file_id": incoming.file_ref}).to_payload()
+                            attachment=Attachment("photo", {"telegram": PlatformFile(incoming.file_ref)})).to_payload()
             await channel.send("77", message)
             [sent] = fake.messages(77)
             assert sent["caption"] == "3월 채용박람회" and sent["photo"]

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.telegram import TelegramChannel, build_application
-from kernel.core import Button, FileTooBig, Reply
+from kernel.core import Attachment, Button, FileTooBig, KeptFile, Reply
 from scheduler.outbox import Dispatcher
 from storage import files, users
 from storage.models import Broadcast, OutboxMessage, ServedFile
@@ -162,7 +162,7 @@ async def test_concurrent_first_sends_upload_once_and_a_refused_upload_passes_th
     async with h.sessions() as s, s.begin():
         kept = await files.keep(s, filename="photo.jpg", mime="image/jpeg", data=POSTER, now=h.clock.now(),
                                 ttl=dt.timedelta(days=14))
-    message = Reply("공지", attachment={"kind": "photo", "file": kept.id, "expires": 2_000_000_000}).to_payload()
+    message = Reply("공지", attachment=Attachment("photo", kept=KeptFile(kept.id, 2_000_000_000))).to_payload()
     chats = [str(c) for c in range(8001, 8021)]
     w.bot_api.block(chats[0])
     results = await asyncio.gather(*(w.channel.send(chat, message) for chat in chats), return_exceptions=True)
@@ -172,7 +172,7 @@ async def test_concurrent_first_sends_upload_once_and_a_refused_upload_passes_th
     assert len(w.photo_sends()) == 19
 
     # A kept file purged before its messages went: the text still goes, alone, and no error.
-    gone = Reply("파일 없는 공지", attachment={"kind": "document", "file": "k-gone", "expires": 1}).to_payload()
+    gone = Reply("파일 없는 공지", attachment=Attachment("document", kept=KeptFile("k-gone", 1))).to_payload()
     await w.channel.send("8100", gone)
     await w.channel.send("8101", gone)
     assert [m.get("text") for m in w.bot_api.messages(8100) + w.bot_api.messages(8101)] == ["파일 없는 공지"] * 2
@@ -186,8 +186,8 @@ async def test_concurrent_first_sends_upload_once_and_a_refused_upload_passes_th
             h.clock.advance(days=15)
             async with h.sessions() as s, s.begin():
                 await files.purge(s, h.clock.now())
-        await w.channel.send(chat, Reply("다시 보낸 공지", attachment={
-            "kind": "photo", "file": again.id, "expires": int(again.expires_at.timestamp())}).to_payload())
+        await w.channel.send(chat, Reply("다시 보낸 공지", attachment=Attachment(
+            "photo", kept=KeptFile(again.id, int(again.expires_at.timestamp())))).to_payload())
     assert [bool(m.get("photo")) for m in w.bot_api.messages(8200) + w.bot_api.messages(8201)] == [False, True]
 
 
@@ -201,7 +201,8 @@ async def test_a_telegram_admins_photo_reaches_kakao_as_a_link_and_telegram_by_f
     await _attach(admin, "photo", file_id)
     assert "버튼" in admin.text, admin.text
     await admin.press("건너뛰기")
-    assert (_shown(admin).attachment or {}).get("telegram_file_id") == file_id
+    shown = _shown(admin).attachment
+    assert shown is not None and shown.ref("telegram") == ("photo", file_id)
     await admin.press("명에게 발송")
     # Kakao recipients here have no Event API: the message is held for their next message.
     held = kakao.HoldingNotifier(w.skill.skill.settings, h.sessions, h.clock)
@@ -295,9 +296,9 @@ async def test_with_a_link_button_of_its_own_the_event_api_message_writes_the_fi
         kept = await files.keep(s, filename="attachment.pdf", mime="application/pdf", data=b"%PDF-1.7 guide",
                                 now=h.clock.now(), ttl=dt.timedelta(days=14))
     expires = int(kept.expires_at.timestamp())
+    guide = Attachment("document", kept=KeptFile(kept.id, expires))
     await w.notifier.send("k-101", Reply("모집 요강입니다.", [[Button("신청하기", url="https://job.seoul.go.kr/apply")]],
-                                         attachment={"kind": "document", "file": kept.id,
-                                                     "expires": expires}).to_payload())
+                                         attachment=guide).to_payload())
     [call] = w.kakao_api.calls
     data = call.body["event"]["data"]
     assert data["link"] == "https://job.seoul.go.kr/apply"

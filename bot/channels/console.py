@@ -59,7 +59,7 @@ class ConsoleChannel:
             if reply.file:
                 print(f"[file: {reply.file.filename}, {len(reply.file.data)} bytes]", file=self.out)
             if reply.attachment:
-                print("[photo]" if reply.attachment.get("kind") == "photo" else "[file]", file=self.out)
+                print("[photo]" if reply.attachment.kind == "photo" else "[file]", file=self.out)
         self.out.flush()
 
     def incoming(self, line: str) -> Incoming:

@@ -64,6 +64,7 @@ from bot.engine import Engine
 from bot.logs import request_scope
 from kernel.config import Settings
 from kernel.core import (
+    Attachment,
     Button,
     Clock,
     Ctx,
@@ -215,7 +216,7 @@ class Rendered:
 
 StoreFile = Callable[[FileOut], Awaitable[str]]
 # The signed link to a reply's kept attachment (a broadcast's photo), None when it has none.
-LinkFile = Callable[[Json], str | None]
+LinkFile = Callable[[Attachment], str | None]
 
 
 class Renderer:
@@ -345,8 +346,8 @@ class Renderer:
         return self.text_card(description, [{"label": short(self.t("kakao.download")), "action": "webLink",
                                               "webLinkUrl": url}], title=self.t("kakao.file_title"))
 
-    def _attachment_card(self, attachment: Json, url: str) -> Json:
-        photo = attachment.get("kind") == "photo"
+    def _attachment_card(self, attachment: Attachment, url: str) -> Json:
+        photo = attachment.kind == "photo"
         label = self.t("kakao.open_photo" if photo else "kakao.download")
         return self.text_card(self.t("kakao.attachment_card"), [{"label": short(label), "action": "webLink",
                                                                  "webLinkUrl": url}],
@@ -403,12 +404,13 @@ def file_url(settings: Settings, file_id: str, expires: int) -> str:
     return f"{settings.base_url}/files/{file_id}?e={expires}&s={sign(settings.file_links_key, file_id, expires)}"
 
 
-def attachment_url(settings: Settings, attachment: Json) -> str | None:
-    """The signed link to a reply's kept attachment (`Reply.attachment` "file" and "expires")."""
-    file_id, expires = attachment.get("file"), attachment.get("expires")
-    if not isinstance(file_id, str) or not isinstance(expires, int):
+def attachment_url(settings: Settings, attachment: Attachment) -> str | None:
+    """The signed link to a reply's kept attachment (`Attachment.kept`); None without one, or
+    without the expiry the link is signed with."""
+    kept = attachment.kept
+    if kept is None or kept.expires is None:
         return None
-    return file_url(settings, file_id, expires)
+    return file_url(settings, kept.id, kept.expires)
 
 
 # --- the skill server --------------------------------------------------------------------------

@@ -240,25 +240,30 @@ class TelegramChannel:
                                             rate_limit_args=rate_limit_args, allow_paid_broadcast=_paid())
 
     async def _send_attachment(self, chat_id: int, reply: Reply, rate_limit_args: int | None) -> bool:
-        """A photo or document by its Telegram file id, or a kept file (`Reply.attachment["file"]`,
+        """A photo or document by its Telegram file id, or a kept file (`Reply.attachment.kept`,
         a KakaoTalk admin's broadcast photo) uploaded by its first send and by the file id that
         upload returned from then on. False when the reply has no such file (or the kept one is
         gone): then the text goes alone."""
-        attachment = reply.attachment or {}
-        file_id = attachment.get("telegram_file_id")
-        kind = str(attachment.get("telegram_kind") or attachment.get("kind"))
-        stored = attachment.get("file")
-        if not file_id and isinstance(stored, str):
+        attachment = reply.attachment
+        if attachment is None:
+            return False
+        own = attachment.ref(CHANNEL)
+        if own is not None:
+            kind, file_id = own
+        elif attachment.kept is not None:
+            stored = attachment.kept.id
             # A dictionary look-up per message once the file is up: no database query, no upload.
             # By expiry too: a file kept again after it was purged (same bytes, same id) is not "gone".
-            key = f"{stored}@{attachment.get('expires')}"
-            if key not in self._uploads and await self._upload_once(chat_id, reply, stored, key, kind,
+            key = f"{stored}@{attachment.kept.expires}"
+            if key not in self._uploads and await self._upload_once(chat_id, reply, stored, key, attachment.kind,
                                                                     rate_limit_args):
                 return True
             known = self._uploads.get(key)
             if known is None:
                 return False
             kind, file_id = known
+        else:
+            return False
         if not file_id:
             return False
         fits = len(reply.text) <= MAX_CAPTION

@@ -45,7 +45,7 @@ from kernel.core import (
     stamp,
     typed_int,
 )
-from kernel.forms import Answers, Field, FieldInput, Form, choices
+from kernel.forms import EDIT, Answers, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from scheduler.events import event_card, queue_offer, queue_reminders, queue_to, when_point, when_span
 from storage import audience, bookings, events, outbox
@@ -193,19 +193,19 @@ def _answers(event: Event, tz: dt.tzinfo) -> Answers:
     return a
 
 
-async def save_event(ctx: Ctx, a: Answers) -> list[Reply]:
+async def save_event(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
     """New: saved as a draft and previewed. Edit: applied, and the people concerned are told."""
     if not ctx.is_admin:
         # The form outlives the command that opened it: check the role again at submit.
         raise Invalid("admin.only")
     values = _values(ctx, a)
-    if a.get("_event") is None:
+    if extra.get("event") is None:
         created = await events.create(ctx.session, created_by=ctx.user.id, now=ctx.now, **values)
         await audit(ctx.session, ctx.user.id, "event.create", f"event:{created.id}", ctx.now,
                     {"audience": created.audience, "capacity": created.capacity})
         log.info("event created event=%s admin=%s", created.id, ctx.user.id)
         return [preview(ctx, created)]
-    found = await events.get(ctx.session, int(a["_event"]), for_update=True)
+    found = await events.get(ctx.session, int(extra["event"]), for_update=True)
     if found is None or found.status == "cancelled" or found.starts_at <= ctx.now:
         raise Invalid("event.not_editable")
     event = found
@@ -401,7 +401,7 @@ async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if found.status == "cancelled" or found.starts_at <= ctx.now:
         return [Reply(ctx.t("event.not_editable"))]
     return await ctx.app.start_form(ctx, "newevent", answers=_answers(found, ctx.settings.tz),
-                                    extra={"event": found.id}, mode="edit", step="edit")
+                                    extra={"event": found.id}, mode="edit", step=EDIT)
 
 
 async def ask_cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

@@ -46,7 +46,7 @@ from kernel.core import (
     payload,
     typed_int,
 )
-from kernel.forms import Answers, Field, FieldInput, Form
+from kernel.forms import EDIT, Answers, Extra, Field, FieldInput, Form
 from kernel.i18n import Translator, translator
 from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
@@ -182,7 +182,7 @@ async def start_edit(ctx: Ctx, posting_id: int) -> list[Reply]:
                "salary_max": posting.salary_max, "deadline": posting.deadline.isoformat() if posting.deadline
                else None, "hours": posting.hours}
     return await ctx.app.start_form(ctx, "posting_edit", answers=answers, extra={"id": posting.id}, mode="edit",
-                                    step="edit")
+                                    step=EDIT)
 
 
 def parse_deadline(raw: str, inp: FieldInput) -> str:
@@ -212,10 +212,10 @@ def _salary(value: int, t: Translator) -> str:
     return t("seeker.salary", amount=f"{value:,}")
 
 
-async def save_edit(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def save_edit(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     if not ctx.is_admin:
         raise Invalid("admin.only")
-    found = await firms.get_posting(ctx.session, int(answers["_id"]))
+    found = await firms.get_posting(ctx.session, int(extra["id"]))
     if found is None:
         raise Invalid("jobs.gone")
     low, high = answers.get("salary_min"), answers.get("salary_max")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
-from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
+from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
 from kernel.people import describe_membership
 from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
@@ -73,15 +73,15 @@ SEEKER_FIELDS = (
 )
 
 
-async def save_registration(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def save_registration(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     """Stores the profile; a first registration and an edit end with different words."""
     t = ctx.t
     existed = await seekers.get(ctx.session, ctx.user.id) is not None
     await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
     text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
-    if answers.get("_then"):
+    if extra.get("then"):
         # Registration was the detour of another feature (e.g. a booking): go back to it.
-        return [Reply(text), *await ctx.app.run_command(ctx, str(answers["_then"]), ())]
+        return [Reply(text), *await ctx.app.run_command(ctx, str(extra["then"]), ())]
     return [Reply(text), await ctx.app.menu(ctx)]
 
 
@@ -109,7 +109,7 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         if seeker is None:
             return await register(ctx, ())
         answers = seekers.as_answers(seeker) | {"consent": "yes"}
-        return await ctx.app.start_form(ctx, "seeker", answers=answers, mode="edit", step="edit")
+        return await ctx.app.start_form(ctx, "seeker", answers=answers, mode="edit", step=EDIT)
     if args and args[0] == "surveys":
         return [await survey_answers(ctx)]
     member = await memberships.latest(ctx.session, ctx.user.id)
@@ -172,7 +172,7 @@ async def survey_answers(ctx: Ctx) -> Reply:
     return Reply("\n".join(lines), [[Button(t("menu.profile"), payload("m", "profile"))]])
 
 
-async def erase(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def erase(ctx: Ctx, _answers: Answers, _extra: Extra) -> list[Reply]:
     """Deletes the person; the turn's objects are detached so nothing writes them back."""
     await users.erase(ctx.session, ctx.user.id)
     ctx.session.expunge_all()

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers import notify
 from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
-from kernel.forms import Answers, Choice, Field, Form, choices
+from kernel.forms import Answers, Choice, Extra, Field, Form, choices
 from kernel.i18n import Translator
 from kernel.people import describe_membership
 from storage import memberships
@@ -78,7 +78,7 @@ def decision_buttons(t: Translator, row: Membership) -> list[list[Button]]:
              Button(t("admin.reject"), payload("adm", "no", row.id, stamp(row.applied_at)))]]
 
 
-async def submit(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
     """Stores the application under the quota lock and tells the admins at once."""
     t = ctx.t
     # The yearly quota and "one live application" must hold with concurrent submits.

@@ -35,7 +35,7 @@ from kernel.core import (
     same_record,
     stamp,
 )
-from kernel.forms import Answers, Field, Form
+from kernel.forms import Answers, Extra, Field, Form
 from storage import memberships
 from storage.models import Membership
 
@@ -96,12 +96,12 @@ async def ask_reason(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await ctx.app.start_form(ctx, "reject", extra={"id": found.id, "stamp": stamp(found.applied_at)})
 
 
-async def reject(ctx: Ctx, answers: Answers) -> list[Reply]:
+async def reject(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     """Rejects with the reason given; re-checked, since another admin may have decided meanwhile."""
     if not ctx.is_admin:
         # The form outlives the button that opened it: check the role again at submit.
         raise Invalid("admin.only")
-    found = await _pending_or_reply(ctx, (str(answers["_id"]), str(answers.get("_stamp", ""))))
+    found = await _pending_or_reply(ctx, (str(extra["id"]), str(extra.get("stamp", ""))))
     if isinstance(found, Reply):
         raise Invalid("admin.already_decided_short")
     row = found
