@@ -63,6 +63,13 @@ Instead = Callable[[Ctx], Awaitable[Response | None]]
 RESUME_AFTER = dt.timedelta(hours=1)
 # Commands that still work inside a mode (a live chat); the mode answers all others.
 MODE_COMMANDS = {"end", "help", "lang"}
+# Typed text longer than this (normalised) is a sentence, not a menu phrase or command word:
+# it is not fuzzy-matched, which also keeps the cost of matching bounded.
+PHRASE_MAX_CHARS = 40
+# rapidfuzz ratio (0-100) from which typed text counts as a known phrase (spaces and case are
+# already ignored by `norm`): one wrong letter in a phrase of seven or more still starts its
+# command, a different short word does not.
+PHRASE_MIN_SCORE = 85
 
 
 def plausible_payload(data: str) -> bool:
@@ -438,11 +445,11 @@ class Engine:
 
     def _phrase(self, text: str) -> str | None:
         key = norm(text)
-        if not key or len(key) > 40:
+        if not key or len(key) > PHRASE_MAX_CHARS:
             return None
         if key in self._phrases:
             return self._phrases[key]
-        hit = process.extractOne(key, self._phrase_keys, scorer=fuzz.ratio, score_cutoff=85)
+        hit = process.extractOne(key, self._phrase_keys, scorer=fuzz.ratio, score_cutoff=PHRASE_MIN_SCORE)
         return self._phrases[hit[0]] if hit else None
 
     async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]:

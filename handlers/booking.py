@@ -86,6 +86,11 @@ when_label = moment
 
 # --- free slots ----------------------------------------------------------------------------------
 
+# Booked cells are read this far either side of the days asked about, so a slot whose session
+# and buffer run past the range's edge (local midnight) still sees the cells taken there: more
+# than the longest buffer (BOOKING_BUFFER_MINUTES is at most 120), with room for a DST shift.
+BUSY_MARGIN = dt.timedelta(hours=4)
+
 
 def _length(ctx: Ctx, type_: str) -> dt.timedelta:
     return dt.timedelta(minutes=ctx.settings.slot_minutes.get(type_, 60))
@@ -115,8 +120,7 @@ async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | No
         return {}
     start = local_dt(first, 0, tz).astimezone(dt.UTC)
     end = local_dt(last + dt.timedelta(days=1), 0, tz).astimezone(dt.UTC)
-    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - dt.timedelta(hours=4),
-                                                   end + dt.timedelta(hours=4)))
+    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - BUSY_MARGIN, end + BUSY_MARGIN))
     held = await bookings.for_counselors(ctx.session, ids, start, end)
     day_counts = bookings.counts_by_day(held, tz)
     off = await counselors.days_off(ctx.session, ids, first, last)
@@ -310,7 +314,7 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
     await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind, about=booking.user_id)
     if moved_from is not None and moved_from.counselor_id != booking.counselor_id:
         await _tell_counselor_cancelled(ctx, moved_from, name)
-    for which, before in (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1))):
+    for which, before in bookings.REMINDERS:
         due = booking.starts_at - before
         if due <= ctx.now:
             continue
