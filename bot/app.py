@@ -28,7 +28,7 @@ from kernel.config import Settings
 from kernel.core import Clock, Router, SystemClock
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import files, retention, survey_defs, updates
+from storage import files, outbox, retention, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -144,7 +144,8 @@ async def running(
         engine = build_engine(settings, sessions, clock=clock, extra_admins=extra_admins)
         dispatcher = Dispatcher(sessions, notifiers, clock=clock, rate=settings.outbox_rate, settings=settings)
         scheduler = Scheduler(settings, sessions, dispatcher, clock=clock, periodic=PERIODIC)
-        engine.on_outbox = dispatcher.kick
+        # Whatever commits queued rows (a turn, a background or periodic job) wakes the dispatcher.
+        outbox.wake_on_commit(sessions, dispatcher.kick)
         if schedule:
             scheduler.start()
         try:

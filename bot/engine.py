@@ -132,7 +132,6 @@ class Engine:
         self.clock = clock or SystemClock()
         self.routers = list(routers)
         self.extra_admins = set(extra_admins)
-        self.on_outbox: Callable[[], None] = lambda: None
         self._locks = KeyedLock()
         self._commands: dict[str, CommandRoute] = {}
         self._buttons: dict[str, ButtonRoute] = {}
@@ -239,10 +238,9 @@ class Engine:
 
     async def _run_later(self, job: Background) -> None:
         try:
-            await job(self.sessions, self.on_outbox)
+            await job(self.sessions)
         except Exception:
             log.exception("background job failed")
-        self.on_outbox()
 
     async def idle(self) -> None:
         """Wait until the work started after earlier turns has finished (tests; shutdown)."""
@@ -270,7 +268,6 @@ class Engine:
     async def _turn(self, inc: Incoming, finish: Finish | None, deliver: Deliver | None = None,
                     instead: Instead | None = None) -> tuple[Response, str]:
         key = (inc.channel, inc.external_id)
-        touched = False
         later: list[Background] = []
         async with self._locks.hold(key), self._person_lock(key) as bind:
             try:
@@ -286,7 +283,7 @@ class Engine:
                     ctx.conv.updated_at = ctx.now
                     if finish is not None:
                         await finish(ctx, response)
-                    touched, later = ctx.outbox_touched, ctx.later
+                    later = ctx.later
                 outcome = "ok"
             except updates.Duplicate:
                 # A redelivery: Telegram sends an update again only when its POST failed, i.e. the
@@ -309,8 +306,6 @@ class Engine:
                 response, outcome = Response([Reply(self._t(inc)("error.generic"))]), "error"
             if deliver is not None:
                 await deliver(response)
-        if touched:
-            self.on_outbox()
         self._start_later(later)
         return response, outcome
 

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from handlers import notify
 from kernel import parsers
 from kernel.core import (
     Button,
@@ -49,6 +48,7 @@ from kernel.core import (
 from kernel.forms import Answers, Choice, Field, Form
 from kernel.i18n import Translator, moment
 from kernel.people import person_name
+from scheduler import queue
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
@@ -311,7 +311,7 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
             text = tr("counselor.booking_moved", old=when_label(tr, moved_from.starts_at, tz)) + "\n" + text
         return Reply(text)
 
-    await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind, about=booking.user_id)
+    await queue.to_user(ctx.session, counselor.user_id, to_counselor, now=ctx.now, kind=kind, about=booking.user_id)
     if moved_from is not None and moved_from.counselor_id != booking.counselor_id:
         await _tell_counselor_cancelled(ctx, moved_from, name)
     for which, before in bookings.REMINDERS:
@@ -324,8 +324,8 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
                             when=when_label(tr, booking.starts_at, tz), counselor=counselor.display_name),
                          [[Button(tr("menu.mybookings"), payload("m", "mybookings"))]])
 
-        await notify.to_user(ctx, ctx.user.id, remind, kind="booking.reminder",
-                             dedupe_key=bookings.reminder_key(booking.id, which), due_at=due)
+        await queue.to_user(ctx.session, ctx.user.id, remind, now=ctx.now, kind="booking.reminder",
+                            dedupe_key=bookings.reminder_key(booking.id, which), due_at=due)
 
 
 async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> None:
@@ -333,9 +333,9 @@ async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> No
     if counselor is None:
         return
     tz = ctx.settings.tz
-    await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr(
+    await queue.to_user(ctx.session, counselor.user_id, lambda tr: Reply(tr(
         "counselor.booking_cancelled", name=name, type=tr(f"type.{booking.type}"),
-        when=when_label(tr, booking.starts_at, tz))), kind="booking.cancelled", about=booking.user_id)
+        when=when_label(tr, booking.starts_at, tz))), now=ctx.now, kind="booking.cancelled", about=booking.user_id)
 
 
 BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm)

@@ -47,7 +47,6 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
-from handlers import notify
 from kernel import parsers
 from kernel.config import parse_hhmm
 from kernel.core import (
@@ -68,7 +67,7 @@ from kernel.core import (
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from kernel.people import active_counselor, is_counselor, require_counselor
-from scheduler import agenda
+from scheduler import agenda, queue
 from storage import bookings, counselors
 from storage.audit import audit
 from storage.models import Availability, Booking, Counselor, Place
@@ -616,10 +615,10 @@ async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                             place=agenda.place_text(tr, p)),
                          [[Button(tr("counselor.book_again"), payload("m", "book"))]])
 
-        notified += await notify.to_user(ctx, booking.user_id, render, kind="booking.cancelled",
-                                         dedupe_key=f"booking:{booking.id}:counselor_inactive")
-    await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr("counselor.you_deactivated")),
-                         kind="counselor.deactivated")
+        notified += await queue.to_user(ctx.session, booking.user_id, render, now=ctx.now, kind="booking.cancelled",
+                                        dedupe_key=f"booking:{booking.id}:counselor_inactive")
+    await queue.to_user(ctx.session, counselor.user_id, lambda tr: Reply(tr("counselor.you_deactivated")),
+                        now=ctx.now, kind="counselor.deactivated")
     await audit(ctx.session, ctx.user.id, "counselor.deactivate", f"counselor:{counselor.id}", ctx.now,
                 {"cancelled": [b.id for b in future]})
     log.info("counselor deactivated counselor=%s by user=%s cancelled=%s", counselor.id, ctx.user.id, len(future))

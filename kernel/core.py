@@ -271,7 +271,6 @@ class Ctx:
     t: Translator
     is_admin: bool
     app: AppServices
-    outbox_touched: bool = False
     # Work that starts once this turn is committed (a long import reporting its progress).
     later: list[Background] = field(default_factory=list)
 
@@ -324,8 +323,9 @@ class FileTooBig(FileUnavailable):
 
 # Channel-provided download of a sent file by its reference (Telegram: getFile; console: a local path).
 FileFetcher = Callable[[str], Awaitable[bytes]]
-# A job run after the turn commits, with its own sessions and a way to send queued messages now.
-Background = Callable[["async_sessionmaker[AsyncSession]", Callable[[], None]], Awaitable[None]]
+# A job run after the turn commits, with its own sessions (what it queues goes out at its commits:
+# `storage.outbox.wake_on_commit`).
+Background = Callable[["async_sessionmaker[AsyncSession]"], Awaitable[None]]
 
 Handler = Callable[[Ctx, Sequence[str]], Awaitable[list[Reply]]]
 

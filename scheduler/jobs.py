@@ -64,37 +64,35 @@ class Scheduler:
         aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds,
                     id="outbox", **once)
         aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", **once)
-        aps.add_job(self._tracked(self._queues(events.expire_offers)), "interval",
+        aps.add_job(self._tracked(self._job(events.expire_offers)), "interval",
                     seconds=events.EXPIRY_INTERVAL_SECONDS, id="event-offers", **once)
         for job_id, job, seconds in self.periodic:
-            aps.add_job(self._tracked(self._queues(job)), "interval", seconds=seconds, id=job_id, **once)
+            aps.add_job(self._tracked(self._job(job)), "interval", seconds=seconds, id=job_id, **once)
         agenda_at = parse_hhmm(self.settings.agenda_time)
         # The dedupe key keeps the agenda to once a day, so a late start may still send it.
-        aps.add_job(self._tracked(self._queues(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",
+        aps.add_job(self._tracked(self._job(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",
                     hour=agenda_at // 60, minute=agenda_at % 60, id="agenda", max_instances=1, coalesce=True,
                     misfire_grace_time=3600)
-        aps.add_job(self._tracked(self._queues(surveys.invite_attendees)), "interval",
+        aps.add_job(self._tracked(self._job(surveys.invite_attendees)), "interval",
                     seconds=surveys.SWEEP_INTERVAL_SECONDS, id="survey-sweep", **once)
         # Follow-ups go out in the morning; the unique (person, trigger) rule makes a catch-up run harmless.
-        aps.add_job(self._tracked(self._queues(surveys.invite_followups)), "cron", hour=surveys.FOLLOWUP_HOUR,
+        aps.add_job(self._tracked(self._job(surveys.invite_followups)), "cron", hour=surveys.FOLLOWUP_HOUR,
                     id="survey-followups", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         digest_at = self.settings.digest_at
         if digest_at is not None:
             day, hour, minute = digest_at
-            aps.add_job(self._tracked(self._queues(digest.send_weekly_digest)), "cron", day_of_week=day, hour=hour,
+            aps.add_job(self._tracked(self._job(digest.send_weekly_digest)), "cron", day_of_week=day, hour=hour,
                         minute=minute, id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
         aps.start()
         self._aps = aps
         self.dispatcher.on_kick = self._kick
 
-    def _queues(self, job: QueueingJob) -> Callable[[], Awaitable[int]]:
-        """A job that queues outbox rows: send them now rather than at the next tick."""
+    def _job(self, job: QueueingJob) -> Callable[[], Awaitable[int]]:
+        """A job with this app's sessions, settings and clock. What it queues goes out at its
+        commit (`storage.outbox.wake_on_commit`), not at the dispatcher's next tick."""
 
         async def run() -> int:
-            queued = await job(self.sessions, self.settings, self.clock)
-            if queued:
-                self.dispatcher.kick()
-            return queued
+            return await job(self.sessions, self.settings, self.clock)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run

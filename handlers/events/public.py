@@ -131,7 +131,6 @@ async def _confirmed(ctx: Ctx, event: Event, reg: EventRegistration) -> list[Rep
     """The confirmation with the .ics; reminders 1 day and 1 hour before."""
     t, tz = ctx.t, ctx.settings.tz
     await queue_reminders(ctx.session, event, ctx.user.id, ctx.now, tz)
-    ctx.outbox_touched = True
     ics = FileOut(f"jobhub-event-{event.id}.ics", calendar_file(t, event), "text/calendar",
                   caption=t("event.ics_caption"))
     text = t("event.registered", title=event.title, when=when_span(t, event.starts_at, event.ends_at, tz),
@@ -224,7 +223,6 @@ async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
     await events.withdraw_reminders(ctx.session, event.id, [ctx.user.id])
     if nxt is not None:
         await queue_offer(ctx.session, event, nxt, ctx.now, ctx.settings.tz)
-        ctx.outbox_touched = True
         log.info("event seat offered event=%s registration=%s", event.id, nxt.id)
 
 
