@@ -40,6 +40,7 @@ from kernel.core import (
     FileUnavailable,
     Handler,
     Incoming,
+    Job,
     MenuItem,
     Reply,
     Response,
@@ -141,6 +142,8 @@ class Engine:
         self._modes: dict[str, Handler] = {}
         self._text: list[Handler] = []
         self._files: list[Handler] = []
+        # The routers' periodic jobs, for the scheduler (`bot.app`).
+        self.jobs: list[Job] = []
         # Set by the channel that can download what people send (None: files cannot be read);
         # `file_fetchers` by channel when several run in one process (a Kakao URL is no Telegram file_id).
         self.file_fetcher: FileFetcher | None = None
@@ -170,6 +173,10 @@ class Engine:
             self._modes.update(router.modes)
             self._text.extend(router.text)
             self._files.extend(router.files)
+            for job in router.jobs:
+                if any(job.name == other.name for other in self.jobs):
+                    raise ValueError(f"job {job.name!r} declared twice")
+                self.jobs.append(job)
             self._menu.extend(router.menu)
             self._phrases.update({norm(k): v for k, v in router.phrases.items()})
         self._menu.sort(key=lambda item: item.order)

@@ -51,6 +51,7 @@ from kernel.core import (
     FileTooBig,
     FileUnavailable,
     Invalid,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -411,4 +412,5 @@ def build() -> Router:
         buttons=[ButtonRoute("bc", on_button)],
         forms=[FORM],
         menu=[MenuItem("menu.broadcast", "broadcast")],
+        jobs=[Job("broadcasts", finish_broadcasts, every=FINISH_INTERVAL_SECONDS)],
     )

@@ -48,13 +48,15 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
 from kernel import parsers
-from kernel.config import parse_hhmm
+from kernel.config import Settings, parse_hhmm
 from kernel.core import (
+    At,
     Button,
     ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -637,6 +639,13 @@ async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
 
 
+def agenda_at(settings: Settings) -> At:
+    """Weekday mornings at AGENDA_TIME. The dedupe key keeps the agenda to once a day, so a late
+    start (within the hour) may still send it."""
+    minutes = parse_hhmm(settings.agenda_time)
+    return At(minutes // 60, minutes % 60, days="mon-fri", grace=3600)
+
+
 def build() -> Router:
     return Router(
         name="counselor",
@@ -657,4 +666,5 @@ def build() -> Router:
         deep_links={"inv_": open_invite},
         phrases={"상담일정": "agenda", "오늘일정": "agenda", "agenda": "agenda", "상담가능시간": "availability",
                  "availability": "availability"},
+        jobs=[Job("agenda", agenda.send_daily_agenda, at=agenda_at)],
     )

@@ -33,6 +33,7 @@ from kernel.core import (
     CommandRoute,
     Ctx,
     FileOut,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -42,7 +43,16 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from scheduler.agenda import day_bounds
-from scheduler.events import event_card, queue_offer, queue_reminders, when_point, when_span, where_text
+from scheduler.events import (
+    EXPIRY_INTERVAL_SECONDS,
+    event_card,
+    expire_offers,
+    queue_offer,
+    queue_reminders,
+    when_point,
+    when_span,
+    where_text,
+)
 from storage import audience, events
 from storage.models import Event, EventRegistration
 
@@ -315,4 +325,6 @@ def build() -> Router:
         menu=[MenuItem("menu.events", "events", order=25)],
         phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
         text=[typed_code],
+        # A freed seat offered to the first person waiting passes on when its hold runs out.
+        jobs=[Job("event-offers", expire_offers, every=EXPIRY_INTERVAL_SECONDS)],
     )

@@ -46,6 +46,7 @@ from kernel.core import (
     Clock,
     CommandRoute,
     Ctx,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -457,4 +458,5 @@ def build() -> Router:
         buttons=[ButtonRoute("job", on_button)],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
         phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
+        jobs=[Job("job-digests", send_digests, every=DIGEST_INTERVAL_SECONDS)],
     )
