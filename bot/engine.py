@@ -33,10 +33,10 @@ from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
+    Channel,
     Clock,
     CommandRoute,
     Ctx,
-    FileFetcher,
     FileUnavailable,
     Handler,
     Incoming,
@@ -144,13 +144,10 @@ class Engine:
         self._files: list[Handler] = []
         # The routers' periodic jobs, for the scheduler (`bot.app`).
         self.jobs: list[Job] = []
-        # Set by the channel that can download what people send (None: files cannot be read);
-        # `file_fetchers` by channel when several run in one process (a Kakao URL is no Telegram file_id).
-        self.file_fetcher: FileFetcher | None = None
-        self.file_fetchers: dict[str, FileFetcher] = {}
+        # The channels this engine serves, by name (`add_channel`): they fetch what people send
+        # and make the links of `deep_link`.
+        self.channels: dict[str, Channel] = {}
         self._background: set[asyncio.Task[None]] = set()
-        # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
-        self.link_format = "/start {payload}"
         forms: list[Form] = []
         for router in self.routers:
             if router.admin:
@@ -215,8 +212,19 @@ class Engine:
         return [(c.name, c.describe) for c in self._commands.values()
                 if c.describe and (admin or not c.admin)]
 
+    def add_channel(self, channel: Channel) -> None:
+        """Serve `channel`: its files are fetched by it, its links offered. Registered again under
+        the same name (a test's fake in place of the real one), the later one serves."""
+        self.channels[channel.channel] = channel
+
     def deep_link(self, payload: str) -> str:
-        return self.link_format.format(payload=payload)
+        """The first registered channel's link for `/start <payload>`; where none has one (the
+        console, KakaoTalk), the command itself."""
+        for channel in self.channels.values():
+            link = channel.start_link(payload)
+            if link is not None:
+                return link
+        return f"/start {payload}"
 
     async def run_deep_link(self, ctx: Ctx, payload: str) -> list[Reply] | None:
         """Replies for a `/start <payload>` a feature registered, or None when nobody claims it."""
@@ -226,11 +234,13 @@ class Engine:
         return None
 
     async def fetch_file(self, file_ref: str, channel: str | None = None) -> bytes:
-        fetcher = self.file_fetchers.get(channel or "", self.file_fetcher)
-        if fetcher is None or not file_ref:
+        """The file through the channel it was sent on, never another's (a Kakao URL is no
+        Telegram file_id)."""
+        served = self.channels.get(channel or "")
+        if served is None or not file_ref:
             raise FileUnavailable("this channel cannot hand over files")
         try:
-            return await fetcher(file_ref)
+            return await served.fetch_file(file_ref)
         except FileUnavailable:
             raise
         except Exception as exc:

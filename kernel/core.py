@@ -321,8 +321,26 @@ class FileTooBig(FileUnavailable):
         self.limit = limit
 
 
-# Channel-provided download of a sent file by its reference (Telegram: getFile; console: a local path).
-FileFetcher = Callable[[str], Awaitable[bytes]]
+class Channel(Protocol):
+    """What the engine asks of a channel it serves, registered once with `Engine.add_channel`
+    before the channel's first message, instead of the channel setting engine attributes."""
+
+    @property
+    def channel(self) -> str:
+        """The channel's name, as in `Incoming.channel` ("telegram", "kakao", "console")."""
+        ...
+
+    async def fetch_file(self, file_ref: str, /) -> bytes:
+        """The bytes of a file a person sent (`Incoming.file_ref`: Telegram's file_id, a Kakao
+        URL, a local path); FileUnavailable when it cannot be had."""
+        ...
+
+    def start_link(self, payload: str, /) -> str | None:
+        """A link that opens the bot with `/start <payload>` (Telegram: t.me/<bot>?start=...), or
+        None when the channel has none (yet)."""
+        ...
+
+
 # A job run after the turn commits, with its own sessions (what it queues goes out at its commits:
 # `storage.outbox.wake_on_commit`).
 Background = Callable[["async_sessionmaker[AsyncSession]"], Awaitable[None]]
