@@ -25,15 +25,34 @@ from handlers.jobs import firms, postings, referrals, registration
 from handlers.membership import apply as membership
 from handlers.membership import review as membership_review
 from kernel.config import Settings
-from kernel.core import Clock, Router, SystemClock
+from kernel.core import Clock, Job, Router, SystemClock
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import files, retention, survey_defs, updates
+from storage import conversations, files, outbox, retention, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+# How often the app's upkeep purges what has merely run out: a file link past its time is refused
+# where it is read (`files.fetch`) and a handled update id is kept for days, so a purge an hour
+# late costs only room.
+PURGE_INTERVAL_SECONDS = 3600
+# Forgetting drafts past DRAFT_TTL_HOURS: a person back after that starts over anyway (the engine
+# checks the age itself), so the sweep only keeps the table small.
+DRAFTS_INTERVAL_SECONDS = 30 * 60
+
+
+async def sweep_drafts(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
+    """Forget drafts older than the promised time (DRAFT_TTL_HOURS); returns how many."""
+    cutoff = clock.now() - dt.timedelta(hours=settings.draft_ttl_hours)
+    async with sessions() as session, session.begin():
+        dropped = await conversations.drop_stale(session, cutoff)
+    if dropped:
+        log.info("dropped %s stale drafts", dropped)
+    return dropped
+
 
 async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
     """Expired file links (KakaoTalk's .ics and CSV downloads) and KakaoTalk answer pages older
@@ -73,7 +92,17 @@ async def daily_retention(sessions: async_sessionmaker[AsyncSession], settings: 
     return 0
 
 
-# First match wins for typed phrases; commands and button prefixes must be unique.
+def housekeeping() -> Router:
+    """The app's own upkeep, declared like a feature's periodic work: no routes, only jobs."""
+    return Router(name="housekeeping", jobs=[
+        Job("drafts", sweep_drafts, every=DRAFTS_INTERVAL_SECONDS),
+        Job("served-files", purge_files, every=PURGE_INTERVAL_SECONDS),
+        Job("processed-updates", purge_updates, every=PURGE_INTERVAL_SECONDS),
+        Job("retention", daily_retention, every=24 * 3600),
+    ])
+
+
+# First match wins for typed phrases; commands, button prefixes and job names must be unique.
 ROUTERS: tuple[Callable[[], Router], ...] = (
     start.build,
     registration.build,
@@ -90,18 +119,10 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     surveys.build,
     stats.build,
     link.build,
+    housekeeping,
 )
-
-# Features' periodic jobs that queue messages: (id, job, seconds).
-PERIODIC = (
-    ("broadcasts", broadcast.finish_broadcasts, broadcast.FINISH_INTERVAL_SECONDS),
-    ("job-digests", postings.send_digests, postings.DIGEST_INTERVAL_SECONDS),
-    ("served-files", purge_files, 3600),
-    ("processed-updates", purge_updates, 3600),
-    ("retention", daily_retention, 24 * 3600),
-    # Who KakaoTalk's Event API messages did not reach (blocked the channel): marked blocked.
-    ("kakao-tasks", kakao_tasks.check_tasks, kakao_tasks.INTERVAL_SECONDS),
-)
+# Channels' own periodic work, scheduled whichever channels this process serves.
+CHANNEL_JOBS = (*kakao_tasks.JOBS,)
 
 
 def build_engine(
@@ -143,8 +164,9 @@ async def running(
         sessions = session_factory(db)
         engine = build_engine(settings, sessions, clock=clock, extra_admins=extra_admins)
         dispatcher = Dispatcher(sessions, notifiers, clock=clock, rate=settings.outbox_rate, settings=settings)
-        scheduler = Scheduler(settings, sessions, dispatcher, clock=clock, periodic=PERIODIC)
-        engine.on_outbox = dispatcher.kick
+        scheduler = Scheduler(settings, sessions, dispatcher, clock=clock, jobs=[*engine.jobs, *CHANNEL_JOBS])
+        # Whatever commits queued rows (a turn, a background or periodic job) wakes the dispatcher.
+        outbox.wake_on_commit(sessions, dispatcher.kick)
         if schedule:
             scheduler.start()
         try:

@@ -33,13 +33,14 @@ from kernel.core import (
     BadPayload,
     Button,
     ButtonRoute,
+    Channel,
     Clock,
     CommandRoute,
     Ctx,
-    FileFetcher,
     FileUnavailable,
     Handler,
     Incoming,
+    Job,
     MenuItem,
     Reply,
     Response,
@@ -63,6 +64,13 @@ Instead = Callable[[Ctx], Awaitable[Response | None]]
 RESUME_AFTER = dt.timedelta(hours=1)
 # Commands that still work inside a mode (a live chat); the mode answers all others.
 MODE_COMMANDS = {"end", "help", "lang"}
+# Typed text longer than this (normalised) is a sentence, not a menu phrase or command word:
+# it is not fuzzy-matched, which also keeps the cost of matching bounded.
+PHRASE_MAX_CHARS = 40
+# rapidfuzz ratio (0-100) from which typed text counts as a known phrase (spaces and case are
+# already ignored by `norm`): one wrong letter in a phrase of seven or more still starts its
+# command, a different short word does not.
+PHRASE_MIN_SCORE = 85
 
 
 def plausible_payload(data: str) -> bool:
@@ -125,7 +133,6 @@ class Engine:
         self.clock = clock or SystemClock()
         self.routers = list(routers)
         self.extra_admins = set(extra_admins)
-        self.on_outbox: Callable[[], None] = lambda: None
         self._locks = KeyedLock()
         self._commands: dict[str, CommandRoute] = {}
         self._buttons: dict[str, ButtonRoute] = {}
@@ -135,13 +142,12 @@ class Engine:
         self._modes: dict[str, Handler] = {}
         self._text: list[Handler] = []
         self._files: list[Handler] = []
-        # Set by the channel that can download what people send (None: files cannot be read);
-        # `file_fetchers` by channel when several run in one process (a Kakao URL is no Telegram file_id).
-        self.file_fetcher: FileFetcher | None = None
-        self.file_fetchers: dict[str, FileFetcher] = {}
+        # The routers' periodic jobs, for the scheduler (`bot.app`).
+        self.jobs: list[Job] = []
+        # The channels this engine serves, by name (`add_channel`): they fetch what people send
+        # and make the links of `deep_link`.
+        self.channels: dict[str, Channel] = {}
         self._background: set[asyncio.Task[None]] = set()
-        # How a channel turns a `/start` payload into a link (Telegram: t.me/<bot>?start=...).
-        self.link_format = "/start {payload}"
         forms: list[Form] = []
         for router in self.routers:
             if router.admin:
@@ -164,6 +170,10 @@ class Engine:
             self._modes.update(router.modes)
             self._text.extend(router.text)
             self._files.extend(router.files)
+            for job in router.jobs:
+                if any(job.name == other.name for other in self.jobs):
+                    raise ValueError(f"job {job.name!r} declared twice")
+                self.jobs.append(job)
             self._menu.extend(router.menu)
             self._phrases.update({norm(k): v for k, v in router.phrases.items()})
         self._menu.sort(key=lambda item: item.order)
@@ -205,8 +215,19 @@ class Engine:
         return [(c.name, c.describe) for c in self._commands.values()
                 if c.describe and (admin or not c.admin)]
 
+    def add_channel(self, channel: Channel) -> None:
+        """Serve `channel`: its files are fetched by it, its links offered. Registered again under
+        the same name (a test's fake in place of the real one), the later one serves."""
+        self.channels[channel.channel] = channel
+
     def deep_link(self, payload: str) -> str:
-        return self.link_format.format(payload=payload)
+        """The first registered channel's link for `/start <payload>`; where none has one (the
+        console, KakaoTalk), the command itself."""
+        for channel in self.channels.values():
+            link = channel.start_link(payload)
+            if link is not None:
+                return link
+        return f"/start {payload}"
 
     async def run_deep_link(self, ctx: Ctx, payload: str) -> list[Reply] | None:
         """Replies for a `/start <payload>` a feature registered, or None when nobody claims it."""
@@ -216,11 +237,13 @@ class Engine:
         return None
 
     async def fetch_file(self, file_ref: str, channel: str | None = None) -> bytes:
-        fetcher = self.file_fetchers.get(channel or "", self.file_fetcher)
-        if fetcher is None or not file_ref:
+        """The file through the channel it was sent on, never another's (a Kakao URL is no
+        Telegram file_id)."""
+        served = self.channels.get(channel or "")
+        if served is None or not file_ref:
             raise FileUnavailable("this channel cannot hand over files")
         try:
-            return await fetcher(file_ref)
+            return await served.fetch_file(file_ref)
         except FileUnavailable:
             raise
         except Exception as exc:
@@ -235,10 +258,9 @@ class Engine:
 
     async def _run_later(self, job: Background) -> None:
         try:
-            await job(self.sessions, self.on_outbox)
+            await job(self.sessions)
         except Exception:
             log.exception("background job failed")
-        self.on_outbox()
 
     async def idle(self) -> None:
         """Wait until the work started after earlier turns has finished (tests; shutdown)."""
@@ -266,7 +288,6 @@ class Engine:
     async def _turn(self, inc: Incoming, finish: Finish | None, deliver: Deliver | None = None,
                     instead: Instead | None = None) -> tuple[Response, str]:
         key = (inc.channel, inc.external_id)
-        touched = False
         later: list[Background] = []
         async with self._locks.hold(key), self._person_lock(key) as bind:
             try:
@@ -282,7 +303,7 @@ class Engine:
                     ctx.conv.updated_at = ctx.now
                     if finish is not None:
                         await finish(ctx, response)
-                    touched, later = ctx.outbox_touched, ctx.later
+                    later = ctx.later
                 outcome = "ok"
             except updates.Duplicate:
                 # A redelivery: Telegram sends an update again only when its POST failed, i.e. the
@@ -305,8 +326,6 @@ class Engine:
                 response, outcome = Response([Reply(self._t(inc)("error.generic"))]), "error"
             if deliver is not None:
                 await deliver(response)
-        if touched:
-            self.on_outbox()
         self._start_later(later)
         return response, outcome
 
@@ -441,11 +460,11 @@ class Engine:
 
     def _phrase(self, text: str) -> str | None:
         key = norm(text)
-        if not key or len(key) > 40:
+        if not key or len(key) > PHRASE_MAX_CHARS:
             return None
         if key in self._phrases:
             return self._phrases[key]
-        hit = process.extractOne(key, self._phrase_keys, scorer=fuzz.ratio, score_cutoff=85)
+        hit = process.extractOne(key, self._phrase_keys, scorer=fuzz.ratio, score_cutoff=PHRASE_MIN_SCORE)
         return self._phrases[hit[0]] if hit else None
 
     async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]:

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 
 from icalendar import Calendar, Event
 
-from handlers import notify
 from kernel import parsers
 from kernel.core import (
     Button,
@@ -49,6 +48,7 @@ from kernel.core import (
 from kernel.forms import Answers, Choice, Extra, Field, Form
 from kernel.i18n import Translator, moment
 from kernel.people import person_name
+from scheduler import queue
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
@@ -86,6 +86,11 @@ when_label = moment
 
 # --- free slots ----------------------------------------------------------------------------------
 
+# Booked cells are read this far either side of the days asked about, so a slot whose session
+# and buffer run past the range's edge (local midnight) still sees the cells taken there: more
+# than the longest buffer (BOOKING_BUFFER_MINUTES is at most 120), with room for a DST shift.
+BUSY_MARGIN = dt.timedelta(hours=4)
+
 
 def _length(ctx: Ctx, type_: str) -> dt.timedelta:
     return dt.timedelta(minutes=ctx.settings.slot_minutes.get(type_, 60))
@@ -115,8 +120,7 @@ async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | No
         return {}
     start = local_dt(first, 0, tz).astimezone(dt.UTC)
     end = local_dt(last + dt.timedelta(days=1), 0, tz).astimezone(dt.UTC)
-    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - dt.timedelta(hours=4),
-                                                   end + dt.timedelta(hours=4)))
+    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - BUSY_MARGIN, end + BUSY_MARGIN))
     held = await bookings.for_counselors(ctx.session, ids, start, end)
     day_counts = bookings.counts_by_day(held, tz)
     off = await counselors.days_off(ctx.session, ids, first, last)
@@ -307,10 +311,10 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
             text = tr("counselor.booking_moved", old=when_label(tr, moved_from.starts_at, tz)) + "\n" + text
         return Reply(text)
 
-    await notify.to_user(ctx, counselor.user_id, to_counselor, kind=kind, about=booking.user_id)
+    await queue.to_user(ctx.session, counselor.user_id, to_counselor, now=ctx.now, kind=kind, about=booking.user_id)
     if moved_from is not None and moved_from.counselor_id != booking.counselor_id:
         await _tell_counselor_cancelled(ctx, moved_from, name)
-    for which, before in (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1))):
+    for which, before in bookings.REMINDERS:
         due = booking.starts_at - before
         if due <= ctx.now:
             continue
@@ -320,8 +324,8 @@ async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counsel
                             when=when_label(tr, booking.starts_at, tz), counselor=counselor.display_name),
                          [[Button(tr("menu.mybookings"), payload("m", "mybookings"))]])
 
-        await notify.to_user(ctx, ctx.user.id, remind, kind="booking.reminder",
-                             dedupe_key=bookings.reminder_key(booking.id, which), due_at=due)
+        await queue.to_user(ctx.session, ctx.user.id, remind, now=ctx.now, kind="booking.reminder",
+                            dedupe_key=bookings.reminder_key(booking.id, which), due_at=due)
 
 
 async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> None:
@@ -329,9 +333,9 @@ async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> No
     if counselor is None:
         return
     tz = ctx.settings.tz
-    await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr(
+    await queue.to_user(ctx.session, counselor.user_id, lambda tr: Reply(tr(
         "counselor.booking_cancelled", name=name, type=tr(f"type.{booking.type}"),
-        when=when_label(tr, booking.starts_at, tz))), kind="booking.cancelled", about=booking.user_id)
+        when=when_label(tr, booking.starts_at, tz))), now=ctx.now, kind="booking.cancelled", about=booking.user_id)
 
 
 BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm)

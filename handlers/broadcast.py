@@ -52,6 +52,7 @@ from kernel.core import (
     FileTooBig,
     FileUnavailable,
     Invalid,
+    Job,
     KeptFile,
     MenuItem,
     PlatformFile,
@@ -294,7 +295,6 @@ async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
     # "broadcast" marks the rows a channel may send on a paid tier (Telegram's allow_paid_broadcast).
     queued = await broadcasts.queue(ctx.session, row, recipients, {**message(row).to_payload(), "broadcast": True},
                                     ctx.now)
-    ctx.outbox_touched = True
     await audit(ctx.session, ctx.user.id, "broadcast.send", f"broadcast:{row.id}", ctx.now,
                 {"audience": spec, "recipients": queued, "attachment": (row.attachment or {}).get("kind"),
                  "button": row.button_url is not None})
@@ -415,4 +415,5 @@ def build() -> Router:
         buttons=[ButtonRoute("bc", on_button)],
         forms=[FORM],
         menu=[MenuItem("menu.broadcast", "broadcast")],
+        jobs=[Job("broadcasts", finish_broadcasts, every=FINISH_INTERVAL_SECONDS)],
     )

@@ -47,15 +47,16 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 
-from handlers import notify
 from kernel import parsers
-from kernel.config import parse_hhmm
+from kernel.config import Settings, parse_hhmm
 from kernel.core import (
+    At,
     Button,
     ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -68,7 +69,7 @@ from kernel.core import (
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from kernel.people import active_counselor, is_counselor, require_counselor
-from scheduler import agenda
+from scheduler import agenda, queue
 from storage import bookings, counselors
 from storage.audit import audit
 from storage.models import Availability, Booking, Counselor, Place
@@ -616,10 +617,10 @@ async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                             place=agenda.place_text(tr, p)),
                          [[Button(tr("counselor.book_again"), payload("m", "book"))]])
 
-        notified += await notify.to_user(ctx, booking.user_id, render, kind="booking.cancelled",
-                                         dedupe_key=f"booking:{booking.id}:counselor_inactive")
-    await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr("counselor.you_deactivated")),
-                         kind="counselor.deactivated")
+        notified += await queue.to_user(ctx.session, booking.user_id, render, now=ctx.now, kind="booking.cancelled",
+                                        dedupe_key=f"booking:{booking.id}:counselor_inactive")
+    await queue.to_user(ctx.session, counselor.user_id, lambda tr: Reply(tr("counselor.you_deactivated")),
+                        now=ctx.now, kind="counselor.deactivated")
     await audit(ctx.session, ctx.user.id, "counselor.deactivate", f"counselor:{counselor.id}", ctx.now,
                 {"cancelled": [b.id for b in future]})
     log.info("counselor deactivated counselor=%s by user=%s cancelled=%s", counselor.id, ctx.user.id, len(future))
@@ -636,6 +637,13 @@ ADMIN_ACTIONS = {"d": ask_deactivate, "dy": deactivate, "keep": keep, "pg": coun
 
 async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
+
+
+def agenda_at(settings: Settings) -> At:
+    """Weekday mornings at AGENDA_TIME. The dedupe key keeps the agenda to once a day, so a late
+    start (within the hour) may still send it."""
+    minutes = parse_hhmm(settings.agenda_time)
+    return At(minutes // 60, minutes % 60, days="mon-fri", grace=3600)
 
 
 def build() -> Router:
@@ -658,4 +666,5 @@ def build() -> Router:
         deep_links={"inv_": open_invite},
         phrases={"상담일정": "agenda", "오늘일정": "agenda", "agenda": "agenda", "상담가능시간": "availability",
                  "availability": "availability"},
+        jobs=[Job("agenda", agenda.send_daily_agenda, at=agenda_at)],
     )

@@ -36,7 +36,6 @@ import io
 import logging
 from collections.abc import Sequence
 
-from handlers import notify
 from kernel import parsers
 from kernel.core import (
     BadPayload,
@@ -55,6 +54,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
+from scheduler import queue
 from storage import audience, events, memberships, pitches
 from storage.audit import audit
 from storage.models import Event, Membership, PitchApplication
@@ -212,11 +212,11 @@ async def submit(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     except pitches.AlreadyApplied:
         return [Reply(t("pitch.already_short")), await ctx.app.menu(ctx)]
     log.info("pitch application id=%s event=%s user=%s", row.id, event.id, ctx.user.id)
-    await notify.to_admins(
-        ctx,
+    await queue.to_admins(
+        ctx.session, ctx.settings,
         lambda tr: Reply(tr("pitch.admin_new", event=event_label(tr, event, tz)) + "\n\n"
                          + application_text(tr, row, tz), decision_buttons(tr, row)),
-        kind="pitch.new", dedupe_key=f"pitch:{row.id}:new", about=row.user_id,
+        now=ctx.now, kind="pitch.new", dedupe_key=f"pitch:{row.id}:new", about=row.user_id,
     )
     return [Reply(t("pitch.submitted", team=row.team, event=event_label(t, event, tz))), await ctx.app.menu(ctx)]
 
@@ -305,7 +305,7 @@ async def decide(ctx: Ctx, code: str, args: Sequence[str]) -> list[Reply]:
     return [Reply(text + "\n\n" + application_text(t, row, tz), decision_buttons(t, row), edit=True)]
 
 
-def _result(row: PitchApplication, event: Event, tz: dt.tzinfo) -> notify.Render:
+def _result(row: PitchApplication, event: Event, tz: dt.tzinfo) -> queue.Render:
     key = "pitch.result_selected" if row.status == "selected" else "pitch.result_rejected"
     team = row.team
     return lambda tr: Reply(tr(key, team=team, event=event_label(tr, event, tz)))
@@ -320,8 +320,8 @@ async def announce(ctx: Ctx, event_id: int) -> list[Reply]:
     rows = await pitches.decided(ctx.session, event.id)
     sent = 0
     for row in rows:
-        sent += await notify.to_user(ctx, row.user_id, _result(row, event, tz), kind="pitch.result",
-                                     dedupe_key=pitches.result_key(row.id))
+        sent += await queue.to_user(ctx.session, row.user_id, _result(row, event, tz), now=ctx.now, kind="pitch.result",
+                                    dedupe_key=pitches.result_key(row.id))
     counts = await pitches.counts(ctx.session, event.id)
     await audit(ctx.session, ctx.user.id, "pitch.notify", f"event:{event.id}", ctx.now,
                 {"selected": counts["selected"], "rejected": counts["rejected"], "queued": sent})

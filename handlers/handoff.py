@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from handlers import notify
 from kernel.core import (
     Button,
     ButtonRoute,
@@ -36,6 +35,7 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from kernel.people import person_name, require_counselor
+from scheduler import queue
 from storage import counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff
@@ -78,12 +78,12 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     await ctx.session.flush()
     name = await person_name(ctx, ctx.user.id)
     for counselor in staff:
-        await notify.to_user(
-            ctx, counselor.user_id,
+        await queue.to_user(
+            ctx.session, counselor.user_id,
             lambda tr: Reply(tr("handoff.request", name=name),
                              [[Button(tr("handoff.accept"),
                                       payload("ho", "a", handoff.id, stamp(handoff.created_at)))]]),
-            kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}", about=ctx.user.id)
+            now=ctx.now, kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}", about=ctx.user.id)
     _enter(ctx.conv, USER_MODE, handoff.id)
     return [Reply(t("handoff.waiting"))]
 
@@ -114,8 +114,8 @@ async def accept(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     handoff.status, handoff.counselor_id, handoff.accepted_at = "active", counselor.id, ctx.now
     _enter(ctx.conv, COUNSELOR_MODE, handoff.id)
     shown = counselor.display_name
-    await notify.to_user(ctx, handoff.user_id, lambda tr: Reply(tr("handoff.connected", counselor=shown)),
-                         kind="handoff.connected")
+    await queue.to_user(ctx.session, handoff.user_id, lambda tr: Reply(tr("handoff.connected", counselor=shown)),
+                        now=ctx.now, kind="handoff.connected")
     name = await person_name(ctx, handoff.user_id)
     return [Reply(t("handoff.you_are_connected", name=name), edit=True)]
 
@@ -145,14 +145,15 @@ async def relay(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         if counselor is None:
             return [Reply(t("handoff.gone"))]
         name = await person_name(ctx, ctx.user.id)
-        await notify.to_user(ctx, counselor.user_id, lambda tr: Reply(tr("handoff.from_user", name=name, text=text)),
-                             kind="handoff.message", about=ctx.user.id)
+        await queue.to_user(ctx.session, counselor.user_id,
+                            lambda tr: Reply(tr("handoff.from_user", name=name, text=text)),
+                            now=ctx.now, kind="handoff.message", about=ctx.user.id)
     else:
         counselor = await counselors.by_user(ctx.session, ctx.user.id)
         shown = counselor.display_name if counselor else ""
-        await notify.to_user(ctx, handoff.user_id,
-                             lambda tr: Reply(tr("handoff.from_counselor", counselor=shown, text=text)),
-                             kind="handoff.message")
+        await queue.to_user(ctx.session, handoff.user_id,
+                            lambda tr: Reply(tr("handoff.from_counselor", counselor=shown, text=text)),
+                            now=ctx.now, kind="handoff.message")
     return []
 
 
@@ -195,8 +196,8 @@ async def _release_other_side(ctx: Ctx, handoff: Handoff, by_counselor: bool) ->
             return Reply(tr("handoff.counselor_ended"), [[Button(tr("menu.open"), payload("m", "menu"))]])
         return Reply(tr("handoff.other_ended"))
 
-    await notify.to_user(ctx, other_user, told, kind="handoff.ended",
-                         about=None if by_counselor else handoff.user_id)
+    await queue.to_user(ctx.session, other_user, told, now=ctx.now, kind="handoff.ended",
+                        about=None if by_counselor else handoff.user_id)
 
 
 async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

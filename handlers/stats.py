@@ -22,7 +22,9 @@ import logging
 import re
 from collections.abc import Sequence
 
+from kernel.config import Settings
 from kernel.core import (
+    At,
     BadPayload,
     Button,
     ButtonRoute,
@@ -30,6 +32,7 @@ from kernel.core import (
     Ctx,
     FileOut,
     Invalid,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -40,6 +43,7 @@ from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text
 from reports.sections import Scope
+from scheduler.digest import send_weekly_digest
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +153,15 @@ PERIOD_FORM = Form("stats", (Field("first", parse=parse_first), Field("last", pa
                    summary=False)
 
 
+def weekly_digest_at(settings: Settings) -> At | None:
+    """The admins' weekly digest at WEEKLY_DIGEST ("off": None, no job); a start up to six hours
+    late still sends it (its dedupe key keeps it to once a week)."""
+    if settings.digest_at is None:
+        return None
+    day, hour, minute = settings.digest_at
+    return At(hour, minute, days=day, grace=6 * 3600)
+
+
 def build() -> Router:
     return Router(
         name="stats",
@@ -158,5 +171,6 @@ def build() -> Router:
         forms=[PERIOD_FORM],
         menu=[MenuItem("menu.stats", "stats")],
         phrases={"통계": "stats", "실적": "stats", "stats": "stats"},
+        jobs=[Job("digest", send_weekly_digest, at=weekly_digest_at)],
     )
 

@@ -35,12 +35,14 @@ from typing import Any
 
 from kernel import parsers
 from kernel.core import (
+    At,
     BadPayload,
     Button,
     ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -50,7 +52,13 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from kernel.people import is_counselor, require_counselor
-from scheduler.surveys import withdraw_reminder
+from scheduler.surveys import (
+    FOLLOWUP_HOUR,
+    SWEEP_INTERVAL_SECONDS,
+    invite_attendees,
+    invite_followups,
+    withdraw_reminder,
+)
 from storage import survey_defs, surveys
 from storage.models import SurveyRequest
 from storage.survey_defs import Question, Survey
@@ -345,4 +353,9 @@ def build() -> Router:
         phrases={"설문": "surveys", "만족도조사": "surveys", "surveys": "surveys", "내만족도": "myrating",
                  "myrating": "myrating"},
         text=[typed_answer],
+        jobs=[
+            Job("survey-sweep", invite_attendees, every=SWEEP_INTERVAL_SECONDS),
+            # Follow-ups go out in the morning; the unique (person, trigger) rule makes a catch-up run harmless.
+            Job("survey-followups", invite_followups, at=lambda _settings: At(FOLLOWUP_HOUR, grace=6 * 3600)),
+        ],
     )

@@ -338,7 +338,6 @@ class Ctx:
     t: Translator
     is_admin: bool
     app: AppServices
-    outbox_touched: bool = False
     # Work that starts once this turn is committed (a long import reporting its progress).
     later: list[Background] = field(default_factory=list)
 
@@ -389,10 +388,29 @@ class FileTooBig(FileUnavailable):
         self.limit = limit
 
 
-# Channel-provided download of a sent file by its reference (Telegram: getFile; console: a local path).
-FileFetcher = Callable[[str], Awaitable[bytes]]
-# A job run after the turn commits, with its own sessions and a way to send queued messages now.
-Background = Callable[["async_sessionmaker[AsyncSession]", Callable[[], None]], Awaitable[None]]
+class Channel(Protocol):
+    """What the engine asks of a channel it serves, registered once with `Engine.add_channel`
+    before the channel's first message, instead of the channel setting engine attributes."""
+
+    @property
+    def channel(self) -> str:
+        """The channel's name, as in `Incoming.channel` ("telegram", "kakao", "console")."""
+        ...
+
+    async def fetch_file(self, file_ref: str, /) -> bytes:
+        """The bytes of a file a person sent (`Incoming.file_ref`: Telegram's file_id, a Kakao
+        URL, a local path); FileUnavailable when it cannot be had."""
+        ...
+
+    def start_link(self, payload: str, /) -> str | None:
+        """A link that opens the bot with `/start <payload>` (Telegram: t.me/<bot>?start=...), or
+        None when the channel has none (yet)."""
+        ...
+
+
+# A job run after the turn commits, with its own sessions (what it queues goes out at its commits:
+# `storage.outbox.wake_on_commit`).
+Background = Callable[["async_sessionmaker[AsyncSession]"], Awaitable[None]]
 
 Handler = Callable[[Ctx, Sequence[str]], Awaitable[list[Reply]]]
 
@@ -424,6 +442,41 @@ class MenuItem:
     order: int = 50  # lower comes first; help and language sit at the end
 
 
+# A periodic job's work, one signature for all: it opens its own sessions and returns a count for
+# the log (messages queued, rows purged). What it queues goes out at its commit.
+JobRun = Callable[["async_sessionmaker[AsyncSession]", "Settings", Clock], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class At:
+    """A local time (TIMEZONE) at which a daily or weekly job runs: APScheduler's cron fields."""
+
+    hour: int
+    minute: int = 0
+    days: str | None = None  # cron day_of_week ("mon-fri", "mon"); None: every day
+    # Seconds after the time that a late start (the bot was down) still runs it; the jobs'
+    # dedupe keys keep a catch-up run from sending anything twice.
+    grace: float = 3600
+
+
+@dataclass(frozen=True)
+class Job:
+    """Periodic work a feature declares on its Router; the scheduler runs every declared job.
+
+    `every`: seconds between runs, the first at start; `at`: the time from the settings, None
+    when the settings turn the job off. Exactly one of the two. `name` is the scheduler's job id.
+    """
+
+    name: str
+    run: JobRun
+    every: float | None = None
+    at: Callable[[Settings], At | None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.at is None):
+            raise ValueError(f"job {self.name}: give either every or at")
+
+
 @dataclass
 class Router:
     """What one feature module registers. `admin=True` puts every route behind the admin guard."""
@@ -447,6 +500,8 @@ class Router:
     # A photo or file sent outside any form: each handler may claim it or pass (an empty list);
     # args are (kind, file_ref), e.g. an admin sending a firm list to import.
     files: list[Handler] = field(default_factory=list)
+    # The feature's periodic work (reminder sweeps, digests), run by the scheduler.
+    jobs: list[Job] = field(default_factory=list)
 
 
 def clip(text: str, limit: int) -> str:

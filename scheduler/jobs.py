@@ -1,4 +1,4 @@
-"""APScheduler set-up: the outbox tick and the housekeeping jobs, registered at every start.
+"""APScheduler set-up: the outbox tick and the periodic jobs the routers declare, registered at every start.
 
 The outbox table, not APScheduler's job store, is the durable truth: jobs are plain
 functions re-registered on start, so nothing is lost when the process restarts.
@@ -15,25 +15,21 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kernel.config import Settings, parse_hhmm
-from kernel.core import Clock
-from scheduler import agenda, digest, events, surveys
+from kernel.config import Settings
+from kernel.core import Clock, Job
 from scheduler.outbox import Dispatcher
-from storage import conversations
 
 log = logging.getLogger(__name__)
-
-QueueingJob = Callable[[async_sessionmaker[AsyncSession], Settings, Clock], Awaitable[int]]
 
 
 class Scheduler:
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, *, clock: Clock,
-        periodic: Sequence[tuple[str, QueueingJob, float]] = (),
+        jobs: Sequence[Job] = (),
     ) -> None:
-        """`periodic`: (id, job, seconds) for jobs that live above this package (features' own
-        sweeps, registered by `bot.app`), so scheduler/ never imports handlers/."""
-        self.periodic = list(periodic)
+        """`jobs`: what the routers (and channels) declare, collected by `bot.app`, so scheduler/
+        never imports handlers/; each job's name is its APScheduler id."""
+        self.jobs = list(jobs)
         self.settings = settings
         self.sessions = sessions
         self.dispatcher = dispatcher
@@ -63,40 +59,29 @@ class Scheduler:
         once = {"max_instances": 1, "coalesce": True, "next_run_time": now}
         aps.add_job(self._tracked(self.dispatcher.run_once), "interval", seconds=self.settings.outbox_tick_seconds,
                     id="outbox", **once)
-        aps.add_job(self._tracked(self.sweep_drafts), "interval", minutes=30, id="drafts", **once)
-        aps.add_job(self._tracked(self._queues(events.expire_offers)), "interval",
-                    seconds=events.EXPIRY_INTERVAL_SECONDS, id="event-offers", **once)
-        for job_id, job, seconds in self.periodic:
-            aps.add_job(self._tracked(self._queues(job)), "interval", seconds=seconds, id=job_id, **once)
-        agenda_at = parse_hhmm(self.settings.agenda_time)
-        # The dedupe key keeps the agenda to once a day, so a late start may still send it.
-        aps.add_job(self._tracked(self._queues(agenda.send_daily_agenda)), "cron", day_of_week="mon-fri",
-                    hour=agenda_at // 60, minute=agenda_at % 60, id="agenda", max_instances=1, coalesce=True,
-                    misfire_grace_time=3600)
-        aps.add_job(self._tracked(self._queues(surveys.invite_attendees)), "interval",
-                    seconds=surveys.SWEEP_INTERVAL_SECONDS, id="survey-sweep", **once)
-        # Follow-ups go out in the morning; the unique (person, trigger) rule makes a catch-up run harmless.
-        aps.add_job(self._tracked(self._queues(surveys.invite_followups)), "cron", hour=surveys.FOLLOWUP_HOUR,
-                    id="survey-followups", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
-        digest_at = self.settings.digest_at
-        if digest_at is not None:
-            day, hour, minute = digest_at
-            aps.add_job(self._tracked(self._queues(digest.send_weekly_digest)), "cron", day_of_week=day, hour=hour,
-                        minute=minute, id="digest", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+        for job in self.jobs:
+            run = self._tracked(self._job(job))
+            if job.every is not None:
+                aps.add_job(run, "interval", seconds=job.every, id=job.name, **once)
+                continue
+            assert job.at is not None
+            at = job.at(self.settings)
+            if at is None:  # turned off in the settings
+                continue
+            aps.add_job(run, "cron", day_of_week=at.days, hour=at.hour, minute=at.minute, id=job.name,
+                        max_instances=1, coalesce=True, misfire_grace_time=at.grace)
         aps.start()
         self._aps = aps
         self.dispatcher.on_kick = self._kick
 
-    def _queues(self, job: QueueingJob) -> Callable[[], Awaitable[int]]:
-        """A job that queues outbox rows: send them now rather than at the next tick."""
+    def _job(self, job: Job) -> Callable[[], Awaitable[int]]:
+        """A job with this app's sessions, settings and clock. What it queues goes out at its
+        commit (`storage.outbox.wake_on_commit`), not at the dispatcher's next tick."""
 
         async def run() -> int:
-            queued = await job(self.sessions, self.settings, self.clock)
-            if queued:
-                self.dispatcher.kick()
-            return queued
+            return await job.run(self.sessions, self.settings, self.clock)
 
-        run.__name__ = getattr(job, "__name__", "job")
+        run.__name__ = getattr(job.run, "__name__", job.name)
         return run
 
     def _kick(self) -> None:
@@ -126,12 +111,3 @@ class Scheduler:
     @property
     def alive(self) -> bool:
         return self._aps is not None and self._aps.running
-
-    async def sweep_drafts(self) -> int:
-        """Forget drafts older than the promised time (DRAFT_TTL_HOURS)."""
-        cutoff = self.clock.now() - dt.timedelta(hours=self.settings.draft_ttl_hours)
-        async with self.sessions() as session, session.begin():
-            dropped = await conversations.drop_stale(session, cutoff)
-        if dropped:
-            log.info("dropped %s stale drafts", dropped)
-        return dropped

@@ -115,6 +115,10 @@ class Blocked(Exception):
 
 
 SHORT_FLOOD_WAIT = 5.0  # seconds a run may wait out a flood-control pause itself
+# A send that failed on the network is retried after 2, 4, 8, ... seconds (a short outage passes
+# quickly, a long one is not hammered), never more than this apart, so a larger max_attempts does
+# not leave a message waiting for hours between tries.
+RETRY_MAX_SECONDS = 300
 
 
 class RetryAfter(Exception):
@@ -663,7 +667,7 @@ class Dispatcher:
                 log.error("outbox=%s failed after %s attempts", item.id, attempts)
                 self._settle(run, item, Outcome(item.id, "failed", attempts, error=str(exc)))
             else:
-                at = self.clock.now() + dt.timedelta(seconds=min(300, 2 ** attempts))
+                at = self.clock.now() + dt.timedelta(seconds=min(RETRY_MAX_SECONDS, 2 ** attempts))
                 self._settle(run, item, Outcome(item.id, "pending", attempts, at=at, error=str(exc)))
         except Exception as exc:
             metrics.OUTBOX_FAILED.labels(item.channel).inc()

@@ -1,6 +1,6 @@
 """Queue a proactive message for a person or for every admin, rendered in their language.
 
-The one place that knows who to reach and how: conversations (`handlers.notify`) and
+The one place that knows who to reach and how: conversations (handlers, with the turn's session) and
 scheduled jobs (surveys, the weekly digest) both queue through here.
 """
 

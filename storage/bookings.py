@@ -42,7 +42,11 @@ async def book(
     return booking
 
 
-REMINDERS = ("r24", "r1")
+# The reminders a booking's person gets: (name, how long before the start). The one list both
+# queueing (handlers.booking) and withdrawal read, so a reminder added here is also withdrawn
+# when the booking is cancelled or moved; the name is also the catalog key's suffix
+# (`booking.reminder_<name>`).
+REMINDERS: tuple[tuple[str, dt.timedelta], ...] = (("r24", dt.timedelta(hours=24)), ("r1", dt.timedelta(hours=1)))
 
 
 def reminder_key(booking_id: int, which: str) -> str:
@@ -51,7 +55,7 @@ def reminder_key(booking_id: int, which: str) -> str:
 
 async def withdraw_reminders(session: AsyncSession, booking_id: int) -> int:
     """The booking's reminders not sent yet are withdrawn (a cancel or a reschedule)."""
-    keys = [reminder_key(booking_id, which) for which in REMINDERS]
+    keys = [reminder_key(booking_id, which) for which, _before in REMINDERS]
     return await outbox.withdraw(session, keys, "booking cancelled or moved")
 
 

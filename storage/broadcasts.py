@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Table, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage.audience import Recipient
 from storage.models import Broadcast, KakaoTask, OutboxMessage
 
@@ -76,6 +77,8 @@ async def queue(session: AsyncSession, broadcast: Broadcast, recipients: Sequenc
              "created_at": now} for r in recipients]
     for start in range(0, len(rows), BATCH):
         await session.execute(insert(_outbox), rows[start:start + BATCH])
+    if rows:
+        outbox.mark_queued(session)
     broadcast.status = "sending"
     broadcast.recipients = len(rows)
     broadcast.created_at = now

@@ -20,13 +20,15 @@ with a thousand messages a second.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Sequence
+import logging
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import Table, bindparam, delete, exists, func, select, update
+from sqlalchemy import Table, bindparam, delete, event, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from storage.models import Identity, KakaoTask, OutboxMessage, OutboxSubject
 
@@ -38,6 +40,45 @@ STALE_ERROR = "unknown: process stopped while sending"
 HELD_ERROR = "waiting: the recipient cannot be reached until they write to the bot"
 
 _table: Table = OutboxMessage.__table__  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+# Session.info keys. QUEUED: this transaction queued a row (set by whatever inserts one, so no
+# caller has to remember to say so). WAKE: what to call once such a transaction has committed
+# (the dispatcher's kick, set on the app's session factory by `wake_on_commit`).
+QUEUED = "outbox.queued"
+WAKE = "outbox.wake"
+
+
+def mark_queued(session: AsyncSession | Session) -> None:
+    """This transaction queued outbox rows: its commit wakes the dispatcher (`wake_on_commit`)."""
+    session.info[QUEUED] = True
+
+
+def wake_on_commit(sessions: async_sessionmaker[AsyncSession], wake: Callable[[], None]) -> None:
+    """Every session of `sessions` whose committed transaction queued rows calls `wake` right after
+    the commit, so queued messages go out now rather than at the dispatcher's next tick, whoever
+    queued them (a turn, a background job, a periodic job, the dispatcher itself)."""
+    sessions.configure(info={**sessions.kw.get("info", {}), WAKE: wake})
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(QUEUED, False):
+        wake = session.info.get(WAKE)
+        if wake is not None:
+            try:
+                wake()
+            except Exception:
+                # The rows are committed; the dispatcher's next tick sends them anyway.
+                log.exception("waking the outbox dispatcher failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    # Rows queued in a transaction that rolled back are gone: nothing to wake for, and the mark
+    # must not carry over to the session's next transaction.
+    session.info.pop(QUEUED, None)
 
 
 async def enqueue(
@@ -70,6 +111,7 @@ async def enqueue(
                 session.add(row)
         except IntegrityError:
             return False
+    mark_queued(session)
     if subjects:
         await session.flush()  # the row's id, for its subjects
         session.add_all(OutboxSubject(outbox_id=row.id, user_id=person) for person in subjects)

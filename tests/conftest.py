@@ -14,7 +14,7 @@ import concurrent.futures
 import datetime as dt
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,21 @@ def settings(db_url: str) -> Settings:
 
 
 # --- the conversation harness ------------------------------------------------------------
+
+
+@dataclass
+class FetchingChannel:
+    """A channel that only hands over the files people send (the engine's `Channel`), in place
+    of Telegram's getFile."""
+
+    fetch: Callable[[str], Awaitable[bytes]]
+    channel: str = "telegram"
+
+    async def fetch_file(self, file_ref: str) -> bytes:
+        return await self.fetch(file_ref)
+
+    def start_link(self, _payload: str) -> str | None:
+        return None
 
 
 @dataclass

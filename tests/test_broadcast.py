@@ -18,7 +18,7 @@ from kernel.core import Attachment, Button, KeptFile, PlatformFile, Reply
 from scheduler.outbox import Dispatcher
 from storage import broadcasts, files, users
 from storage.models import AuditEntry, Broadcast, Identity, OutboxMessage, User
-from tests.conftest import ADMIN_ID, Chat, Harness, RecordingNotifier
+from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness, RecordingNotifier
 
 PEOPLE = ("101", "102", "103", "104", "105")
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF poster"
@@ -84,7 +84,7 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     async def fetch(ref: str) -> bytes:  # Telegram's getFile + download
         return photos[ref]
 
-    h.engine.file_fetcher = fetch
+    h.engine.add_channel(FetchingChannel(fetch))
     admin = h.chat(ADMIN_ID)
     await _compose(admin, "3월 채용박람회 안내\n\n  들여쓰기도 그대로")
     assert "사진이나 파일" in admin.text

@@ -26,7 +26,7 @@ from kernel.core import Attachment, Button, FileTooBig, KeptFile, Reply
 from scheduler.outbox import Dispatcher
 from storage import files, users
 from storage.models import Broadcast, OutboxMessage, ServedFile
-from tests.conftest import ADMIN_ID, Harness, make_settings
+from tests.conftest import ADMIN_ID, FetchingChannel, Harness, make_settings
 from tests.fake_kakao import FakeKakao, KakaoUser, buttons_of, payload
 from tests.fake_telegram import FakeTelegram, Upload
 from tests.test_broadcast import _attach, _compose, _shown
@@ -310,7 +310,7 @@ async def test_an_english_speaking_admin_hears_it_in_english(harness: Harness) -
     async def too_big(ref: str) -> bytes:
         raise FileTooBig(f"{ref}: 25 MB", 20 * 1024 * 1024)
 
-    harness.engine.file_fetcher = too_big
+    harness.engine.add_channel(FetchingChannel(too_big))
     admin = harness.chat(ADMIN_ID, language="en")
     await admin.send("/broadcast")
     await admin.press("Everyone")

@@ -13,7 +13,7 @@ from kernel.config import Settings
 from kernel.core import Incoming
 from storage.firm_import import BadFile, read
 from storage.models import Firm, Posting
-from tests.conftest import ADMIN_ID, FakeClock, Harness
+from tests.conftest import ADMIN_ID, FakeClock, FetchingChannel, Harness
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import BotProcess, _settings, fake  # noqa: F401 (the fake Bot API fixture)
 
@@ -123,7 +123,7 @@ async def test_admin_sends_a_file_and_gets_progress_and_the_report(harness: Harn
             raise OSError("gone")
         return files[ref]
 
-    harness.engine.file_fetcher = fetch
+    harness.engine.add_channel(FetchingChannel(fetch))
     response = await harness.engine.handle(Incoming("telegram", str(ADMIN_ID), str(ADMIN_ID), attachment="document",
                                                     file_ref="ref-1"))
     assert "520행을 가져오는 중" in response.replies[0].text.replace(",", "")

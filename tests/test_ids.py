@@ -19,7 +19,7 @@ from storage.db import create_engine, session_factory
 from storage.demo import generate
 from storage.migrate import upgrade
 from storage.models import AuditEntry, Base, Membership, OutboxMessage, Referral, User, has_surrogate_key
-from tests.conftest import ADMIN_ID, START, Chat, Harness, register
+from tests.conftest import ADMIN_ID, START, Chat, FetchingChannel, Harness, register
 from tests.test_events import EVENT_START, seed_event
 from tests.test_jobs import demo, posting_ids
 from tests.test_membership import apply
@@ -211,7 +211,7 @@ async def test_an_import_is_audited_against_the_firm_register_not_a_made_up_refe
     async def fetch(_ref: str) -> bytes:
         return data
 
-    harness.engine.file_fetcher = fetch
+    harness.engine.add_channel(FetchingChannel(fetch))
     for _ in range(2):
         await harness.engine.handle(Incoming("telegram", str(ADMIN_ID), str(ADMIN_ID), attachment="document",
                                              file_ref="ref"))

@@ -954,7 +954,7 @@ async def test_a_file_sent_on_kakao_is_fetched_only_from_kakaos_hosts_within_the
                 with pytest.raises(FileUnavailable):
                     await fetch(url)
             # The engine hands a Kakao URL to Kakao's fetcher, never to another channel's.
-            assert harness.engine.file_fetchers["kakao"] == fetch
+            assert harness.engine.channels["kakao"] is skill.skill
 
         # Something KakaoTalk does not pass on: the person is told where files can go.
         status, answer = await skill.post(payload("k-file-nothing", ""))

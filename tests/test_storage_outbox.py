@@ -158,3 +158,29 @@ async def test_per_chat_pacing_defers_instead_of_bursting(harness: Harness, cloc
     assert [t for _, t in notifier.sent] == ["p0"]
     rows = await _rows(harness)
     assert rows["p1"].status == "pending" and rows["p1"].due_at > clock.now()
+
+
+async def test_a_commit_that_queued_wakes_the_dispatcher_once(harness: Harness) -> None:
+    """Queueing marks the session; its commit (and only a commit) calls the wake, so no caller
+    has to remember to say that it queued something."""
+    woken: list[None] = []
+    outbox.wake_on_commit(harness.sessions, lambda: woken.append(None))
+    now = harness.clock.now()
+    row = {"channel": "telegram", "chat_id": "1", "kind": "t", "payload": {"text": "x"}, "now": now}
+    async with harness.sessions() as s, s.begin():
+        await users.identify(s, "telegram", "1", "1", "ko", now)
+    assert woken == []  # a commit that queued nothing
+    async with harness.sessions() as s, s.begin():
+        await outbox.enqueue(s, **row, dedupe_key="k")
+        await outbox.enqueue(s, **row)
+    assert len(woken) == 1
+    async with harness.sessions() as s, s.begin():
+        assert not await outbox.enqueue(s, **row, dedupe_key="k")  # taken: nothing queued
+    assert len(woken) == 1
+    async with harness.sessions() as s:
+        async with s.begin():
+            await outbox.enqueue(s, **row)
+            await s.rollback()
+        async with s.begin():
+            pass  # the rolled-back mark does not carry over to the next transaction
+    assert len(woken) == 1

@@ -32,10 +32,15 @@ class ConsoleChannel:
         self.user = user
         self.out = out
         self.buttons: list[Button] = []
-        engine.file_fetcher = self.read_file
+        engine.add_channel(self)
 
     @staticmethod
-    async def read_file(file_ref: str) -> bytes:
+    def start_link(_payload: str) -> str | None:
+        return None  # a terminal has no links: people type the /start command
+
+    @staticmethod
+    async def fetch_file(file_ref: str) -> bytes:
+        """A "sent" file is a local path typed with /file."""
         path = Path(file_ref)
         if not path.is_file():
             raise FileUnavailable(f"no such file: {file_ref}")

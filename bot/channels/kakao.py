@@ -459,6 +459,8 @@ class Late:
 class KakaoSkill:
     """The skill endpoint, file links and the late/paged answers of one app."""
 
+    channel = CHANNEL
+
     def __init__(self, engine: Engine, settings: Settings, *, http: aiohttp.ClientSession | None = None) -> None:
         self.engine = engine
         self.settings = settings
@@ -469,7 +471,7 @@ class KakaoSkill:
         # Per person, this worker's late turns that ended without keeping their answer (`Late`).
         self._unkept: dict[str, list[Late]] = {}
 
-        engine.file_fetchers[CHANNEL] = self.fetch_file
+        engine.add_channel(self)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.kakao_skill_path, self.receive)
@@ -710,6 +712,10 @@ class KakaoSkill:
         return self._http
 
     # --- files people send ------------------------------------------------------------------
+
+    @staticmethod
+    def start_link(_payload: str) -> str | None:
+        return None  # a KakaoTalk channel has no link that carries a payload
 
     async def fetch_file(self, url: str) -> bytes:
         """The bytes behind a sent photo's or file's URL: https on Kakao's hosts only

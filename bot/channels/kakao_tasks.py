@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.kakao import CHANNEL, EVENT_API_TIMEOUT, retry_after
 from kernel import metrics
 from kernel.config import Settings
-from kernel.core import Clock
+from kernel.core import Clock, Job
 from scheduler import outbox as dispatch
 from storage import kakao as store
 from storage import outbox
@@ -242,3 +242,7 @@ async def check_tasks(sessions: async_sessionmaker[AsyncSession], settings: Sett
     except Exception:  # a database outage or a bug: the tasks stay, the next round tries again
         log.exception("kakao task results not checked this round")
     return 0
+
+
+# Who KakaoTalk's Event API messages did not reach (blocked the channel): marked blocked.
+JOBS = [Job("kakao-tasks", check_tasks, every=INTERVAL_SECONDS)]

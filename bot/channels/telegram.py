@@ -174,13 +174,18 @@ class TelegramChannel:
                                 message=r"Please use 'Bot\.(sendMessage|editMessageText|sendPhoto|sendDocument)'")
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
-        engine.file_fetcher = self.download
+        # The bot's username, known once getMe has answered (`start`): until then no t.me links.
+        self.username: str | None = None
+        engine.add_channel(self)
         # Kept files (a KakaoTalk admin's broadcast photo) already uploaded: "id@expires" -> (kind,
         # Telegram file id), or None when the file is gone; `_uploading` makes concurrent first sends wait.
         self._uploads: dict[str, tuple[str, str] | None] = {}
         self._uploading: dict[str, asyncio.Lock] = {}
 
-    async def download(self, file_ref: str) -> bytes:
+    def start_link(self, payload: str) -> str | None:
+        return None if self.username is None else f"https://t.me/{self.username}?start={payload}"
+
+    async def fetch_file(self, file_ref: str) -> bytes:
         """A file a person sent, by its file_id (bots may download up to 20 MB)."""
         file = await self.application.bot.get_file(file_ref)
         if file.file_size and file.file_size > MAX_DOWNLOAD:
@@ -481,7 +486,7 @@ async def start(app: App) -> TelegramChannel:
     channel = TelegramChannel(app.engine, application)
     app.dispatcher.add_notifier(channel)
     await application.initialize()
-    app.engine.link_format = f"https://t.me/{application.bot.username}?start={{payload}}"
+    channel.username = application.bot.username
     await channel.publish_commands()
     await application.start()
     return channel

@@ -268,7 +268,6 @@ async def _after_edit(ctx: Ctx, event: Event, changes: dict[str, tuple[Any, Any]
             await queue_offer(ctx.session, event, reg, ctx.now, tz)
     if "audience" in changes:
         await announce(ctx, event, "event.announce_audience")
-    ctx.outbox_touched = True
     return told
 
 
@@ -381,7 +380,6 @@ async def announce(ctx: Ctx, event: Event, action: str) -> int:
         queued += await outbox.enqueue(ctx.session, channel=r.channel, chat_id=r.chat_id, user_id=r.user_id,
                                        kind="event.announce", payload=reply.to_payload(), now=ctx.now,
                                        dedupe_key=events.announce_key(event.id, r.user_id))
-    ctx.outbox_touched = ctx.outbox_touched or queued > 0
     await audit(ctx.session, ctx.user.id, action, f"event:{event.id}", ctx.now,
                 {"audience": event.audience, "recipients": len(recipients), "queued": queued})
     return queued
@@ -432,7 +430,6 @@ async def cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             told += await queue_to(ctx.session, reg.user_id, lambda tr: Reply(tr(
                 "event.cancelled_notice", title=event.title, when=when_span(tr, event.starts_at, event.ends_at, tz))),
                 kind="event.cancelled", now=ctx.now, dedupe_key=f"event:{event.id}:cancelled:{reg.user_id}")
-    ctx.outbox_touched = True
     await audit(ctx.session, ctx.user.id, "event.cancel", f"event:{event.id}", ctx.now,
                 {"registrations": len(regs), "notified": told})
     log.info("event cancelled event=%s admin=%s notified=%s", event.id, ctx.user.id, told)

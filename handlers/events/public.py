@@ -33,6 +33,7 @@ from kernel.core import (
     CommandRoute,
     Ctx,
     FileOut,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -42,7 +43,16 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from scheduler.agenda import day_bounds
-from scheduler.events import event_card, queue_offer, queue_reminders, when_point, when_span, where_text
+from scheduler.events import (
+    EXPIRY_INTERVAL_SECONDS,
+    event_card,
+    expire_offers,
+    queue_offer,
+    queue_reminders,
+    when_point,
+    when_span,
+    where_text,
+)
 from storage import audience, events
 from storage.models import Event, EventRegistration
 
@@ -131,7 +141,6 @@ async def _confirmed(ctx: Ctx, event: Event, reg: EventRegistration) -> list[Rep
     """The confirmation with the .ics; reminders 1 day and 1 hour before."""
     t, tz = ctx.t, ctx.settings.tz
     await queue_reminders(ctx.session, event, ctx.user.id, ctx.now, tz)
-    ctx.outbox_touched = True
     ics = FileOut(f"jobhub-event-{event.id}.ics", calendar_file(t, event), "text/calendar",
                   caption=t("event.ics_caption"))
     text = t("event.registered", title=event.title, when=when_span(t, event.starts_at, event.ends_at, tz),
@@ -224,7 +233,6 @@ async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
     await events.withdraw_reminders(ctx.session, event.id, [ctx.user.id])
     if nxt is not None:
         await queue_offer(ctx.session, event, nxt, ctx.now, ctx.settings.tz)
-        ctx.outbox_touched = True
         log.info("event seat offered event=%s registration=%s", event.id, nxt.id)
 
 
@@ -317,4 +325,6 @@ def build() -> Router:
         menu=[MenuItem("menu.events", "events", order=25)],
         phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
         text=[typed_code],
+        # A freed seat offered to the first person waiting passes on when its hold runs out.
+        jobs=[Job("event-offers", expire_offers, every=EXPIRY_INTERVAL_SECONDS)],
     )

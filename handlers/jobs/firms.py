@@ -25,7 +25,7 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -94,14 +94,13 @@ async def on_file(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     now, today, locale = ctx.now, local_today(ctx.now, ctx.settings), ctx.user.locale
     await audit(ctx.session, user_id, "firms.import", "firms", now, {"rows": len(rows)})
 
-    async def job(sessions: async_sessionmaker[AsyncSession], kick: Callable[[], None]) -> None:
+    async def job(sessions: async_sessionmaker[AsyncSession]) -> None:
         tr = translator(locale)
 
         async def say(text: str, kind: str) -> None:
             async with sessions() as session, session.begin():
                 await outbox.enqueue(session, channel=channel, chat_id=chat_id, user_id=user_id, kind=kind,
                                      payload=Reply(text).to_payload(), now=now)
-            kick()
 
         async def progress(done: int, total: int) -> None:
             await say(tr("import.progress", done=f"{done:,}", total=f"{total:,}", pct=done * 100 // total),

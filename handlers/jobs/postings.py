@@ -36,7 +36,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import matching
-from handlers import notify
 from handlers.jobs.referrals import outcome_buttons, request_text
 from handlers.jobs.registration import SEEKER_FIELDS
 from kernel.config import Settings, parse_hhmm
@@ -47,6 +46,7 @@ from kernel.core import (
     Clock,
     CommandRoute,
     Ctx,
+    Job,
     MenuItem,
     Reply,
     Router,
@@ -56,6 +56,7 @@ from kernel.core import (
 )
 from kernel.forms import FormRunner
 from kernel.i18n import Translator, translator
+from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
 
@@ -334,10 +335,11 @@ async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: 
     key = f"referral:{row.id}:new"
     if row.counselor_id is not None:
         counselor = await counselors.get(ctx.session, row.counselor_id)
-        if counselor is not None and await notify.to_user(ctx, counselor.user_id, render, kind="referral.new",
-                                                          dedupe_key=key, about=row.user_id):
+        if counselor is not None and await queue.to_user(ctx.session, counselor.user_id, render, now=ctx.now,
+                                                         kind="referral.new", dedupe_key=key, about=row.user_id):
             return
-    await notify.to_admins(ctx, render, kind="referral.new", dedupe_key=key, about=row.user_id)
+    await queue.to_admins(ctx.session, ctx.settings, render, now=ctx.now, kind="referral.new", dedupe_key=key,
+                          about=row.user_id)
 
 
 async def not_interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
@@ -456,4 +458,5 @@ def build() -> Router:
         buttons=[ButtonRoute("job", on_button)],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
         phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
+        jobs=[Job("job-digests", send_digests, every=DIGEST_INTERVAL_SECONDS)],
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from handlers import notify
 from kernel.core import (
     Button,
     ButtonRoute,
@@ -35,6 +34,7 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from kernel.people import active_counselor, is_counselor
+from scheduler import queue
 from storage import firms, referrals
 from storage.audit import audit
 from storage.models import Firm, Posting, Referral
@@ -84,9 +84,9 @@ async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     title = found[0].title if found else t("referral.posting_gone")
     firm_name = firm.name if firm else "-"
     await audit(ctx.session, ctx.user.id, f"referral.{status}", f"referral:{row.id}", ctx.now)
-    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr(f"referral.told.{status}", title=title,
+    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr(f"referral.told.{status}", title=title,
                                                                  firm=firm_name)),
-                         kind="referral.outcome", dedupe_key=f"referral:{row.id}:{status}")
+                        now=ctx.now, kind="referral.outcome", dedupe_key=f"referral:{row.id}:{status}")
     log.info("referral %s referral=%s by=%s", status, row.id, ctx.user.id)
     return [Reply(t("referral.marked", id=row.id, title=title, firm=firm_name,
                     status=t(f"referral.status.{row.status}")), outcome_buttons(t, row), edit=True)]

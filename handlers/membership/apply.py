@@ -19,12 +19,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import notify
 from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
 from kernel.forms import Answers, Choice, Extra, Field, Form, choices
 from kernel.i18n import Translator
 from kernel.people import describe_membership
+from scheduler import queue
 from storage import memberships
 from storage.db import advisory_xact_lock
 from storage.models import Membership
@@ -92,11 +92,11 @@ async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
     except IntegrityError:
         raise Invalid("membership.already") from None
     tz = ctx.settings.tz
-    await notify.to_admins(
-        ctx,
+    await queue.to_admins(
+        ctx.session, ctx.settings,
         lambda tr: Reply(tr("admin.new_application") + "\n\n" + application_text(tr, row, tz),
                          decision_buttons(tr, row)),
-        kind="membership.new", dedupe_key=f"membership.new:{row.id}", about=row.user_id,
+        now=ctx.now, kind="membership.new", dedupe_key=f"membership.new:{row.id}", about=row.user_id,
     )
     return [Reply(t("membership.submitted", team=row.team_name)), await ctx.app.menu(ctx)]
 

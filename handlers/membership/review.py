@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from handlers import notify
 from handlers.membership.apply import application_text, decision_buttons
 from kernel import parsers
 from kernel.core import (
@@ -36,6 +35,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.forms import Answers, Extra, Field, Form
+from scheduler import queue
 from storage import memberships
 from storage.models import Membership
 
@@ -82,9 +82,9 @@ async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [found]
     row = found
     await memberships.decide(ctx.session, row, approve=True, admin_id=ctx.user.id, now=ctx.now)
-    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.approved", team=row.team_name,
+    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.approved", team=row.team_name,
                                                                stage=tr("stage.preparation"))),
-                         kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+                        now=ctx.now, kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
     return [Reply(ctx.t("admin.approved", id=row.id, team=row.team_name), edit=True)]
 
 
@@ -107,9 +107,9 @@ async def reject(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     row = found
     reason = answers["reason"]
     await memberships.decide(ctx.session, row, approve=False, admin_id=ctx.user.id, now=ctx.now, reason=reason)
-    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.rejected", team=row.team_name,
+    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.rejected", team=row.team_name,
                                                                reason=reason)),
-                         kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+                        now=ctx.now, kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
     return [Reply(ctx.t("admin.rejected", id=row.id, team=row.team_name))]
 
 
@@ -142,9 +142,9 @@ async def set_stage(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     if row.member_stage == stage:
         return [Reply(t("admin.stage_same", team=row.team_name, stage=t(f"stage.{stage}")))]
     await memberships.set_stage(ctx.session, row, stage, ctx.user.id, ctx.now)
-    await notify.to_user(ctx, row.user_id, lambda tr: Reply(tr("membership.stage_changed", team=row.team_name,
+    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.stage_changed", team=row.team_name,
                                                                stage=tr(f"stage.{stage}"))),
-                         kind="membership.stage")
+                        now=ctx.now, kind="membership.stage")
     return [Reply(t("admin.stage_set", team=row.team_name, stage=t(f"stage.{stage}")))]
 
 
