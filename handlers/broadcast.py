@@ -44,7 +44,6 @@ from kernel import parsers
 from kernel.config import Settings
 from kernel.core import (
     Button,
-    ButtonRoute,
     Clock,
     CommandRoute,
     Ctx,
@@ -60,6 +59,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.payloads import raw_route
 from storage import audience, broadcasts, files, outbox, seekers, users
 from storage.audit import audit
 from storage.memberships import STAGES
@@ -409,7 +409,7 @@ def build() -> Router:
             CommandRoute("broadcast", compose, describe="cmd.broadcast"),
             CommandRoute("broadcasts", listing, describe="cmd.broadcasts"),
         ],
-        buttons=[ButtonRoute("bc", on_button)],
+        buttons=[raw_route("bc", on_button)],
         forms=[FORM],
         menu=[MenuItem("menu.broadcast", "broadcast")],
     )

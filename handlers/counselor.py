@@ -52,7 +52,6 @@ from kernel import parsers
 from kernel.config import parse_hhmm
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -67,6 +66,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.payloads import raw_route
 from kernel.people import active_counselor, is_counselor, require_counselor
 from scheduler import agenda
 from storage import bookings, counselors
@@ -648,7 +648,7 @@ def build() -> Router:
             CommandRoute("availability", availability),
             CommandRoute("agenda", agenda_command),
         ],
-        buttons=[ButtonRoute("cs", on_counselor_button), ButtonRoute("cadm", on_admin_button, admin=True)],
+        buttons=[raw_route("cs", on_counselor_button), raw_route("cadm", on_admin_button, admin=True)],
         forms=[ONBOARDING_FORM, WINDOW_FORM, DAY_OFF_FORM],
         menu=[
             MenuItem("menu.agenda", "agenda", visible=is_counselor, order=30),

@@ -41,7 +41,6 @@ from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileOut,
@@ -55,6 +54,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
+from kernel.payloads import raw_route
 from storage import audience, events, memberships, pitches
 from storage.audit import audit
 from storage.models import Event, Membership, PitchApplication
@@ -228,7 +228,7 @@ def build() -> Router:
     return Router(
         name="demoday",
         commands=[CommandRoute("pitch", pitch, describe="cmd.pitch")],
-        buttons=[ButtonRoute("pit", on_button)],
+        buttons=[raw_route("pit", on_button)],
         forms=[PITCH_FORM],
         phrases={"데모데이": "pitch", "데모데이 신청": "pitch", "창업기업설명회": "pitch", "demo day": "pitch"},
     )
@@ -380,6 +380,6 @@ def build_admin() -> Router:
         name="demoday_admin",
         admin=True,
         commands=[CommandRoute("pitches", pitches_command, describe="cmd.pitches")],
-        buttons=[ButtonRoute("pia", on_admin_button)],
+        buttons=[raw_route("pia", on_admin_button)],
     )
 

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from handlers import notify
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     MenuItem,
@@ -35,6 +34,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.i18n import Translator
+from kernel.payloads import raw_route
 from kernel.people import person_name, require_counselor
 from storage import counselors
 from storage.db import advisory_xact_lock
@@ -207,7 +207,7 @@ def build() -> Router:
     return Router(
         name="handoff",
         commands=[CommandRoute("human", human, describe="cmd.human"), CommandRoute("end", end, describe="cmd.end")],
-        buttons=[ButtonRoute("ho", on_button)],
+        buttons=[raw_route("ho", on_button)],
         menu=[MenuItem("menu.human", "human", order=60)],
         modes={USER_MODE: relay, COUNSELOR_MODE: relay},
         phrases={"상담원": "human", "상담원연결": "human", "상담사연결": "human", "사람": "human", "human": "human"},

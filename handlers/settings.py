@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from kernel.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
+from kernel.core import BadPayload, Button, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
+from kernel.payloads import raw_route
 from storage import firms, seekers
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def build() -> Router:
     return Router(
         name="settings",
         commands=[CommandRoute("settings", show, describe="cmd.settings")],
-        buttons=[ButtonRoute("set", on_button)],
+        buttons=[raw_route("set", on_button)],
         menu=[MenuItem("menu.settings", "settings", order=85)],
         phrases={"설정": "settings", "수신거부": "settings", "settings": "settings"},
     )

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from kernel.core import (
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileOut,
@@ -36,6 +35,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import Answers, Field, FieldInput, Form
+from kernel.payloads import raw_route
 from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text
@@ -154,7 +154,7 @@ def build() -> Router:
         name="stats",
         admin=True,
         commands=[CommandRoute("stats", stats_command, describe="cmd.stats")],
-        buttons=[ButtonRoute("st", on_button)],
+        buttons=[raw_route("st", on_button)],
         forms=[PERIOD_FORM],
         menu=[MenuItem("menu.stats", "stats")],
         phrases={"통계": "stats", "실적": "stats", "stats": "stats"},

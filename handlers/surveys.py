@@ -37,7 +37,6 @@ from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -49,6 +48,7 @@ from kernel.core import (
     payload,
 )
 from kernel.i18n import Translator
+from kernel.payloads import raw_route
 from kernel.people import is_counselor, require_counselor
 from scheduler.surveys import withdraw_reminder
 from storage import survey_defs, surveys
@@ -340,7 +340,7 @@ def build() -> Router:
             CommandRoute("surveys", list_open, describe="cmd.surveys"),
             CommandRoute("myrating", my_rating),
         ],
-        buttons=[ButtonRoute("sv", on_button_checked)],
+        buttons=[raw_route("sv", on_button_checked)],
         menu=[MenuItem("menu.myrating", "myrating", visible=is_counselor, order=32)],
         phrases={"설문": "surveys", "만족도조사": "surveys", "surveys": "surveys", "내만족도": "myrating",
                  "myrating": "myrating"},

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from kernel.config import Settings
     from kernel.forms import Form, FormRunner
     from kernel.i18n import Translator
+    from kernel.payloads import Payload
     from storage.models import Conversation, Identity, User
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Payload")
 
 
 # --- what comes in -------------------------------------------------------------------
@@ -340,12 +342,23 @@ class CommandRoute:
 
 
 @dataclass(frozen=True)
-class ButtonRoute:
-    """Buttons whose payload starts with `prefix + ':'`; the rest is split on ':' as args."""
+class ButtonRoute(Generic[P]):
+    """Buttons of one kind (`codec`, a `kernel.payloads.Payload`): the engine unpacks a pressed
+    payload with it and calls `handler` with the typed value. Build with `on(...)`, which checks
+    that the handler takes what the codec gives."""
 
-    prefix: str
-    handler: Handler
+    codec: type[P]
+    handler: Callable[[Ctx, P], Awaitable[list[Reply]]]
     admin: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return self.codec.prefix
+
+
+def on(codec: type[P], handler: Callable[[Ctx, P], Awaitable[list[Reply]]], *, admin: bool = False) -> ButtonRoute[Any]:
+    """The route for buttons of kind `codec`, answered by `handler(ctx, value)`."""
+    return ButtonRoute(codec, handler, admin)
 
 
 @dataclass(frozen=True)
@@ -364,7 +377,7 @@ class Router:
     name: str
     admin: bool = False
     commands: list[CommandRoute] = field(default_factory=list)
-    buttons: list[ButtonRoute] = field(default_factory=list)
+    buttons: list[ButtonRoute[Any]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     menu: list[MenuItem] = field(default_factory=list)
     # Typed phrases (any language) that start a command, e.g. "구직등록" -> "register".

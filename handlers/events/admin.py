@@ -31,7 +31,6 @@ from handlers.events.common import hold
 from kernel import parsers
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -47,6 +46,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.payloads import raw_route
 from scheduler.events import event_card, queue_offer, queue_reminders, queue_to, when_point, when_span
 from storage import audience, bookings, events, outbox
 from storage.audit import audit
@@ -503,7 +503,7 @@ def build() -> Router:
             CommandRoute("newevent", new_event, describe="cmd.newevent"),
             CommandRoute("event", event_command, describe="cmd.event"),
         ],
-        buttons=[ButtonRoute("eva", on_admin_button)],
+        buttons=[raw_route("eva", on_admin_button)],
         forms=[EVENT_FORM],
         menu=[MenuItem("menu.events_admin", "event")],
     )

@@ -28,7 +28,6 @@ from icalendar import Event as CalendarEvent
 from handlers.events.common import PAGE, hold
 from kernel.core import (
     Button,
-    ButtonRoute,
     Card,
     CommandRoute,
     Ctx,
@@ -41,6 +40,7 @@ from kernel.core import (
     payload,
 )
 from kernel.i18n import Translator
+from kernel.payloads import raw_route
 from scheduler.agenda import day_bounds
 from scheduler.events import event_card, queue_offer, queue_reminders, when_point, when_span, where_text
 from storage import audience, events
@@ -313,7 +313,7 @@ def build() -> Router:
             CommandRoute("events", list_events, describe="cmd.events"),
             CommandRoute("checkin", check_in, describe="cmd.checkin"),
         ],
-        buttons=[ButtonRoute("ev", on_button)],
+        buttons=[raw_route("ev", on_button)],
         menu=[MenuItem("menu.events", "events", order=25)],
         phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
         text=[typed_code],

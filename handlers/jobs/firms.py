@@ -34,7 +34,6 @@ from kernel import parsers
 from kernel.core import (
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileUnavailable,
@@ -48,6 +47,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Field, FieldInput, Form
 from kernel.i18n import Translator, translator
+from kernel.payloads import raw_route
 from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
 from storage.audit import audit
@@ -295,7 +295,7 @@ def build() -> Router:
         commands=[CommandRoute("import", import_help, describe="cmd.import"),
                   CommandRoute("posting", show_posting, describe="cmd.posting"),
                   CommandRoute("outcomes", outcomes, describe="cmd.outcomes")],
-        buttons=[ButtonRoute("pa", on_button)],
+        buttons=[raw_route("pa", on_button)],
         forms=[EDIT_FORM],
         menu=[MenuItem("menu.outcomes", "outcomes", order=65)],
         files=[on_file],

@@ -42,7 +42,6 @@ from handlers.jobs.registration import SEEKER_FIELDS
 from kernel.config import Settings, parse_hhmm
 from kernel.core import (
     Button,
-    ButtonRoute,
     Card,
     Clock,
     CommandRoute,
@@ -56,6 +55,7 @@ from kernel.core import (
 )
 from kernel.forms import FormRunner
 from kernel.i18n import Translator, translator
+from kernel.payloads import raw_route
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
 
@@ -453,7 +453,7 @@ def build() -> Router:
         name="jobs",
         commands=[CommandRoute("jobs", show_jobs, describe="cmd.jobs"),
                   CommandRoute("firms", find_firms, describe="cmd.firms")],
-        buttons=[ButtonRoute("job", on_button)],
+        buttons=[raw_route("job", on_button)],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
         phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
     )

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from handlers import notify
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     MenuItem,
@@ -34,6 +33,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.i18n import Translator
+from kernel.payloads import raw_route
 from kernel.people import active_counselor, is_counselor
 from storage import firms, referrals
 from storage.audit import audit
@@ -119,6 +119,6 @@ def build() -> Router:
     return Router(
         name="referrals",
         commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals")],
-        buttons=[ButtonRoute("rf", mark)],
+        buttons=[raw_route("rf", mark)],
         menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60)],
     )

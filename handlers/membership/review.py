@@ -22,7 +22,6 @@ from handlers.membership.apply import application_text, decision_buttons
 from kernel import parsers
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -36,6 +35,7 @@ from kernel.core import (
     stamp,
 )
 from kernel.forms import Answers, Field, Form
+from kernel.payloads import raw_route
 from storage import memberships
 from storage.models import Membership
 
@@ -163,7 +163,7 @@ def build() -> Router:
             CommandRoute("applications", applications, describe="cmd.applications"),
             CommandRoute("members", members, describe="cmd.members"),
         ],
-        buttons=[ButtonRoute("adm", on_button)],
+        buttons=[raw_route("adm", on_button)],
         forms=[REJECT_FORM],
         menu=[MenuItem("menu.applications", "applications"), MenuItem("menu.members", "members")],
     )

@@ -1,0 +1,88 @@
+"""The typed button payload codec (kernel.payloads): what `pack` writes is what the bot always
+sent, so buttons already in people's chats still decode; anything else is BadPayload."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import pytest
+
+from kernel.core import MAX_ID, BadPayload, stamp
+from kernel.payloads import Max, Pattern, Payload, Stamp, form_version, reserved, same_record
+
+
+@dataclass(frozen=True)
+class Attend(Payload, prefix="tst", action="att"):
+    registration: int
+    proof: Stamp
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Answer(Payload, prefix="tsv", action="a", action_at=1):
+    request: int
+    question: Annotated[int, Max(9)]
+    value: int
+
+
+@dataclass(frozen=True)
+class Mark(Payload, prefix="tmk"):
+    referral: int
+    status: Literal["hired", "failed"]
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class Export(Payload, prefix="tex", action="csv"):
+    code: Annotated[str, Pattern(r"[0-9]{8}-[0-9]{8}")]
+
+
+def test_pack_writes_the_strings_the_bot_always_sent() -> None:
+    assert Attend(12, Stamp("abc"), 20).pack() == "tst:att:12:abc:20"
+    assert Answer(7, 3, 5).pack() == "tsv:7:a:3:5"
+    assert Mark(4, "hired", Stamp("z9")).pack() == "tmk:4:hired:z9"
+    assert Export("20260101-20260331").pack() == "tex:csv:20260101-20260331"
+
+
+@pytest.mark.parametrize("value", [Attend(12, Stamp("abc"), 20), Answer(7, 9, MAX_ID), Mark(0, "failed", Stamp("1")),
+                                   Export("20260101-20260331")])
+def test_round_trip(value: Payload) -> None:
+    assert type(value).unpack(value.pack()) == value
+
+
+def test_a_missing_trailing_field_with_a_default_decodes_as_before() -> None:
+    assert Attend.unpack("tst:att:12:abc") == Attend(12, Stamp("abc"), 0)
+
+
+def test_over_64_bytes_is_refused_at_build_time() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        Attend(1, Stamp("a" * 60)).pack()
+
+
+@pytest.mark.parametrize("codec, data", [
+    (Attend, "tst:att:12"), (Attend, "tst:att:-1:abc"), (Attend, "tst:att:1²:abc"), (Attend, "tst:att:１:abc"),
+    (Attend, f"tst:att:{MAX_ID + 1}:abc"), (Attend, "tst:att:12:ABC"), (Attend, "tst:att:12::0"),
+    (Attend, "tst:att:12:abc:0:extra"), (Attend, "tst:x:12:abc"), (Attend, "zz:att:12:abc"), (Attend, ""),
+    (Attend, "tst:att:12:abc:" + "9" * 60), (Answer, "tsv:7:a:10:1"), (Answer, "tsv:a:7:1:1"),
+    (Mark, "tmk:4:hire:z9"), (Mark, "tmk:4:hired:\u200b"), (Export, "tex:csv:2026-01-01"), (Export, "tex:csv"),
+])
+def test_garbage_is_bad_payload(codec: type[Payload], data: str) -> None:
+    with pytest.raises(BadPayload):
+        codec.unpack(data)
+
+
+def test_stamps_name_the_record() -> None:
+    created = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+    press = Mark.unpack(f"tmk:4:hired:{stamp(created)}")
+    assert same_record(press.proof, created)
+    assert not same_record(press.proof, created + dt.timedelta(seconds=1))
+
+
+def test_reserved_heads_stay_the_engines() -> None:
+    assert form_version("f12") == 12 and form_version("f") is None and form_version("f1x") is None
+    assert reserved("m") and reserved("f") and reserved("fa") and not reserved("bk")
+    for prefix in ("m", "f1", "BK", "b:k", ""):
+        with pytest.raises(ValueError):
+            type("Bad", (Payload,), {}, prefix=prefix)
