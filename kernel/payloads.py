@@ -1,9 +1,9 @@
 """Typed button payloads: one frozen dataclass per kind of button, packed into the short string a
 chat platform carries back when the button is pressed (in the spirit of aiogram's CallbackData).
 
-A person taps "Cancel" under a booking; the bot had sent the button with `CancelBooking(12).pack()`
-== "bk:c:12", and on the press the engine finds the codec registered for "bk" and "c", unpacks the
-string into `CancelBooking(booking=12)` and hands that to the route's handler. Unpacking is the
+A person taps 취소 under a booking; the bot had sent the button with `AskCancel(12).pack()` ==
+"bk:c:12", and on the press the engine finds the kind registered for "bk" and "c", unpacks the
+string into `AskCancel(booking=12)` and hands that to the route's handler. Unpacking is the
 one place a pressed button is judged: a string the bot cannot have sent (forged, garbled, out of
 range, from an older version of the bot) raises `BadPayload` there, which the engine answers with
 "this button has expired". Handlers therefore get typed, checked values and never parse.
@@ -11,7 +11,7 @@ range, from an older version of the bot) raises `BadPayload` there, which the en
 Declaring one::
 
     @dataclass(frozen=True)
-    class CancelBooking(Payload, prefix="bk", action="c"):
+    class AskCancel(Payload, prefix="bk", action="c"):
         booking: int
 
 The string is `prefix`, then the fields in order with the `action` word inserted before field
@@ -22,7 +22,8 @@ sent before the codecs existed, so buttons already in people's chats keep workin
 Field types:
 - `int`: ASCII digits only, 0..MAX_ID (a record id, an offset); `Annotated[int, Max(n)]` for a
   smaller range (an index into a fixed list).
-- `Literal["on", "off"]`: one word of a fixed set.
+- `Literal["on", "off"]`: one word of a fixed set; `Annotated[str, OneOf(words)]` for a set kept
+  elsewhere (a status list in storage).
 - `Stamp`: a record's creation stamp (`kernel.core.stamp`), compared with `same_record`.
 - `Annotated[str, Pattern(r"...")]`: a string that must match the whole pattern.
 - A field with a default may be missing from the end of the string (buttons sent before it existed).
@@ -36,12 +37,9 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NewType, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from kernel.core import MAX_ID, BadPayload, stamp
-
-# A record's creation stamp as carried in a button: `kernel.core.stamp`'s base-36 seconds.
-Stamp = NewType("Stamp", str)
 
 # Telegram's limit on callback data; KakaoTalk's block extras take more, but one payload serves both.
 MAX_BYTES = 64
@@ -51,7 +49,6 @@ MAX_BYTES = 64
 MENU_HEAD = "m"
 FORM_HEAD = re.compile(r"f[0-9]{1,19}")
 _PREFIX = re.compile(r"[a-z]{1,8}")
-_STAMP = re.compile(r"[0-9a-z]{1,13}")
 
 
 def form_version(head: str) -> int | None:
@@ -72,10 +69,21 @@ class Max:
 
 
 @dataclass(frozen=True)
+class OneOf:
+    """`Annotated[str, OneOf(words)]`: one word of a set kept elsewhere (a status list in storage)."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Pattern:
     """`Annotated[str, Pattern(regex)]`: the field's text must match the whole regex."""
 
     regex: str
+
+
+# A record's creation stamp as carried in a button: `kernel.core.stamp`'s base-36 seconds.
+Stamp = Annotated[str, Pattern(r"[0-9a-z]{1,13}")]
 
 
 @dataclass(frozen=True)
@@ -99,17 +107,12 @@ def _decoder(cls: type, name: str, hint: Any) -> Callable[[str], object]:
     if typing.get_origin(hint) is typing.Annotated:
         hint, *rest = typing.get_args(hint)
         extras = tuple(rest)
-    if hint is Stamp:
-        def decode_stamp(text: str) -> object:
-            if not _STAMP.fullmatch(text):
-                raise BadPayload("no stamp")
-            return Stamp(text)
-        return decode_stamp
     if hint is int:
         hi = next((e.hi for e in extras if isinstance(e, Max)), MAX_ID)
         return _int_decoder(hi)
-    if typing.get_origin(hint) is Literal:
-        words = frozenset(typing.get_args(hint))
+    one_of = next((e.words for e in extras if isinstance(e, OneOf)), None)
+    if typing.get_origin(hint) is Literal or (hint is str and one_of is not None):
+        words = frozenset(one_of if one_of is not None else typing.get_args(hint))
 
         def decode_word(text: str) -> object:
             if text not in words:
@@ -164,17 +167,21 @@ class Payload:
         return f"{cls.prefix}:{cls.action}" if cls.action is not None and cls.action_at == 0 else cls.prefix
 
     def pack(self) -> str:
-        """The string the button carries; ValueError when it would be over 64 bytes (a bug: the
-        fields are ids and words, so it means a new kind of button grew too long)."""
-        parts = [str(getattr(self, f.name)) for f in self._fields()]
+        """The string the button carries. ValueError (a bug, found where the button is made) when
+        it would be over 64 bytes or a field holds what `unpack` refuses (-1, a word not in its set,
+        a ':'), so every button the bot sends can be pressed."""
+        fields = self._fields()
+        parts = [str(getattr(self, f.name)) for f in fields]
+        for f, text in zip(fields, parts, strict=True):
+            try:
+                f.decode(text)
+            except BadPayload as exc:
+                raise ValueError(f"{type(self).__name__}.{f.name}={text!r} would not unpack: {exc}") from None
         if self.action is not None:
             parts.insert(self.action_at, self.action)
         data = ":".join([self.prefix, *parts])
         if len(data.encode()) > MAX_BYTES:
             raise ValueError(f"button payload over {MAX_BYTES} bytes: {data!r}")
-        for part in parts:
-            if ":" in part or not part:
-                raise ValueError(f"payload part {part!r} empty or with ':'")
         return data
 
     @classmethod
@@ -204,14 +211,15 @@ class Payload:
         return cls.action is None or (len(parts) > cls.action_at and parts[cls.action_at] == cls.action)
 
 
-def same_record(proof: Stamp, created: dt.datetime) -> bool:
+def same_record(proof: str, created: dt.datetime) -> bool:
     """Does a button's stamp name the very record it was made for (its creation time)? Ids are
     never reused, but a database restored from a backup could put another record behind one."""
-    return bool(proof == stamp(created))
+    return proof == stamp(created)
 
 
-__all__ = ["FORM_HEAD", "MAX_BYTES", "MENU_HEAD", "Max", "Pattern", "Payload", "Stamp", "form_version",
+__all__ = ["FORM_HEAD", "MAX_BYTES", "MENU_HEAD", "Max", "OneOf", "Pattern", "Payload", "Stamp", "form_version",
            "reserved", "same_record"]
+
 
 
 def raw_route(prefix: str, handler: Callable[[Any, tuple[str, ...]], Any], *, admin: bool = False) -> Any:

@@ -35,30 +35,45 @@ class Mark(Payload, prefix="tmk"):
 
 
 @dataclass(frozen=True)
+class Long(Payload, prefix="tlg"):
+    text: Annotated[str, Pattern(r"[a-z]+")]
+
+
+@dataclass(frozen=True)
 class Export(Payload, prefix="tex", action="csv"):
     code: Annotated[str, Pattern(r"[0-9]{8}-[0-9]{8}")]
 
 
 def test_pack_writes_the_strings_the_bot_always_sent() -> None:
-    assert Attend(12, Stamp("abc"), 20).pack() == "tst:att:12:abc:20"
+    assert Attend(12, "abc", 20).pack() == "tst:att:12:abc:20"
     assert Answer(7, 3, 5).pack() == "tsv:7:a:3:5"
-    assert Mark(4, "hired", Stamp("z9")).pack() == "tmk:4:hired:z9"
+    assert Mark(4, "hired", "z9").pack() == "tmk:4:hired:z9"
     assert Export("20260101-20260331").pack() == "tex:csv:20260101-20260331"
 
 
-@pytest.mark.parametrize("value", [Attend(12, Stamp("abc"), 20), Answer(7, 9, MAX_ID), Mark(0, "failed", Stamp("1")),
+@pytest.mark.parametrize("value", [Attend(12, "abc", 20), Answer(7, 9, MAX_ID), Mark(0, "failed", "1"),
                                    Export("20260101-20260331")])
 def test_round_trip(value: Payload) -> None:
     assert type(value).unpack(value.pack()) == value
 
 
 def test_a_missing_trailing_field_with_a_default_decodes_as_before() -> None:
-    assert Attend.unpack("tst:att:12:abc") == Attend(12, Stamp("abc"), 0)
+    assert Attend.unpack("tst:att:12:abc") == Attend(12, "abc", 0)
 
 
 def test_over_64_bytes_is_refused_at_build_time() -> None:
+    assert len(Long("a" * 60).pack()) == 64
     with pytest.raises(ValueError, match="64 bytes"):
-        Attend(1, Stamp("a" * 60)).pack()
+        Long("a" * 61).pack()
+    with pytest.raises(BadPayload):
+        Long.unpack("tlg:" + "a" * 61)
+
+
+@pytest.mark.parametrize("value", [Attend(-1, "abc"), Attend(1, "ABC"), Attend(1, "a:b"), Answer(1, 10, 1),
+                                   Mark(1, "maybe", "abc"), Export("2026-01-01")])  # type: ignore[arg-type]
+def test_what_would_not_unpack_is_refused_at_build_time(value: Payload) -> None:
+    with pytest.raises(ValueError, match="would not unpack"):
+        value.pack()
 
 
 @pytest.mark.parametrize("codec, data", [
@@ -86,3 +101,4 @@ def test_reserved_heads_stay_the_engines() -> None:
     for prefix in ("m", "f1", "BK", "b:k", ""):
         with pytest.raises(ValueError):
             type("Bad", (Payload,), {}, prefix=prefix)
+
