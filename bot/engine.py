@@ -67,7 +67,7 @@ MODE_COMMANDS = {"end", "help", "lang"}
 
 def plausible_payload(data: str) -> bool:
     """Could the bot have sent this? Printable ASCII within Telegram's 64 bytes: every payload the
-    bot makes is (`kernel.core.payload`), so anything else is refused before any handler sees it."""
+    bot makes is (`kernel.payloads`, `kernel.core.payload`), so anything else is refused before any handler sees it."""
     return 0 < len(data) <= 64 and data.isascii() and data.isprintable()
 
 

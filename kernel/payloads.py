@@ -220,29 +220,3 @@ def same_record(proof: str, created: dt.datetime) -> bool:
 __all__ = ["FORM_HEAD", "MAX_BYTES", "MENU_HEAD", "Max", "OneOf", "Pattern", "Payload", "Stamp", "form_version",
            "reserved", "same_record"]
 
-
-
-def raw_route(prefix: str, handler: Callable[[Any, tuple[str, ...]], Any], *, admin: bool = False) -> Any:
-    """TRANSITIONAL, while features move to typed payloads: a route that hands the handler the
-    payload's ':'-separated parts after `prefix`, as every route did before the codecs."""
-    from kernel.core import ButtonRoute
-
-    class Raw:
-        action: ClassVar[str | None] = None
-        action_at: ClassVar[int] = 0
-
-        @classmethod
-        def head(cls) -> str:
-            return prefix
-
-        @classmethod
-        def matches(cls, data: str) -> bool:
-            return data.split(":")[0] == prefix
-
-        @classmethod
-        def unpack(cls, data: str) -> tuple[str, ...]:
-            rest = data.partition(":")[2]
-            return tuple(rest.split(":")) if rest else ()
-
-    Raw.prefix = prefix  # type: ignore[attr-defined]
-    return ButtonRoute(Raw, handler, admin)
