@@ -172,8 +172,9 @@ class Engine:
         self.runner = FormRunner(forms, self.menu)
 
     def _add_buttons(self, router: Router) -> None:
-        """Register a router's button kinds; a prefix is one router's, its kinds told apart by their
-        action words (a kind without one, decoded last, takes what the others do not)."""
+        """Register a router's button kinds; a prefix is one router's, with one guard for all its
+        kinds, told apart by their action words (a kind without one, decoded last, takes what the
+        others do not)."""
         mine: dict[str, list[ButtonRoute[Any]]] = {}
         for btn in router.buttons:
             if btn.prefix in self._buttons or payloads.reserved(btn.prefix):
@@ -182,8 +183,8 @@ class Engine:
             key = (btn.codec.action, btn.codec.action_at)
             if any((r.codec.action, r.codec.action_at) == key for r in routes):
                 raise ValueError(f"button kind {btn.codec.head()!r} registered twice")
-            if routes and routes[0].admin != btn.admin:
-                raise ValueError(f"button prefix {btn.prefix!r} both admin and not")
+            if routes and (routes[0].admin, routes[0].guard) != (btn.admin, btn.guard):
+                raise ValueError(f"button prefix {btn.prefix!r} with different guards")
             routes.append(btn)
         for prefix, routes in mine.items():
             self._buttons[prefix] = sorted(routes, key=lambda r: r.codec.action is None)
@@ -502,6 +503,10 @@ class Engine:
         if routes[0].admin and not ctx.is_admin:
             log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
             return Response([Reply(t("admin.only"))], toast=t("admin.only"))
+        if routes[0].guard is not None:
+            refused = await routes[0].guard(ctx)
+            if refused is not None:
+                return Response(refused)
         route = next((r for r in routes if r.codec.matches(data)), None)
         if route is None:
             raise BadPayload(f"no button kind {data[:20]!r}")

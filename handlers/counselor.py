@@ -68,7 +68,7 @@ from kernel.core import (
 from kernel.forms import Answers, Choice, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
 from kernel.payloads import Payload, Stamp, same_record
-from kernel.people import active_counselor, is_counselor, require_counselor
+from kernel.people import active_counselor, is_counselor, not_counselor, require_counselor
 from scheduler import agenda
 from storage import bookings, counselors
 from storage.audit import audit
@@ -594,7 +594,8 @@ async def _no_show(ctx: Ctx, counselor: Counselor, press: NoShow) -> list[Reply]
 
 def counselor_only(action: Callable[[Ctx, Counselor, P], Awaitable[list[Reply]]]
                    ) -> Callable[[Ctx, P], Awaitable[list[Reply]]]:
-    """A `cs` button's handler: the role is checked first, then the action re-checks ownership."""
+    """A `cs` button's handler, given the counselor (checked again: the guard only refuses), then
+    the action re-checks ownership."""
     async def handler(ctx: Ctx, press: P) -> list[Reply]:
         found = await require_counselor(ctx)
         if isinstance(found, Reply):
@@ -699,9 +700,12 @@ def build() -> Router:
             CommandRoute("availability", availability),
             CommandRoute("agenda", agenda_command),
         ],
-        buttons=[on(AddWindow, counselor_only(_add_window)), on(AddDayOff, counselor_only(_add_day_off)),
-                 on(RemoveWindow, counselor_only(_remove_window)), on(RemoveDayOff, counselor_only(_remove_day_off)),
-                 on(Attended, counselor_only(_attended)), on(NoShow, counselor_only(_no_show)),
+        buttons=[on(AddWindow, counselor_only(_add_window), guard=not_counselor),
+                 on(AddDayOff, counselor_only(_add_day_off), guard=not_counselor),
+                 on(RemoveWindow, counselor_only(_remove_window), guard=not_counselor),
+                 on(RemoveDayOff, counselor_only(_remove_day_off), guard=not_counselor),
+                 on(Attended, counselor_only(_attended), guard=not_counselor),
+                 on(NoShow, counselor_only(_no_show), guard=not_counselor),
                  on(CounselorsPage, lambda ctx, press: counselors_page(ctx, press.offset), admin=True),
                  on(AskDeactivate, ask_deactivate, admin=True), on(Deactivate, deactivate, admin=True),
                  on(KeepCounselor, keep, admin=True)],

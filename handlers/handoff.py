@@ -34,7 +34,7 @@ from kernel.core import (
 )
 from kernel.i18n import Translator
 from kernel.payloads import Payload, Stamp, same_record
-from kernel.people import person_name, require_counselor
+from kernel.people import not_counselor, person_name, require_counselor
 from storage import counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff
@@ -210,7 +210,7 @@ def build() -> Router:
     return Router(
         name="handoff",
         commands=[CommandRoute("human", human, describe="cmd.human"), CommandRoute("end", end, describe="cmd.end")],
-        buttons=[on(Accept, accept)],
+        buttons=[on(Accept, accept, guard=not_counselor)],
         menu=[MenuItem("menu.human", "human", order=60)],
         modes={USER_MODE: relay, COUNSELOR_MODE: relay},
         phrases={"상담원": "human", "상담원연결": "human", "상담사연결": "human", "사람": "human", "human": "human"},

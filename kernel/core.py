@@ -330,15 +330,22 @@ class ButtonRoute(Generic[P]):
     codec: type[P]
     handler: Callable[[Ctx, P], Awaitable[list[Reply]]]
     admin: bool = False
+    # A role check run before the payload is decoded, like the admin guard (the replies that refuse,
+    # or None): someone without the role gets the same answer whatever the payload names.
+    guard: Guard | None = None
 
     @property
     def prefix(self) -> str:
         return self.codec.prefix
 
 
-def on(codec: type[P], handler: Callable[[Ctx, P], Awaitable[list[Reply]]], *, admin: bool = False) -> ButtonRoute[Any]:
+Guard = Callable[[Ctx], Awaitable[list[Reply] | None]]
+
+
+def on(codec: type[P], handler: Callable[[Ctx, P], Awaitable[list[Reply]]], *, admin: bool = False,
+       guard: Guard | None = None) -> ButtonRoute[Any]:
     """The route for buttons of kind `codec`, answered by `handler(ctx, value)`."""
-    return ButtonRoute(codec, handler, admin)
+    return ButtonRoute(codec, handler, admin, guard)
 
 
 @dataclass(frozen=True)
