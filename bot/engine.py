@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kernel import metrics
+from kernel import metrics, payloads
 from kernel.config import Settings
 from kernel.core import (
     UNSTORABLE,
@@ -75,7 +75,7 @@ PHRASE_MIN_SCORE = 85
 
 def plausible_payload(data: str) -> bool:
     """Could the bot have sent this? Printable ASCII within Telegram's 64 bytes: every payload the
-    bot makes is (`kernel.core.payload`), so anything else is refused before any handler sees it."""
+    bot makes is (`kernel.payloads`, `kernel.core.payload`), so anything else is refused before any handler sees it."""
     return 0 < len(data) <= 64 and data.isascii() and data.isprintable()
 
 
@@ -135,7 +135,8 @@ class Engine:
         self.extra_admins = set(extra_admins)
         self._locks = KeyedLock()
         self._commands: dict[str, CommandRoute] = {}
-        self._buttons: dict[str, ButtonRoute] = {}
+        # Button routes by prefix; one prefix belongs to one router, so one admin guard covers it.
+        self._buttons: dict[str, list[ButtonRoute[Any]]] = {}
         self._menu: list[MenuItem] = []
         self._phrases: dict[str, str] = {}
         self._deep_links: dict[str, Handler] = {}
@@ -161,10 +162,7 @@ class Engine:
                 if cmd.name in self._commands:
                     raise ValueError(f"command /{cmd.name} registered twice")
                 self._commands[cmd.name] = cmd
-            for btn in router.buttons:
-                if btn.prefix in self._buttons or btn.prefix.startswith("f") or btn.prefix == "m":
-                    raise ValueError(f"button prefix {btn.prefix!r} taken")
-                self._buttons[btn.prefix] = btn
+            self._add_buttons(router)
             forms.extend(router.forms)
             self._deep_links.update(router.deep_links)
             self._modes.update(router.modes)
@@ -182,6 +180,24 @@ class Engine:
                 self._phrases.setdefault(norm(translator(loc)(item.label)), item.payload)
         self._phrase_keys = list(self._phrases)
         self.runner = FormRunner(forms, self.menu)
+
+    def _add_buttons(self, router: Router) -> None:
+        """Register a router's button kinds; a prefix is one router's, with one guard for all its
+        kinds, told apart by their action words (a kind without one, decoded last, takes what the
+        others do not)."""
+        mine: dict[str, list[ButtonRoute[Any]]] = {}
+        for btn in router.buttons:
+            if btn.prefix in self._buttons or payloads.reserved(btn.prefix):
+                raise ValueError(f"button prefix {btn.prefix!r} taken")
+            routes = mine.setdefault(btn.prefix, [])
+            key = (btn.codec.action, btn.codec.action_at)
+            if any((r.codec.action, r.codec.action_at) == key for r in routes):
+                raise ValueError(f"button kind {btn.codec.head()!r} registered twice")
+            if routes and (routes[0].admin, routes[0].guard) != (btn.admin, btn.guard):
+                raise ValueError(f"button prefix {btn.prefix!r} with different guards")
+            routes.append(btn)
+        for prefix, routes in mine.items():
+            self._buttons[prefix] = sorted(routes, key=lambda r: r.codec.action is None)
 
     # --- AppServices ---------------------------------------------------------------
 
@@ -479,21 +495,22 @@ class Engine:
 
     async def _button(self, ctx: Ctx, data: str) -> Response:
         """A pressed button. Decoding the payload is the only step that may answer "expired"
-        (`BadPayload`, also from a handler's `arg_int`/`arg_pick`); any other failure of a
+        (`BadPayload`, raised by the route's codec); any other failure of a
         handler is a bug, rolled back and logged as one by `_turn`."""
         conv, t = ctx.conv, ctx.t
         if not plausible_payload(data):
             raise BadPayload("not a payload the bot sends")
         head, _, rest = data.partition(":")
-        if head.startswith("f") and head[1:].isascii() and head[1:].isdigit() and len(head) <= 20:
+        version = payloads.form_version(head)
+        if version is not None:
             # A form's button while no form is open (none, or a live chat begun since) is stale too.
-            if conv.flow not in self.runner.forms or int(head[1:]) != conv.version:
+            if conv.flow not in self.runner.forms or version != conv.version:
                 if data == conv.last_button:
                     return Response(toast=t("button.already"))
                 return Response(await self._expired(ctx), toast=t("button.expired_short"))
             conv.last_button = data
             return Response(await self.runner.button(ctx, rest))
-        if head == "m":
+        if head == payloads.MENU_HEAD:
             if rest == "resume" and conv.flow in self.runner.forms:
                 conv.paused = False
                 return Response(self.runner.prompt(ctx))
@@ -501,13 +518,21 @@ class Engine:
             if name in self._commands:
                 return Response(await self.run_command(ctx, name, tuple(args)))
             raise BadPayload(f"no menu entry {name[:20]!r}")
-        route = self._buttons.get(head)
-        if route is None:
+        routes = self._buttons.get(head)
+        if routes is None:
             raise BadPayload(f"no button route {head[:20]!r}")
-        if route.admin and not ctx.is_admin:
+        # The guard comes before decoding, so a non-admin learns nothing of what the payload names.
+        if routes[0].admin and not ctx.is_admin:
             log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
             return Response([Reply(t("admin.only"))], toast=t("admin.only"))
-        return Response(await route.handler(ctx, tuple(rest.split(":")) if rest else ()))
+        if routes[0].guard is not None:
+            refused = await routes[0].guard(ctx)
+            if refused is not None:
+                return Response(refused)
+        route = next((r for r in routes if r.codec.matches(data)), None)
+        if route is None:
+            raise BadPayload(f"no button kind {data[:20]!r}")
+        return Response(await route.handler(ctx, route.codec.unpack(data)))
 
     async def _expired(self, ctx: Ctx) -> list[Reply]:
         return [Reply(ctx.t("button.expired")), *await self.where_you_were(ctx)]

@@ -26,13 +26,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from icalendar import Calendar, Event
 
 from kernel import parsers
 from kernel.core import (
     Button,
-    ButtonRoute,
     Card,
     CommandRoute,
     Ctx,
@@ -41,18 +41,41 @@ from kernel.core import (
     MenuItem,
     Reply,
     Router,
-    arg_int,
-    arg_pick,
+    on,
     payload,
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
 from kernel.i18n import Translator, moment
+from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
 from storage import bookings, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
 from storage.slots import Slot, Window, by_counselor, free_slots, local_dt, pick_counselor
+
+# --- buttons ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AskCancel(Payload, prefix="bk", action="c"):
+    booking: int
+
+
+@dataclass(frozen=True)
+class ConfirmCancel(Payload, prefix="bk", action="cy"):
+    booking: int
+
+
+@dataclass(frozen=True)
+class Reschedule(Payload, prefix="bk", action="r"):
+    booking: int
+
+
+@dataclass(frozen=True)
+class KeepBooking(Payload, prefix="bk", action="keep"):
+    pass
+
 
 JOB_TYPES = ("job_counselling", "document_clinic", "mentoring")
 STARTUP_TYPES = ("startup_consulting", "bm_coaching")
@@ -371,8 +394,8 @@ async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         name = counselor.display_name if counselor else "-"
         text = t("booking.item", type=t(f"type.{b.type}"), place=place_label(t, places[b.place_id]),
                  when=when_label(t, b.starts_at, ctx.settings.tz), counselor=name)
-        out.append(Reply(text, [[Button(t("booking.cancel"), payload("bk", "c", b.id)),
-                                 Button(t("booking.reschedule"), payload("bk", "r", b.id))]],
+        out.append(Reply(text, [[Button(t("booking.cancel"), AskCancel(b.id).pack()),
+                                 Button(t("booking.reschedule"), Reschedule(b.id).pack())]],
                          card=Card.of(t(f"type.{b.type}"), when_label(t, b.starts_at, ctx.settings.tz),
                                       place_label(t, places[b.place_id]) + " · " + name)))
     return out
@@ -392,18 +415,18 @@ async def _own_booking(ctx: Ctx, booking_id: int, *, action: str) -> Booking | R
     return booking
 
 
-async def ask_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own_booking(ctx, arg_int(args, 0), action="cancel")
+async def ask_cancel(ctx: Ctx, press: AskCancel) -> list[Reply]:
+    found = await _own_booking(ctx, press.booking, action="cancel")
     if isinstance(found, Reply):
         return [found]
     t = ctx.t
     return [Reply(t("booking.cancel_confirm", when=when_label(t, found.starts_at, ctx.settings.tz)),
-                  [[Button(t("booking.cancel_yes"), payload("bk", "cy", found.id)),
-                    Button(t("booking.cancel_no"), payload("bk", "keep"))]])]
+                  [[Button(t("booking.cancel_yes"), ConfirmCancel(found.id).pack()),
+                    Button(t("booking.cancel_no"), KeepBooking().pack())]])]
 
 
-async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own_booking(ctx, arg_int(args, 0), action="cancel")
+async def do_cancel(ctx: Ctx, press: ConfirmCancel) -> list[Reply]:
+    found = await _own_booking(ctx, press.booking, action="cancel")
     if isinstance(found, Reply):
         return [found]
     await bookings.cancel(ctx.session, found, ctx.now, "by_user")
@@ -414,9 +437,9 @@ async def do_cancel(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             await ctx.app.menu(ctx)]
 
 
-async def reschedule(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def reschedule(ctx: Ctx, press: Reschedule) -> list[Reply]:
     """The same questions from the day on, keeping the type and the place."""
-    found = await _own_booking(ctx, arg_int(args, 0), action="reschedule")
+    found = await _own_booking(ctx, press.booking, action="reschedule")
     if isinstance(found, Reply):
         return [found]
     places = await counselors.places_by_id(ctx.session, [found.place_id])
@@ -426,15 +449,8 @@ async def reschedule(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                                     extra={"reschedule": found.id}, mode="edit", labels=labels)
 
 
-async def keep(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+async def keep(ctx: Ctx, _press: KeepBooking) -> list[Reply]:
     return [Reply(ctx.t("booking.kept"), edit=True)]
-
-
-ACTIONS = {"c": ask_cancel, "cy": do_cancel, "r": reschedule, "keep": keep}
-
-
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 def build() -> Router:
@@ -444,7 +460,8 @@ def build() -> Router:
             CommandRoute("book", book, describe="cmd.book"),
             CommandRoute("mybookings", my_bookings, describe="cmd.mybookings"),
         ],
-        buttons=[ButtonRoute("bk", on_button)],
+        buttons=[on(AskCancel, ask_cancel), on(ConfirmCancel, do_cancel), on(Reschedule, reschedule),
+                 on(KeepBooking, keep)],
         forms=[BOOKING_FORM],
         menu=[MenuItem("menu.book", "book", order=20), MenuItem("menu.mybookings", "mybookings", order=21)],
         phrases={"상담예약": "book", "예약": "book", "상담": "book", "내예약": "mybookings", "book": "book"},

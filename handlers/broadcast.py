@@ -36,6 +36,7 @@ import datetime as dt
 import logging
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,7 +46,6 @@ from kernel.config import Settings
 from kernel.core import (
     Attachment,
     Button,
-    ButtonRoute,
     Clock,
     CommandRoute,
     Ctx,
@@ -58,18 +58,45 @@ from kernel.core import (
     PlatformFile,
     Reply,
     Router,
-    arg_int,
-    arg_pick,
-    payload,
+    on,
 )
 from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.payloads import Payload
 from storage import audience, broadcasts, files, outbox, seekers, users
 from storage.audit import audit
 from storage.memberships import STAGES
 from storage.models import Broadcast, User
 
 log = logging.getLogger(__name__)
+
+
+# --- buttons: each names the broadcast it acts on -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendBroadcast(Payload, prefix="bc", action="send"):
+    broadcast: int
+
+
+@dataclass(frozen=True)
+class EditBroadcast(Payload, prefix="bc", action="edit"):
+    broadcast: int
+
+
+@dataclass(frozen=True)
+class DropBroadcast(Payload, prefix="bc", action="drop"):
+    broadcast: int
+
+
+@dataclass(frozen=True)
+class StopBroadcast(Payload, prefix="bc", action="stop"):
+    broadcast: int
+
+
+@dataclass(frozen=True)
+class ListBroadcasts(Payload, prefix="bc", action="list"):
+    pass
 
 MAX_TEXT = 4096  # Telegram's limit for one message
 # A message this long followed at once by more text was most likely split by the Telegram app.
@@ -249,9 +276,9 @@ async def preview(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
         Reply(t("broadcast.preview_head")),
         message(row),
         Reply(t("broadcast.preview", audience=audience_label(t, spec), n=count), [
-            [Button(t("broadcast.send", n=count), payload("bc", "send", row.id))],
-            [Button(t("broadcast.edit"), payload("bc", "edit", row.id)),
-             Button(t("broadcast.discard"), payload("bc", "drop", row.id))],
+            [Button(t("broadcast.send", n=count), SendBroadcast(row.id).pack())],
+            [Button(t("broadcast.edit"), EditBroadcast(row.id).pack()),
+             Button(t("broadcast.discard"), DropBroadcast(row.id).pack())],
         ]),
     ]
 
@@ -290,7 +317,7 @@ async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
         # Kept from now for the links' lifetime; a draft left until its file was purged is said so.
         kept = await files.extend(ctx.session, str(row.attachment["file"]), ctx.now + _file_ttl(ctx.settings))
         if kept is None:
-            return [Reply(t("broadcast.file_gone"), [[Button(t("broadcast.edit"), payload("bc", "edit", row.id))]])]
+            return [Reply(t("broadcast.file_gone"), [[Button(t("broadcast.edit"), EditBroadcast(row.id).pack())]])]
         row.attachment = {**row.attachment, "expires": int(kept.expires_at.timestamp())}
     # "broadcast" marks the rows a channel may send on a paid tier (Telegram's allow_paid_broadcast).
     queued = await broadcasts.queue(ctx.session, row, recipients, {**message(row).to_payload(), "broadcast": True},
@@ -300,7 +327,7 @@ async def send(ctx: Ctx, broadcast_id: int) -> list[Reply]:
                  "button": row.button_url is not None})
     log.info("broadcast queued broadcast=%s admin=%s recipients=%s", row.id, ctx.user.id, queued)
     return [Reply(t("broadcast.queued", id=row.id, n=queued),
-                  [[Button(t("broadcast.progress"), payload("bc", "list"))]], edit=True)]
+                  [[Button(t("broadcast.progress"), ListBroadcasts().pack())]], edit=True)]
 
 
 async def edit(ctx: Ctx, broadcast_id: int) -> list[Reply]:
@@ -332,10 +359,10 @@ async def listing(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     if not rows:
         return [Reply(t("broadcast.none"))]
     out = [Reply(t("broadcast.list_title") + "\n" + t("broadcast.refresh_hint"),
-                 [[Button(t("broadcast.refresh"), payload("bc", "list"))]])]
+                 [[Button(t("broadcast.refresh"), ListBroadcasts().pack())]])]
     for row in rows:
         counts = await broadcasts.counts(ctx.session, row.id)
-        buttons = [[Button(t("broadcast.stop"), payload("bc", "stop", row.id))]] if row.status == "sending" else []
+        buttons = [[Button(t("broadcast.stop"), StopBroadcast(row.id).pack())]] if row.status == "sending" else []
         out.append(Reply(progress_text(t, row, counts, ctx.settings.tz), buttons))
     return out
 
@@ -356,13 +383,6 @@ async def stop(ctx: Ctx, broadcast_id: int) -> list[Reply]:
     log.info("broadcast stopped broadcast=%s admin=%s cancelled=%s", row.id, ctx.user.id, cancelled)
     return [Reply(t("broadcast.stopped", id=row.id, cancelled=cancelled), edit=True),
             Reply(progress_text(t, row, counts, ctx.settings.tz))]
-
-
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    if args[:1] == ("list",):
-        return await listing(ctx, ())
-    handler = arg_pick(args, 0, {"send": send, "edit": edit, "drop": discard, "stop": stop})
-    return await handler(ctx, arg_int(args, 1))
 
 
 # --- the scheduled job -------------------------------------------------------------------------
@@ -412,7 +432,11 @@ def build() -> Router:
             CommandRoute("broadcast", compose, describe="cmd.broadcast"),
             CommandRoute("broadcasts", listing, describe="cmd.broadcasts"),
         ],
-        buttons=[ButtonRoute("bc", on_button)],
+        buttons=[on(SendBroadcast, lambda ctx, press: send(ctx, press.broadcast)),
+                 on(EditBroadcast, lambda ctx, press: edit(ctx, press.broadcast)),
+                 on(DropBroadcast, lambda ctx, press: discard(ctx, press.broadcast)),
+                 on(StopBroadcast, lambda ctx, press: stop(ctx, press.broadcast)),
+                 on(ListBroadcasts, lambda ctx, _press: listing(ctx, ()))],
         forms=[FORM],
         menu=[MenuItem("menu.broadcast", "broadcast")],
         jobs=[Job("broadcasts", finish_broadcasts, every=FINISH_INTERVAL_SECONDS)],

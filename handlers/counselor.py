@@ -46,13 +46,14 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from kernel import parsers
 from kernel.config import Settings, parse_hhmm
 from kernel.core import (
     At,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -61,14 +62,14 @@ from kernel.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
+    on,
     payload,
-    same_record,
     stamp,
 )
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
-from kernel.people import active_counselor, is_counselor, require_counselor
+from kernel.payloads import Payload, Stamp, same_record
+from kernel.people import active_counselor, is_counselor, not_counselor, require_counselor
 from scheduler import agenda, queue
 from storage import bookings, counselors
 from storage.audit import audit
@@ -77,6 +78,64 @@ from storage.models import Availability, Booking, Counselor, Place
 log = logging.getLogger(__name__)
 
 PAGE = 10
+P = TypeVar("P", bound=Payload)
+
+
+# --- buttons: a counselor's own (`cs`) and the admins' list of counselors (`cadm`) --------------------
+
+
+@dataclass(frozen=True)
+class AddWindow(Payload, prefix="cs", action="aw"):
+    pass
+
+
+@dataclass(frozen=True)
+class AddDayOff(Payload, prefix="cs", action="off"):
+    pass
+
+
+@dataclass(frozen=True)
+class RemoveWindow(Payload, prefix="cs", action="rw"):
+    window: int
+
+
+@dataclass(frozen=True)
+class RemoveDayOff(Payload, prefix="cs", action="rd"):
+    day_off: int
+
+
+@dataclass(frozen=True)
+class Attended(Payload, prefix="cs", action="at"):
+    booking: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class NoShow(Payload, prefix="cs", action="ns"):
+    booking: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class CounselorsPage(Payload, prefix="cadm", action="pg"):
+    offset: int
+
+
+@dataclass(frozen=True)
+class AskDeactivate(Payload, prefix="cadm", action="d"):
+    counselor: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class Deactivate(Payload, prefix="cadm", action="dy"):
+    counselor: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class KeepCounselor(Payload, prefix="cadm", action="keep"):
+    pass
 PAST_DAYS = 14  # how far back unmarked sessions are still offered for marking
 WEEK_DAYS = 7
 QUICK_STARTS = ("09:00", "10:00", "13:00", "14:00")
@@ -277,11 +336,11 @@ async def availability_view(ctx: Ctx, counselor: Counselor, notice: str | None =
     lines += ["", t("availability.days_off_title")]
     days = [t("availability.day_off", date=agenda.date_text(t, o.day)) for o in offs]
     lines += days or [t("availability.no_days_off")]
-    buttons = [[Button(t("availability.add_window"), payload("cs", "aw")),
-                Button(t("availability.add_day_off"), payload("cs", "off"))]]
+    buttons = [[Button(t("availability.add_window"), AddWindow().pack()),
+                Button(t("availability.add_day_off"), AddDayOff().pack())]]
     buttons += [[Button(t("availability.remove_window", **window_words(t, w, places.get(w.place_id))),
-                        payload("cs", "rw", w.id))] for w in rows]
-    buttons += [[Button(t("availability.remove_day_off", date=agenda.date_text(t, o.day)), payload("cs", "rd", o.id))]
+                        RemoveWindow(w.id).pack())] for w in rows]
+    buttons += [[Button(t("availability.remove_day_off", date=agenda.date_text(t, o.day)), RemoveDayOff(o.id).pack())]
                 for o in offs]
     return Reply("\n".join(lines), buttons, edit=edit)
 
@@ -443,9 +502,9 @@ async def agenda_replies(ctx: Ctx, counselor: Counselor, notice: str | None = No
             who = item.person or t("agenda.no_name")
             buttons.append([
                 Button(t("agenda.btn_attended", when=when, person=who),
-                       payload("cs", "at", item.booking_id, stamp(item.created_at))),
+                       Attended(item.booking_id, stamp(item.created_at)).pack()),
                 Button(t("agenda.btn_no_show", when=when),
-                       payload("cs", "ns", item.booking_id, stamp(item.created_at))),
+                       NoShow(item.booking_id, stamp(item.created_at)).pack()),
             ])
     first = Reply("\n\n".join(blocks), buttons, edit=edit)
 
@@ -470,11 +529,11 @@ async def agenda_command(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     return await agenda_replies(ctx, found)
 
 
-async def mark(ctx: Ctx, counselor: Counselor, args: Sequence[str], status: str) -> list[Reply]:
+async def mark(ctx: Ctx, counselor: Counselor, press: Attended | NoShow, status: str) -> list[Reply]:
     """Attended / no-show, only for this counselor's own session that has started and is still booked."""
     t = ctx.t
-    booking = await bookings.get(ctx.session, arg_int(args, 0), for_update=True)
-    if booking is None or not same_record(args, 1, booking.created_at) or booking.counselor_id != counselor.id:
+    booking = await bookings.get(ctx.session, press.booking, for_update=True)
+    if booking is None or not same_record(press.proof, booking.created_at) or booking.counselor_id != counselor.id:
         log.info("mark refused (not own) counselor=%s", counselor.id)
         return [Reply(t("agenda.not_found"))]
     if booking.status != "booked":
@@ -497,17 +556,17 @@ async def mark(ctx: Ctx, counselor: Counselor, args: Sequence[str], status: str)
 # --- counselor buttons -----------------------------------------------------------------------------
 
 
-async def _add_window(ctx: Ctx, _c: Counselor, _args: Sequence[str]) -> list[Reply]:
+async def _add_window(ctx: Ctx, _c: Counselor, _press: AddWindow) -> list[Reply]:
     return await ctx.app.start_form(ctx, "window")
 
 
-async def _add_day_off(ctx: Ctx, _c: Counselor, _args: Sequence[str]) -> list[Reply]:
+async def _add_day_off(ctx: Ctx, _c: Counselor, _press: AddDayOff) -> list[Reply]:
     return await ctx.app.start_form(ctx, "dayoff")
 
 
-async def _remove_window(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
+async def _remove_window(ctx: Ctx, counselor: Counselor, press: RemoveWindow) -> list[Reply]:
     t = ctx.t
-    window_id = arg_int(args, 0)
+    window_id = press.window
     rows = [w for w in await counselors.windows(ctx.session, [counselor.id]) if w.id == window_id]
     if not rows or not await counselors.remove_window(ctx.session, counselor.id, window_id):
         return [await availability_view(ctx, counselor, t("availability.window_gone"))]
@@ -517,45 +576,45 @@ async def _remove_window(ctx: Ctx, counselor: Counselor, args: Sequence[str]) ->
     return [await availability_view(ctx, counselor, t("availability.window_removed", **words), edit=True)]
 
 
-async def _remove_day_off(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
+async def _remove_day_off(ctx: Ctx, counselor: Counselor, press: RemoveDayOff) -> list[Reply]:
     t = ctx.t
-    day = await counselors.remove_day_off(ctx.session, counselor.id, arg_int(args, 0))
+    day = await counselors.remove_day_off(ctx.session, counselor.id, press.day_off)
     if day is None:
         return [await availability_view(ctx, counselor, t("availability.day_off_gone"))]
     return [await availability_view(ctx, counselor, t("availability.day_off_removed", date=agenda.date_text(t, day)),
                                     edit=True)]
 
 
-async def _attended(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
-    return await mark(ctx, counselor, args, "attended")
+async def _attended(ctx: Ctx, counselor: Counselor, press: Attended) -> list[Reply]:
+    return await mark(ctx, counselor, press, "attended")
 
 
-async def _no_show(ctx: Ctx, counselor: Counselor, args: Sequence[str]) -> list[Reply]:
-    return await mark(ctx, counselor, args, "no_show")
+async def _no_show(ctx: Ctx, counselor: Counselor, press: NoShow) -> list[Reply]:
+    return await mark(ctx, counselor, press, "no_show")
 
 
-CounselorAction = Callable[[Ctx, Counselor, Sequence[str]], Awaitable[list[Reply]]]
-COUNSELOR_ACTIONS: dict[str, CounselorAction] = {
-    "aw": _add_window, "off": _add_day_off, "rw": _remove_window, "rd": _remove_day_off,
-    "at": _attended, "ns": _no_show,
-}
-
-
-async def on_counselor_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`cs:<action>:<id>`: the role is checked first, then the action re-checks ownership."""
-    found = await require_counselor(ctx)
-    if isinstance(found, Reply):
-        return [found]
-    return await arg_pick(args, 0, COUNSELOR_ACTIONS)(ctx, found, args[1:])
+def counselor_only(action: Callable[[Ctx, Counselor, P], Awaitable[list[Reply]]]
+                   ) -> Callable[[Ctx, P], Awaitable[list[Reply]]]:
+    """A `cs` button's handler, given the counselor (checked again: the guard only refuses), then
+    the action re-checks ownership."""
+    async def handler(ctx: Ctx, press: P) -> list[Reply]:
+        found = await require_counselor(ctx)
+        if isinstance(found, Reply):
+            return [found]
+        return await action(ctx, found, press)
+    return handler
 
 
 # --- admins: list and deactivate ------------------------------------------------------------------
 
 
 async def counselors_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await counselors_page(ctx, arg_int(args, 0, default=0))
+
+
+async def counselors_page(ctx: Ctx, offset: int) -> list[Reply]:
     """Lists counselors, active first, with upcoming sessions and a 비활성화 button."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = arg_int(args, 0, default=0)
     everyone = await counselors.all_counselors(ctx.session)
     if not everyone:
         return [Reply(t("counselors.none"))]
@@ -570,34 +629,34 @@ async def counselors_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             status = t("counselors.inactive", date=since)
         text = t("counselors.item", name=c.display_name, types=types_text(t, c.types), status=status,
                  upcoming=upcoming.get(c.id, 0))
-        deactivate = Button(t("counselors.deactivate"), payload("cadm", "d", c.id, stamp(c.created_at)))
+        deactivate = Button(t("counselors.deactivate"), AskDeactivate(c.id, stamp(c.created_at)).pack())
         rows = [[deactivate]] if c.active else []
         out.append(Reply(text, rows))
     if offset + PAGE < len(everyone):
         out.append(Reply(t("counselors.more", n=len(everyone) - offset - PAGE),
-                         [[Button(t("counselors.next_page"), payload("cadm", "pg", offset + PAGE))]]))
+                         [[Button(t("counselors.next_page"), CounselorsPage(offset + PAGE).pack())]]))
     return out
 
 
-async def ask_deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def ask_deactivate(ctx: Ctx, press: AskDeactivate) -> list[Reply]:
     t = ctx.t
-    counselor = await counselors.get(ctx.session, arg_int(args, 0))
-    if counselor is None or not same_record(args, 1, counselor.created_at):
+    counselor = await counselors.get(ctx.session, press.counselor)
+    if counselor is None or not same_record(press.proof, counselor.created_at):
         return [Reply(t("counselors.not_found"))]
     if not counselor.active:
         return [Reply(t("counselors.already_inactive", name=counselor.display_name))]
     n = (await bookings.upcoming_counts(ctx.session, [counselor.id], ctx.now)).get(counselor.id, 0)
     return [Reply(t("counselors.confirm_deactivate", name=counselor.display_name, n=n),
                   [[Button(t("counselors.confirm_yes"),
-                           payload("cadm", "dy", counselor.id, stamp(counselor.created_at))),
-                    Button(t("counselors.confirm_no"), payload("cadm", "keep"))]])]
+                           Deactivate(counselor.id, stamp(counselor.created_at)).pack()),
+                    Button(t("counselors.confirm_no"), KeepCounselor().pack())]])]
 
 
-async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def deactivate(ctx: Ctx, press: Deactivate) -> list[Reply]:
     """Deactivates; each future session is cancelled and its person offered another time."""
     t, tz = ctx.t, ctx.settings.tz
-    counselor = await counselors.get_for_update(ctx.session, arg_int(args, 0))
-    if counselor is None or not same_record(args, 1, counselor.created_at):
+    counselor = await counselors.get_for_update(ctx.session, press.counselor)
+    if counselor is None or not same_record(press.proof, counselor.created_at):
         return [Reply(t("counselors.not_found"))]
     if not counselor.active:
         return [Reply(t("counselors.already_inactive", name=counselor.display_name))]
@@ -628,15 +687,8 @@ async def deactivate(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                   edit=True)]
 
 
-async def keep(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+async def keep(ctx: Ctx, _press: KeepCounselor) -> list[Reply]:
     return [Reply(ctx.t("counselors.kept"), edit=True)]
-
-
-ADMIN_ACTIONS = {"d": ask_deactivate, "dy": deactivate, "keep": keep, "pg": counselors_command}
-
-
-async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
 
 
 def agenda_at(settings: Settings) -> At:
@@ -656,7 +708,15 @@ def build() -> Router:
             CommandRoute("availability", availability),
             CommandRoute("agenda", agenda_command),
         ],
-        buttons=[ButtonRoute("cs", on_counselor_button), ButtonRoute("cadm", on_admin_button, admin=True)],
+        buttons=[on(AddWindow, counselor_only(_add_window), guard=not_counselor),
+                 on(AddDayOff, counselor_only(_add_day_off), guard=not_counselor),
+                 on(RemoveWindow, counselor_only(_remove_window), guard=not_counselor),
+                 on(RemoveDayOff, counselor_only(_remove_day_off), guard=not_counselor),
+                 on(Attended, counselor_only(_attended), guard=not_counselor),
+                 on(NoShow, counselor_only(_no_show), guard=not_counselor),
+                 on(CounselorsPage, lambda ctx, press: counselors_page(ctx, press.offset), admin=True),
+                 on(AskDeactivate, ask_deactivate, admin=True), on(Deactivate, deactivate, admin=True),
+                 on(KeepCounselor, keep, admin=True)],
         forms=[ONBOARDING_FORM, WINDOW_FORM, DAY_OFF_FORM],
         menu=[
             MenuItem("menu.agenda", "agenda", visible=is_counselor, order=30),

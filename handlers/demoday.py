@@ -35,25 +35,25 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 from kernel import parsers
 from kernel.core import (
-    BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileOut,
     Reply,
     Router,
-    arg_int,
+    on,
     payload,
-    same_record,
     stamp,
     typed_int,
 )
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator
+from kernel.payloads import OneOf, Payload, Stamp, same_record
 from scheduler import queue
 from storage import audience, events, memberships, pitches
 from storage.audit import audit
@@ -68,6 +68,41 @@ ADMIN_LOOKBACK = dt.timedelta(days=60)
 # Status shown on a decision button press, and the buttons each status still offers.
 ACTIONS = {"sl": "shortlisted", "sel": "selected", "rej": "rejected"}
 BUTTON_LABELS = {"sl": "pitch.btn_shortlist", "sel": "pitch.btn_select", "rej": "pitch.btn_reject"}
+
+
+# --- buttons: a member's 신청 (`pit`), the admins' decisions and lists (`pia`) -----------------------
+
+
+@dataclass(frozen=True)
+class ApplyTo(Payload, prefix="pit"):
+    event: int
+
+
+@dataclass(frozen=True)
+class PitchDecision(Payload, prefix="pia"):
+    """`pia:<sl|sel|rej>:<application>:<stamp>`: the code of `ACTIONS` comes first, in place of an action word."""
+
+    code: Annotated[str, OneOf(tuple(ACTIONS))]
+    application: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class PitchList(Payload, prefix="pia", action="ls"):
+    event: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class PitchNotify(Payload, prefix="pia", action="nt"):
+    event: int
+
+
+@dataclass(frozen=True)
+class PitchCsv(Payload, prefix="pia", action="csv"):
+    event: int
+
+
 # Characters that make a spreadsheet cell a formula (CSV injection): such cells get a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -117,7 +152,7 @@ def decision_buttons(t: Translator, row: PitchApplication) -> list[list[Button]]
     if not codes:
         return []
     proof = stamp(row.created_at)
-    return [[Button(t(BUTTON_LABELS[code]), payload("pia", code, row.id, proof)) for code in codes]]
+    return [[Button(t(BUTTON_LABELS[code]), PitchDecision(code, row.id, proof).pack()) for code in codes]]
 
 
 # --- members ----------------------------------------------------------------------------------------
@@ -174,7 +209,7 @@ async def pitch(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         else:
             deadline = event.registration_deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
             lines.append(t("pitch.open_line", event=event_label(t, event, tz), deadline=deadline))
-            rows.append([Button(t("pitch.apply_button", title=event.title[:40]), payload("pit", event.id))])
+            rows.append([Button(t("pitch.apply_button", title=event.title[:40]), ApplyTo(event.id).pack())])
     if not rows:
         return [Reply("\n\n".join(lines[1:])), await ctx.app.menu(ctx)]
     return [Reply("\n\n".join(lines), rows)]
@@ -190,9 +225,9 @@ async def _apply_to(ctx: Ctx, event_id: int, member: Membership) -> list[Reply]:
     return await _start(ctx, event, member)
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`pit:<event id>`: apply to that demo day; checked again like a typed `/pitch <id>`."""
-    event_id = arg_int(args, 0)
+async def on_button(ctx: Ctx, press: ApplyTo) -> list[Reply]:
+    """Apply to that demo day; checked again like a typed `/pitch <id>`."""
+    event_id = press.event
     member = await _approved_member(ctx)
     if member is None:
         return _members_only(ctx.t)
@@ -228,7 +263,7 @@ def build() -> Router:
     return Router(
         name="demoday",
         commands=[CommandRoute("pitch", pitch, describe="cmd.pitch")],
-        buttons=[ButtonRoute("pit", on_button)],
+        buttons=[on(ApplyTo, on_button)],
         forms=[PITCH_FORM],
         phrases={"데모데이": "pitch", "데모데이 신청": "pitch", "창업기업설명회": "pitch", "demo day": "pitch"},
     )
@@ -264,7 +299,7 @@ async def demo_days(ctx: Ctx) -> list[Reply]:
     if not found:
         return [Reply(t("pitch.admin_no_demo_days"))]
     rows = [[Button(t("pitch.admin_event_button", event=event_label(t, event, tz)[:48], n=n),
-                    payload("pia", "ls", event.id, 0))] for event, n in found]
+                    PitchList(event.id, 0).pack())] for event, n in found]
     return [Reply(t("pitch.admin_demo_days"), rows)]
 
 
@@ -281,20 +316,20 @@ async def applications(ctx: Ctx, event_id: int, offset: int) -> list[Reply]:
         return [Reply(head)]
     rows = await pitches.for_event(ctx.session, event.id, PAGE, offset)
     out = [Reply(head), *(Reply(application_text(t, row, tz), decision_buttons(t, row)) for row in rows)]
-    footer = [[Button(t("pitch.btn_notify"), payload("pia", "nt", event.id)),
-               Button(t("pitch.btn_csv"), payload("pia", "csv", event.id))]]
+    footer = [[Button(t("pitch.btn_notify"), PitchNotify(event.id).pack()),
+               Button(t("pitch.btn_csv"), PitchCsv(event.id).pack())]]
     if offset + PAGE < total:
-        footer.append([Button(t("admin.next_page"), payload("pia", "ls", event.id, offset + PAGE))])
+        footer.append([Button(t("admin.next_page"), PitchList(event.id, offset + PAGE).pack())])
     out.append(Reply(t("pitch.admin_footer", id=event.id), footer))
     return out
 
 
-async def decide(ctx: Ctx, code: str, args: Sequence[str]) -> list[Reply]:
-    """후보 선정 / 발표팀 선정 / 미선정 (`<id>:<stamp>`), re-checked on the locked row."""
+async def decide(ctx: Ctx, press: PitchDecision) -> list[Reply]:
+    """후보 선정 / 발표팀 선정 / 미선정, re-checked on the locked row."""
     t, tz = ctx.t, ctx.settings.tz
-    status = ACTIONS[code]
-    row = await pitches.get_for_update(ctx.session, arg_int(args, 0))
-    if row is None or not same_record(args, 1, row.created_at):
+    status = ACTIONS[press.code]
+    row = await pitches.get_for_update(ctx.session, press.application)
+    if row is None or not same_record(press.proof, row.created_at):
         return [Reply(t("pitch.admin_not_found"))]
     if row.status not in pitches.ALLOWED_FROM[status]:
         return [Reply(t("pitch.already_decided", id=row.id, team=row.team,
@@ -361,25 +396,14 @@ async def export(ctx: Ctx, event_id: int) -> list[Reply]:
     return [Reply(caption, file=file)]
 
 
-async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    action = args[0] if args else ""
-    if action in ACTIONS:
-        return await decide(ctx, action, args[1:])
-    target = arg_int(args, 1)
-    if action == "ls":
-        return await applications(ctx, target, arg_int(args, 2, default=0))
-    if action == "nt":
-        return await announce(ctx, target)
-    if action == "csv":
-        return await export(ctx, target)
-    raise BadPayload(f"no pitch action {action[:10]!r}")
-
-
 def build_admin() -> Router:
     return Router(
         name="demoday_admin",
         admin=True,
         commands=[CommandRoute("pitches", pitches_command, describe="cmd.pitches")],
-        buttons=[ButtonRoute("pia", on_admin_button)],
+        buttons=[on(PitchDecision, decide),
+                 on(PitchList, lambda ctx, press: applications(ctx, press.event, press.offset)),
+                 on(PitchNotify, lambda ctx, press: announce(ctx, press.event)),
+                 on(PitchCsv, lambda ctx, press: export(ctx, press.event))],
     )
 

@@ -16,25 +16,24 @@ A second counselor pressing 연결하기 later hears that a colleague already to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     MenuItem,
     Reply,
     Router,
-    arg_int,
-    arg_pick,
+    on,
     payload,
-    same_record,
     stamp,
 )
 from kernel.i18n import Translator
-from kernel.people import person_name, require_counselor
+from kernel.payloads import Payload, Stamp, same_record
+from kernel.people import not_counselor, person_name, require_counselor
 from scheduler import queue
 from storage import counselors
 from storage.db import advisory_xact_lock
@@ -43,6 +42,14 @@ from storage.models import Conversation, Counselor, Handoff
 USER_MODE = "handoff"
 COUNSELOR_MODE = "handoff_c"
 MAX_RELAY = 3000
+
+
+@dataclass(frozen=True)
+class Accept(Payload, prefix="ho", action="a"):
+    """A counselor's 'take this chat' under a waiting person's request."""
+
+    handoff: int
+    proof: Stamp
 
 
 def open_now(ctx: Ctx) -> bool:
@@ -82,7 +89,7 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
             ctx.session, counselor.user_id,
             lambda tr: Reply(tr("handoff.request", name=name),
                              [[Button(tr("handoff.accept"),
-                                      payload("ho", "a", handoff.id, stamp(handoff.created_at)))]]),
+                                      Accept(handoff.id, stamp(handoff.created_at)).pack())]]),
             now=ctx.now, kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}", about=ctx.user.id)
     _enter(ctx.conv, USER_MODE, handoff.id)
     return [Reply(t("handoff.waiting"))]
@@ -93,17 +100,17 @@ def _enter(conv: Conversation, mode: str, handoff_id: int) -> None:
     conv.data = {"h": handoff_id}
 
 
-async def accept(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def accept(ctx: Ctx, press: Accept) -> list[Reply]:
     """A counselor takes the chat; re-checked in the database (first press wins)."""
     t = ctx.t
     found = await require_counselor(ctx)
     if isinstance(found, Reply):
         return [found]
     counselor = found
-    handoff_id = arg_int(args, 0)
+    handoff_id = press.handoff
     await advisory_xact_lock(ctx.session, "handoff", handoff_id)
     handoff = (await ctx.session.scalars(select(Handoff).where(Handoff.id == handoff_id).with_for_update())).first()
-    if handoff is None or not same_record(args, 1, handoff.created_at) or handoff.status == "closed":
+    if handoff is None or not same_record(press.proof, handoff.created_at) or handoff.status == "closed":
         return [Reply(t("handoff.gone"))]
     if handoff.status == "active":
         return [Reply(t("handoff.taken"))]
@@ -200,15 +207,11 @@ async def _release_other_side(ctx: Ctx, handoff: Handoff, by_counselor: bool) ->
                         about=None if by_counselor else handoff.user_id)
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, {"a": accept})(ctx, args[1:])
-
-
 def build() -> Router:
     return Router(
         name="handoff",
         commands=[CommandRoute("human", human, describe="cmd.human"), CommandRoute("end", end, describe="cmd.end")],
-        buttons=[ButtonRoute("ho", on_button)],
+        buttons=[on(Accept, accept, guard=not_counselor)],
         menu=[MenuItem("menu.human", "human", order=60)],
         modes={USER_MODE: relay, COUNSELOR_MODE: relay},
         phrases={"상담원": "human", "상담원연결": "human", "상담사연결": "human", "사람": "human", "human": "human"},

@@ -18,11 +18,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-from kernel.core import BadPayload, Button, ButtonRoute, CommandRoute, Ctx, MenuItem, Reply, Router, arg_word, payload
+from kernel.core import BadPayload, Button, CommandRoute, Ctx, MenuItem, Reply, Router, on, payload
+from kernel.payloads import Payload
 from storage import firms, seekers
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Switch(Payload, prefix="set"):
+    """`set:ann|dig:on|off`: the state the press sets, never "flip" (an old message pressed twice is harmless)."""
+
+    switch: Literal["ann", "dig"]
+    state: Literal["on", "off"]
 
 
 async def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Reply:
@@ -32,13 +43,13 @@ async def card(ctx: Ctx, note: str | None = None, *, edit: bool = False) -> Repl
     lines.append(t("settings.title", announcements=t("settings.on" if on else "settings.off"),
                    language=t("lang.name")))
     rows = [
-        [Button(t("settings.turn_off" if on else "settings.turn_on"), payload("set", "ann", "off" if on else "on"))],
+        [Button(t("settings.turn_off" if on else "settings.turn_on"), Switch("ann", "off" if on else "on").pack())],
     ]
     if await seekers.get(ctx.session, ctx.user.id) is not None:
         digest = await firms.digest_on(ctx.session, ctx.user.id)
         lines.append(t("settings.digest", state=t("settings.on" if digest else "settings.off")))
         rows.append([Button(t("settings.digest_off" if digest else "settings.digest_on"),
-                            payload("set", "dig", "off" if digest else "on"))])
+                            Switch("dig", "off" if digest else "on").pack())])
     rows.append([Button(t("settings.language"), payload("m", "lang"))])
     rows.append([Button(t("settings.link"), payload("m", "link"))])
     return Reply("\n\n".join(lines), rows, edit=edit)
@@ -48,22 +59,20 @@ async def show(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     return [await card(ctx)]
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`set:ann|dig:on|off`: sets (not flips) a switch, whatever it was."""
-    if len(args) != 2:
-        raise BadPayload("unknown settings button")
-    switch, want_on = arg_word(args, 0, ("ann", "dig")), arg_word(args, 1, ("on", "off")) == "on"
-    if switch == "dig":
+async def on_button(ctx: Ctx, press: Switch) -> list[Reply]:
+    """Sets (not flips) a switch, whatever it was."""
+    want_on = press.state == "on"
+    if press.switch == "dig":
         if await seekers.get(ctx.session, ctx.user.id) is None:
             raise BadPayload("digest switch without a seeker profile")
         if await firms.digest_on(ctx.session, ctx.user.id) != want_on:
             await firms.set_digest(ctx.session, ctx.user.id, want_on, ctx.now)
-            log.info("job digest %s user=%s", args[1], ctx.user.id)
+            log.info("job digest %s user=%s", press.state, ctx.user.id)
         return [await card(ctx, ctx.t("settings.digest_saved_on" if want_on else "settings.digest_saved_off"),
                            edit=True)]
     if ctx.user.announcements_opt_out != (not want_on):
         ctx.user.announcements_opt_out = not want_on
-        log.info("announcements %s user=%s", args[1], ctx.user.id)
+        log.info("announcements %s user=%s", press.state, ctx.user.id)
     return [await card(ctx, ctx.t("settings.saved_on" if want_on else "settings.saved_off"), edit=True)]
 
 
@@ -71,7 +80,7 @@ def build() -> Router:
     return Router(
         name="settings",
         commands=[CommandRoute("settings", show, describe="cmd.settings")],
-        buttons=[ButtonRoute("set", on_button)],
+        buttons=[on(Switch, on_button)],
         menu=[MenuItem("menu.settings", "settings", order=85)],
         phrases={"설정": "settings", "수신거부": "settings", "settings": "settings"},
     )

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 from kernel.config import Settings
 from kernel.core import (
     At,
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileOut,
@@ -36,9 +36,10 @@ from kernel.core import (
     MenuItem,
     Reply,
     Router,
-    payload,
+    on,
 )
 from kernel.forms import Answers, Extra, Field, FieldInput, Form
+from kernel.payloads import OneOf, Pattern, Payload
 from reports import chart, export, sections
 from reports.period import PRESETS, Period, checked, custom, from_args, parse_date, preset
 from reports.render import report_text
@@ -50,11 +51,29 @@ log = logging.getLogger(__name__)
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+@dataclass(frozen=True)
+class PresetPeriod(Payload, prefix="st", action="p"):
+    name: Annotated[str, OneOf(PRESETS)]
+
+
+@dataclass(frozen=True)
+class CustomPeriod(Payload, prefix="st", action="custom"):
+    pass
+
+
+@dataclass(frozen=True)
+class Export(Payload, prefix="st"):
+    """`st:csv|xlsx:<first>-<last>`: the format stands where other buttons have their action word."""
+
+    fmt: Annotated[str, OneOf(export.FORMATS)]
+    code: Annotated[str, Pattern(r"[0-9]{8}-[0-9]{8}")]  # Period.code(): YYYYMMDD-YYYYMMDD
+
+
 def ask_period(ctx: Ctx) -> Reply:
     t = ctx.t
     return Reply(t("stats.ask_period"), [
-        [Button(t(f"stats.period.{name}"), payload("st", "p", name)) for name in PRESETS],
-        [Button(t("stats.period.custom"), payload("st", "custom"))],
+        [Button(t(f"stats.period.{name}"), PresetPeriod(name).pack()) for name in PRESETS],
+        [Button(t("stats.period.custom"), CustomPeriod().pack())],
     ])
 
 
@@ -70,8 +89,8 @@ async def report(ctx: Ctx, period: Period) -> list[Reply]:
         Reply(report_text(t, period, parts)),
         Reply("", file=FileOut(f"jobhub-{code}.png", picture, "image/png", t("stats.chart_caption",
                                                                               period=period.label()))),
-        Reply(t("stats.export_ask"), [[Button("CSV", payload("st", "csv", code)),
-                                       Button("XLSX", payload("st", "xlsx", code))]]),
+        Reply(t("stats.export_ask"), [[Button("CSV", Export("csv", code).pack()),
+                                       Button("XLSX", Export("xlsx", code).pack())]]),
     ]
 
 
@@ -101,34 +120,31 @@ async def export_file(ctx: Ctx, fmt: str, period: Period) -> list[Reply]:
     # The other format one press away: on KakaoTalk the report's buttons are gone by now.
     other = next(f for f in export.FORMATS if f != fmt)
     return [Reply(ctx.t("stats.exported", period=period.label(), n=rows),
-                  [[Button(other.upper(), payload("st", other, period.code()))]],
+                  [[Button(other.upper(), Export(other, period.code()).pack())]],
                   file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
 
 
-def _period(args: Sequence[str]) -> Period:
-    """The period of an export button (`<first>-<last>`, YYYYMMDD-YYYYMMDD), or BadPayload."""
-    code = args[1] if len(args) == 2 else ""
-    if not re.fullmatch(r"[0-9]{8}-[0-9]{8}", code):
-        raise BadPayload("no period code")
+def _period(code: str) -> Period:
+    """The period of an export button, or BadPayload for dates no calendar has (20261399)."""
     try:
         return Period.from_code(code)
     except ValueError as exc:
         raise BadPayload("no such dates") from exc
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`st:p:<preset>`, `st:custom`, `st:csv|xlsx:<first>-<last>`."""
-    action = args[0] if args else ""
-    if action == "p" and args[1:2] and args[1] in PRESETS:
-        return await report(ctx, preset(args[1], ctx.now.astimezone(ctx.settings.tz).date()))
-    if action == "custom":
-        return await ctx.app.start_form(ctx, "stats")
-    if action in export.FORMATS:
-        try:
-            return await export_file(ctx, action, _period(args))
-        except Invalid as exc:
-            return [Reply(ctx.t(exc.key, **exc.params))]
-    raise BadPayload("unknown stats button")
+async def on_preset(ctx: Ctx, press: PresetPeriod) -> list[Reply]:
+    return await report(ctx, preset(press.name, ctx.now.astimezone(ctx.settings.tz).date()))
+
+
+async def on_custom(ctx: Ctx, _press: CustomPeriod) -> list[Reply]:
+    return await ctx.app.start_form(ctx, "stats")
+
+
+async def on_export(ctx: Ctx, press: Export) -> list[Reply]:
+    try:
+        return await export_file(ctx, press.fmt, _period(press.code))
+    except Invalid as exc:
+        return [Reply(ctx.t(exc.key, **exc.params))]
 
 
 def parse_first(raw: str, _inp: FieldInput) -> str:
@@ -167,7 +183,7 @@ def build() -> Router:
         name="stats",
         admin=True,
         commands=[CommandRoute("stats", stats_command, describe="cmd.stats")],
-        buttons=[ButtonRoute("st", on_button)],
+        buttons=[on(PresetPeriod, on_preset), on(CustomPeriod, on_custom), on(Export, on_export)],
         forms=[PERIOD_FORM],
         menu=[MenuItem("menu.stats", "stats")],
         phrases={"통계": "stats", "실적": "stats", "stats": "stats"},

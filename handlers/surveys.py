@@ -31,6 +31,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kernel import parsers
@@ -38,7 +39,6 @@ from kernel.core import (
     At,
     BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -46,15 +46,16 @@ from kernel.core import (
     MenuItem,
     Reply,
     Router,
-    arg_int,
-    arg_word,
-    payload,
+    on,
 )
 from kernel.i18n import Translator
+from kernel.payloads import Payload
 from kernel.people import is_counselor, require_counselor
 from scheduler.surveys import (
     FOLLOWUP_HOUR,
     SWEEP_INTERVAL_SECONDS,
+    SurveyGo,
+    SurveySkip,
     invite_attendees,
     invite_followups,
     withdraw_reminder,
@@ -67,6 +68,51 @@ log = logging.getLogger(__name__)
 
 TYPED = ("rating", "number", "text", "month")
 EARLIEST_YEAR = 1960
+
+
+# --- the buttons under a question (답하기 and 건너뛰기 are scheduler.surveys', which sends them) -----
+
+
+@dataclass(frozen=True)
+class SurveyLater(Payload, prefix="sv", action="later", action_at=1):
+    request: int
+
+
+@dataclass(frozen=True)
+class SurveyAnswer(Payload, prefix="sv", action="a", action_at=1):
+    """A rating (the value itself) or a choice (the option's index) for question number `question`."""
+
+    request: int
+    question: int
+    value: int
+
+
+@dataclass(frozen=True)
+class SurveyToggle(Payload, prefix="sv", action="t", action_at=1):
+    """One option of a several-choice question picked or unpicked."""
+
+    request: int
+    question: int
+    option: int
+
+
+@dataclass(frozen=True)
+class SurveyDone(Payload, prefix="sv", action="d", action_at=1):
+    """선택 완료 under a several-choice question."""
+
+    request: int
+    question: int
+
+
+@dataclass(frozen=True)
+class SurveyPass(Payload, prefix="sv", action="n", action_at=1):
+    """이 질문 건너뛰기 under an optional question."""
+
+    request: int
+    question: int
+
+
+SurveyPress = SurveyGo | SurveyLater | SurveySkip | SurveyAnswer | SurveyToggle | SurveyDone | SurveyPass
 
 
 # --- where a survey stands ----------------------------------------------------------------------------
@@ -127,18 +173,18 @@ def question_reply(t: Translator, request: SurveyRequest, survey: Survey, answer
     rid = request.id
     rows: list[list[Button]] = []
     if q.kind == "rating":
-        rows.append([Button(str(v), payload("sv", rid, "a", qi, v)) for v in survey_defs.RATING])
+        rows.append([Button(str(v), SurveyAnswer(rid, qi, v).pack()) for v in survey_defs.RATING])
     elif q.kind == "choice":
-        rows += [[Button(o.text[t.locale], payload("sv", rid, "a", qi, i))] for i, o in enumerate(q.options)]
+        rows += [[Button(o.text[t.locale], SurveyAnswer(rid, qi, i).pack())] for i, o in enumerate(q.options)]
     elif q.kind == "multi":
         picked = set(request.draft.get("picked", []))
-        rows += [[Button(("✓ " if o.id in picked else "") + o.text[t.locale], payload("sv", rid, "t", qi, i))]
+        rows += [[Button(("✓ " if o.id in picked else "") + o.text[t.locale], SurveyToggle(rid, qi, i).pack())]
                  for i, o in enumerate(q.options)]
-        rows.append([Button(t("survey.multi_done"), payload("sv", rid, "d", qi))])
+        rows.append([Button(t("survey.multi_done"), SurveyDone(rid, qi).pack())])
     if q.optional:
-        rows.append([Button(t("survey.pass_question"), payload("sv", rid, "n", qi))])
-    rows.append([Button(t("survey.later"), payload("sv", rid, "later")),
-                 Button(t("survey.stop"), payload("sv", rid, "skip"))])
+        rows.append([Button(t("survey.pass_question"), SurveyPass(rid, qi).pack())])
+    rows.append([Button(t("survey.later"), SurveyLater(rid).pack()),
+                 Button(t("survey.stop"), SurveySkip(rid).pack())])
     return Reply("\n\n".join(lines), rows, edit=edit)
 
 
@@ -176,73 +222,72 @@ def open_question(request: SurveyRequest, survey: Survey, answers: dict[str, Any
 # --- buttons --------------------------------------------------------------------------------------------
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def on_button(ctx: Ctx, press: SurveyPress) -> list[Reply]:
     """`sv:<request>:<action>[:<question>[:<value>]]`; ownership and freshness are re-checked first."""
-    found = await refuse(ctx, arg_int(args, 0))
+    found = await refuse(ctx, press.request)
     if isinstance(found, Reply):
         return [found]
-    request, action, rest = found, arg_word(args, 1, ACTIONS), args[2:]
+    request = found
     t = ctx.t
-    if action == "go":
+    if isinstance(press, SurveyGo):
         return await next_step(ctx, request)
-    if action == "later":
+    if isinstance(press, SurveyLater):
         request.asking = None  # typed text is the person's own again until they come back with 답하기
         return [Reply(t("survey.later_done", days=max(1, (request.expires_at - ctx.now).days)), edit=True)]
-    if action == "skip":
+    if isinstance(press, SurveySkip):
         surveys.finish(request, "skipped", ctx.now)
         await withdraw_reminder(ctx.session, [request.id])
         log.info("survey skipped request=%s user=%s", request.id, ctx.user.id)
         return [Reply(t("survey.skipped"), edit=True)]
     survey = definition(request)
     answers = await surveys.answers(ctx.session, request.id)
-    q = open_question(request, survey, answers, arg_int(rest, 0))
+    q = open_question(request, survey, answers, press.question)
     if q is None:
         return await next_step(ctx, request, t("survey.stale"))
-    if action == "a":
-        value = choose(q, rest)
+    if isinstance(press, SurveyAnswer):
+        value = choose(q, press.value)
         return await accept(ctx, request, q, value, edit=True)
-    if action == "t" and q.kind == "multi":
-        option = q.options[arg_int(rest, 1, hi=len(q.options) - 1)].id
+    if isinstance(press, SurveyToggle) and q.kind == "multi":
+        if press.option >= len(q.options):
+            # No option of this question: the bot never made this button.
+            raise BadPayload("no such option")
+        option = q.options[press.option].id
         picked = list(request.draft.get("picked", []))
         picked = [p for p in picked if p != option] if option in picked else [*picked, option]
         request.draft = {**request.draft, "picked": picked}
         return [question_reply(t, request, survey, answers, q, edit=True)]
-    if action == "d" and q.kind == "multi":
+    if isinstance(press, SurveyDone) and q.kind == "multi":
         picked = [o.id for o in q.options if o.id in request.draft.get("picked", [])]
         if not picked:
             return [question_reply(t, request, survey, answers, q, t("survey.pick_one"))]
         return await accept(ctx, request, q, picked, edit=True)
-    if action == "n" and q.optional:
+    if isinstance(press, SurveyPass) and q.optional:
         request.draft = {**request.draft, "passed": [*request.draft.get("passed", []), q.id]}
         return await next_step(ctx, request, edit=True)
     # A button of another kind of question than this one is now (the survey's definition changed).
     return await next_step(ctx, request, t("survey.stale"))
 
 
-ACTIONS = ("go", "later", "skip", "a", "t", "d", "n")
-
-
-def choose(q: Question, rest: Sequence[str]) -> Any:
-    """A pressed rating or option (`rest[1]`), checked against the definition (a forged value is refused)."""
+def choose(q: Question, value: int) -> Any:
+    """A pressed rating or option, checked against the definition (a forged value is refused)."""
     if q.kind == "rating":
-        value = arg_int(rest, 1)
         if value not in survey_defs.RATING:
             raise Invalid("survey.rating_range")
         return value
     if q.kind == "choice":
-        index = arg_int(rest, 1)
+        index = value
         if not 0 <= index < len(q.options):
             raise Invalid("survey.option_unknown")
         return q.options[index].id
     raise BadPayload("not a button question")
 
 
-async def on_button_checked(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def on_button_checked(ctx: Ctx, press: SurveyPress) -> list[Reply]:
     try:
-        return await on_button(ctx, args)
+        return await on_button(ctx, press)
     except Invalid as exc:
         log.info("survey answer refused key=%s user=%s", exc.key, ctx.user.id)
-        return [Reply(ctx.t(exc.key, **exc.params)), *await resume(ctx, arg_int(args, 0))]
+        return [Reply(ctx.t(exc.key, **exc.params)), *await resume(ctx, press.request)]
 
 
 async def resume(ctx: Ctx, request_id: int) -> list[Reply]:
@@ -326,8 +371,8 @@ async def list_open(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         until = request.expires_at.astimezone(ctx.settings.tz)
         out.append(Reply(t("survey.open_item", title=survey.title[t.locale], done=done, total=len(survey.questions),
                            until=f"{until.month}/{until.day}"),
-                         [[Button(t("survey.continue"), payload("sv", request.id, "go")),
-                           Button(t("survey.skip"), payload("sv", request.id, "skip"))]]))
+                         [[Button(t("survey.continue"), SurveyGo(request.id).pack()),
+                           Button(t("survey.skip"), SurveySkip(request.id).pack())]]))
     return out
 
 
@@ -348,7 +393,10 @@ def build() -> Router:
             CommandRoute("surveys", list_open, describe="cmd.surveys"),
             CommandRoute("myrating", my_rating),
         ],
-        buttons=[ButtonRoute("sv", on_button_checked)],
+        buttons=[on(SurveyGo, on_button_checked), on(SurveyLater, on_button_checked),
+                 on(SurveySkip, on_button_checked), on(SurveyAnswer, on_button_checked),
+                 on(SurveyToggle, on_button_checked), on(SurveyDone, on_button_checked),
+                 on(SurveyPass, on_button_checked)],
         menu=[MenuItem("menu.myrating", "myrating", visible=is_counselor, order=32)],
         phrases={"설문": "surveys", "만족도조사": "surveys", "surveys": "surveys", "내만족도": "myrating",
                  "myrating": "myrating"},

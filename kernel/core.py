@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from kernel.config import Settings
     from kernel.forms import Extra, Form, FormRunner, Mode, Step
     from kernel.i18n import Translator
+    from kernel.payloads import Payload
     from storage.models import Conversation, Identity, User
 
-T = TypeVar("T")
+P = TypeVar("P", bound="Payload")
 
 
 # --- what comes in -------------------------------------------------------------------
@@ -258,7 +259,9 @@ MAX_ID = 2**31 - 1
 
 def arg_int(args: Sequence[str], i: int, *, default: int | None = None, hi: int = MAX_ID) -> int:
     """`args[i]` as a whole number 0..`hi`: ASCII digits only (no sign, no "²" or "１"), or BadPayload.
-    A missing argument gives `default` when one is given."""
+    A missing argument gives `default` when one is given. For a command's arguments (`/applications
+    20`, the offset a menu button `m:<command>:<offset>` carries); buttons of a feature's own carry
+    typed payloads (`kernel.payloads`)."""
     if i >= len(args):
         if default is None:
             raise BadPayload(f"argument {i} missing")
@@ -269,26 +272,12 @@ def arg_int(args: Sequence[str], i: int, *, default: int | None = None, hi: int 
     return int(value)
 
 
-def arg_word(args: Sequence[str], i: int, allowed: Collection[str]) -> str:
-    """`args[i]` when it is one of `allowed` (an action, a status), or BadPayload."""
-    if i >= len(args) or args[i] not in allowed:
-        raise BadPayload(f"argument {i} is none of {sorted(allowed)[:8]}")
-    return args[i]
-
-
 def typed_int(value: str, *, hi: int = MAX_ID) -> int | None:
     """A number typed after a command (`/pitches 12`), or None when it is no whole number 0..`hi`
     (`isdigit` alone takes "²" and "١", which `int` refuses or reads as another number)."""
     if value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= hi:
         return int(value)
     return None
-
-
-def arg_pick(args: Sequence[str], i: int, choices: Mapping[str, T]) -> T:
-    """The entry of `choices` named by `args[i]`, or BadPayload (an unknown action, a missing one)."""
-    if i >= len(args) or args[i] not in choices:
-        raise BadPayload(f"argument {i} is none of {sorted(choices)[:8]}")
-    return choices[args[i]]
 
 
 def stamp(created: dt.datetime) -> str:
@@ -303,13 +292,6 @@ def stamp(created: dt.datetime) -> str:
         if not seconds:
             return digits
 
-
-def same_record(args: Sequence[str], i: int, created: dt.datetime) -> bool:
-    """Does the stamp in `args[i]` match the record's creation time? A button without one (made
-    before stamps existed) is a stale button: BadPayload."""
-    if i >= len(args) or not args[i]:
-        raise BadPayload(f"argument {i}: no stamp")
-    return args[i] == stamp(created)
 
 
 # --- the context a handler receives --------------------------------------------------
@@ -425,12 +407,30 @@ class CommandRoute:
 
 
 @dataclass(frozen=True)
-class ButtonRoute:
-    """Buttons whose payload starts with `prefix + ':'`; the rest is split on ':' as args."""
+class ButtonRoute(Generic[P]):
+    """Buttons of one kind (`codec`, a `kernel.payloads.Payload`): the engine unpacks a pressed
+    payload with it and calls `handler` with the typed value. Build with `on(...)`, which checks
+    that the handler takes what the codec gives."""
 
-    prefix: str
-    handler: Handler
+    codec: type[P]
+    handler: Callable[[Ctx, P], Awaitable[list[Reply]]]
     admin: bool = False
+    # A role check run before the payload is decoded, like the admin guard (the replies that refuse,
+    # or None): someone without the role gets the same answer whatever the payload names.
+    guard: Guard | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.codec.prefix
+
+
+Guard = Callable[[Ctx], Awaitable[list[Reply] | None]]
+
+
+def on(codec: type[P], handler: Callable[[Ctx, P], Awaitable[list[Reply]]], *, admin: bool = False,
+       guard: Guard | None = None) -> ButtonRoute[Any]:
+    """The route for buttons of kind `codec`, answered by `handler(ctx, value)`."""
+    return ButtonRoute(codec, handler, admin, guard)
 
 
 @dataclass(frozen=True)
@@ -484,7 +484,7 @@ class Router:
     name: str
     admin: bool = False
     commands: list[CommandRoute] = field(default_factory=list)
-    buttons: list[ButtonRoute] = field(default_factory=list)
+    buttons: list[ButtonRoute[Any]] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     menu: list[MenuItem] = field(default_factory=list)
     # Typed phrases (any language) that start a command, e.g. "구직등록" -> "register".
@@ -525,7 +525,9 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def payload(*parts: object) -> str:
-    """Join payload parts; refuse anything over Telegram's 64-byte limit at build time."""
+    """Join the parts of a payload the engine decodes itself (a menu entry `m:<command>:<args>`, a
+    form's `f<version>:<code>`); refuse anything over Telegram's 64-byte limit at build time. A
+    feature's own buttons are typed payloads (`kernel.payloads.Payload.pack`)."""
     data = ":".join(str(p) for p in parts)
     if len(data.encode()) > 64:
         raise ValueError(f"button payload over 64 bytes: {data!r}")

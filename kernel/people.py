@@ -33,6 +33,13 @@ async def require_counselor(ctx: Ctx) -> Counselor | Reply:
     return counselor
 
 
+async def not_counselor(ctx: Ctx) -> list[Reply] | None:
+    """The guard of counselors' buttons (`on(..., guard=not_counselor)`), run before their payload
+    is read: a person who is no counselor hears so, whatever the button says."""
+    found = await require_counselor(ctx)
+    return [found] if isinstance(found, Reply) else None
+
+
 async def person_name(ctx: Ctx, user_id: int) -> str:
     """How a counselor sees the person: registered name, else team name."""
     names = await bookings.person_names(ctx.session, [user_id])

@@ -19,12 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.config import Settings
 from kernel.core import Button, Clock, Reply, payload
 from kernel.i18n import Translator, moment, translator
+from kernel.payloads import Payload
 from storage import events, outbox, users
 from storage.models import Event, EventRegistration, User
 
@@ -60,12 +62,26 @@ def event_card(tr: Translator, event: Event, tz: dt.tzinfo) -> str:
               description=event.description)
 
 
+@dataclass(frozen=True)
+class ConfirmOffer(Payload, prefix="ev", action="ok"):
+    """Take the seat held for you (handlers.events.public answers it)."""
+
+    event: int
+
+
+@dataclass(frozen=True)
+class PassOffer(Payload, prefix="ev", action="pass"):
+    """Let the held seat go to the next person waiting."""
+
+    event: int
+
+
 def offer_reply(tr: Translator, event: Event, reg: EventRegistration, tz: dt.tzinfo) -> Reply:
     assert reg.offered_until is not None
     return Reply(tr("event.offer", title=event.title, when=when_span(tr, event.starts_at, event.ends_at, tz),
                     until=when_point(tr, reg.offered_until, tz)),
-                 [[Button(tr("event.offer_confirm"), payload("ev", "ok", event.id)),
-                   Button(tr("event.offer_pass"), payload("ev", "pass", event.id))]])
+                 [[Button(tr("event.offer_confirm"), ConfirmOffer(event.id).pack()),
+                   Button(tr("event.offer_pass"), PassOffer(event.id).pack())]])
 
 
 def reminder_reply(tr: Translator, event: Event, which: str, tz: dt.tzinfo) -> Reply:

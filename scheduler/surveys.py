@@ -24,12 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.config import Settings
-from kernel.core import Button, Clock, Reply, payload
+from kernel.core import Button, Clock, Reply
 from kernel.i18n import Translator, moment
+from kernel.payloads import Payload
 from scheduler import queue
 from storage import outbox, survey_defs, surveys
 from storage.models import Booking, SurveyRequest
@@ -57,9 +59,23 @@ async def withdraw_reminder(session: AsyncSession, request_ids: Sequence[int]) -
     return await outbox.withdraw(session, [remind_key(i) for i in request_ids], "survey answered, skipped or closed")
 
 
+@dataclass(frozen=True)
+class SurveyGo(Payload, prefix="sv", action="go", action_at=1):
+    """답하기: the first open question (handlers.surveys answers every `sv` button)."""
+
+    request: int
+
+
+@dataclass(frozen=True)
+class SurveySkip(Payload, prefix="sv", action="skip", action_at=1):
+    """건너뛰기 / 설문 그만두기: the survey is closed as skipped."""
+
+    request: int
+
+
 def survey_buttons(t: Translator, request_id: int) -> list[list[Button]]:
-    return [[Button(t("survey.start"), payload("sv", request_id, "go")),
-             Button(t("survey.skip"), payload("sv", request_id, "skip"))]]
+    return [[Button(t("survey.start"), SurveyGo(request_id).pack()),
+             Button(t("survey.skip"), SurveySkip(request_id).pack())]]
 
 
 def invitation(t: Translator, request: SurveyRequest, context: str, *, reminder: bool = False) -> Reply:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +19,8 @@ from sqlalchemy import select
 from bot.app import ROUTERS
 from bot.engine import Engine
 from bot.logs import request_id, request_scope
-from kernel.core import ButtonRoute, CommandRoute, Ctx, Reply, Router, arg_int
+from kernel.core import BadPayload, CommandRoute, Ctx, Reply, Router, on
+from kernel.payloads import Payload
 from storage.models import Conversation, Membership, User
 from tests.conftest import ADMIN_ID, Chat, Harness, register
 from tests.test_membership import apply
@@ -49,6 +52,16 @@ def captured() -> Capture:
     root.setLevel(old)
 
 
+@dataclass(frozen=True)
+class Bug(Payload, prefix="bug"):
+    trip: Literal["value", "key"]
+
+
+@dataclass(frozen=True)
+class Late(Payload, prefix="late"):
+    n: int
+
+
 async def _write_then(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     """A buggy handler: changes the person's language, then trips over a bad lookup."""
     ctx.user.locale = "en"
@@ -58,15 +71,20 @@ async def _write_then(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     raise ValueError("a bug, not a bad button")
 
 
-async def _decode_after_write(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def _press_then(ctx: Ctx, press: Bug) -> list[Reply]:
+    return await _write_then(ctx, (press.trip,))
+
+
+async def _decode_after_write(ctx: Ctx, press: Late) -> list[Reply]:
     ctx.user.locale = "en"
-    arg_int(args, 0)  # a bad payload found late: still nothing of the turn is kept
+    if press.n > 5:  # a payload found bad late (against a record): still nothing of the turn is kept
+        raise BadPayload("too far")
     return [Reply("ok")]
 
 
 def _buggy() -> Router:
     return Router(name="buggy", commands=[CommandRoute("boom", _write_then)],
-                  buttons=[ButtonRoute("bug", _write_then), ButtonRoute("late", _decode_after_write)])
+                  buttons=[on(Bug, _press_then), on(Late, _decode_after_write)])
 
 
 @pytest.fixture
@@ -103,7 +121,7 @@ async def test_a_bad_payload_found_after_a_write_rolls_the_write_back(
         harness: Harness, buggy: Engine, captured: Capture) -> None:
     chat = Chat(buggy, 62)
     await chat.send("/start")
-    response = await chat.press_payload("late:-1")
+    response = await chat.press_payload("late:6")
     assert "만료" in chat.text and response.toast
     user, _ = await _user(harness, "62")
     assert user.locale == "ko"

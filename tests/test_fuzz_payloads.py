@@ -5,10 +5,11 @@ The world of `tests/test_access_walk.py` is built once per test (a registered se
 referral, a membership application, bookings, an event seat, a demo-day pitch, a survey
 invitation; a counselor; the admin's lists), so real ids, stamps and actions exist. Each example
 is one press by one of the three people of a payload that is either any text at all, or built
-from the real prefixes (every router's, "m:<command>", "f<version>:" with the presser's current
-version) and odd parts (negative, huge, non-ASCII digits, empty, surrogates, ':' runs), or a real
-payload of the world or of the presser's last answer, as is or with a part changed, dropped or
-added, or cut short: so examples reach into each handler and each form step.
+from the real heads (every registered button kind's prefix and action word, "m:<command>",
+"f<version>:" with the presser's current version) and odd parts (negative, huge, non-ASCII
+digits, empty, surrogates, ':' runs), or a real payload of the world or of the presser's last
+answer, as is or with a part changed, dropped or added, or cut short: so examples reach into
+each handler and each form step.
 
 The property, for every press: the engine answers (a reply or a toast), nothing escapes it, no
 ERROR is logged (a handler failure is logged at ERROR and answered with the retry line, so this
@@ -93,7 +94,7 @@ recipes = st.one_of(
 class World:
     pressers: dict[int, Chat]
     real: list[str]  # every payload the world's people were shown
-    heads: list[str]  # every router's prefix, "m:<command>", old form versions
+    heads: list[str]  # every button kind's head ("bk:c", "sv"), every prefix, "m:<command>", old form versions
     parts: list[str]  # every part of a real payload after its prefix
     before: Snapshot | None = None  # the database before the next press, when known
 
@@ -135,7 +136,11 @@ async def build_world(h: Harness) -> World:
     await pressers[STRANGER].send("/start")
     await pressers[SEEKER].send("/end")  # out of the live chat the world left them in: the menu works
     real = sorted(staff | mine | _payloads(pressers[STRANGER].replies))
-    heads = sorted({*h.engine._buttons, "kakao", "f", "f0", "f-1"} | {f"m:{name}" for name in h.engine._commands})
+    # Every registered codec, by its head (prefix and action word), so built payloads reach each kind's
+    # fields; the bare prefixes too, for payloads that name no kind of theirs.
+    kinds = {route.codec.head() for routes in h.engine._buttons.values() for route in routes}
+    heads = sorted({*h.engine._buttons, *kinds, "kakao", "f", "f0", "f-1"}
+                   | {f"m:{name}" for name in h.engine._commands})
     return World(pressers, real, heads, sorted({x for p in real for x in p.split(":")[1:]}))
 
 

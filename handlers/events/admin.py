@@ -25,28 +25,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from handlers.events.common import hold
+from handlers.events.common import Register, hold
 from kernel import parsers
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
     MenuItem,
     Reply,
     Router,
-    arg_int,
-    arg_pick,
+    on,
     payload,
-    same_record,
     stamp,
     typed_int,
 )
 from kernel.forms import EDIT, Answers, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, translator
+from kernel.payloads import Payload, Stamp, same_record
 from scheduler.events import event_card, queue_offer, queue_reminders, queue_to, when_point, when_span
 from storage import audience, bookings, events, outbox
 from storage.audit import audit
@@ -58,6 +57,64 @@ log = logging.getLogger(__name__)
 ADMIN_PAGE = 10
 PEOPLE_PAGE = 20
 AUDIENCES = ("everyone", "seekers", "members", "stage", "campus")
+
+
+# --- the admin's buttons -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Publish(Payload, prefix="eva", action="pub"):
+    event: int
+
+
+@dataclass(frozen=True)
+class KeepDraft(Payload, prefix="eva", action="draft"):
+    event: int
+
+
+@dataclass(frozen=True)
+class EditEvent(Payload, prefix="eva", action="e"):
+    event: int
+
+
+@dataclass(frozen=True)
+class AskCancelEvent(Payload, prefix="eva", action="x"):
+    event: int
+
+
+@dataclass(frozen=True)
+class CancelEvent(Payload, prefix="eva", action="xy"):
+    event: int
+
+
+@dataclass(frozen=True)
+class KeepEvent(Payload, prefix="eva", action="keep"):
+    pass
+
+
+@dataclass(frozen=True)
+class ViewEvent(Payload, prefix="eva", action="v"):
+    event: int
+
+
+@dataclass(frozen=True)
+class AdminEventsPage(Payload, prefix="eva", action="l"):
+    offset: int
+
+
+@dataclass(frozen=True)
+class Attendance(Payload, prefix="eva", action="ppl"):
+    event: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class MarkAttended(Payload, prefix="eva", action="att"):
+    """One registered person marked present; `offset` keeps the admin on their page."""
+
+    registration: int
+    proof: Stamp
+    offset: int = 0
 
 
 def audience_label(tr: Translator, spec: str) -> str:
@@ -280,9 +337,9 @@ EVENT_FORM = Form("newevent", EVENT_FIELDS, save_event)
 def preview(ctx: Ctx, event: Event) -> Reply:
     t = ctx.t
     return Reply(t("event.preview_title") + "\n\n" + event_card(t, event, ctx.settings.tz), [
-        [Button(t("event.publish"), payload("eva", "pub", event.id)),
-         Button(t("event.keep_draft"), payload("eva", "draft", event.id))],
-        [Button(t("event.edit"), payload("eva", "e", event.id))],
+        [Button(t("event.publish"), Publish(event.id).pack()),
+         Button(t("event.keep_draft"), KeepDraft(event.id).pack())],
+        [Button(t("event.edit"), EditEvent(event.id).pack())],
     ])
 
 
@@ -298,12 +355,12 @@ async def admin_card(ctx: Ctx, event: Event) -> Reply:
     ])
     rows: list[list[Button]] = []
     if event.status == "draft":
-        rows.append([Button(t("event.publish"), payload("eva", "pub", event.id))])
+        rows.append([Button(t("event.publish"), Publish(event.id).pack())])
     if event.status != "cancelled" and event.starts_at > ctx.now:
-        rows.append([Button(t("event.edit"), payload("eva", "e", event.id)),
-                     Button(t("event.cancel_event"), payload("eva", "x", event.id))])
+        rows.append([Button(t("event.edit"), EditEvent(event.id).pack()),
+                     Button(t("event.cancel_event"), AskCancelEvent(event.id).pack())])
     if event.status == "published":
-        rows.append([Button(t("event.attendance"), payload("eva", "ppl", event.id, 0))])
+        rows.append([Button(t("event.attendance"), Attendance(event.id, 0).pack())])
     return Reply(text, rows)
 
 
@@ -320,20 +377,19 @@ async def event_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
             return [Reply(ctx.t("event.usage"))]
         found = await _admin_event(ctx, event_id)
         return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
-    return await admin_list(ctx, ())
+    return await admin_list(ctx, 0)
 
 
-async def admin_list(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def admin_list(ctx: Ctx, offset: int) -> list[Reply]:
     t, tz = ctx.t, ctx.settings.tz
-    offset = arg_int(args, 0, default=0)
     rows, total = await events.for_admin(ctx.session, ctx.now, ADMIN_PAGE, offset)
     new = [Button(t("event.new"), payload("m", "newevent"))]
     if not rows:
         return [Reply(t("event.admin_none"), [new])]
     buttons = [[Button(t("event.admin_line", id=e.id, title=e.title, when=when_point(t, e.starts_at, tz),
-                         status=t(f"event.status.{e.status}")), payload("eva", "v", e.id))] for e in rows]
+                         status=t(f"event.status.{e.status}")), ViewEvent(e.id).pack())] for e in rows]
     if offset + ADMIN_PAGE < total:
-        buttons.append([Button(t("event.next_page"), payload("eva", "l", offset + ADMIN_PAGE))])
+        buttons.append([Button(t("event.next_page"), AdminEventsPage(offset + ADMIN_PAGE).pack())])
     buttons.append(new)
     return [Reply(t("event.admin_list", n=total), buttons)]
 
@@ -342,15 +398,15 @@ async def new_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     return await ctx.app.start_form(ctx, "newevent")
 
 
-async def view(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, arg_int(args, 0))
+async def view(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _admin_event(ctx, event_id)
     return [found if isinstance(found, Reply) else await admin_card(ctx, found)]
 
 
-async def publish(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def publish(ctx: Ctx, event_id: int) -> list[Reply]:
     """Publishes a draft and announces it to its audience (opted-out people left out)."""
     t = ctx.t
-    found = await _admin_event(ctx, arg_int(args, 0), for_update=True)
+    found = await _admin_event(ctx, event_id, for_update=True)
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -376,7 +432,7 @@ async def announce(ctx: Ctx, event: Event, action: str) -> int:
     for r in recipients:
         tr = translator(r.locale)
         reply = Reply(tr("event.announce") + "\n\n" + event_card(tr, event, tz),
-                      [[Button(tr("event.register"), payload("ev", "reg", event.id))]])
+                      [[Button(tr("event.register"), Register(event.id).pack())]])
         queued += await outbox.enqueue(ctx.session, channel=r.channel, chat_id=r.chat_id, user_id=r.user_id,
                                        kind="event.announce", payload=reply.to_payload(), now=ctx.now,
                                        dedupe_key=events.announce_key(event.id, r.user_id))
@@ -385,15 +441,15 @@ async def announce(ctx: Ctx, event: Event, action: str) -> int:
     return queued
 
 
-async def keep_draft(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, arg_int(args, 0))
+async def keep_draft(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _admin_event(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     return [Reply(ctx.t("event.draft_saved", id=found.id), edit=True)]
 
 
-async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, arg_int(args, 0))
+async def edit(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _admin_event(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     if found.status == "cancelled" or found.starts_at <= ctx.now:
@@ -402,20 +458,20 @@ async def edit(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                                     extra={"event": found.id}, mode="edit", step=EDIT)
 
 
-async def ask_cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _admin_event(ctx, arg_int(args, 0))
+async def ask_cancel_event(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _admin_event(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     t = ctx.t
     return [Reply(t("event.cancel_event_confirm", title=found.title),
-                  [[Button(t("event.cancel_event_yes"), payload("eva", "xy", found.id)),
-                    Button(t("event.no"), payload("eva", "keep"))]])]
+                  [[Button(t("event.cancel_event_yes"), CancelEvent(found.id).pack()),
+                    Button(t("event.no"), KeepEvent().pack())]])]
 
 
-async def cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def cancel_event(ctx: Ctx, event_id: int) -> list[Reply]:
     """Cancels the event: everyone registered, offered or waiting is told; reminders are withdrawn."""
     t, tz = ctx.t, ctx.settings.tz
-    found = await _admin_event(ctx, arg_int(args, 0), for_update=True)
+    found = await _admin_event(ctx, event_id, for_update=True)
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -436,18 +492,17 @@ async def cancel_event(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return [Reply(t("event.event_cancelled", title=event.title, n=told), edit=True)]
 
 
-async def keep_event(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+async def keep_event(ctx: Ctx, _press: KeepEvent) -> list[Reply]:
     return [Reply(ctx.t("event.kept_event"), edit=True)]
 
 
-async def attendance(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def attendance(ctx: Ctx, event_id: int, offset: int) -> list[Reply]:
     """The registered people, a page at a time, one button each to mark attendance."""
     t = ctx.t
-    found = await _admin_event(ctx, arg_int(args, 0))
+    found = await _admin_event(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     event = found
-    offset = arg_int(args, 1, default=0)
     regs = await events.people(ctx.session, event.id, ("registered",), PEOPLE_PAGE, offset)
     n = await events.counts(ctx.session, event.id)
     attended = len(await events.attendees(ctx.session, event.id))
@@ -459,33 +514,25 @@ async def attendance(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         name = names.get(reg.user_id) or t("event.no_name", id=reg.user_id)
         mark = "✅" if reg.attended_at else "☐"
         rows.append([Button(f"{mark} {reg.seat_no}. {name}",
-                            payload("eva", "att", reg.id, stamp(reg.created_at), offset))])
+                            MarkAttended(reg.id, stamp(reg.created_at), offset).pack())])
     if offset + PEOPLE_PAGE < n.registered:
-        rows.append([Button(t("event.next_page"), payload("eva", "ppl", event.id, offset + PEOPLE_PAGE))])
+        rows.append([Button(t("event.next_page"), Attendance(event.id, offset + PEOPLE_PAGE).pack())])
     return [Reply(t("event.attendance_title", title=event.title, attended=attended, registered=n.registered), rows)]
 
 
-async def mark_attended(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    reg = await events.registration_by_id(ctx.session, arg_int(args, 0), for_update=True)
-    if reg is None or not same_record(args, 1, reg.created_at) or reg.status != "registered":
+async def mark_attended(ctx: Ctx, press: MarkAttended) -> list[Reply]:
+    reg = await events.registration_by_id(ctx.session, press.registration, for_update=True)
+    if reg is None or not same_record(press.proof, reg.created_at) or reg.status != "registered":
         return [Reply(ctx.t("event.attendance_not_registered"))]
     event = await events.get(ctx.session, reg.event_id)
     if event is None or event.status != "published":
         return [Reply(ctx.t("event.not_found"))]
     await events.mark_attended(ctx.session, reg, ctx.now)
     log.info("attendance marked event=%s registration=%s admin=%s", event.id, reg.id, ctx.user.id)
-    replies = await attendance(ctx, (str(event.id), str(arg_int(args, 2, default=0))))
+    replies = await attendance(ctx, event.id, press.offset)
     for reply in replies:
         reply.edit = True
     return replies
-
-
-ADMIN_ACTIONS = {"pub": publish, "draft": keep_draft, "e": edit, "x": ask_cancel_event, "xy": cancel_event,
-                 "keep": keep_event, "ppl": attendance, "att": mark_attended, "v": view, "l": admin_list}
-
-
-async def on_admin_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ADMIN_ACTIONS)(ctx, args[1:])
 
 
 # --- the people's side ---------------------------------------------------------------------------
@@ -500,7 +547,16 @@ def build() -> Router:
             CommandRoute("newevent", new_event, describe="cmd.newevent"),
             CommandRoute("event", event_command, describe="cmd.event"),
         ],
-        buttons=[ButtonRoute("eva", on_admin_button)],
+        buttons=[on(Publish, lambda ctx, press: publish(ctx, press.event)),
+                 on(KeepDraft, lambda ctx, press: keep_draft(ctx, press.event)),
+                 on(EditEvent, lambda ctx, press: edit(ctx, press.event)),
+                 on(AskCancelEvent, lambda ctx, press: ask_cancel_event(ctx, press.event)),
+                 on(CancelEvent, lambda ctx, press: cancel_event(ctx, press.event)),
+                 on(KeepEvent, keep_event),
+                 on(Attendance, lambda ctx, press: attendance(ctx, press.event, press.offset)),
+                 on(MarkAttended, mark_attended),
+                 on(ViewEvent, lambda ctx, press: view(ctx, press.event)),
+                 on(AdminEventsPage, lambda ctx, press: admin_list(ctx, press.offset))],
         forms=[EVENT_FORM],
         menu=[MenuItem("menu.events_admin", "event")],
     )

@@ -25,10 +25,18 @@ from collections.abc import Sequence
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from handlers.events.common import PAGE, hold
+from handlers.events.common import (
+    PAGE,
+    AskUnregister,
+    EventsPage,
+    JoinWaitlist,
+    KeepSeat,
+    Register,
+    Unregister,
+    hold,
+)
 from kernel.core import (
     Button,
-    ButtonRoute,
     Card,
     CommandRoute,
     Ctx,
@@ -38,13 +46,14 @@ from kernel.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
-    payload,
+    on,
 )
 from kernel.i18n import Translator
 from scheduler.agenda import day_bounds
 from scheduler.events import (
     EXPIRY_INTERVAL_SECONDS,
+    ConfirmOffer,
+    PassOffer,
     event_card,
     expire_offers,
     queue_offer,
@@ -82,26 +91,30 @@ async def _status_line(ctx: Ctx, event: Event, reg: EventRegistration | None) ->
     t, tz = ctx.t, ctx.settings.tz
     if reg is not None and reg.status == "registered":
         return t("event.you_registered", seat=reg.seat_no or 0), [Button(t("event.unregister"),
-                                                                          payload("ev", "c", event.id))]
+                                                                          AskUnregister(event.id).pack())]
     if reg is not None and reg.status == "offered" and reg.offered_until is not None:
         return t("event.you_offered", until=when_point(t, reg.offered_until, tz)), [
-            Button(t("event.offer_confirm"), payload("ev", "ok", event.id)),
-            Button(t("event.offer_pass"), payload("ev", "pass", event.id))]
+            Button(t("event.offer_confirm"), ConfirmOffer(event.id).pack()),
+            Button(t("event.offer_pass"), PassOffer(event.id).pack())]
     if reg is not None and reg.status == "waiting":
         position = await events.waiting_position(ctx.session, reg)
-        return t("event.you_waiting", n=position), [Button(t("event.unregister"), payload("ev", "c", event.id))]
+        return t("event.you_waiting", n=position), [Button(t("event.unregister"), AskUnregister(event.id).pack())]
     if event.registration_deadline <= ctx.now:
         return t("event.closed"), []
     left = event.capacity - (await events.counts(ctx.session, event.id)).seated
     if left > 0:
-        return t("event.seats_left", n=left), [Button(t("event.register"), payload("ev", "reg", event.id))]
-    return t("event.full_short"), [Button(t("event.join_waitlist"), payload("ev", "wait", event.id))]
+        return t("event.seats_left", n=left), [Button(t("event.register"), Register(event.id).pack())]
+    return t("event.full_short"), [Button(t("event.join_waitlist"), JoinWaitlist(event.id).pack())]
 
 
 async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`/events [offset]`."""
+    return await events_page(ctx, arg_int(args, 0, default=0))
+
+
+async def events_page(ctx: Ctx, offset: int) -> list[Reply]:
     """The coming events the person may attend (or is registered for), a page at a time."""
     t, tz = ctx.t, ctx.settings.tz
-    offset = arg_int(args, 0, default=0)
     mine = await events.active_event_ids(ctx.session, ctx.user.id)
     shown = [e for e in await events.upcoming(ctx.session, ctx.now)
              if e.id in mine or await audience.includes(ctx.session, e.audience, ctx.user.id, ctx.now)]
@@ -116,7 +129,7 @@ async def list_events(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                          card=Card.of(event.title, when_span(t, event.starts_at, event.ends_at, tz), line)))
     if offset + PAGE < len(shown):
         out.append(Reply(t("event.more", n=len(shown) - offset - PAGE),
-                         [[Button(t("event.next_page"), payload("ev", "p", offset + PAGE))]]))
+                         [[Button(t("event.next_page"), EventsPage(offset + PAGE).pack())]]))
     return out
 
 
@@ -145,7 +158,7 @@ async def _confirmed(ctx: Ctx, event: Event, reg: EventRegistration) -> list[Rep
                   caption=t("event.ics_caption"))
     text = t("event.registered", title=event.title, when=when_span(t, event.starts_at, event.ends_at, tz),
              where=where_text(t, event), seat=reg.seat_no or 0)
-    return [Reply(text, [[Button(t("event.unregister"), payload("ev", "c", event.id))]], file=ics)]
+    return [Reply(text, [[Button(t("event.unregister"), AskUnregister(event.id).pack())]], file=ics)]
 
 
 async def _already(ctx: Ctx, event: Event, reg: EventRegistration | None) -> Reply | None:
@@ -173,9 +186,9 @@ async def _joinable(ctx: Ctx, event_id: int) -> Event | Reply:
     return found
 
 
-async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def register(ctx: Ctx, event_id: int) -> list[Reply]:
     t = ctx.t
-    found = await _joinable(ctx, arg_int(args, 0))
+    found = await _joinable(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     event = found
@@ -183,23 +196,23 @@ async def register(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         reg = await events.register(ctx.session, event, ctx.user.id, ctx.now)
     except events.Full:
         return [Reply(t("event.full", title=event.title),
-                      [[Button(t("event.join_waitlist"), payload("ev", "wait", event.id))]])]
+                      [[Button(t("event.join_waitlist"), JoinWaitlist(event.id).pack())]])]
     log.info("event registration event=%s user=%s seat=%s", event.id, ctx.user.id, reg.seat_no)
     return await _confirmed(ctx, event, reg)
 
 
-async def join_waitlist(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def join_waitlist(ctx: Ctx, event_id: int) -> list[Reply]:
     t = ctx.t
-    found = await _joinable(ctx, arg_int(args, 0))
+    found = await _joinable(ctx, event_id)
     if isinstance(found, Reply):
         return [found]
     event = found
     if (await events.counts(ctx.session, event.id)).seated < event.capacity:
-        return await register(ctx, args)  # a seat came free meanwhile
+        return await register(ctx, event_id)  # a seat came free meanwhile
     reg = await events.join_waitlist(ctx.session, event, ctx.user.id, ctx.now)
     log.info("event waiting list event=%s user=%s", event.id, ctx.user.id)
     return [Reply(t("event.waiting", title=event.title, n=await events.waiting_position(ctx.session, reg)),
-                  [[Button(t("event.unregister"), payload("ev", "c", event.id))]], edit=True)]
+                  [[Button(t("event.unregister"), AskUnregister(event.id).pack())]], edit=True)]
 
 
 async def _own(ctx: Ctx, event_id: int, statuses: Sequence[str]) -> tuple[Event, EventRegistration] | Reply:
@@ -216,15 +229,15 @@ async def _own(ctx: Ctx, event_id: int, statuses: Sequence[str]) -> tuple[Event,
     return event, reg
 
 
-async def ask_unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, arg_int(args, 0), events.ACTIVE)
+async def ask_unregister(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _own(ctx, event_id, events.ACTIVE)
     if isinstance(found, Reply):
         return [found]
     event, _reg = found
     t = ctx.t
     return [Reply(t("event.unregister_confirm", title=event.title),
-                  [[Button(t("event.unregister_yes"), payload("ev", "cy", event.id)),
-                    Button(t("event.no"), payload("ev", "keep"))]])]
+                  [[Button(t("event.unregister_yes"), Unregister(event.id).pack()),
+                    Button(t("event.no"), KeepSeat().pack())]])]
 
 
 async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
@@ -236,8 +249,8 @@ async def _hand_on(ctx: Ctx, event: Event, reg: EventRegistration) -> None:
         log.info("event seat offered event=%s registration=%s", event.id, nxt.id)
 
 
-async def unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, arg_int(args, 0), events.ACTIVE)
+async def unregister(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _own(ctx, event_id, events.ACTIVE)
     if isinstance(found, Reply):
         return [found]
     event, reg = found
@@ -246,8 +259,8 @@ async def unregister(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return [Reply(ctx.t("event.unregistered", title=event.title), edit=True)]
 
 
-async def confirm_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, arg_int(args, 0), ("offered",))
+async def confirm_offer(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
         return [Reply(ctx.t("event.offer_gone"))]
     event, reg = found
@@ -258,8 +271,8 @@ async def confirm_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await _confirmed(ctx, event, reg)
 
 
-async def pass_offer(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _own(ctx, arg_int(args, 0), ("offered",))
+async def pass_offer(ctx: Ctx, event_id: int) -> list[Reply]:
+    found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
         return [Reply(ctx.t("event.offer_gone"))]
     event, reg = found
@@ -305,14 +318,6 @@ async def typed_code(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return await check_in(ctx, (code,))
 
 
-ACTIONS = {"reg": register, "wait": join_waitlist, "c": ask_unregister, "cy": unregister, "ok": confirm_offer,
-           "pass": pass_offer, "keep": keep, "p": list_events}
-
-
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
-
-
 def build() -> Router:
     """The people's side: /events, registration, waiting list, /checkin."""
     return Router(
@@ -321,7 +326,14 @@ def build() -> Router:
             CommandRoute("events", list_events, describe="cmd.events"),
             CommandRoute("checkin", check_in, describe="cmd.checkin"),
         ],
-        buttons=[ButtonRoute("ev", on_button)],
+        buttons=[on(EventsPage, lambda ctx, press: events_page(ctx, press.offset)),
+                 on(Register, lambda ctx, press: register(ctx, press.event)),
+                 on(JoinWaitlist, lambda ctx, press: join_waitlist(ctx, press.event)),
+                 on(AskUnregister, lambda ctx, press: ask_unregister(ctx, press.event)),
+                 on(Unregister, lambda ctx, press: unregister(ctx, press.event)),
+                 on(ConfirmOffer, lambda ctx, press: confirm_offer(ctx, press.event)),
+                 on(PassOffer, lambda ctx, press: pass_offer(ctx, press.event)),
+                 on(KeepSeat, lambda ctx, _press: keep(ctx, ()))],
         menu=[MenuItem("menu.events", "events", order=25)],
         phrases={"행사": "events", "이벤트": "events", "행사목록": "events", "events": "events"},
         text=[typed_code],

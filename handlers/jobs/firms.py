@@ -26,15 +26,14 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.jobs.postings import details_text, local_today
 from kernel import parsers
 from kernel.core import (
-    BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     FileUnavailable,
@@ -42,12 +41,13 @@ from kernel.core import (
     MenuItem,
     Reply,
     Router,
-    arg_int,
+    on,
     payload,
     typed_int,
 )
 from kernel.forms import EDIT, Answers, Extra, Field, FieldInput, Form
 from kernel.i18n import Translator, translator
+from kernel.payloads import Payload
 from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
 from storage.audit import audit
@@ -58,6 +58,21 @@ log = logging.getLogger(__name__)
 
 PAGE = 10
 REPORT_LINES = 50  # rejected rows listed in the chat; the CLI lists all
+
+
+@dataclass(frozen=True)
+class ClosePosting(Payload, prefix="pa", action="c"):
+    posting: int
+
+
+@dataclass(frozen=True)
+class ReopenPosting(Payload, prefix="pa", action="o"):
+    posting: int
+
+
+@dataclass(frozen=True)
+class EditPosting(Payload, prefix="pa", action="e"):
+    posting: int
 
 
 # --- import ---------------------------------------------------------------------------------------------
@@ -132,9 +147,9 @@ async def import_help(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 
 
 def admin_buttons(t: Translator, posting: Posting) -> list[list[Button]]:
-    toggle = (Button(t("posting.close"), payload("pa", "c", posting.id)) if posting.status == "open"
-              else Button(t("posting.reopen"), payload("pa", "o", posting.id)))
-    return [[toggle, Button(t("posting.edit"), payload("pa", "e", posting.id))]]
+    toggle = (Button(t("posting.close"), ClosePosting(posting.id).pack()) if posting.status == "open"
+              else Button(t("posting.reopen"), ReopenPosting(posting.id).pack()))
+    return [[toggle, Button(t("posting.edit"), EditPosting(posting.id).pack())]]
 
 
 def admin_card(ctx: Ctx, posting: Posting, firm: Firm, note: str | None = None, *, edit: bool = False) -> Reply:
@@ -240,18 +255,6 @@ EDIT_FORM = Form("posting_edit", (
 ), save_edit)
 
 
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    posting_id = arg_int(args, 1)  # first: a payload without it (a bare "pa") is a bad one, not an IndexError
-    action = args[0]
-    if action == "c":
-        return await set_status(ctx, posting_id, "closed")
-    if action == "o":
-        return await set_status(ctx, posting_id, "open")
-    if action == "e":
-        return await start_edit(ctx, posting_id)
-    raise BadPayload(f"no posting action {action[:10]!r}")
-
-
 # --- outcomes per firm ---------------------------------------------------------------------------------------------
 
 
@@ -294,7 +297,9 @@ def build() -> Router:
         commands=[CommandRoute("import", import_help, describe="cmd.import"),
                   CommandRoute("posting", show_posting, describe="cmd.posting"),
                   CommandRoute("outcomes", outcomes, describe="cmd.outcomes")],
-        buttons=[ButtonRoute("pa", on_button)],
+        buttons=[on(ClosePosting, lambda ctx, press: set_status(ctx, press.posting, "closed")),
+                 on(ReopenPosting, lambda ctx, press: set_status(ctx, press.posting, "open")),
+                 on(EditPosting, lambda ctx, press: start_edit(ctx, press.posting))],
         forms=[EDIT_FORM],
         menu=[MenuItem("menu.outcomes", "outcomes", order=65)],
         files=[on_file],

@@ -41,7 +41,6 @@ from handlers.jobs.registration import SEEKER_FIELDS
 from kernel.config import Settings, parse_hhmm
 from kernel.core import (
     Button,
-    ButtonRoute,
     Card,
     Clock,
     CommandRoute,
@@ -51,11 +50,12 @@ from kernel.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
+    on,
     payload,
 )
 from kernel.forms import FormRunner
 from kernel.i18n import Translator, translator
+from kernel.payloads import Payload
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
@@ -66,6 +66,34 @@ PAGE = 5
 FIRM_RESULTS = 5
 DIGEST_ITEMS = 5
 DIGEST_INTERVAL_SECONDS = 600
+
+
+# --- buttons ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobsPage(Payload, prefix="job", action="p"):
+    offset: int
+
+
+@dataclass(frozen=True)
+class PostingDetails(Payload, prefix="job", action="d"):
+    posting: int
+
+
+@dataclass(frozen=True)
+class Interested(Payload, prefix="job", action="i"):
+    posting: int
+
+
+@dataclass(frozen=True)
+class NotInterested(Payload, prefix="job", action="x"):
+    posting: int
+
+
+@dataclass(frozen=True)
+class FirmPostings(Payload, prefix="job", action="f"):
+    firm: int
 
 
 # --- the postings seen today, as a reusable index ---------------------------------------------------
@@ -204,9 +232,9 @@ def firm_summary(t: Translator, firm: Firm, today: dt.date) -> Card:
 
 
 def posting_buttons(t: Translator, posting_id: int, *, details: bool = True) -> list[list[Button]]:
-    row = [Button(t("jobs.details"), payload("job", "d", posting_id))] if details else []
-    row.append(Button(t("jobs.interested"), payload("job", "i", posting_id)))
-    return [row, [Button(t("jobs.not_interested"), payload("job", "x", posting_id))]]
+    row = [Button(t("jobs.details"), PostingDetails(posting_id).pack())] if details else []
+    row.append(Button(t("jobs.interested"), Interested(posting_id).pack()))
+    return [row, [Button(t("jobs.not_interested"), NotInterested(posting_id).pack())]]
 
 
 def details_text(t: Translator, posting: Posting, firm: Firm, today: dt.date, match: matching.Match | None) -> str:
@@ -241,12 +269,16 @@ async def _profile_or_offer(ctx: Ctx) -> SeekerProfile | list[Reply]:
 
 
 async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """A page of the best postings (offset in args[0])."""
+    """`/jobs [offset]`."""
+    return await jobs_page(ctx, arg_int(args, 0, default=0))
+
+
+async def jobs_page(ctx: Ctx, offset: int) -> list[Reply]:
+    """A page of the best postings from `offset` on."""
     t = ctx.t
     found = await _profile_or_offer(ctx)
     if isinstance(found, list):
         return found
-    offset = arg_int(args, 0, default=0)
     today = local_today(ctx.now, ctx.settings)
     index, rows = await shown_index(ctx.session, today)
     seeker = seeker_view(found)
@@ -266,7 +298,7 @@ async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                          card=posting_summary(t, posting, firm, today, m, rank=i)))
     if offset + PAGE < total:
         out.append(Reply(t("jobs.more", n=total - offset - PAGE),
-                         [[Button(t("jobs.next_page"), payload("job", "p", offset + PAGE))]]))
+                         [[Button(t("jobs.next_page"), JobsPage(offset + PAGE).pack())]]))
     return out
 
 
@@ -281,8 +313,8 @@ async def _live_posting(ctx: Ctx, posting_id: int) -> tuple[Posting, Firm] | Rep
     return found
 
 
-async def details(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    found = await _live_posting(ctx, arg_int(args, 0))
+async def details(ctx: Ctx, press: PostingDetails) -> list[Reply]:
+    found = await _live_posting(ctx, press.posting)
     if isinstance(found, Reply):
         return [found]
     posting, firm = found
@@ -303,13 +335,13 @@ def profile_summary(t: Translator, runner: FormRunner, profile: SeekerProfile, n
     return "\n".join(lines)
 
 
-async def interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def interested(ctx: Ctx, press: Interested) -> list[Reply]:
     """관심 있어요: a referral request, once per posting, sent to a counselor."""
     t = ctx.t
     found_profile = await _profile_or_offer(ctx)
     if isinstance(found_profile, list):
         return found_profile
-    posting_id = arg_int(args, 0)
+    posting_id = press.posting
     existing = await referrals.find(ctx.session, ctx.user.id, posting_id)
     if existing is not None:
         return [Reply(t("jobs.already_asked", status=t(f"referral.status.{existing.status}")))]
@@ -342,8 +374,8 @@ async def _tell_staff(ctx: Ctx, row: Referral, profile: SeekerProfile, posting: 
                           about=row.user_id)
 
 
-async def not_interested(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    posting_id = arg_int(args, 0)
+async def not_interested(ctx: Ctx, press: NotInterested) -> list[Reply]:
+    posting_id = press.posting
     found = await firms.get_posting(ctx.session, posting_id)
     if found is None:
         return [Reply(ctx.t("jobs.gone"))]
@@ -367,15 +399,15 @@ async def find_firms(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     today = local_today(ctx.now, ctx.settings)
     out = [Reply(t("firms.found", n=len(found), query=query))]
     for firm in found:
-        out.append(Reply(firm_card(t, firm, today), [[Button(t("firms.postings"), payload("job", "f", firm.id))]],
+        out.append(Reply(firm_card(t, firm, today), [[Button(t("firms.postings"), FirmPostings(firm.id).pack())]],
                          card=firm_summary(t, firm, today)))
     return out
 
 
-async def firm_postings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def firm_postings(ctx: Ctx, press: FirmPostings) -> list[Reply]:
     """The open postings of one firm, scored for the person when they are registered."""
     t = ctx.t
-    firm = await firms.get_firm(ctx.session, arg_int(args, 0))
+    firm = await firms.get_firm(ctx.session, press.firm)
     if firm is None:
         return [Reply(t("jobs.gone"))]
     today = local_today(ctx.now, ctx.settings)
@@ -395,13 +427,6 @@ async def firm_postings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         out.append(Reply(posting_card(t, posting, firm, today, match), buttons,
                          card=posting_summary(t, posting, firm, today, match)))
     return out
-
-
-ACTIONS = {"p": show_jobs, "d": details, "i": interested, "x": not_interested, "f": firm_postings}
-
-
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
 
 
 # --- the daily digest -----------------------------------------------------------------------------------------
@@ -455,7 +480,8 @@ def build() -> Router:
         name="jobs",
         commands=[CommandRoute("jobs", show_jobs, describe="cmd.jobs"),
                   CommandRoute("firms", find_firms, describe="cmd.firms")],
-        buttons=[ButtonRoute("job", on_button)],
+        buttons=[on(JobsPage, lambda ctx, press: jobs_page(ctx, press.offset)), on(PostingDetails, details),
+                 on(Interested, interested), on(NotInterested, not_interested), on(FirmPostings, firm_postings)],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
         phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
         jobs=[Job("job-digests", send_digests, every=DIGEST_INTERVAL_SECONDS)],

@@ -17,22 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 from kernel.core import (
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     MenuItem,
     Reply,
     Router,
     arg_int,
-    arg_word,
+    on,
     payload,
-    same_record,
     stamp,
 )
 from kernel.i18n import Translator
+from kernel.payloads import OneOf, Payload, Stamp, same_record
 from kernel.people import active_counselor, is_counselor
 from scheduler import queue
 from storage import firms, referrals
@@ -42,6 +43,15 @@ from storage.models import Firm, Posting, Referral
 log = logging.getLogger(__name__)
 
 PAGE = 10
+
+
+@dataclass(frozen=True)
+class Outcome(Payload, prefix="rf"):
+    """`rf:<id>:<status>:<stamp>`: a counselor's or admin's 'referred / hired / declined'."""
+
+    referral: int
+    status: Annotated[str, OneOf(referrals.OUTCOMES)]
+    proof: Stamp
 
 
 def request_text(t: Translator, row: Referral, summary: str, posting: Posting | None, firm: Firm | None) -> str:
@@ -54,7 +64,7 @@ def request_text(t: Translator, row: Referral, summary: str, posting: Posting | 
 def outcome_buttons(t: Translator, row: Referral) -> list[list[Button]]:
     steps = referrals.NEXT[row.status]
     proof = stamp(row.requested_at)
-    return [[Button(t(f"referral.mark.{s}"), payload("rf", row.id, s, proof)) for s in steps]] if steps else []
+    return [[Button(t(f"referral.mark.{s}"), Outcome(row.id, s, proof).pack()) for s in steps]] if steps else []
 
 
 async def _may_decide(ctx: Ctx, row: Referral) -> bool:
@@ -64,15 +74,14 @@ async def _may_decide(ctx: Ctx, row: Referral) -> bool:
     return counselor is not None and (row.counselor_id is None or row.counselor_id == counselor.id)
 
 
-async def mark(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`rf:<id>:<status>`: records an outcome and tells the seeker."""
+async def mark(ctx: Ctx, press: Outcome) -> list[Reply]:
+    """Records an outcome and tells the seeker."""
     t = ctx.t
-    referral_id = arg_int(args, 0)
-    status = arg_word(args, 1, referrals.OUTCOMES)
+    referral_id, status = press.referral, press.status
     row = await referrals.get(ctx.session, referral_id)
     # Someone without the right to a referral learns nothing of it, not even that it exists:
     # the same answer as for one that is gone.
-    if row is None or not same_record(args, 2, row.requested_at):
+    if row is None or not same_record(press.proof, row.requested_at):
         return [Reply(t("referral.gone"))]
     if not await _may_decide(ctx, row):
         log.info("referral press refused user=%s", ctx.user.id)
@@ -119,6 +128,6 @@ def build() -> Router:
     return Router(
         name="referrals",
         commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals")],
-        buttons=[ButtonRoute("rf", mark)],
+        buttons=[on(Outcome, mark)],
         menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60)],
     )

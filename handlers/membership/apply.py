@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
 from kernel import parsers
-from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, payload, stamp
+from kernel.core import Button, CommandRoute, Ctx, Invalid, MenuItem, Reply, Router, stamp
 from kernel.forms import Answers, Choice, Extra, Field, Form, choices
 from kernel.i18n import Translator
+from kernel.payloads import Payload, Stamp
 from kernel.people import describe_membership
 from scheduler import queue
 from storage import memberships
@@ -72,10 +74,26 @@ def application_text(t: Translator, row: Membership, tz: dt.tzinfo) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Approve(Payload, prefix="adm", action="ok"):
+    """An admin's 승인 under an application (handlers.membership.review answers the `adm` buttons)."""
+
+    membership: int
+    proof: Stamp
+
+
+@dataclass(frozen=True)
+class AskReject(Payload, prefix="adm", action="no"):
+    """An admin's 거절: asks the reason before anything is decided."""
+
+    membership: int
+    proof: Stamp
+
+
 def decision_buttons(t: Translator, row: Membership) -> list[list[Button]]:
     # Stamped with the application's time: the buttons act on this application and no other.
-    return [[Button(t("admin.approve"), payload("adm", "ok", row.id, stamp(row.applied_at))),
-             Button(t("admin.reject"), payload("adm", "no", row.id, stamp(row.applied_at)))]]
+    return [[Button(t("admin.approve"), Approve(row.id, stamp(row.applied_at)).pack()),
+             Button(t("admin.reject"), AskReject(row.id, stamp(row.applied_at)).pack())]]
 
 
 async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:

@@ -16,12 +16,14 @@ second decision.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
-from handlers.membership.apply import application_text, decision_buttons
+from handlers.membership.apply import Approve, AskReject, application_text, decision_buttons
 from kernel import parsers
 from kernel.core import (
+    BadPayload,
     Button,
-    ButtonRoute,
     CommandRoute,
     Ctx,
     Invalid,
@@ -29,12 +31,11 @@ from kernel.core import (
     Reply,
     Router,
     arg_int,
-    arg_pick,
-    payload,
-    same_record,
+    on,
     stamp,
 )
 from kernel.forms import Answers, Extra, Field, Form
+from kernel.payloads import Max, Payload, Stamp, same_record
 from scheduler import queue
 from storage import memberships
 from storage.models import Membership
@@ -42,11 +43,29 @@ from storage.models import Membership
 PAGE = 10
 
 
-async def _listing(ctx: Ctx, args: Sequence[str], status: str, page_action: str,
+@dataclass(frozen=True)
+class ApplicationsPage(Payload, prefix="adm", action="apps"):
+    offset: int
+
+
+@dataclass(frozen=True)
+class MembersPage(Payload, prefix="adm", action="mems"):
+    offset: int
+
+
+@dataclass(frozen=True)
+class SetStage(Payload, prefix="adm", action="stg"):
+    """A member's stage, by its index in `memberships.STAGES`."""
+
+    membership: int
+    stage: Annotated[int, Max(len(memberships.STAGES) - 1)]
+    proof: Stamp
+
+
+async def _listing(ctx: Ctx, offset: int, status: str, page: Callable[[int], Payload],
                    render: Callable[[Membership], Reply]) -> list[Reply]:
     """One page of applications or members in a status, with a next-page button."""
     t = ctx.t
-    offset = arg_int(args, 0, default=0)
     rows = await memberships.with_status(ctx.session, status, PAGE, offset)
     total = await memberships.count_status(ctx.session, status)
     if not rows:
@@ -54,30 +73,41 @@ async def _listing(ctx: Ctx, args: Sequence[str], status: str, page_action: str,
     out = [Reply(t(f"admin.count_{status}", n=total)), *(render(row) for row in rows)]
     if offset + PAGE < total:
         out.append(Reply(t("admin.more", n=total - offset - PAGE),
-                         [[Button(t("admin.next_page"), payload("adm", page_action, offset + PAGE))]]))
+                         [[Button(t("admin.next_page"), page(offset + PAGE).pack())]]))
     return out
 
 
 async def applications(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await applications_page(ctx, arg_int(args, 0, default=0))
+
+
+async def applications_page(ctx: Ctx, offset: int) -> list[Reply]:
     """Lists pending applications, each with its decision buttons."""
     t, tz = ctx.t, ctx.settings.tz
-    return await _listing(ctx, args, "pending", "apps",
+    return await _listing(ctx, offset, "pending", ApplicationsPage,
                           lambda row: Reply(application_text(t, row, tz), decision_buttons(t, row)))
 
 
 async def _pending_or_reply(ctx: Ctx, args: Sequence[str]) -> Membership | Reply:
-    """The application a decision button names (`<id>:<stamp>`), while it is still pending."""
-    row = await memberships.get_for_update(ctx.session, arg_int(args, 0))
-    if row is None or not same_record(args, 1, row.applied_at):
+    """The reject form's application (`<id>`, `<stamp>` of the button that opened it), still pending."""
+    if len(args) < 2 or not args[1]:
+        raise BadPayload("no stamp")
+    return await _pending(ctx, arg_int(args, 0), args[1])
+
+
+async def _pending(ctx: Ctx, membership_id: int, proof: str) -> Membership | Reply:
+    """The application a decision button names, while it is still pending."""
+    row = await memberships.get_for_update(ctx.session, membership_id)
+    if row is None or not same_record(proof, row.applied_at):
         return Reply(ctx.t("admin.not_found"))
     if row.status != "pending":
         return Reply(ctx.t("admin.already_decided", id=row.id, status=ctx.t(f"status.{row.status}")))
     return row
 
 
-async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def approve(ctx: Ctx, press: Approve) -> list[Reply]:
     """Approves; the member starts at the preparation stage and is told."""
-    found = await _pending_or_reply(ctx, args)
+    found = await _pending(ctx, press.membership, press.proof)
     if isinstance(found, Reply):
         return [found]
     row = found
@@ -88,9 +118,9 @@ async def approve(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return [Reply(ctx.t("admin.approved", id=row.id, team=row.team_name), edit=True)]
 
 
-async def ask_reason(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def ask_reason(ctx: Ctx, press: AskReject) -> list[Reply]:
     """Asks why, before anything is decided."""
-    found = await _pending_or_reply(ctx, args)
+    found = await _pending(ctx, press.membership, press.proof)
     if isinstance(found, Reply):
         return [found]
     return await ctx.app.start_form(ctx, "reject", extra={"id": found.id, "stamp": stamp(found.applied_at)})
@@ -117,6 +147,10 @@ REJECT_FORM = Form("reject", (Field("reason", parse=parsers.text(300, newlines=T
 
 
 async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    return await members_page(ctx, arg_int(args, 0, default=0))
+
+
+async def members_page(ctx: Ctx, offset: int) -> list[Reply]:
     """Lists members with stage buttons (the current stage marked)."""
     t, tz = ctx.t, ctx.settings.tz
 
@@ -124,20 +158,20 @@ async def members(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         stage = t("admin.stage_now", stage=t(f"stage.{row.member_stage}"))
         return Reply(application_text(t, row, tz) + "\n" + stage, [_stage_buttons(ctx, row)])
 
-    return await _listing(ctx, args, "approved", "mems", render)
+    return await _listing(ctx, offset, "approved", MembersPage, render)
 
 
 def _stage_buttons(ctx: Ctx, row: Membership) -> list[Button]:
     proof = stamp(row.applied_at)
     return [Button(("● " if row.member_stage == stage else "") + ctx.t(f"stage.{stage}"),
-                   payload("adm", "stg", row.id, i, proof)) for i, stage in enumerate(memberships.STAGES)]
+                   SetStage(row.id, i, proof).pack()) for i, stage in enumerate(memberships.STAGES)]
 
 
-async def set_stage(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+async def set_stage(ctx: Ctx, press: SetStage) -> list[Reply]:
     t = ctx.t
-    row = await memberships.get_for_update(ctx.session, arg_int(args, 0))
-    stage = memberships.STAGES[arg_int(args, 1, hi=len(memberships.STAGES) - 1)]
-    if row is None or not same_record(args, 2, row.applied_at) or row.status != "approved":
+    row = await memberships.get_for_update(ctx.session, press.membership)
+    stage = memberships.STAGES[press.stage]
+    if row is None or not same_record(press.proof, row.applied_at) or row.status != "approved":
         return [Reply(t("admin.not_found"))]
     if row.member_stage == stage:
         return [Reply(t("admin.stage_same", team=row.team_name, stage=t(f"stage.{stage}")))]
@@ -148,13 +182,6 @@ async def set_stage(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return [Reply(t("admin.stage_set", team=row.team_name, stage=t(f"stage.{stage}")))]
 
 
-ACTIONS = {"ok": approve, "no": ask_reason, "stg": set_stage, "apps": applications, "mems": members}
-
-
-async def on_button(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    return await arg_pick(args, 0, ACTIONS)(ctx, args[1:])
-
-
 def build() -> Router:
     return Router(
         name="admin",
@@ -163,7 +190,9 @@ def build() -> Router:
             CommandRoute("applications", applications, describe="cmd.applications"),
             CommandRoute("members", members, describe="cmd.members"),
         ],
-        buttons=[ButtonRoute("adm", on_button)],
+        buttons=[on(Approve, approve), on(AskReject, ask_reason), on(SetStage, set_stage),
+                 on(ApplicationsPage, lambda ctx, press: applications_page(ctx, press.offset)),
+                 on(MembersPage, lambda ctx, press: members_page(ctx, press.offset))],
         forms=[REJECT_FORM],
         menu=[MenuItem("menu.applications", "applications"), MenuItem("menu.members", "members")],
     )
