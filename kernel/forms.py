@@ -180,15 +180,19 @@ class PendingStart:
     extra: dict[str, str | int] | None = None
     mode: Mode = "new"
     step: Step | None = None
+    # How the given answers read (a place's name for its id): without them the summary shows raw values.
+    labels: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "answers": self.answers, "extra": self.extra, "mode": self.mode,
+        data = {"name": self.name, "answers": self.answers, "extra": self.extra, "mode": self.mode,
                 "step": step_text(self.step) if self.step is not None else None}
+        # Only when given: a row without them keeps the shape earlier releases wrote and read.
+        return {**data, "labels": self.labels} if self.labels else data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PendingStart:
         return cls(data["name"], data.get("answers"), data.get("extra"), _mode(data.get("mode")),
-                   parse_step(data.get("step")))
+                   parse_step(data.get("step")), data.get("labels"))
 
 
 @dataclass(frozen=True)
@@ -294,7 +298,7 @@ class FormRunner:
         """
         conv = ctx.conv
         if conv.flow in self.forms and not force:
-            pending = PendingStart(name, answers, dict(extra) if extra is not None else None, mode, step)
+            pending = PendingStart(name, answers, dict(extra) if extra is not None else None, mode, step, labels)
             return [self._resume_prompt(ctx, to=pending)]
         form = self.forms[name]
         st = FormState(answers=dict(answers or {}), extra=dict(extra or {}), mode=mode, labels=dict(labels or {}))
@@ -810,7 +814,7 @@ class FormRunner:
             to = info.to or PendingStart(form.name)
             self._clear(ctx)
             return await self.start(ctx, to.name, answers=to.answers, extra=to.extra, mode=to.mode, step=to.step,
-                                    force=True)
+                                    labels=to.labels, force=True)
         return [Reply(ctx.t("button.expired")), self._resume_prompt(ctx, info.to)]
 
     # --- state helpers -------------------------------------------------------------

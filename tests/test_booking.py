@@ -379,6 +379,29 @@ async def test_reschedule_moves_booking_and_reminders(harness: Harness) -> None:
     assert len(await _outbox(harness, "booking.moved")) == 1
 
 
+async def test_reschedule_asked_for_during_another_draft_keeps_the_place_name(harness: Harness) -> None:
+    # The person has a booking form open when they press 변경 on a booking: after "start over" the
+    # rescheduling form's summary still names the place, not its id.
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat)
+    await chat.press("제출")
+    await chat.send("/book")
+    await chat.send("/mybookings")
+    await chat.press("변경")
+    assert "이어서" in chat.text, chat.text
+    await chat.press("처음부터 다시")
+    if "상담사가 있으세요" in chat.text:
+        await chat.press("상관없음")
+    await chat.press("3/5")
+    await chat.press("10:00")
+    await chat.press("건너뛰기")
+    assert "서울일자리플러스센터" in chat.text, chat.text
+    await chat.press("제출")
+    assert "예약을 변경했어요" in chat.text, chat.text
+
+
 async def test_limit_of_upcoming_bookings(harness: Harness, clock: FakeClock) -> None:
     await seed(harness)
     engine = build_engine(make_settings(harness.settings.database_url, max_upcoming_bookings=1), harness.sessions,
