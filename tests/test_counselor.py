@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.cli_counselors import import_file
+from bot.cli.counselors import import_file
 from kernel.core import stamp
 from scheduler.agenda import send_daily_agenda
 from storage import bookings, counselors, seekers, users

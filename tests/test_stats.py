@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli_report import run_report
+from bot.cli.report import run_report
 from kernel.config import ConfigError
 from kernel.core import FileOut, Reply
 from reports.period import Period, custom, preset

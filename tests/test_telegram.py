@@ -20,7 +20,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.channels.telegram import TelegramChannel, build_application, run, split_text
+from bot.channels.telegram import TelegramChannel, build_application, split_text
+from bot.cli.serve import run
 from kernel.config import ConfigError, Settings
 from kernel.core import Button
 from scheduler import outbox as dispatch
@@ -42,7 +43,7 @@ def _settings(tmp_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
 
 
 class BotProcess:
-    """`bot.channels.telegram.run` in a task, stopped at the end of the test."""
+    """`bot.cli.serve.run` (`python -m bot run`) in a task, stopped at the end of the test."""
 
     def __init__(self, settings: Settings) -> None:
         self.stop = asyncio.Event()

@@ -505,9 +505,3 @@ async def stop(channel: TelegramChannel) -> None:
         await application.stop()
     await application.shutdown()
 
-
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """`python -m bot run`: Telegram alone (polling, or the webhook on the shared HTTP server)."""
-    from bot.channels.http import serve
-
-    await serve(settings, telegram=True, kakao=False, stop=stop)
