@@ -30,6 +30,7 @@ import json
 import re
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,6 +214,8 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope JSON, lang) -> commands
         self.webhook: JSONDict | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
+        # Updates pushed so far, per update_id (a redelivery counts again): what the bot must have handled.
+        self.pushed: Counter[int] = Counter()
         self._bot_from = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
         self._pending: list[JSONDict] = []
         self._last_update_id = 100_000_000
@@ -788,6 +791,7 @@ class FakeTelegram:
         update_id = int(raw.get("update_id") or self._last_update_id + 1)
         self._last_update_id = max(self._last_update_id, update_id)
         update = {**raw, "update_id": update_id}
+        self.pushed[update_id] += 1
         query = update.get("callback_query")
         if isinstance(query, dict) and "id" in query:
             self._callback_ids.add(str(query["id"]))
@@ -887,6 +891,19 @@ class FakeTelegram:
         except TimeoutError:
             raise AssertionError(f"no matching Bot API call within {timeout}s; last calls:\n"
                                  f"{self.describe_calls()}") from None
+
+    async def wait_deliveries(self, count: int, timeout: float = 5.0) -> list[WebhookDelivery]:
+        """Wait until ``count`` webhook POSTs have been answered (each answer comes after the bot's turn)."""
+        async def answered() -> None:
+            while len(self.webhook_deliveries) < count:
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(answered(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{len(self.webhook_deliveries)} of {count} webhook deliveries answered "
+                                 f"within {timeout}s") from None
+        return self.webhook_deliveries[:count]
 
     async def wait_reply(self, chat_id: int | str, timeout: float = 5.0, *, since: int | None = None) -> Call:
         """Wait for the next successful sendMessage/editMessageText/sendDocument/sendPhoto to the
