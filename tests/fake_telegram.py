@@ -75,6 +75,10 @@ _DEFAULT_ERRORS = {400: "Bad Request: chat not found", 403: _BLOCKED, 500: "Inte
                    502: "Bad Gateway"}
 
 
+# Started fakes by their Bot API base URL, for `FakeTelegram.record_handled`.
+_LIVE: dict[str, FakeTelegram] = {}
+
+
 class TelegramApiError(Exception):
     """An API failure; raised by method implementations, sent as ``{"ok": false, ...}``."""
 
@@ -214,8 +218,10 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope JSON, lang) -> commands
         self.webhook: JSONDict | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
-        # Updates pushed so far, per update_id (a redelivery counts again): what the bot must have handled.
+        # Updates pushed so far, per update_id (a redelivery counts again), and those the bot under test
+        # reported handled (`record_handled`): `wait_handled` waits for the second to catch up.
         self.pushed: Counter[int] = Counter()
+        self.handled: Counter[int] = Counter()
         self._bot_from = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
         self._pending: list[JSONDict] = []
         self._last_update_id = 100_000_000
@@ -266,9 +272,12 @@ class FakeTelegram:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10 if self.webhook_retry is None
                                                                             else 60))
         self._worker = asyncio.create_task(self._deliver_webhooks())
+        _LIVE[self.base_url] = self
 
     async def stop(self) -> None:
         """Release long polls, stop webhook delivery and close the server; idempotent."""
+        if self._port is not None:
+            _LIVE.pop(self.base_url, None)
         self._closing = True
         self._wake_pollers()
         if self._worker is not None:
@@ -891,6 +900,28 @@ class FakeTelegram:
         except TimeoutError:
             raise AssertionError(f"no matching Bot API call within {timeout}s; last calls:\n"
                                  f"{self.describe_calls()}") from None
+
+    @staticmethod
+    def record_handled(api_url: str, update_id: int) -> None:
+        """Called by the bot under test when it has finished an update (``api_url``: the bot's Bot API
+        address, which names the fake that sent it)."""
+        for base_url, fake in _LIVE.items():
+            if api_url.startswith(base_url):
+                fake.handled[update_id] += 1
+
+    async def wait_handled(self, timeout: float = 10.0) -> None:
+        """Wait until every update pushed so far has been reported handled as often as it was pushed."""
+        def behind() -> dict[int, int]:
+            return {i: n - self.handled[i] for i, n in self.pushed.items() if self.handled[i] < n}
+
+        async def caught_up() -> None:
+            while behind():
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(caught_up(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"updates not handled within {timeout}s (id: how many): {behind()}") from None
 
     async def wait_deliveries(self, count: int, timeout: float = 5.0) -> list[WebhookDelivery]:
         """Wait until ``count`` webhook POSTs have been answered (each answer comes after the bot's turn)."""

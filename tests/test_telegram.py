@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
-from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -44,37 +43,31 @@ def _settings(tmp_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
                          telegram_api_base_url=fake.base_url, **overrides)
 
 
-# Updates the Telegram channel has finished handling (turn done, every reply sent), per update_id,
-# counted by the running BotProcess: `settle` waits for these instead of for quiet.
-_handled: Counter[int] = Counter()
+# Every update the Telegram channel finishes (turn done, every reply sent) is reported to the fake that
+# sent it, whoever started the bot (BotProcess, or `serve` directly): `settle` waits for that.
+_on_update = TelegramChannel.on_update
+
+
+async def _counted(channel: TelegramChannel, update: Update, context: Any) -> None:
+    try:
+        await _on_update(channel, update, context)
+    finally:
+        FakeTelegram.record_handled(channel.application.bot.base_url, update.update_id)
+
+
+TelegramChannel.on_update = _counted  # type: ignore[method-assign]
 
 
 class BotProcess:
-    """`bot.cli.serve.run` (`python -m bot run`) in a task, stopped at the end of the test.
-
-    While it runs, `TelegramChannel.on_update` is wrapped to count the updates handled (`_handled`).
-    """
+    """`bot.cli.serve.run` (`python -m bot run`) in a task, stopped at the end of the test."""
 
     def __init__(self, settings: Settings) -> None:
-        _handled.clear()
-        self._on_update = original = TelegramChannel.on_update
-
-        async def counted(channel: TelegramChannel, update: Update, context: Any) -> None:
-            try:
-                await original(channel, update, context)
-            finally:
-                _handled[update.update_id] += 1
-
-        TelegramChannel.on_update = counted  # type: ignore[method-assign]
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(run(settings, stop=self.stop))
 
     async def close(self) -> None:
         self.stop.set()
-        try:
-            await asyncio.wait_for(self.task, 10)
-        finally:
-            TelegramChannel.on_update = self._on_update  # type: ignore[method-assign]
+        await asyncio.wait_for(self.task, 10)
 
 
 async def _reply_text(fake: FakeTelegram, since: int) -> str:
@@ -82,20 +75,10 @@ async def _reply_text(fake: FakeTelegram, since: int) -> str:
     return str(call.params.get("text", ""))
 
 
-async def settle(fake: FakeTelegram, timeout: float = 10.0) -> None:
+async def settle(fake: FakeTelegram) -> None:
     """Wait until the bot has handled every update pushed to the fake so far (a redelivery counts
     again): an answer can be several messages, and all of them are out when its turn is done."""
-    def behind() -> dict[int, int]:
-        return {i: n - _handled[i] for i, n in fake.pushed.items() if _handled[i] < n}
-
-    async def done() -> None:
-        while behind():
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(done(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"updates not handled within {timeout}s (id: how many): {behind()}") from None
+    await fake.wait_handled()
 
 
 async def say(fake: FakeTelegram, text: str) -> str:
