@@ -76,7 +76,7 @@ def main() -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Same polling parameters as bot.channels.telegram.run.
+    # Same polling parameters as bot.channels.telegram.connect.
     build().run_polling(allowed_updates=["message", "callback_query"], poll_interval=0.0, timeout=10)
     return 0
 

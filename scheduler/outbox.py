@@ -1,78 +1,46 @@
 """The outbox dispatcher: sends due rows through each channel's notifier (DESIGN.md §3).
 
-Outcomes. Channels implement `Notifier` and translate their platform's errors into
-the four outcomes below, so the rules live here once: a blocked recipient is marked
-and skipped from then on, a flood-control answer pauses all sending and postpones the
-row by the time asked, a network error is retried with backoff and given up after
-`max_attempts`, anything else fails the row. A platform that says only later who was not
-reached (KakaoTalk's task results, `bot.channels.kakao_tasks`) marks them through the same
-`record_blocked`; `SENDING_ROW` tells its notifier which row it is sending.
+What it does. A run claims a chunk of due rows (`pending` → `sending`, committed before
+the platform is called, conditional on `pending`), sends them through the channel's
+`Notifier`, and records the outcomes in batches every `flush_interval`. Channels translate
+their platform's errors into four outcomes, so the rules live here once: a blocked
+recipient is marked and skipped from then on; a flood-control answer pauses all sending
+and postpones the row by the time asked (a wait up to `SHORT_FLOOD_WAIT` is sat out by
+the run's workers with the rows they claimed, a longer one ends the run); a network error
+is retried with backoff and given up after `max_attempts`; anything else fails the row. A
+platform that says only later who was not reached (KakaoTalk's task results,
+`bot.channels.kakao_tasks`) marks them through `record_blocked`; `SENDING_ROW` tells its
+notifier which row it is sending.
 
-Staff who cannot be reached. Telegram answers "blocked" (403) for a counselor or admin who
-never opened the bot too ("bot can't initiate conversation", or 400 "chat not found"), and
-those are the people alerts are for: a lost referral or booking alert is lost work. So for
-staff (`storage.users.staff_chats`: admins and counselors, and the configured admins who
-never wrote) `blocked` becomes `held`: the row and everything queued for that chat wait,
-and go out when the person next writes (`storage.outbox.release_held`, called where every
-message is read in). The admins who can be reached are told once per such stretch, when its
-first alert is held, that this person must open the bot (press Start); when nobody can be
-told, it is logged at WARNING. Ordinary people who blocked the bot are skipped as
-before: they chose to, and their messages (reminders, broadcasts) go stale anyway. So are
-broadcasts to staff: an announcement, not an alert, counted as not reached in its report.
+Invariants:
+* Nothing delivered is sent again. No row is claimed twice; a stopped run hands back to
+  `pending` only the rows it did not hand to the platform; rows are claimed only about
+  `lookahead` seconds before their send slot. A row still `sending` `stale_after` after
+  its claim (a crash between the platform call and the batched `sent`) is marked `failed`
+  ("unknown: process stopped while sending") and logged at ERROR, never re-sent: the
+  platform cannot say whether it arrived, and a second reminder is worse than a visible,
+  logged failure.
+* One sender per database. On PostgreSQL a process sends only while it holds a
+  session-level advisory lock on a connection it keeps open; when it dies the lock is
+  freed and the first stand-by to tick takes over. Dispatchers on the same engine share
+  the lock and take turns, so a throwaway one (a test, a CLI command) never locks out the
+  long-lived one. SQLite is one process by design: no lock.
+* Pacing. One gate spaces sends `1/rate` apart and catches up by at most `slack` after a
+  late wake-up: in any window of W seconds at most `rate × (W + slack) + 2` messages go
+  out. Per chat, messages go in order and at least `per_chat_interval` apart; a row whose
+  chat is busy for longer than `lookahead` is deferred in the table, not held.
+* Overlap. Sends overlap; workers are added while every one waits on the platform and
+  rows are queued, up to rate × the fastest recent uncontended round trip, doubled, plus
+  one (Little's law), and never more than `concurrency`.
+* Staff are not skipped. For admins and counselors (`storage.users.staff_chats`) a
+  "blocked" answer (also Telegram's for someone who never opened the bot) becomes `held`:
+  the row and everything queued for that chat wait until the person next writes
+  (`storage.outbox.release_held`), and the reachable admins are told once per stretch
+  (logged at WARNING when nobody can be told). Ordinary people who blocked the bot, and
+  broadcasts to staff, are skipped as blocked.
 
-Flood waits. Telegram's usual answer is "retry after 1 s". A run sits out a wait of up
-to `SHORT_FLOOD_WAIT` itself: the workers wait at the pacing gate with the rows they
-claimed, and sending resumes the moment the wait ends, with no rows handed back and
-claimed again and no workers started again. Those rows stay `sending` a little longer,
-but no more of them than at any other moment (at most a claim chunk plus the sends in
-flight), and a stop during the wait still hands them back. A longer wait ends the run
-(its unsent claims go back to `pending`) and the next tick after it starts a new one.
-
-One sender per database. On PostgreSQL a process sends only while it holds a
-session-level advisory lock (`pg_try_advisory_lock`) on a connection it keeps open, so
-leadership lasts across ticks; other processes find the lock taken and stand by. When
-the leader dies its connection drops, PostgreSQL frees the lock and the first stand-by
-to tick takes over. The unit of leadership is the process: Dispatchers built on the
-same engine share one lock and take turns, so a throwaway Dispatcher (a test, a CLI
-command) never locks out the long-lived one. SQLite is one process by design: no lock.
-
-Claim, send, record. A run claims a chunk of due rows (`pending` → `sending`, committed
-before the platform is called, conditional on `pending` so no row is claimed twice),
-sends them and records outcomes in batches every `flush_interval`. Rows are claimed
-only about `lookahead` seconds before their send slot, and a stopped run hands the
-rows it claimed but did not hand to the platform back to `pending`, so that at any
-moment only messages really in flight are ambiguous.
-
-Rows stuck in `sending`. A row still in `sending` `stale_after` after its claim was
-abandoned by a dispatcher that stopped between the platform call and the batched
-`sent` update: a crash, a kill, a lost database. Whether the recipient got it is
-unknown, and Telegram offers no way to ask (no idempotency key, no lookup of sent
-messages). Such a row is marked `failed` with `last_error` "unknown: process stopped
-while sending" and logged at ERROR with its id; it is never re-sent. A re-send could
-only be a guess, and DESIGN §3 promises that nothing delivered is sent again: a second
-copy of a reminder or an admin notification is worse than a visible, logged failure
-that an admin can follow up. Nothing is silently lost either: every such row stays in
-the table with its reason.
-
-Pacing. A single gate spaces sends `1/rate` apart (Telegram: about 30 messages/s per
-bot; 1,000/s on the paid broadcast tier) and lets the schedule catch up by at most
-`slack` seconds after a late wake-up, so in any window of W seconds at most
-`rate × (W + slack) + 2` messages go out, whatever the event loop does. Per chat,
-messages go in order and at least `per_chat_interval` apart (Telegram: about one per
-second); a row whose chat is busy for longer than `lookahead` is deferred in the table
-rather than held.
-
-Overlap. At a thousand a second one HTTP round trip per message cannot be waited for
-in turn, so sends overlap. A run starts with one worker and adds one whenever every
-worker is waiting on the platform while rows are queued, up to what the round trip
-needs (Little's law: rate × round trip, doubled for jitter, plus one; about seven at
-30/s with 100 ms to Telegram) and never more than `concurrency`; a worker beyond that
-retires after its send. The round trip is the
-fastest recent send that had the platform to itself, not an average: when the process
-itself is busy every send looks slow, and more overlap would only make it busier. More
-workers would not send faster (the gate sets the pace) and they cost: each keeps a
-connection open, and with PTB's default httpx transport every open connection was
-checked on every request (the bench showed twice the CPU per message).
+Why these choices, with the figures behind them: bench/README.md, `outbox.py` and
+`broadcast.py`.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ async def add_day_off(session: AsyncSession, counselor_id: int, day: dt.date, no
         await session.flush()
 
 
-# --- additions for the counselors' own side (handlers.counselor, bot.cli_counselors) ------------
+# --- additions for the counselors' own side (handlers.counselor, bot.cli.counselors) ------------
 
 
 async def check_invite(session: AsyncSession, token: str, now: dt.datetime, *, for_update: bool = False) -> Invite:

@@ -32,7 +32,7 @@ from storage.migrate import upgrade
 from tests.pg import PostgresServer, PostgresUnavailable, find_pg_bin
 
 # The fuzz tests (tests/test_fuzz_*.py): "ci" runs on every test run, sized to add about a minute;
-# `pytest --hypothesis-profile=long` runs 100,000 examples per test (README, bench/README.md).
+# `pytest --hypothesis-profile=long` runs 100,000 examples per test (docs/checks.md, bench/README.md).
 # No deadline: a turn's time depends on the database and the machine, not on the input.
 hypothesis_settings.register_profile("ci", max_examples=600, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("long", max_examples=100_000, deadline=None, print_blob=True)

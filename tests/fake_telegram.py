@@ -30,6 +30,7 @@ import json
 import re
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,10 @@ _CHAT_NOT_FOUND = "Bad Request: chat not found"
 _BAD_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _DEFAULT_ERRORS = {400: "Bad Request: chat not found", 403: _BLOCKED, 500: "Internal Server Error",
                    502: "Bad Gateway"}
+
+
+# Started fakes by their Bot API base URL, for `FakeTelegram.record_handled`.
+_LIVE: dict[str, FakeTelegram] = {}
 
 
 class TelegramApiError(Exception):
@@ -213,6 +218,10 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope JSON, lang) -> commands
         self.webhook: JSONDict | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
+        # Updates pushed so far, per update_id (a redelivery counts again), and those the bot under test
+        # reported handled (`record_handled`): `wait_handled` waits for the second to catch up.
+        self.pushed: Counter[int] = Counter()
+        self.handled: Counter[int] = Counter()
         self._bot_from = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
         self._pending: list[JSONDict] = []
         self._last_update_id = 100_000_000
@@ -263,9 +272,12 @@ class FakeTelegram:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10 if self.webhook_retry is None
                                                                             else 60))
         self._worker = asyncio.create_task(self._deliver_webhooks())
+        _LIVE[self.base_url] = self
 
     async def stop(self) -> None:
         """Release long polls, stop webhook delivery and close the server; idempotent."""
+        if self._port is not None:
+            _LIVE.pop(self.base_url, None)
         self._closing = True
         self._wake_pollers()
         if self._worker is not None:
@@ -788,6 +800,7 @@ class FakeTelegram:
         update_id = int(raw.get("update_id") or self._last_update_id + 1)
         self._last_update_id = max(self._last_update_id, update_id)
         update = {**raw, "update_id": update_id}
+        self.pushed[update_id] += 1
         query = update.get("callback_query")
         if isinstance(query, dict) and "id" in query:
             self._callback_ids.add(str(query["id"]))
@@ -887,6 +900,41 @@ class FakeTelegram:
         except TimeoutError:
             raise AssertionError(f"no matching Bot API call within {timeout}s; last calls:\n"
                                  f"{self.describe_calls()}") from None
+
+    @staticmethod
+    def record_handled(api_url: str, update_id: int) -> None:
+        """Called by the bot under test when it has finished an update (``api_url``: the bot's Bot API
+        address, which names the fake that sent it)."""
+        for base_url, fake in _LIVE.items():
+            if api_url.startswith(base_url):
+                fake.handled[update_id] += 1
+
+    async def wait_handled(self, timeout: float = 10.0) -> None:
+        """Wait until every update pushed so far has been reported handled as often as it was pushed."""
+        def behind() -> dict[int, int]:
+            return {i: n - self.handled[i] for i, n in self.pushed.items() if self.handled[i] < n}
+
+        async def caught_up() -> None:
+            while behind():
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(caught_up(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"updates not handled within {timeout}s (id: how many): {behind()}") from None
+
+    async def wait_deliveries(self, count: int, timeout: float = 5.0) -> list[WebhookDelivery]:
+        """Wait until ``count`` webhook POSTs have been answered (each answer comes after the bot's turn)."""
+        async def answered() -> None:
+            while len(self.webhook_deliveries) < count:
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(answered(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{len(self.webhook_deliveries)} of {count} webhook deliveries answered "
+                                 f"within {timeout}s") from None
+        return self.webhook_deliveries[:count]
 
     async def wait_reply(self, chat_id: int | str, timeout: float = 5.0, *, since: int | None = None) -> Call:
         """Wait for the next successful sendMessage/editMessageText/sendDocument/sendPhoto to the

@@ -27,6 +27,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
 from bot.app import build_engine
 from deploy.cluster import Cluster
@@ -35,6 +36,7 @@ from kernel.i18n import translator
 from storage import outbox
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from storage.models import OutboxMessage
 from tests.conftest import Chat, FakeClock, make_settings
 from tests.fake_telegram import FakeTelegram
 from tests.pg import PostgresServer, find_pg_bin
@@ -169,6 +171,17 @@ async def _enqueue(dsn_url: str, texts: list[str]) -> None:
         await db.dispose()
 
 
+async def _all_sent(dsn_url: str, texts: list[str]) -> bool:
+    db = create_engine(dsn_url)
+    try:
+        async with session_factory(db)() as session:
+            rows = (await session.execute(select(OutboxMessage.status, OutboxMessage.payload))).all()
+    finally:
+        await db.dispose()
+    sent = {str(payload.get("text")) for status, payload in rows if status == "sent"}
+    return all(status != "pending" for status, _ in rows) and set(texts) <= sent
+
+
 def _received(fake: FakeTelegram) -> list[str]:
     return [str(c.params.get("text")) for c in fake.calls if c.method == "sendMessage" and c.ok and c.chat_id == CHAT]
 
@@ -193,7 +206,9 @@ async def test_the_outbox_lead_moves_to_another_worker_when_its_holder_is_killed
             after = [f"알림 {n}" for n in range(10, 30)]
             await _enqueue(cluster.database_url, after)
             await _until(lambda: _async(len(_received(fake)) >= 30), "the next twenty sent by the other worker")
-            await asyncio.sleep(1.5)  # three more ticks: anything sent twice would show now
+            # Nothing left to send: no row pending and the twenty recorded as sent. A row the killed
+            # leader left `sending` is never sent again, so any duplicate has reached the fake by now.
+            await _until(lambda: _all_sent(cluster.database_url, after), "the next twenty recorded as sent")
             # Every message once: nothing due lost, nothing delivered sent again.
             assert sorted(_received(fake)) == sorted(before + after)
             survivor = 1 - leader

@@ -60,18 +60,21 @@ def _cli(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> subprocess.
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_malformed_setting_stops_with_one_line(tmp_path: Path) -> None:
     result = _cli(tmp_path, "run", TIMEZONE="Nowhere/City")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "TIMEZONE" in result.stderr
 
 
+@pytest.mark.slow
 def test_run_without_token_points_to_botfather_and_shell(tmp_path: Path) -> None:
     result = _cli(tmp_path, "run", TELEGRAM_BOT_TOKEN="")
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and "python -m bot shell" in result.stderr
 
 
+@pytest.mark.slow
 def test_kakao_and_serve_without_a_skill_secret_say_how_to_set_one(tmp_path: Path) -> None:
     for command in ("kakao", "serve"):
         result = _cli(tmp_path, command, KAKAO_SKILL_SECRET="")
@@ -79,12 +82,14 @@ def test_kakao_and_serve_without_a_skill_secret_say_how_to_set_one(tmp_path: Pat
         assert "KAKAO_SKILL_SECRET" in result.stderr and "Open Builder" in result.stderr
 
 
+@pytest.mark.slow
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = _cli(tmp_path, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli.sqlite3").exists()
 
 
+@pytest.mark.slow
 def test_shell_is_the_default_without_a_token_and_presses_buttons_by_number(tmp_path: Path) -> None:
     result = _cli(tmp_path, stdin="/register\n#1\n김서울\n/quit\n", TELEGRAM_BOT_TOKEN="")
     assert result.returncode == 0, result.stderr
@@ -125,6 +130,7 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_read_only_database_fails_with_one_line(tmp_path: Path) -> None:
     with read_only_dir(tmp_path) as where:
         # An existing database on a read-only disk, and a new one that cannot be created there.
@@ -135,6 +141,7 @@ def test_read_only_database_fails_with_one_line(tmp_path: Path) -> None:
     assert "writable" in existing or "Read-only" in existing or "readonly" in existing
 
 
+@pytest.mark.slow
 def test_full_disk_at_start_fails_with_one_line(tmp_path: Path) -> None:
     # RLIMIT_FSIZE: writes beyond 16 KiB fail with EFBIG, what a full disk looks like to SQLite.
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_", "KAKAO_"))}

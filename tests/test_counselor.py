@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
-from bot.cli_counselors import import_file
+from bot.cli.counselors import import_file
 from kernel.core import stamp
 from scheduler.agenda import send_daily_agenda
 from storage import bookings, counselors, seekers, users
@@ -562,6 +563,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_import_prints_a_report_and_exit_code(tmp_path: Path) -> None:
     result = _cli(tmp_path, "counselors", "import", str(SAMPLE))
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.cli_firms import run as run_cli
+from bot.cli.firms import run as run_cli
 from kernel.config import Settings
 from kernel.core import Incoming
 from storage.firm_import import BadFile, read

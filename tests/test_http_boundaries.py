@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from bot.channels.http import serve
+from bot.cli.serve import serve
 from kernel.config import Settings
 from storage.db import create_engine, session_factory
 from storage.models import User

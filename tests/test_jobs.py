@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import delete, select
 
-from bot.cli_firms import load_demo
+from bot.cli.firms import load_demo
 from handlers.jobs.postings import send_digests
 from kernel.core import Incoming
 from storage import referrals

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from bot.channels import kakao
 from bot.channels.kakao import KakaoNotifier, KakaoSkill, Renderer, paginate, to_incoming
-from bot.cli_firms import load_demo
+from bot.cli.firms import load_demo
 from kernel.config import Settings
 from kernel.core import Button, Card, FileOut, Reply, Response
 from kernel.i18n import translator
@@ -794,7 +794,7 @@ async def test_serve_runs_telegram_and_kakao_in_one_process_on_one_port(tmp_path
 
     import aiohttp
 
-    from bot.channels.http import serve
+    from bot.cli.serve import serve
     from tests.fake_telegram import FakeTelegram
 
     with socket.socket() as sock:

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from bot import logs
-from bot.channels.http import serve
+from bot.cli.serve import serve
 from tests.conftest import REGISTRATION, make_settings
 from tests.fake_kakao import BOT_ID, SECRET_HEADER, KakaoUser
 from tests.fake_kakao import payload as kakao_payload

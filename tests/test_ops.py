@@ -21,6 +21,7 @@ from tests.test_config_cli import _cli
 NOW = "'2026-11-26 00:00:00'"
 
 
+@pytest.mark.slow
 def test_backup_copies_a_live_sqlite_database_and_checks_it(tmp_path: Path) -> None:
     assert _cli(tmp_path, "db", "upgrade").returncode == 0
     live = sqlite3.connect(tmp_path / "cli.sqlite3")
@@ -47,6 +48,7 @@ def test_backup_copies_a_live_sqlite_database_and_checks_it(tmp_path: Path) -> N
     assert again.stderr.strip().count("\n") == 0
 
 
+@pytest.mark.slow
 def test_backup_by_default_goes_to_a_dated_file_beside_the_database(tmp_path: Path) -> None:
     assert _cli(tmp_path, "db", "upgrade").returncode == 0
     result = _cli(tmp_path, "db", "backup")
@@ -55,6 +57,7 @@ def test_backup_by_default_goes_to_a_dated_file_beside_the_database(tmp_path: Pa
     assert sqlite3.connect(made).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.slow
 def test_backup_of_a_missing_database_says_so_in_one_line(tmp_path: Path) -> None:
     result = _cli(tmp_path, "db", "backup", DATABASE_URL=f"sqlite:///{tmp_path / 'nothing.sqlite3'}")
     assert result.returncode == 1
@@ -74,6 +77,7 @@ def test_pg_dump_line_keeps_the_password_out_of_the_arguments() -> None:
     assert env == {"PGPASSWORD": "s3cret"} and not any("s3cret" in a for a in argv)
 
 
+@pytest.mark.slow
 async def test_pg_dump_backs_up_a_postgresql_database(db_url: str, tmp_path: Path) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("the PostgreSQL path")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import apply_retention
@@ -134,6 +135,7 @@ async def test_finished_outbox_rows_of_everyone_are_purged_after_the_kept_days(h
         assert list(await s.scalars(select(OutboxMessage.kind))) == ["pending"]
 
 
+@pytest.mark.slow
 def test_cli_retention_dry_run_prints_counts(tmp_path: Path) -> None:
     result = _cli(tmp_path, "retention", "--dry-run")
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli_report import run_report
+from bot.cli.report import run_report
 from kernel.config import ConfigError
 from kernel.core import FileOut, Reply
 from reports.period import Period, custom, preset
@@ -215,6 +215,7 @@ async def test_cli_report_writes_csv_and_xlsx(harness: Harness, tmp_path: Path) 
     assert "use .csv or .xlsx" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_report_command_line(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "TELEGRAM_BOT_TOKEN": "", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-m", "bot", "report", "--from", "2026-01-01", "--to", "2026-01-31",

@@ -108,12 +108,9 @@ async def test_a_redelivered_webhook_update_is_not_run_again(db_url: str, tmp_pa
             answered = [c for c in fake.calls if c.chat_id == USER and c.method == "sendMessage"]
             assert answered
             fake.push_update(update)  # Telegram retries: the same update_id again
-            for _ in range(100):
-                if len(fake.webhook_deliveries) == 2:
-                    break
-                await asyncio.sleep(0.05)
+            # Both POSTs answered: each answer comes after its turn, every reply of it sent.
+            assert [d.status for d in await fake.wait_deliveries(2)] == [200, 200]
             await settle(fake)
-            assert [d.status for d in fake.webhook_deliveries] == [200, 200]
             # Not run again (no second welcome); the person is shown where they are: the menu.
             again = [c for c in fake.calls if c.chat_id == USER and c.method == "sendMessage"][len(answered):]
             assert [c.params["text"] for c in again] == [translator("ko")("menu.title")]

@@ -1,10 +1,9 @@
-"""The one HTTP server of a process: Telegram's webhook, the KakaoTalk skill, file links, health.
+"""The one HTTP server of a process: the routes every worker serves, health and metrics.
 
-`serve()` is what `python -m bot run | kakao | serve` start: the app's lifespan
-(`bot.app.running`), the channels asked for, and one aiohttp Application on
-`WEBHOOK_LISTEN:WEBHOOK_PORT` carrying every route, so a load balancer or TLS proxy
-has one upstream per worker. The server is only started when a route needs it
-(Telegram in polling mode alone needs none).
+`base_app()` is the aiohttp Application that `bot.cli.serve` (`python -m bot run | kakao |
+serve`) starts on `WEBHOOK_LISTEN:WEBHOOK_PORT`, after the channels asked for have added
+their routes to it (Telegram's webhook, the KakaoTalk skill and its file links). This
+module knows no channel, and no channel imports it.
 
 `GET /healthz` answers 200 with `{"status": "ok", ...}` when the database answers a
 query within 2 seconds, the scheduler runs and the oldest due outbox message has not
@@ -16,16 +15,13 @@ load balancer's health check or a container orchestrator needs. `GET /metrics` s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 
 from aiohttp import web
 
-from bot.app import App, running
+from bot.app import App
 from bot.channels import boundary
 from kernel import metrics
-from kernel.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,46 +62,3 @@ def base_app(app: App, *, max_body: int = 1 << 20) -> web.Application:
     web_app.router.add_get("/healthz", health)
     web_app.router.add_get("/metrics", scrape)
     return web_app
-
-
-async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set)."""
-    from bot.channels import kakao as kakao_channel
-    from bot.channels import telegram as telegram_channel
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
-            loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as app:
-        web_app = base_app(app)
-        tg: telegram_channel.TelegramChannel | None = None
-        notifier = kakao_channel.notifier(settings, app.sessions, app.engine.clock) if kakao else None
-        runner: web.AppRunner | None = None
-        try:
-            if telegram:
-                tg = await telegram_channel.start(app)
-                if settings.webhook_mode:
-                    telegram_channel.add_webhook(web_app, tg, settings)
-            if kakao:
-                if not settings.public_base_url:
-                    log.warning("PUBLIC_BASE_URL is not set: file links in KakaoTalk point at %s", settings.base_url)
-                kakao_channel.KakaoSkill(app.engine, settings).routes(web_app)
-                if notifier is not None:
-                    app.dispatcher.add_notifier(notifier)
-            if kakao or (telegram and settings.webhook_mode):
-                runner = web.AppRunner(web_app, access_log=None)
-                await runner.setup()
-                await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
-                log.info("HTTP server on %s:%s", settings.webhook_listen, settings.webhook_port)
-            if tg is not None:
-                await telegram_channel.connect(tg, settings)
-            await stop.wait()
-        finally:
-            if runner is not None:
-                await runner.cleanup()
-            if tg is not None:
-                await telegram_channel.stop(tg)
-            if notifier is not None:
-                await notifier.close()

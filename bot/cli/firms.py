@@ -1,4 +1,4 @@
-"""`python -m bot firms import FILE` and `python -m bot firms demo [--write FILE]`.
+"""`python -m bot firms import FILE` and `python -m bot firms demo [FILE]`.
 
 `import` reads a CSV or JSON file of firms or postings (`storage.firm_import`: UTF-8 with
 or without BOM, or CP949; Korean or English headers), prints progress for large files
@@ -7,7 +7,7 @@ line and why, in DEFAULT_LOCALE. Exit code 0 when nothing was rejected, 1 when s
 were, 2 when the file cannot be read at all. Importing the same file again changes nothing.
 
 `demo` loads the generated demo set (127 vetted firms, 320 postings across Seoul, fixed
-seed: `storage.demo`); `--write FILE.json|FILE.csv` writes it instead (CSV: a firms file
+seed: `storage.demo`); with `FILE.json|FILE.csv` it writes the set there instead (CSV: a firms file
 and a `.postings.csv` beside it), to be imported like any other file.
 """
 
@@ -22,6 +22,7 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli.db import migrated
 from handlers.jobs.firms import report_text
 from kernel.config import Settings
 from kernel.core import Clock, SystemClock
@@ -67,9 +68,6 @@ def write_demo(path: Path, today: dt.date) -> list[Path]:
 
 async def run(settings: Settings, action: str, file: str | None, out: TextIO, err: TextIO, *,
               clock: Clock | None = None) -> int:
-    from storage.db import create_engine, session_factory
-    from storage.migrate import upgrade
-
     now = (clock or SystemClock()).now()
     today = now.astimezone(settings.tz).date()
     t = translator(settings.default_locale)
@@ -90,19 +88,13 @@ async def run(settings: Settings, action: str, file: str | None, out: TextIO, er
             return 2
     else:
         rows = demo_rows(today)
-    engine = create_engine(settings.database_url)
 
     async def progress(done: int, total: int) -> None:
         if total > firm_import.CHUNK:
             print(t("import.progress", done=f"{done:,}", total=f"{total:,}", pct=done * 100 // total), file=err,
                   flush=True)
 
-    try:
-        await upgrade(engine)
-        report = await firm_import.import_rows(session_factory(engine), rows, now=now, today=today, progress=progress)
-    finally:
-        await engine.dispose()
+    async with migrated(settings) as sessions:
+        report = await firm_import.import_rows(sessions, rows, now=now, today=today, progress=progress)
     print(report_text(t, report), file=out)
     return 0 if report.ok else 1
-
-

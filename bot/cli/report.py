@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from bot.cli.db import migrated
 from kernel.config import Settings
 from kernel.core import Invalid
 from kernel.i18n import translator
@@ -22,22 +23,14 @@ from reports.sections import Scope
 
 async def write_report(settings: Settings, period: Period, path: Path) -> int:
     """Writes the file; returns the number of answer rows."""
-    from storage.db import create_engine, session_factory
-    from storage.migrate import upgrade
-
     fmt = export.format_of(path)
     t = translator(settings.default_locale)
     scope = Scope(period, settings.tz)
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        async with session_factory(engine)() as session, session.begin():
-            if fmt == "csv":
-                with path.open("w", encoding="utf-8-sig", newline="") as fh:
-                    return await export.write_csv(session, scope, t, fh)
-            return await export.write_xlsx(session, scope, t, path)
-    finally:
-        await engine.dispose()
+    async with migrated(settings) as sessions, sessions() as session, session.begin():
+        if fmt == "csv":
+            with path.open("w", encoding="utf-8-sig", newline="") as fh:
+                return await export.write_csv(session, scope, t, fh)
+        return await export.write_xlsx(session, scope, t, path)
 
 
 async def run_report(settings: Settings, first: str, last: str, out_path: str, out: TextIO) -> int:

@@ -34,6 +34,7 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli.db import migrated
 from kernel.config import Settings, parse_hhmm
 from kernel.core import Clock, SystemClock
 from kernel.i18n import translator
@@ -271,19 +272,12 @@ async def import_file(sessions: async_sessionmaker[AsyncSession], path: Path, *,
 
 async def run_import(settings: Settings, path: Path, out: TextIO, *, clock: Clock | None = None) -> int:
     """The CLI entry: upgrade the schema, import, print the report; the exit code."""
-    from storage.db import create_engine, session_factory
-    from storage.migrate import upgrade
-
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade(engine)
+    async with migrated(settings) as sessions:
         try:
-            report = await import_file(session_factory(engine), path, now=(clock or SystemClock()).now(),
+            report = await import_file(sessions, path, now=(clock or SystemClock()).now(),
                                        locale=settings.default_locale)
         except BadFile as exc:
             print(f"error: {exc}", file=out)
             return 2
-    finally:
-        await engine.dispose()
     print("\n".join(report.lines(path.name)), file=out)
     return 0 if report.ok else 1
