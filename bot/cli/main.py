@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.cli import counselors, db, firms, report
+from bot.cli import counselors, db, firms, report, retention, serve, shell
 from kernel.config import ConfigError, load_settings
 
 NO_KAKAO_SECRET = (
@@ -90,21 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             if not settings.telegram_bot_token:
                 print(NO_TOKEN, file=sys.stderr)
                 return 2
-            # The whole bot and its channel stacks (seconds to import): only for the commands that run them.
-            from bot.cli import serve
-
             asyncio.run(serve.run(settings))
         elif args.cmd in ("kakao", "serve"):
             if not settings.kakao_skill_secret:
                 print(NO_KAKAO_SECRET, file=sys.stderr)
                 return 2
-            from bot.cli import serve  # the whole bot and its channel stacks, as above
-
             telegram = args.cmd == "serve" and bool(settings.telegram_bot_token)
             asyncio.run(serve.serve(settings, telegram=telegram, kakao=True))
         elif args.cmd == "shell":
-            from bot.cli import shell  # the whole bot (bot.app), as above
-
             asyncio.run(shell.run(settings, args.admin, args.user))
         elif args.cmd == "db" and args.action == "backup":
             return db.backup(settings, args.out)
@@ -116,8 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "firms":
             return asyncio.run(firms.run(settings, args.action, args.file, sys.stdout, sys.stderr))
         elif args.cmd == "retention":
-            from bot.cli import retention  # the whole bot (bot.app, for apply_retention), as above
-
             return asyncio.run(retention.run(settings, args.dry_run))
         elif args.cmd == "report":
             return asyncio.run(report.run_report(settings, args.first, args.last, args.out, sys.stdout))
