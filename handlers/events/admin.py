@@ -535,9 +535,6 @@ async def mark_attended(ctx: Ctx, press: MarkAttended) -> list[Reply]:
     return replies
 
 
-# --- the people's side ---------------------------------------------------------------------------
-
-
 def build() -> Router:
     """The admins' side: /newevent, /event, publishing, editing, cancelling, attendance."""
     return Router(
