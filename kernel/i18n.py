@@ -16,6 +16,8 @@ from string import Formatter
 
 from babel.messages.pofile import read_po
 
+from kernel.korean import particles
+
 LOCALES = ("ko", "en")
 LOCALE_DIR = Path(__file__).with_name("locales")
 log = logging.getLogger(__name__)
@@ -40,13 +42,17 @@ class Translator:
         self._texts = catalog(self.locale)
 
     def __call__(self, key: str, /, **params: object) -> str:
-        text = self._texts.get(key)
+        text, korean = self._texts.get(key), self.locale == "ko"
         if text is None:
-            text = catalog("ko").get(key)
+            text, korean = catalog("ko").get(key), True
             if text is None:
                 log.error("missing catalog key %s", key)
                 return key
-        return text.format(**params) if params else text
+        if not params:
+            return text
+        # Korean particles after a placeholder are written in their double form ("{team}을(를)") and
+        # settled here, once the word is known.
+        return particles(text.format(**params)) if korean else text.format(**params)
 
     def has(self, key: str) -> bool:
         return key in self._texts
