@@ -39,12 +39,12 @@ def test_a_rendered_text_settles_every_particle() -> None:
 def test_no_korean_message_shows_a_double_form() -> None:
     t = translator("ko")
     doubles = re.compile(r"이\(가\)|을\(를\)|은\(는\)|와\(과\)|\(으\)로|\(이\)에요")
-    samples = {"value": "값", "team": "하늘랩", "stage": "창업준비", "id": 12, "title": "채용박람회", "date": "3월 10일",
-               "notify": "카카오톡", "answer": "취소", "high": "salary_max", "field": "이름"}
+    samples = {"value": "값", "team": "하늘랩", "stage": "창업준비", "id": 12, "title": "채용박람회",
+               "date": "3월 10일", "notify": "카카오톡", "answer": "취소", "high": "salary_max", "field": "이름"}
     shown = []
     for key, text in catalog("ko").items():
         if doubles.search(text):
-            names = {n for n in re.findall(r"{(\w+)", text)}
+            names = set(re.findall(r"{(\w+)", text))
             rendered = t(key, **{n: samples.get(n, "하늘랩") for n in names})
             if doubles.search(rendered):
                 shown.append((key, rendered))
