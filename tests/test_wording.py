@@ -49,3 +49,30 @@ def test_no_korean_message_shows_a_double_form() -> None:
             if doubles.search(rendered):
                 shown.append((key, rendered))
     assert shown == []
+
+
+# Words that come between a count and its noun in the English catalogue.
+ADJECTIVES = "new|upcoming|open|pending|hidden|more|rejected|survey|consultation|event|demo-day|pitch|referral"
+
+
+def test_english_counts_agree_with_their_number() -> None:
+    t = translator("en")
+    wrong = []
+    for key, text in catalog("en").items():
+        if "{n}" not in text:
+            continue
+        names = set(re.findall(r"{(\w+)", text))
+        one = t(key, **{name: 1 if name == "n" else "x" for name in names})
+        # "1 events", "1 new postings", "1 session(s)": a plural noun or a hedge after the number one.
+        if re.search(rf"(?<![\d.,])1 (?:(?:{ADJECTIVES}) ){{0,2}}(?:\w{{2,}}s\b|\w+\(s\))", one):
+            wrong.append((key, one))
+    assert wrong == []
+    assert t("event.seats_left", n=1) == "1 seat left" and t("event.seats_left", n=2) == "2 seats left"
+    assert t("event.seats_left", n=0) == "0 seats left"
+
+
+def test_korean_counts_with_one_form() -> None:
+    # Korean has no plural: the same text for one and for many, and a key with English plural
+    # forms still renders in Korean.
+    t = translator("ko")
+    assert t("event.seats_left", n=1) == "남은 자리 1석" and t("event.seats_left", n=5) == "남은 자리 5석"
