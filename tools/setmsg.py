@@ -16,7 +16,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "bot" / "locales"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "kernel" / "locales"
 
 
 def apply(changes: dict[str, list[str | list[str]] | None]) -> None:
