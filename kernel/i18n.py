@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from string import Formatter
 
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -115,8 +116,13 @@ def pick_locale(language_code: str | None, default: str) -> str:
     return default
 
 
+def day_label(t: Translator, day: dt.date, skeleton: str = "MMMEd") -> str:
+    """A date as the person's language writes it, from CLDR (Babel): "3월 5일 (목)" / "Thu, Mar 5";
+    `skeleton` "MMMd" leaves the weekday out ("3월 5일" / "Mar 5")."""
+    return format_skeleton(skeleton, day, locale=t.locale)
+
+
 def moment(t: Translator, when: dt.datetime, tz: dt.tzinfo) -> str:
-    """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu 3/5 at 14:00"."""
+    """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu, Mar 5 at 14:00"."""
     local = when.astimezone(tz)
-    return t("booking.when", month=local.month, day=local.day, weekday=t(f"weekday.{local.weekday()}"),
-             time=local.strftime("%H:%M"))
+    return t("booking.when", day=day_label(t, local), time=local.strftime("%H:%M"))

@@ -1,13 +1,17 @@
-"""Korean particles settle on the word they follow: vowel, consonant, ㄹ, digits and Latin letters."""
+"""How the bot words things: Korean particles that fit the word before them, English counts that agree
+with their number, and dates that read one way in each language."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from kernel.i18n import catalog, translator
+from kernel.i18n import catalog, day_label, moment, translator
 from kernel.korean import attach, final_sound, particles
+from scheduler.events import when_span
 
 
 @pytest.mark.parametrize(("word", "double", "expected"), [
@@ -76,3 +80,17 @@ def test_korean_counts_with_one_form() -> None:
     # forms still renders in Korean.
     t = translator("ko")
     assert t("event.seats_left", n=1) == "남은 자리 1석" and t("event.seats_left", n=5) == "남은 자리 5석"
+
+
+def test_one_date_reads_one_way_in_each_language() -> None:
+    # An event on 12 October: the same day, whichever message names it ("Thu 10/12" and "Thu 12/10"
+    # once stood for the same event in English).
+    seoul = ZoneInfo("Asia/Seoul")
+    start = dt.datetime(2026, 10, 12, 5, 0, tzinfo=dt.UTC)  # 14:00 in Seoul
+    end = start + dt.timedelta(hours=2)
+    en, ko = translator("en"), translator("ko")
+    assert moment(en, start, seoul) == "Mon, Oct 12 at 14:00"
+    assert when_span(en, start, end, seoul) == "Mon, Oct 12, 14:00–16:00"
+    assert moment(ko, start, seoul) == "10월 12일 (월) 14:00"
+    assert when_span(ko, start, end, seoul) == "10월 12일 (월) 14:00~16:00"
+    assert day_label(en, start.date(), "MMMd") == "Oct 12" and day_label(ko, start.date(), "MMMd") == "10월 12일"
