@@ -3,29 +3,68 @@
 Catalogs are gettext `.po` files under `kernel/locales/`, read with Babel at start (no
 compile step to forget). Message ids are keys (`ask.seeker.name`), the way Rasa names
 its responses, so a missing translation is caught by a test rather than shown as
-English-in-Korean. Placeholders use `str.format` names: `{name}`.
+English-in-Korean. Placeholders use `str.format` names: `{name}`. A text that counts (`{n} events`) has gettext
+plural forms in the languages that need them (English: "1 event", "2 events"), chosen by the `n`
+parameter with the catalog's own Plural-Forms rule; Korean counts with a counter word and needs one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gettext
+import io
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Formatter
 
+from babel.dates import format_skeleton
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from kernel.korean import particles
 
 LOCALES = ("ko", "en")
 LOCALE_DIR = Path(__file__).with_name("locales")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """One language's texts: a key's text, or its plural forms and the rule that picks one."""
+
+    texts: dict[str, str]
+    plurals: dict[str, tuple[str, ...]]
+    # gettext's own choice among the forms by the catalog's Plural-Forms rule (from the compiled catalog).
+    plural: Callable[[str, int], str]
+
+
 @cache
-def catalog(locale: str) -> dict[str, str]:
+def load(locale: str) -> Catalog:
     with (LOCALE_DIR / f"{locale}.po").open("rb") as fh:
         po = read_po(fh, locale=locale)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+    texts: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    for m in po:
+        if not m.id or not m.string:
+            continue
+        if isinstance(m.id, tuple | list):
+            forms = tuple(str(f) for f in m.string)
+            plurals[str(m.id[0])] = forms
+            texts[str(m.id[0])] = forms[-1]  # the general form, for placeholder checks and has()
+        else:
+            texts[str(m.id)] = str(m.string)
+    compiled = io.BytesIO()
+    write_mo(compiled, po)
+    compiled.seek(0)
+    ngettext = gettext.GNUTranslations(compiled).ngettext
+    return Catalog(texts, plurals, lambda key, n: ngettext(key, key, n))
+
+
+def catalog(locale: str) -> dict[str, str]:
+    return load(locale).texts
 
 
 def placeholders(text: str) -> set[str]:
@@ -37,16 +76,27 @@ class Translator:
 
     def __init__(self, locale: str) -> None:
         self.locale = locale if locale in LOCALES else "ko"
-        self._texts = catalog(self.locale)
+        self._catalog = load(self.locale)
+        self._texts = self._catalog.texts
 
     def __call__(self, key: str, /, **params: object) -> str:
-        text = self._texts.get(key)
+        found, korean = self._catalog, self.locale == "ko"
+        text = found.texts.get(key)
         if text is None:
-            text = catalog("ko").get(key)
+            found, korean = load("ko"), True
+            text = found.texts.get(key)
             if text is None:
                 log.error("missing catalog key %s", key)
                 return key
-        return text.format(**params) if params else text
+        if not params:
+            return text
+        forms = found.plurals.get(key)
+        count = params.get("n")
+        if forms and isinstance(count, int):
+            text = found.plural(key, count)
+        # Korean particles after a placeholder are written in their double form ("{team}을(를)") and
+        # settled here, once the word is known.
+        return particles(text.format(**params)) if korean else text.format(**params)
 
     def has(self, key: str) -> bool:
         return key in self._texts
@@ -66,8 +116,13 @@ def pick_locale(language_code: str | None, default: str) -> str:
     return default
 
 
+def day_label(t: Translator, day: dt.date, skeleton: str = "MMMEd") -> str:
+    """A date as the person's language writes it, from CLDR (Babel): "3월 5일 (목)" / "Thu, Mar 5";
+    `skeleton` "MMMd" leaves the weekday out ("3월 5일" / "Mar 5")."""
+    return format_skeleton(skeleton, day, locale=t.locale)
+
+
 def moment(t: Translator, when: dt.datetime, tz: dt.tzinfo) -> str:
-    """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu 3/5 at 14:00"."""
+    """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu, Mar 5 at 14:00"."""
     local = when.astimezone(tz)
-    return t("booking.when", month=local.month, day=local.day, weekday=t(f"weekday.{local.weekday()}"),
-             time=local.strftime("%H:%M"))
+    return t("booking.when", day=day_label(t, local), time=local.strftime("%H:%M"))

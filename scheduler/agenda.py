@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.config import Settings
 from kernel.core import Button, Clock, Reply, payload
-from kernel.i18n import Translator, translator
+from kernel.i18n import Translator, day_label, translator
 from storage import bookings, counselors, outbox, users
 from storage.models import Place, User
 from storage.slots import local_dt
@@ -75,7 +75,7 @@ async def load(session: AsyncSession, counselor_id: int, start: dt.datetime, end
 
 
 def date_text(t: Translator, day: dt.date) -> str:
-    return t("agenda.date", month=day.month, day=day.day, weekday=t(f"weekday.{day.weekday()}"))
+    return day_label(t, day)
 
 
 def place_text(t: Translator, place: Place) -> str:

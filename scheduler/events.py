@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.config import Settings
 from kernel.core import Button, Clock, Reply, payload
-from kernel.i18n import Translator, moment, translator
+from kernel.i18n import Translator, day_label, moment, translator
 from kernel.payloads import Payload
 from storage import events, outbox, users
 from storage.models import Event, EventRegistration, User
@@ -44,8 +44,7 @@ when_point = moment
 def when_span(tr: Translator, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> str:
     a, b = start.astimezone(tz), end.astimezone(tz)
     if a.date() == b.date():
-        return tr("event.when_same_day", month=a.month, day=a.day, weekday=tr(f"weekday.{a.weekday()}"),
-                  start=a.strftime("%H:%M"), end=b.strftime("%H:%M"))
+        return tr("event.when_same_day", day=day_label(tr, a), start=a.strftime("%H:%M"), end=b.strftime("%H:%M"))
     return tr("event.when_range", start=when_point(tr, start, tz), end=when_point(tr, end, tz))
 
 

@@ -167,7 +167,7 @@ async def test_empty_audience_is_said_and_the_audience_asked_again(harness: Harn
     await admin.send("실행 단계 공지")
     await admin.press("건너뛰기")
     await admin.press("건너뛰기")
-    assert "받는 분이 없습니다" in admin.text and "누구에게" in admin.text
+    assert "받는 분이 없어요" in admin.text and "누구에게" in admin.text
     async with harness.sessions() as s:
         assert (await s.scalars(select(Broadcast))).all() == []
     await admin.press("누구나")
@@ -197,7 +197,7 @@ async def test_stop_midway_cancels_what_is_pending(harness: Harness) -> None:
     await admin.send("/broadcasts")
     assert "발송 중" in admin.text
     await admin.press("중지")
-    assert f"{6 - delivered}건은 보내지 않습니다" in admin.text
+    assert f"{6 - delivered}건은 보내지 않아요" in admin.text
     assert await h.deliver() == 0
     statuses = sorted(r.status for r in await _rows(h, bid))
     assert statuses == sorted(["sent"] * delivered + ["cancelled"] * (6 - delivered))
@@ -263,7 +263,7 @@ async def test_discard_and_edit_from_the_preview(harness: Harness) -> None:
     await admin.press("제출")
     assert _shown(admin).text == "고친 공지"
     await admin.press("취소")
-    assert "초안을 지웠습니다" in admin.text
+    assert "초안을 지웠어요" in admin.text
     async with harness.sessions() as s:
         assert (await s.scalars(select(Broadcast))).all() == []
 

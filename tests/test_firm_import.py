@@ -62,9 +62,9 @@ async def test_cli_import_reports_every_rejected_row_and_reimport_changes_nothin
     errors = row_errors(out)
     assert len(errors) == 5, out
     assert "4행" in errors[0] and "사업자등록번호 '123-45-67890'" in errors[0]
-    assert "5행" in errors[1] and "'해운대구'은(는) 서울의 자치구가 아니에요" in errors[1]
+    assert "5행" in errors[1] and "'해운대구'는 서울의 자치구가 아니에요" in errors[1]
     assert "6행" in errors[2] and "2행과 같은 번호" in errors[2]
-    assert "7행" in errors[3] and "'founded_year' 값 '이천오년'이(가) 숫자가 아니에요" in errors[3]
+    assert "7행" in errors[3] and "'founded_year' 값 '이천오년'이 숫자가 아니에요" in errors[3]
     assert "8행" in errors[4] and "열이 모자라요" in errors[4]
 
     postings_file = tmp_path / "postings.json"
@@ -74,7 +74,7 @@ async def test_cli_import_reports_every_rejected_row_and_reimport_changes_nothin
     errors = row_errors(out)
     assert "'deadline' 값 '2026/4/31'" in errors[0]
     assert "606-86-14005 기업이 없어요" in errors[1]
-    assert "'salary_max'이(가) 'salary_min'보다 작아요" in out
+    assert "'salary_max'가 'salary_min'보다 작아요" in out
 
     # The same files again: nothing changes.
     _, out, _ = await cli(settings, firms_file, clock)

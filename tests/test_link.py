@@ -41,7 +41,7 @@ async def test_a_code_from_telegram_typed_on_kakao_makes_one_person(harness: Har
     code = await code_from(telegram)
     assert "10분" in telegram.text
     await kakao.send(f"/link {code}")
-    assert "텔레그램 계정과 연결했어요" in kakao.text and "알림은 카카오톡(으)로" in kakao.text, kakao.text
+    assert "텔레그램 계정과 연결했어요" in kakao.text and "알림은 카카오톡으로" in kakao.text, kakao.text
     linked = [(user_id, channels) for user_id, channels in (await people(harness)).items() if "kakao" in channels]
     assert [channels for _, channels in linked] == [{"telegram", "kakao"}]
     [(user_id, _)] = linked

@@ -2,7 +2,9 @@
 
     python tools/setmsg.py FILE.json [FILE.json ...]
 
-Each file maps a key to ["한국어", "English"]; null deletes the key. Output is sorted and
+Each file maps a key to ["한국어", "English"]; null deletes the key. A text that counts takes its
+English plural forms as a list, chosen by the `n` parameter:
+["남은 자리 {n}석", ["{n} seat left", "{n} seats left"]]. Output is sorted and
 unwrapped so diffs stay one line per change and two branches' additions merge cleanly.
 """
 
@@ -17,7 +19,7 @@ from babel.messages.pofile import read_po, write_po
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "kernel" / "locales"
 
 
-def apply(changes: dict[str, list[str] | None]) -> None:
+def apply(changes: dict[str, list[str | list[str]] | None]) -> None:
     for index, locale in enumerate(("ko", "en")):
         path = LOCALE_DIR / f"{locale}.po"
         with path.open("rb") as fh:
@@ -26,10 +28,14 @@ def apply(changes: dict[str, list[str] | None]) -> None:
             if texts is None:
                 if key in cat:
                     cat.delete(key)
-            elif key in cat:
-                cat[key].string = texts[index]
+                continue
+            text = texts[index]
+            if key in cat:
+                cat.delete(key)
+            if isinstance(text, list):
+                cat.add((key, key), tuple(text))
             else:
-                cat.add(key, texts[index])
+                cat.add(key, text)
         with path.open("wb") as fh:
             write_po(fh, cat, width=0, sort_output=True, omit_header=False)
 

@@ -54,7 +54,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import FormRunner
-from kernel.i18n import Translator, translator
+from kernel.i18n import Translator, day_label, translator
 from kernel.payloads import Payload
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
@@ -167,7 +167,7 @@ def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> st
     if deadline is None:
         return t("jobs.deadline_open")
     days = (deadline - today).days
-    return t("jobs.deadline", month=deadline.month, day=deadline.day,
+    return t("jobs.deadline", day=day_label(t, deadline, "MMMd"),
              left=t("jobs.d_day") if days == 0 else t("jobs.d_minus", n=days))
 
 

@@ -1,0 +1,96 @@
+"""How the bot words things: Korean particles that fit the word before them, English counts that agree
+with their number, and dates that read one way in each language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kernel.i18n import catalog, day_label, moment, translator
+from kernel.korean import attach, final_sound, particles
+from scheduler.events import when_span
+
+
+@pytest.mark.parametrize(("word", "double", "expected"), [
+    ("창업준비", "이(가)", "창업준비가"), ("하늘랩", "이(가)", "하늘랩이"),
+    ("‘하늘랩’", "을(를)", "‘하늘랩’을"), ("‘취소’", "은(는)", "‘취소’는"), ("'해운대구'", "은(는)", "'해운대구'는"),
+    ("‘창업준비’", "(이)에요", "‘창업준비’예요"), ("‘창업숙성’", "(이)에요", "‘창업숙성’이에요"),
+    ("서울", "(으)로", "서울로"), ("부산", "(으)로", "부산으로"), ("카카오톡", "(으)로", "카카오톡으로"),
+    ("텔레그램", "(으)로", "텔레그램으로"), ("창업실행", "와(과)", "창업실행과"), ("창업준비", "와(과)", "창업준비와"),
+    ("3", "이(가)", "3이"), ("2", "을(를)", "2를"), ("10", "은(는)", "10은"), ("1,000", "이(가)", "1,000이"),
+    ("7", "(으)로", "7로"), ("0", "이(가)", "0이"), ("#12", "은(는)", "#12는"), ("20", "와(과)", "20과"),
+    ("Excel", "을(를)", "Excel을"), ("Excel", "(으)로", "Excel로"), ("Python", "이(가)", "Python이"),
+    ("Java", "이(가)", "Java가"), ("IT", "은(는)", "IT는"), ("HTML", "을(를)", "HTML을"), ("Word", "와(과)", "Word와"),
+    ("3월 10일 (화)", "을(를)", "3월 10일 (화)를"), ("'salary_max'", "이(가)", "'salary_max'가"),
+])
+def test_the_particle_follows_the_last_sound(word: str, double: str, expected: str) -> None:
+    assert attach(word, double) == expected
+
+
+def test_what_cannot_be_read_keeps_both_forms() -> None:
+    assert final_sound("🎉") is None
+    assert attach("🎉", "을(를)") == "🎉을(를)"
+
+
+def test_a_rendered_text_settles_every_particle() -> None:
+    assert particles("‘하늘랩’을(를) 승인했어요. ‘창업준비’(이)에요.") == "‘하늘랩’을 승인했어요. ‘창업준비’예요."
+    assert particles("괄호 (참고) 안의 말") == "괄호 (참고) 안의 말"
+
+
+def test_no_korean_message_shows_a_double_form() -> None:
+    t = translator("ko")
+    doubles = re.compile(r"이\(가\)|을\(를\)|은\(는\)|와\(과\)|\(으\)로|\(이\)에요")
+    samples = {"value": "값", "team": "하늘랩", "stage": "창업준비", "id": 12, "title": "채용박람회",
+               "date": "3월 10일", "notify": "카카오톡", "answer": "취소", "high": "salary_max", "field": "이름"}
+    shown = []
+    for key, text in catalog("ko").items():
+        if doubles.search(text):
+            names = set(re.findall(r"{(\w+)", text))
+            rendered = t(key, **{n: samples.get(n, "하늘랩") for n in names})
+            if doubles.search(rendered):
+                shown.append((key, rendered))
+    assert shown == []
+
+
+# Words that come between a count and its noun in the English catalogue.
+ADJECTIVES = "new|upcoming|open|pending|hidden|more|rejected|survey|consultation|event|demo-day|pitch|referral"
+
+
+def test_english_counts_agree_with_their_number() -> None:
+    t = translator("en")
+    wrong = []
+    for key, text in catalog("en").items():
+        if "{n}" not in text:
+            continue
+        names = set(re.findall(r"{(\w+)", text))
+        one = t(key, **{name: 1 if name == "n" else "x" for name in names})
+        # "1 events", "1 new postings", "1 session(s)": a plural noun or a hedge after the number one.
+        if re.search(rf"(?<![\d.,])1 (?:(?:{ADJECTIVES}) ){{0,2}}(?:\w{{2,}}s\b|\w+\(s\))", one):
+            wrong.append((key, one))
+    assert wrong == []
+    assert t("event.seats_left", n=1) == "1 seat left" and t("event.seats_left", n=2) == "2 seats left"
+    assert t("event.seats_left", n=0) == "0 seats left"
+
+
+def test_korean_counts_with_one_form() -> None:
+    # Korean has no plural: the same text for one and for many, and a key with English plural
+    # forms still renders in Korean.
+    t = translator("ko")
+    assert t("event.seats_left", n=1) == "남은 자리 1석" and t("event.seats_left", n=5) == "남은 자리 5석"
+
+
+def test_one_date_reads_one_way_in_each_language() -> None:
+    # An event on 12 October: the same day, whichever message names it ("Thu 10/12" and "Thu 12/10"
+    # once stood for the same event in English).
+    seoul = ZoneInfo("Asia/Seoul")
+    start = dt.datetime(2026, 10, 12, 5, 0, tzinfo=dt.UTC)  # 14:00 in Seoul
+    end = start + dt.timedelta(hours=2)
+    en, ko = translator("en"), translator("ko")
+    assert moment(en, start, seoul) == "Mon, Oct 12 at 14:00"
+    assert when_span(en, start, end, seoul) == "Mon, Oct 12, 14:00–16:00"
+    assert moment(ko, start, seoul) == "10월 12일 (월) 14:00"
+    assert when_span(ko, start, end, seoul) == "10월 12일 (월) 14:00~16:00"
+    assert day_label(en, start.date(), "MMMd") == "Oct 12" and day_label(ko, start.date(), "MMMd") == "10월 12일"
