@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
 from bot.app import build_engine
 from kernel.core import Incoming, Response
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, lock_key, session_factory
 from tests.conftest import FakeClock, make_settings
 from tests.fake_telegram import Call, FakeTelegram
 from tests.pg import PostgresServer
@@ -96,32 +97,53 @@ async def test_typing_the_answers_of_a_form_fast_keeps_questions_in_order(tmp_pa
 
 async def test_two_workers_send_one_persons_answers_in_order(pg_server: PostgresServer | None,
                                                              tmp_path: Path) -> None:
+    """Messages of one person taken by different workers are answered in the order they reached
+    the person's lock. Each message gets a worker of its own (so none waits in a worker's own
+    queue, which the tests above cover), and the next one is sent only once the previous one is
+    at the lock, as the database shows: arrival order without a guess at how long that takes."""
     if pg_server is None:
         pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
     name = f"jobhub_order_{tmp_path.name[-12:].replace('-', '_')}"
     await pg_server.acreate_database(name, template="jobhub_template")
     settings = make_settings(pg_server.url(name))
     clock = FakeClock()
-    dbs = [create_engine(settings.database_url) for _ in range(2)]
+    dbs = [create_engine(settings.database_url) for _ in QUERIES]
     engines = [build_engine(settings, session_factory(db), clock=clock) for db in dbs]
+    probe = create_engine(settings.database_url)
+    # pg_locks shows a bigint advisory key as its high and low 32 bits.
+    key = lock_key("conv", "telegram", "7100") & 0xFFFFFFFFFFFFFFFF
     delivered: list[str] = []
+    finished = 0
     try:
+        async def at_lock() -> int:
+            async with probe.connect() as conn:
+                found = await conn.scalar(text(
+                    "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid::bigint = :high AND objid::bigint = :low"),
+                    {"high": key >> 32, "low": key & 0xFFFFFFFF})
+            return int(found or 0)
+
         async def turn(i: int, query: str) -> None:
+            nonlocal finished
+
             async def deliver(response: Response) -> None:
                 # The first answer is slow to send; the later ones would overtake it.
                 await asyncio.sleep(0.4 if i == 0 else 0)
                 delivered.append(query)
 
             inc = Incoming("telegram", "7100", "7100", text=f"/firms {query}", command="firms", args=(query,))
-            await engines[i % 2].handle(inc, deliver=deliver)
+            await engines[i].handle(inc, deliver=deliver)
+            finished += 1
 
         tasks = []
         for i, query in enumerate(QUERIES):
             tasks.append(asyncio.create_task(turn(i, query)))
-            await asyncio.sleep(0.05)  # arrival order: the workers take them in this order
+            async with asyncio.timeout(30):
+                while await at_lock() + finished < i + 1:
+                    await asyncio.sleep(0.01)
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
         assert delivered == QUERIES
     finally:
-        for db in dbs:
+        for db in [*dbs, probe]:
             await db.dispose()
         await pg_server.adrop_database(name)
