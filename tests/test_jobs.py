@@ -172,10 +172,10 @@ async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_
     marks = {b["label"]: b["payload"] for b in note[0]["buttons"][0]}
     assert set(marks) == {"알선 완료", "채용", "불발"}
 
-    # Someone else pressing the counselor's button changes nothing.
+    # Someone else pressing the counselor's button changes nothing, and hears it is for counselors.
     stranger = harness.chat(5999)
     await stranger.press_payload(marks["채용"])
-    assert "찾을 수 없어요" in stranger.text
+    assert stranger.text == "상담사만 쓸 수 있는 기능이에요."
 
     counselor = harness.chat(7001)
     await counselor.send("/referrals")
@@ -406,3 +406,39 @@ def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None
     assert "✅" not in firm_card(translator("ko"), firm, today)
     english = firm_card(translator("en"), firm, today)
     assert "Mapo" in english and "youth-friendly" in english and "founded 2005" in english
+
+
+async def test_a_seeker_follows_their_referrals_step_by_step(harness: Harness) -> None:
+    await demo(harness)
+    await make_counselor(harness, 7002)
+    chat = harness.chat(5010)
+    await register(chat)
+    await chat.send("/menu")
+    assert "🤝 내 취업알선" not in chat.last_buttons
+    await chat.send("/myreferrals")
+    assert "아직 신청한 취업알선이 없어요" in chat.text
+
+    await chat.send("/jobs")
+    wanted = posting_ids(chat)[0]
+    await chat.press_payload(f"job:i:{wanted}")
+    await chat.send("/profile")
+    assert "취업알선 신청 1건 (/myreferrals)" in chat.text
+    await chat.send("/menu")
+    await chat.press("내 취업알선")
+    assert "내 취업알선 1건이에요" in chat.text and "지금: 상담사 확인 중" in chat.text
+    assert "• 2026-03-02 신청" in chat.text and "추천(알선)" not in chat.text
+
+    await harness.deliver()
+    marks = {b["label"]: b["payload"] for b in harness.notifier.to(7002)[0]["buttons"][0]}
+    harness.clock.advance(days=1)
+    await harness.chat(7002).press_payload(marks["알선 완료"])
+    harness.clock.advance(days=2)
+    await harness.chat(7002).press_payload(marks["채용"])
+    await chat.send("/myreferrals")
+    assert "지금: 채용 확정" in chat.text
+    assert "• 2026-03-03 상담사가 기업에 추천(알선)" in chat.text and "• 2026-03-05 채용 확정" in chat.text
+
+    chat.language = "en"
+    await chat.send("/lang en")
+    await chat.send("/myreferrals")
+    assert "You have 1 job referral." in chat.text and "Now: hired" in chat.text
