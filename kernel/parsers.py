@@ -44,8 +44,11 @@ def clean(text: str, *, max_len: int, newlines: bool = False, min_len: int = 1) 
         text = re.sub(r"\n{3,}", "\n\n", text)
     else:
         text = " ".join(text.split())
-    if len(text) < min_len:
+    if not text:
         raise Invalid("invalid.empty")
+    if len(text) < min_len:
+        # Not "empty": the person wrote something, and needs to know how much more is wanted.
+        raise Invalid("invalid.too_short", min=min_len, length=len(text))
     if len(text) > max_len:
         raise Invalid("invalid.too_long", max=max_len, length=len(text))
     return text
@@ -121,7 +124,13 @@ def salary(raw: str, _inp: FieldInput) -> int:
     # takes "𐩀" and "²"), and few enough for int(): a longer number is no salary anyway.
     if re.fullmatch(r"\d{7,15}", value):
         value = str(int(value) // 10_000)
-    return integer(value, low=1000, high=100_000)
+    try:
+        return integer(value, low=1000, high=100_000)
+    except Invalid as exc:
+        # The generic "(예: 3)" reads as 3만원 here: show an amount a salary really is.
+        if exc.key == "invalid.number":
+            raise Invalid("invalid.salary") from None
+        raise
 
 
 def phone(raw: str, _inp: FieldInput) -> str:
@@ -133,6 +142,10 @@ def phone(raw: str, _inp: FieldInput) -> str:
         number = phonenumbers.parse(value, "KR")
     except phonenumbers.NumberParseException:
         raise Invalid("invalid.phone") from None
+    national = str(number.national_number)
+    if number.country_code == 82 and re.fullmatch(r"1[016789]\d{0,6}", national):
+        # A mobile prefix with digits missing ("010-1234"): incomplete, not a foreign number.
+        raise Invalid("invalid.phone_short")
     if number.country_code != 82 or not phonenumbers.is_valid_number(number):
         raise Invalid("invalid.phone_korean")
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:

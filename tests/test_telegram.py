@@ -149,6 +149,46 @@ async def test_polling_registration_with_buttons(tmp_path: Path, fake: FakeTeleg
         await bot.close()
 
 
+async def test_a_shared_contact_answers_the_phone_question(tmp_path: Path, fake: FakeTelegram) -> None:
+    bot = BotProcess(_settings(tmp_path, fake, demo_data=False))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        await say(fake, "/register")
+        await press(fake, "동의합니다")
+        for text in ("김서울", "1999"):
+            await say(fake, text)
+        await press(fake, "청년층")
+        await press(fake, "대학교")
+        for text in ("서울대학교", "웹 개발", "Python"):
+            await say(fake, text)
+        await press(fake, "마포구")
+        await press(fake, "선택 완료")
+        await press(fake, "4년제")
+        await press(fake, "신입")
+        assert "휴대전화" in await press(fake, "건너뛰기")
+        since = len(fake.calls)
+        fake.user_sends_contact(USER, "821012345678")  # as Telegram gives it, without "+"
+        await fake.wait_reply(USER, since=since)
+        await settle(fake)
+        summary = "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
+        assert "확인해 주세요" in summary and "010-1234-5678" in summary
+    finally:
+        await bot.close()
+
+
+async def test_run_loads_the_demo_set_on_an_empty_database_unless_switched_off(tmp_path: Path,
+                                                                                 fake: FakeTelegram) -> None:
+    for demo_data, expected in ((False, "아직 등록된 채용공고가 없어요"), (True, "먼저 구직등록")):
+        settings = _settings(tmp_path / str(demo_data), fake, demo_data=demo_data)
+        (tmp_path / str(demo_data)).mkdir()
+        bot = BotProcess(settings)
+        try:
+            await fake.wait_for(lambda c: c.method == "deleteWebhook", since=len(fake.calls), timeout=10)
+            assert expected in await say(fake, "/jobs")
+        finally:
+            await bot.close()
+
+
 async def say_sticker(fake: FakeTelegram) -> str:
     since = len(fake.calls)
     fake.user_sends_sticker(USER)

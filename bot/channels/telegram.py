@@ -153,6 +153,11 @@ def to_incoming(update: Update) -> Incoming | None:
         if command is not None:
             return Incoming(**base, text=message.text, command=command[0], args=command[1])
         return Incoming(**base, text=message.text)
+    if message.contact is not None and message.contact.phone_number:
+        # A shared contact (📎 → Contact) is the number typed for them: the phone question takes it.
+        # Telegram gives it without the "+" of its country code ("821012345678").
+        number = message.contact.phone_number.strip()
+        return Incoming(**base, text=number if number.startswith("+") else "+" + number)
     kind = next((k for k in ("sticker", "photo", "document", "voice", "video", "audio", "location", "contact")
                  if getattr(message, k, None)), "other")
     file_ref = None
