@@ -205,6 +205,33 @@ def _time_of_day(raw: str) -> dt.time:
     return dt.time(hour, minute)
 
 
+def local_date(raw: str, today: dt.date, *, yearless: str = "past") -> dt.date:
+    """A date alone, typed as `local_datetime` reads one ("2026-03-20", "2026.3.20", "20260320",
+    "3/20", "3.20", "3월 20일"). Without a year: `yearless="past"` the latest such day not after
+    today (a report's period), "future" the next one from today on. Invalid("invalid.date") otherwise."""
+    value = unicodedata.normalize("NFKC", raw).strip().rstrip(".")
+    if len(value) > 20:
+        raise Invalid("invalid.date")
+    compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value)
+    match = compact or next((m for m in (p.fullmatch(value) for p in _DATE_TIME) if m is not None), None)
+    if match is None:
+        raise Invalid("invalid.date")
+    parts = (match.group(1), match.group(2), match.group(3)) if compact else (match.groupdict().get("y"),
+                                                                              match["m"], match["d"])
+    year, month, day = parts
+    try:
+        if year is not None:
+            return dt.date(int(year), int(month), int(day))
+        date = dt.date(today.year, int(month), int(day))
+        if yearless == "past" and date > today:
+            date = dt.date(today.year - 1, int(month), int(day))
+        elif yearless == "future" and date < today:
+            date = dt.date(today.year + 1, int(month), int(day))
+    except ValueError:
+        raise Invalid("invalid.date") from None
+    return date
+
+
 def local_datetime(raw: str, now: dt.datetime, tz: dt.tzinfo, *, base: dt.date | None = None) -> dt.datetime:
     """A date and time typed the Korean way, as an aware datetime in `tz`.
 
