@@ -177,7 +177,7 @@ async def _has_referrals(ctx: Ctx) -> bool:
 def build() -> Router:
     return Router(
         name="referrals",
-        commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals"),
+        commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals", roles=("counselor", "admin")),
                   CommandRoute("myreferrals", my_referrals, describe="cmd.myreferrals")],
         buttons=[on(Outcome, mark, guard=_not_staff)],
         menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60),
