@@ -451,7 +451,7 @@ class Engine:
         if inc.button is not None:
             if mode is not None and inc.button.startswith("m:"):
                 # The menu would start something else in the middle of a live chat.
-                return Response([Reply(t("mode.busy"))])
+                return Response([Reply(t("mode.busy"))], toast=t("mode.busy"))
             return await self._button(ctx, inc.button)
         if mode is not None and inc.command not in MODE_COMMANDS:
             return Response(await mode(ctx, (inc.text,) if inc.text is not None else ()))
@@ -536,9 +536,7 @@ class Engine:
         # The guard comes before decoding, so a non-admin learns nothing of what the payload names.
         if routes[0].admin and not ctx.is_admin:
             log.info("admin button refused prefix=%s user=%s", head, ctx.user.id)
-            # Said once, as a message: the same words as a toast too were shown twice (the shell,
-            # and Telegram's pop-up over the message).
-            return Response([Reply(t("admin.only"))])
+            return Response([Reply(t("admin.only"))], toast=t("admin.only"))
         if routes[0].guard is not None:
             refused = await routes[0].guard(ctx)
             if refused is not None:
