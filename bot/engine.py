@@ -149,6 +149,8 @@ class Engine:
         # and make the links of `deep_link`.
         self.channels: dict[str, Channel] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Called with a person's id after their role changed (`roles_changed`); channels add theirs.
+        self.role_listeners: list[Callable[[int], Awaitable[None]]] = []
         forms: list[Form] = []
         for router in self.routers:
             if router.admin:
@@ -226,10 +228,20 @@ class Engine:
         rows += [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
         return Reply(t("menu.title"), rows)
 
-    def commands(self, *, admin: bool) -> list[tuple[str, str]]:
-        """(command, description key) pairs for a channel's command list."""
+    def commands(self, roles: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+        """(command, description key) pairs for someone with `roles` ("admin", "counselor"; none:
+        everyone's list), for /help and a channel's command list."""
         return [(c.name, c.describe) for c in self._commands.values()
-                if c.describe and (admin or not c.admin)]
+                if c.describe and ("admin" in roles if c.admin else not c.roles or bool(roles & set(c.roles)))]
+
+    def roles_changed(self, ctx: Ctx, user_id: int) -> None:
+        """Someone became or stopped being a counselor: once the turn is committed, each channel
+        that keeps per-person command lists (Telegram) redoes theirs."""
+        async def tell(_sessions: Any) -> None:
+            for listener in self.role_listeners:
+                await listener(user_id)
+
+        ctx.later.append(tell)
 
     def add_channel(self, channel: Channel) -> None:
         """Serve `channel`: its files are fetched by it, its links offered. Registered again under

@@ -277,6 +277,7 @@ async def join(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     await audit(ctx.session, ctx.user.id, "counselor.join", f"counselor:{counselor.id}", ctx.now,
                 {"invite": invite.id})
     log.info("counselor joined counselor=%s user=%s invite=%s", counselor.id, ctx.user.id, invite.id)
+    ctx.app.roles_changed(ctx, ctx.user.id)  # their command menu gains the counselor's commands
     return [Reply(t("counselor.joined", name=counselor.display_name), [
         [Button(t("menu.availability"), payload("m", "availability"))],
         [Button(t("menu.agenda"), payload("m", "agenda"))],
@@ -661,6 +662,7 @@ async def deactivate(ctx: Ctx, press: Deactivate) -> list[Reply]:
     if not counselor.active:
         return [Reply(t("counselors.already_inactive", name=counselor.display_name))]
     await counselors.deactivate(ctx.session, counselor, ctx.now)
+    ctx.app.roles_changed(ctx, counselor.user_id)  # and loses them
     future = await bookings.future_for_counselor(ctx.session, counselor.id, ctx.now)
     places = await counselors.places_by_id(ctx.session, [b.place_id for b in future])
     notified = 0
@@ -704,9 +706,9 @@ def build() -> Router:
         commands=[
             CommandRoute("invite", invite, admin=True, describe="cmd.invite"),
             CommandRoute("counselors", counselors_command, admin=True, describe="cmd.counselors"),
-            # Not in the public command list (most people are not counselors); the menu shows them to counselors.
-            CommandRoute("availability", availability),
-            CommandRoute("agenda", agenda_command),
+            # In counselors' /help and command menu only (most people are not counselors).
+            CommandRoute("availability", availability, describe="cmd.availability", roles=("counselor",)),
+            CommandRoute("agenda", agenda_command, describe="cmd.agenda", roles=("counselor",)),
         ],
         buttons=[on(AddWindow, counselor_only(_add_window), guard=not_counselor),
                  on(AddDayOff, counselor_only(_add_day_off), guard=not_counselor),

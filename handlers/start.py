@@ -5,7 +5,9 @@ What the user goes through:
    says what the centre offers, then the main menu as buttons.
 2. `/menu` at any time: the menu; an unfinished form is kept as a draft and offered on
    top of the menu ("작성 중인 구직등록 이어서 하기").
-3. `/help`: what each command does; inside a form, the current question is asked again.
+3. `/help`: what each command does, for who they are: everyone's commands, a counselor's
+   also theirs (/availability, /agenda, /myrating, /referrals), an admin's also the admin
+   commands; inside a form, the current question is asked again.
 4. `/lang`: 한국어 / English; every later text comes in that language.
 5. `/cancel`: leaves the current form without saving it.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from kernel.i18n import LOCALES, translator
+from kernel.people import is_counselor
 
 # Deep-link payloads (t.me/<bot>?start=<payload>) that open a feature directly.
 DEEP_LINKS = {"register": "register", "membership": "membership", "profile": "profile"}
@@ -45,7 +48,8 @@ async def menu(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
 async def help_(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     t = ctx.t
     lines = [t("help.intro"), ""]
-    lines += [f"/{name} — {t(key)}" for name, key in ctx.app.commands(admin=ctx.is_admin)]
+    roles = frozenset({"admin"} if ctx.is_admin else set()) | ({"counselor"} if await is_counselor(ctx) else set())
+    lines += [f"/{name} — {t(key)}" for name, key in ctx.app.commands(roles)]
     lines += ["", t("help.privacy")]
     out = [Reply("\n".join(lines))]
     if ctx.conv.flow and not ctx.conv.paused:

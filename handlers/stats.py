@@ -1,15 +1,17 @@
 """KPI reports for admins (`/stats`, 통계).
 
 1. `/stats` offers the period: 이번 달, 이번 분기, 올해 (each up to today) or 직접 입력
-   (first day, then last day; typed as YYYY-MM-DD). `/stats month|quarter|year` and
-   `/stats 2026-01-01 2026-03-31` skip the question. A last day before the first, an
+   (first day, then last day; typed as `/newevent` takes dates: 2026-12-01, 12/1, 12월 1일,
+   a date without a year being the latest such day). `/stats month|quarter|year`,
+   `/stats 2026-01-01 2026-03-31` and `/stats 12월 1일 ~ 12월 3일` skip the question. A last day before the first, an
    impossible date or a span over five years is refused with what was wrong.
 2. The report comes as text, section by section (registrations by track; sessions by
    type and place, attended vs no-show; applications; members by stage and applicant
    type; events; satisfaction with counts and distribution; survey responses; job
    finding; founders' survival and revenue bands; the newest free-text answers with
-   phone numbers removed), then a chart (trend by week or month and the rating
-   distribution) as a PNG, then CSV / XLSX buttons for the same period as a file.
+   phone numbers removed), then a chart (trend by day for up to a month, by week up to
+   13 weeks, by month beyond; whole-number axes; and the rating distribution) as a PNG,
+   then CSV / XLSX buttons for the same period as a file.
    An empty period gives the same sections with zero counts.
 Every command, button and form submit here is behind the admin guard; the export
 buttons carry only the period, which is checked again on press.
@@ -17,6 +19,7 @@ buttons carry only the period, which is checked again on press.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from collections.abc import Sequence
@@ -147,15 +150,19 @@ async def on_export(ctx: Ctx, press: Export) -> list[Reply]:
         return [Reply(ctx.t(exc.key, **exc.params))]
 
 
-def parse_first(raw: str, _inp: FieldInput) -> str:
-    return parse_date(raw).isoformat()
+def _today(inp: FieldInput) -> dt.date:
+    return inp.now.astimezone(inp.tz).date()
+
+
+def parse_first(raw: str, inp: FieldInput) -> str:
+    return parse_date(raw, _today(inp)).isoformat()
 
 
 def parse_last(raw: str, inp: FieldInput) -> str:
-    last = parse_date(raw)
+    last = parse_date(raw, _today(inp))
     first = inp.answers.get("first")
     if isinstance(first, str):
-        checked(parse_date(first), last)
+        checked(dt.date.fromisoformat(first), last)
     return last.isoformat()
 
 

@@ -391,7 +391,7 @@ def build() -> Router:
         name="surveys",
         commands=[
             CommandRoute("surveys", list_open, describe="cmd.surveys"),
-            CommandRoute("myrating", my_rating),
+            CommandRoute("myrating", my_rating, describe="cmd.myrating", roles=("counselor",)),
         ],
         buttons=[on(SurveyGo, on_button_checked), on(SurveyLater, on_button_checked),
                  on(SurveySkip, on_button_checked), on(SurveyAnswer, on_button_checked),

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # The daily digest of new postings (opt-in in /settings): threshold and earliest local time.
     jobs_digest_min_score: int = Field(default=60, ge=0, le=100)
     jobs_digest_time: str = "09:00"
+    # Every start (run, kakao, serve, shell) loads the demo firms and postings when there are no
+    # firms at all, so a first try shows matches; false for a real centre, whose data is imported.
+    demo_data: bool = True
     # The admins' weekly digest (last week's headline figures and the chart): "<weekday> HH:MM"
     # in TIMEZONE, e.g. "mon 09:00"; "off" sends none.
     weekly_digest: str = "mon 09:00"

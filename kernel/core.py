@@ -340,7 +340,9 @@ class AppServices(Protocol):
         mode: Mode = "new", step: Step | None = None, labels: dict[str, str] | None = None,
     ) -> list[Reply]: ...
 
-    def commands(self, *, admin: bool) -> list[tuple[str, str]]: ...
+    def commands(self, roles: frozenset[str] = frozenset()) -> list[tuple[str, str]]: ...
+
+    def roles_changed(self, ctx: Ctx, user_id: int) -> None: ...
 
     async def run_command(self, ctx: Ctx, name: str, args: Sequence[str]) -> list[Reply]: ...
 
@@ -404,6 +406,9 @@ class CommandRoute:
     admin: bool = False
     # Catalog key of the short description shown in Telegram's command menu; None hides it.
     describe: str | None = None
+    # Who sees it in /help and the command menu: () everyone; ("counselor",) counselors only,
+    # ("counselor", "admin") both. Whether it works is the handler's own check, as ever.
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,11 @@ def clean(text: str, *, max_len: int, newlines: bool = False, min_len: int = 1) 
         text = re.sub(r"\n{3,}", "\n\n", text)
     else:
         text = " ".join(text.split())
-    if len(text) < min_len:
+    if not text:
         raise Invalid("invalid.empty")
+    if len(text) < min_len:
+        # Not "empty": the person wrote something, and needs to know how much more is wanted.
+        raise Invalid("invalid.too_short", min=min_len, length=len(text))
     if len(text) > max_len:
         raise Invalid("invalid.too_long", max=max_len, length=len(text))
     return text
@@ -121,7 +124,13 @@ def salary(raw: str, _inp: FieldInput) -> int:
     # takes "𐩀" and "²"), and few enough for int(): a longer number is no salary anyway.
     if re.fullmatch(r"\d{7,15}", value):
         value = str(int(value) // 10_000)
-    return integer(value, low=1000, high=100_000)
+    try:
+        return integer(value, low=1000, high=100_000)
+    except Invalid as exc:
+        # The generic "(예: 3)" reads as 3만원 here: show an amount a salary really is.
+        if exc.key == "invalid.number":
+            raise Invalid("invalid.salary") from None
+        raise
 
 
 def phone(raw: str, _inp: FieldInput) -> str:
@@ -133,6 +142,10 @@ def phone(raw: str, _inp: FieldInput) -> str:
         number = phonenumbers.parse(value, "KR")
     except phonenumbers.NumberParseException:
         raise Invalid("invalid.phone") from None
+    national = str(number.national_number)
+    if number.country_code == 82 and re.fullmatch(r"1[016789]\d{0,6}", national):
+        # A mobile prefix with digits missing ("010-1234"): incomplete, not a foreign number.
+        raise Invalid("invalid.phone_short")
     if number.country_code != 82 or not phonenumbers.is_valid_number(number):
         raise Invalid("invalid.phone_korean")
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
@@ -190,6 +203,33 @@ def _time_of_day(raw: str) -> dt.time:
     if hour > 23 or minute > 59:
         raise Invalid("invalid.datetime")
     return dt.time(hour, minute)
+
+
+def local_date(raw: str, today: dt.date, *, yearless: str = "past") -> dt.date:
+    """A date alone, typed as `local_datetime` reads one ("2026-03-20", "2026.3.20", "20260320",
+    "3/20", "3.20", "3월 20일"). Without a year: `yearless="past"` the latest such day not after
+    today (a report's period), "future" the next one from today on. Invalid("invalid.date") otherwise."""
+    value = unicodedata.normalize("NFKC", raw).strip().rstrip(".")
+    if len(value) > 20:
+        raise Invalid("invalid.date")
+    compact = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value)
+    match = compact or next((m for m in (p.fullmatch(value) for p in _DATE_TIME) if m is not None), None)
+    if match is None:
+        raise Invalid("invalid.date")
+    parts = (match.group(1), match.group(2), match.group(3)) if compact else (match.groupdict().get("y"),
+                                                                              match["m"], match["d"])
+    year, month, day = parts
+    try:
+        if year is not None:
+            return dt.date(int(year), int(month), int(day))
+        date = dt.date(today.year, int(month), int(day))
+        if yearless == "past" and date > today:
+            date = dt.date(today.year - 1, int(month), int(day))
+        elif yearless == "future" and date < today:
+            date = dt.date(today.year + 1, int(month), int(day))
+    except ValueError:
+        raise Invalid("invalid.date") from None
+    return date
 
 
 def local_datetime(raw: str, now: dt.datetime, tz: dt.tzinfo, *, base: dt.date | None = None) -> dt.datetime:

@@ -1,4 +1,9 @@
-"""Report periods: this week, month, quarter, year, or two dates typed by the admin."""
+"""Report periods: this week, month, quarter, year, or two dates typed by the admin.
+
+Dates are read as `/newevent` reads them (`kernel.parsers.local_date`): "2026-12-01",
+"2026.12.1", "20261201", "12/1", "12.1", "12월 1일"; a date without a year is the latest such
+day up to today. Two dates may come as two words or with "~" or "부터 … 까지" between them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel.core import Invalid
+from kernel.parsers import local_date
 from storage.slots import local_dt
 
 PRESETS = ("month", "quarter", "year")
@@ -59,15 +65,12 @@ def preset(name: str, today: dt.date) -> Period:
     raise ValueError(name)
 
 
-def parse_date(raw: str) -> dt.date:
-    """'2026-03-01', '2026.3.1', '20260301' -> a date; Invalid otherwise."""
-    value = unicodedata.normalize("NFKC", raw).strip().rstrip(".")
-    match = re.fullmatch(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", value) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value)
-    if match is None:
-        raise Invalid("stats.bad_date", value=raw[:20])
+def parse_date(raw: str, today: dt.date | None = None) -> dt.date:
+    """'2026-03-01', '2026.3.1', '20260301', '3/1', '3월 1일' -> a date; Invalid otherwise. Without
+    a year: the latest such day up to `today` (the machine's date when not given)."""
     try:
-        return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
+        return local_date(raw, today or dt.date.today(), yearless="past")
+    except Invalid:
         raise Invalid("stats.bad_date", value=raw[:20]) from None
 
 
@@ -83,16 +86,25 @@ def checked(first: dt.date, last: dt.date) -> Period:
     return Period(first, last)
 
 
-def custom(first: str, last: str) -> Period:
-    return checked(parse_date(first), parse_date(last))
+def custom(first: str, last: str, today: dt.date | None = None) -> Period:
+    return checked(parse_date(first, today), parse_date(last, today))
+
+
+# One date as typed: with a year, compact, or month and day ("12/1", "12.1", "12월 1일").
+_ONE_DATE = r"\d{4}\s*[-./년]\s*\d{1,2}\s*[-./월]\s*\d{1,2}\s*일?|\d{8}|\d{1,2}\s*[-./월]\s*\d{1,2}\s*일?"
+_TWO_DATES = re.compile(rf"(?P<first>{_ONE_DATE})\s*(?:~|부터|-|–)?\s*(?P<last>{_ONE_DATE})\s*(?:까지)?")
 
 
 def from_args(args: Sequence[str], today: dt.date) -> Period | None:
     """A period from a command's words or a button's payload: `month|quarter|year`, a code
     (20260101-20260331), or two dates. None when the words are none of these; Invalid for a
     date that does not exist or a range the wrong way round or too long."""
-    if len(args) == 2:
-        return custom(args[0], args[1])
+    if len(args) >= 2:
+        # "12월 1일 12월 3일" arrives as four words, "12/1 ~ 12/3" as three: read the words as one text.
+        both = _TWO_DATES.fullmatch(unicodedata.normalize("NFKC", " ".join(args)).strip())
+        if both is None:
+            return custom(args[0], args[1], today) if len(args) == 2 else None
+        return custom(both["first"], both["last"], today)
     if len(args) != 1:
         return None
     word = unicodedata.normalize("NFKC", args[0]).strip().lower()
@@ -100,5 +112,6 @@ def from_args(args: Sequence[str], today: dt.date) -> Period | None:
         return preset(word, today)
     if re.fullmatch(r"\d{8}-\d{8}", word):
         # From a button: forged or not, the dates are checked like typed ones.
-        return custom(*word.split("-"))
+        first, last = word.split("-")
+        return custom(first, last, today)
     return None

@@ -318,9 +318,11 @@ async def revenue(session: AsyncSession, scope: Scope) -> Section:
     """Founders' revenue bands and team sizes (each member's newest answer)."""
     answers = await latest_answers(session, scope, "member_followup", "revenue")
     people = [int(n) for n in (await latest_answers(session, scope, "member_followup", "employees")).values()]
-    average = round(sum(people) / len(people), 1) if people else 0
+    # With no answer there is no average: "평균 인원 0명" read as teams of nobody.
+    note = (Label("stats.employees_avg", {"avg": f"{sum(people) / len(people):,.1f}".removesuffix(".0"),
+                                          "n": len(people)}) if people else Label("stats.employees_none", {}))
     return Section("revenue", ("answer", "people", "share_pct"), option_rows("member_followup", "revenue", answers),
-                   Label("stats.employees_avg", {"avg": average, "n": len(people)}))
+                   note)
 
 
 COMMENTS_SHOWN = 20

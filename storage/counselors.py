@@ -226,3 +226,17 @@ async def telegram_user(session: AsyncSession, telegram_id: str) -> User | None:
     return (await session.scalars(
         select(User).join(Identity, Identity.user_id == User.id)
         .where(Identity.channel == "telegram", Identity.external_id == telegram_id))).first()
+
+
+async def active_chats(session: AsyncSession, channel: str) -> list[str]:
+    """The chats on `channel` of everyone who is an active counselor (their command lists differ)."""
+    return list(await session.scalars(
+        select(Identity.chat_id).join(Counselor, Counselor.user_id == Identity.user_id)
+        .where(Counselor.active.is_(True), Identity.channel == channel)))
+
+
+async def chats_of(session: AsyncSession, user_id: int, channel: str) -> list[tuple[str, str]]:
+    """(external id, chat id) of one person on `channel`."""
+    return [(e, c) for e, c in (await session.execute(
+        select(Identity.external_id, Identity.chat_id).where(Identity.user_id == user_id,
+                                                              Identity.channel == channel))).all()]

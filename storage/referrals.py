@@ -95,6 +95,19 @@ async def of_counselor(session: AsyncSession, counselor_id: int | None, limit: i
     return rows, total
 
 
+async def of_seeker(session: AsyncSession, user_id: int, limit: int, offset: int) -> tuple[list[Referral], int]:
+    """One seeker's referrals, newest first, decided ones too (they want to know how each ended)."""
+    query = select(Referral).where(Referral.user_id == user_id)
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = list(await session.scalars(query.order_by(Referral.requested_at.desc(), Referral.id.desc())
+                                      .limit(limit).offset(offset)))
+    return rows, total
+
+
+async def has_any(session: AsyncSession, user_id: int) -> bool:
+    return await session.scalar(select(Referral.id).where(Referral.user_id == user_id).limit(1)) is not None
+
+
 async def outcome_counts(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     """Referrals requested, referred, hired and declined in [start, end) (aware UTC)."""
     steps = {"requested": Referral.requested_at, "referred": Referral.referred_at, "hired": Referral.hired_at,

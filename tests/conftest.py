@@ -102,7 +102,9 @@ def clock() -> FakeClock:
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": db_url, "admin_telegram_ids": str(ADMIN_ID), "_env_file": None,
-                              "telegram_bot_token": "", "webhook_url": "", "webhook_secret": ""}
+                              "telegram_bot_token": "", "webhook_url": "", "webhook_secret": "",
+                              # Tests start with no firms and load what they need (tests/test_jobs.demo).
+                              "demo_data": False}
     values.update(overrides)
     return load_settings(**values)
 

@@ -844,6 +844,15 @@ class FakeTelegram:
                    "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji}
         return self._user_message(user_id, first_name, language_code, {"sticker": sticker})
 
+    def user_sends_contact(self, user_id: int, phone_number: str, *, own: bool = True,
+                           first_name: str | None = None, language_code: str | None = None) -> JSONDict:
+        """A shared contact (📎 → Contact), the person's own by default, its number as Telegram gives it."""
+        user = self._user(user_id, first_name, language_code)
+        contact: JSONDict = {"phone_number": phone_number, "first_name": user["first_name"]}
+        if own:
+            contact["user_id"] = user_id
+        return self._user_message(user_id, first_name, language_code, {"contact": contact})
+
     def user_sends_photo(self, user_id: int, *, caption: str | None = None, data: bytes = b"\xff\xd8\xff\xe0fake",
                          first_name: str | None = None, language_code: str | None = None) -> JSONDict:
         """A photo whose bytes the bot can fetch with getFile + download."""

@@ -73,7 +73,7 @@ async def _at_phone(h: Harness) -> Chat:
 @pytest.mark.parametrize(
     ("phone", "expected"),
     [("+1 415 555 0100", "한국 휴대전화"), ("02-123-4567", "휴대전화 번호(010"), ("전화 없음", "형식이 아니에요"),
-     ("010-1234", "한국 휴대전화")],
+     ("010-1234", "번호가 짧아요"), ("0101234", "번호가 짧아요")],
 )
 async def test_phone_numbers_must_be_korean_mobiles(harness: Harness, phone: str, expected: str) -> None:
     chat = await _at_phone(harness)
@@ -92,6 +92,34 @@ async def test_over_long_idea_is_refused_with_the_limit(harness: Harness) -> Non
     assert "500자 이내" in chat.text and "501자" in chat.text
     await chat.send("동네 소상공인을 위한 주문 관리 앱을 만듭니다.")
     assert "분야" in chat.text
+
+
+async def test_too_short_idea_says_the_minimum_not_empty(harness: Harness) -> None:
+    chat = harness.chat(21)
+    await chat.send("/membership")
+    await chat.press("예비 창업자")
+    await chat.send("서울팀")
+    await chat.send("주문 앱")
+    assert "10자 이상 입력해 주세요. (지금 4자)" in chat.text and "비어" not in chat.text
+    await chat.send("   ")
+    assert "비어 있어요" in chat.text
+    await chat.send("/lang en")
+    await chat.send("order app")
+    assert "at least 10 characters (now 9)" in chat.text
+
+
+async def test_salary_example_is_a_realistic_amount(harness: Harness) -> None:
+    chat = await _at_name(harness)
+    for text in ("김서울", "1999", "청년층", "대학교", "서울대학교", "웹 개발", "Python"):
+        await chat.send(text)
+    await chat.press("마포구")
+    await chat.press("선택 완료")
+    await chat.press("4년제")
+    await chat.send("1")
+    await chat.send("많이")
+    assert "(예: 3000 또는 3,000만원)" in chat.text and "(예: 3)" not in chat.text
+    await chat.send("3천만원")
+    assert "휴대전화" in chat.text
 
 
 async def test_three_failures_explain_the_field_and_offer_skip_or_stop(harness: Harness) -> None:

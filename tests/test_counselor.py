@@ -584,3 +584,16 @@ def test_cli_import_prints_a_report_and_exit_code(tmp_path: Path) -> None:
     broken.write_text("name,day\n김지현,mon\n", encoding="utf-8")
     unreadable = _cli(tmp_path, "counselors", "import", str(broken))
     assert unreadable.returncode == 2 and "missing column(s): telegram_id" in unreadable.stdout
+
+
+async def test_help_lists_the_commands_of_each_role(harness: Harness) -> None:
+    await make_counselor(harness, 7101)
+    seeker, counselor, admin = harness.chat(7102), harness.chat(7101), harness.chat(ADMIN_ID)
+    await seeker.send("/help")
+    assert "/myreferrals" in seeker.text
+    assert not any(f"/{c} " in seeker.text for c in ("referrals", "availability", "agenda", "myrating", "invite"))
+    await counselor.send("/help")
+    assert all(f"/{c} — " in counselor.text for c in ("availability", "agenda", "myrating", "referrals"))
+    assert "/invite" not in counselor.text
+    await admin.send("/help")
+    assert "/invite — " in admin.text and "/referrals — " in admin.text and "/availability" not in admin.text

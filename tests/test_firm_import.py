@@ -183,6 +183,27 @@ async def test_console_sends_a_local_file_with_slash_file(settings: Settings, cl
     assert "파일을 내려받지 못했어요" in out.getvalue()
 
 
+async def test_the_shell_says_a_refusal_once(settings: Settings, clock: FakeClock) -> None:
+    from bot.app import build_engine
+    from bot.channels.console import ConsoleChannel
+    from kernel.core import Button
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    db = create_engine(settings.database_url)
+    await upgrade(db)
+    engine = build_engine(settings, session_factory(db), clock=clock)
+    out = io.StringIO()
+    console = ConsoleChannel(engine, out=out)
+    await console.say("/start")
+    start = len(out.getvalue())
+    console.buttons = [Button("마감", "pa:c:1")]  # an admin's button, pressed by someone else
+    await console.say("#1")
+    await db.dispose()
+    said = out.getvalue()[start:]
+    assert said.count("관리자만 쓸 수 있는 기능이에요.") == 1, said
+
+
 def test_cli_demo_round_trip_and_the_shell_loads_the_demo(tmp_path: Path) -> None:
     from tests.test_config_cli import _cli
 

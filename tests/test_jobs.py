@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import delete, select
 
 from bot.cli.firms import load_demo
@@ -172,10 +173,10 @@ async def test_referral_reaches_the_counselor_who_marks_outcomes_and_the_seeker_
     marks = {b["label"]: b["payload"] for b in note[0]["buttons"][0]}
     assert set(marks) == {"알선 완료", "채용", "불발"}
 
-    # Someone else pressing the counselor's button changes nothing.
+    # Someone else pressing the counselor's button changes nothing, and hears it is for counselors.
     stranger = harness.chat(5999)
     await stranger.press_payload(marks["채용"])
-    assert "찾을 수 없어요" in stranger.text
+    assert stranger.text == "상담사만 쓸 수 있는 기능이에요."
 
     counselor = harness.chat(7001)
     await counselor.send("/referrals")
@@ -254,7 +255,9 @@ async def test_a_posting_deleted_or_closed_while_shown(harness: Harness) -> None
     assert "만료" in chat.text
 
 
-async def test_no_matches_says_so_and_suggests_widening(harness: Harness) -> None:
+async def test_no_matches_says_so_and_suggests_widening(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await demo(harness)
+    monkeypatch.setattr(harness.engine.settings, "jobs_min_score", 101)  # postings there, none good enough
     chat = harness.chat(5008)
     await register(chat)
     await chat.send("/jobs")
@@ -314,9 +317,9 @@ async def test_admin_closes_reopens_and_edits_a_posting(harness: Harness) -> Non
     await seeker.send("/jobs")
     assert "웹 개발자 (신입 환영)" in seeker.text
 
-    # Not for seekers: the guard answers, nothing changes.
+    # Not for seekers: the guard answers, once, nothing changes.
     await seeker.press_payload(f"pa:c:{target}")
-    assert "관리자" in seeker.text
+    assert seeker.text == "관리자만 쓸 수 있는 기능이에요."
     await seeker.send("/outcomes")
     assert "관리자" in seeker.text
 
@@ -406,3 +409,80 @@ def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None
     assert "✅" not in firm_card(translator("ko"), firm, today)
     english = firm_card(translator("en"), firm, today)
     assert "Mapo" in english and "youth-friendly" in english and "founded 2005" in english
+
+
+async def test_a_seeker_follows_their_referrals_step_by_step(harness: Harness) -> None:
+    await demo(harness)
+    await make_counselor(harness, 7002)
+    chat = harness.chat(5010)
+    await register(chat)
+    await chat.send("/menu")
+    assert "🤝 내 취업알선" not in chat.last_buttons
+    await chat.send("/myreferrals")
+    assert "아직 신청한 취업알선이 없어요" in chat.text
+
+    await chat.send("/jobs")
+    wanted = posting_ids(chat)[0]
+    await chat.press_payload(f"job:i:{wanted}")
+    await chat.send("/profile")
+    assert "취업알선 신청 1건 (/myreferrals)" in chat.text
+    await chat.send("/menu")
+    await chat.press("내 취업알선")
+    assert "내 취업알선 1건이에요" in chat.text and "지금: 상담사 확인 중" in chat.text
+    assert "• 2026-03-02 신청" in chat.text and "추천(알선)" not in chat.text
+
+    await harness.deliver()
+    marks = {b["label"]: b["payload"] for b in harness.notifier.to(7002)[0]["buttons"][0]}
+    harness.clock.advance(days=1)
+    await harness.chat(7002).press_payload(marks["알선 완료"])
+    harness.clock.advance(days=2)
+    await harness.chat(7002).press_payload(marks["채용"])
+    await chat.send("/myreferrals")
+    assert "지금: 채용 확정" in chat.text
+    assert "• 2026-03-03 상담사가 기업에 추천(알선)" in chat.text and "• 2026-03-05 채용 확정" in chat.text
+
+    chat.language = "en"
+    await chat.send("/lang en")
+    await chat.send("/myreferrals")
+    assert "You have 1 job referral." in chat.text and "Now: hired" in chat.text
+
+
+async def test_admin_sees_a_past_deadline_posting_as_closed_without_interest_button(harness: Harness) -> None:
+    await demo(harness)
+    today = harness.clock.now().astimezone(harness.settings.tz).date()
+    async with harness.sessions() as s:
+        posting, firm = (await s.execute(select(Posting, Firm).join(Firm, Firm.id == Posting.firm_id)
+                                         .where(Posting.status == "open", Posting.deadline < today))).first()
+    admin = harness.chat(ADMIN_ID)
+    await admin.press_payload(f"job:f:{firm.id}")
+    card = next(r for r in admin.replies if posting.title in r.text)
+    assert "D--" not in card.text and f"{posting.deadline.month}월 {posting.deadline.day}일 마감" in card.text
+    labels = [b.label for row in card.buttons for b in row]
+    assert "관심 있어요 🙋" not in labels and "관심 없어요" not in labels and "자세히" in labels
+
+
+async def test_jobs_with_no_postings_loaded_says_so_and_tells_admins_how_to_load(harness: Harness) -> None:
+    chat = harness.chat(5012)
+    await chat.send("/jobs")
+    assert "아직 등록된 채용공고가 없어요" in chat.text and "희망 지역" not in chat.text
+    assert "python -m bot firms import" not in chat.text
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/jobs")
+    assert "아직 등록된 채용공고가 없어요" in admin.text
+    assert "/import" in admin.text and "python -m bot firms import FILE" in admin.text
+
+
+async def test_delete_lists_what_is_held_referrals_included(harness: Harness) -> None:
+    await demo(harness)
+    chat = harness.chat(5013)
+    await register(chat)
+    await chat.send("/jobs")
+    await chat.press_payload(f"job:i:{posting_ids(chat)[0]}")
+    await chat.send("/delete")
+    listing = chat.replies[0].text
+    assert "• 구직등록 정보" in listing and "• 취업알선 신청 1건" in listing and "• 계정과 대화 기록" in listing
+    assert "공동회원" not in listing and "상담 예약" not in listing
+    assert "되돌릴 수 없어요" in chat.replies[-1].text
+    await chat.press("네, 모두 삭제")
+    async with harness.sessions() as s:
+        assert not list(await s.scalars(select(Referral)))

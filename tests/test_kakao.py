@@ -970,3 +970,14 @@ def test_list_cards_keep_within_the_carousel_limits_and_drop_what_does_not_fit()
     lone = Card.of("제목", "다" * 300)
     assert len(lone.summary) == kakao.CAROUSEL_TEXT and lone.summary.endswith("…")
     assert Card.of("제목", "", "둘째").summary == "둘째"
+
+
+async def test_spaces_alone_are_text_not_a_file_and_show_no_admin_hint(skill: Skill) -> None:
+    status, answer = await skill.post(payload("k-spaces", "   "))
+    said = "".join(texts_of(answer["template"]))
+    assert status == 200 and "잘 모르겠어요" in said
+    assert "텔레그램 챗봇으로" not in said and "python -m bot" not in said
+    # A file KakaoTalk does not pass on is still told where files go, without the admin's command line.
+    status, answer = await skill.post(payload("k-spaces", ""))
+    said = "".join(texts_of(answer["template"]))
+    assert "텔레그램 챗봇으로 보내 주세요" in said and "python -m bot" not in said

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from bot.cli.report import run_report
 from kernel.config import ConfigError
 from kernel.core import FileOut, Reply
+from kernel.i18n import translator
 from reports.period import Period, custom, preset
 from reports.redact import redact
 from scheduler.digest import send_weekly_digest
@@ -136,7 +137,7 @@ async def test_empty_period_and_bad_periods(harness: Harness) -> None:
     await admin.send("/stats")
     await admin.press("직접 입력")
     assert "시작하는 날" in admin.text
-    await admin.send("3월 1일")
+    await admin.send("3월 32일")
     assert "날짜로 읽을 수 없어요" in admin.text
     await admin.send("2026-03-10")
     await admin.send("2026-03-01")
@@ -254,4 +255,48 @@ async def test_job_finding_survival_and_revenue_from_the_follow_ups(harness: Har
     assert "네, 정규직으로 — 인원 1, 비율% 50.0" in text and "아직 구직 중이에요 — 인원 1, 비율% 50.0" in text
     assert "생존율 50.0% (응답 2개 기업, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
     assert "1천만~1억 원 — 인원 1, 비율% 100.0" in text and "아직 없음 — 인원 0" in text
-    assert "평균 인원 4.0명 (응답 1개)" in text  # the member's newer answer
+    assert "함께 일하는 사람(대표 포함) 평균 4명 (응답 1개)" in text  # the member's newer answer
+
+
+async def test_periods_typed_as_korean_dates_and_a_daily_chart_for_a_few_days(harness: Harness) -> None:
+    from reports import chart
+    from reports.sections import Scope
+
+    await seed(harness)
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/stats 3월 1일 ~ 3월 2일")
+    assert "기간: 2026-03-01 ~ 2026-03-02 (2일)" in admin.replies[0].text
+    await admin.send("/stats 12월 1일 12월 3일")  # no year: the latest such days, last December
+    assert "기간: 2025-12-01 ~ 2025-12-03 (3일)" in admin.replies[0].text
+    assert "함께 일하는 사람(대표 포함): 아직 응답이 없어요" in admin.replies[0].text
+    assert "평균 인원 0명" not in admin.replies[0].text
+    await admin.send("/stats")
+    await admin.press("직접 입력")
+    assert "12월 1일" in admin.text
+    await admin.send("2/28")
+    await admin.send("3월 2일")
+    assert "기간: 2026-02-28 ~ 2026-03-02 (3일)" in admin.replies[0].text
+    await admin.send("/stats 3월 32일 3월 2일")
+    assert "날짜로 읽을 수 없어요" in admin.text
+
+    # Three days: three daily points; ten weeks: weeks; a year: months.
+    async with harness.sessions() as s:
+        starts, series, unit = await chart.trend(s, Scope(custom("2026-02-28", "2026-03-02"), SEOUL))
+        assert unit == "day" and starts == [dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2026, 3, 2)]
+        assert sum(series["registrations"]) == 2
+    assert [chart.unit_of(n) for n in (1, 31, 32, 92, 93, 366)] == ["day", "day", "week", "week", "month", "month"]
+
+
+def test_count_axes_show_whole_numbers_from_zero() -> None:
+    from reports import chart
+    from reports.sections import Scope
+
+    scope = Scope(custom("2026-03-01", "2026-03-03"), SEOUL)
+    fig = chart.figure(translator("ko"), scope, [dt.date(2026, 3, d) for d in (1, 2, 3)],
+                       {name: [0, 1, 0] for name in chart.SERIES}, "day", {"consultation": [0, 0, 1, 2, 0]})
+    trend_ax, dist_ax = fig.axes
+    for ax in (trend_ax, dist_ax):
+        ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
+        assert ticks and all(float(v).is_integer() for v in ticks), ticks
+    assert trend_ax.get_ylim()[0] == 0 and trend_ax.get_title() == "일별 추이"
+    assert [label.get_text() for label in trend_ax.get_xticklabels()] == ["3/1", "3/2", "3/3"]

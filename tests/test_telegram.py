@@ -26,10 +26,14 @@ from bot.cli.serve import run
 from kernel.config import ConfigError, Settings
 from kernel.core import Button
 from scheduler import outbox as dispatch
+from storage import counselors, users
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
 from tests.conftest import ADMIN_ID, make_settings
 from tests.fake_telegram import FakeTelegram
 
 USER = 4242
+COUNSELOR = 7001
 
 
 @pytest_asyncio.fixture
@@ -145,6 +149,94 @@ async def test_polling_registration_with_buttons(tmp_path: Path, fake: FakeTeleg
         await settle(fake)
 
         assert "이해하지 못해요" in await say_sticker(fake)
+    finally:
+        await bot.close()
+
+
+async def test_a_shared_contact_answers_the_phone_question(tmp_path: Path, fake: FakeTelegram) -> None:
+    bot = BotProcess(_settings(tmp_path, fake, demo_data=False))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        await say(fake, "/register")
+        await press(fake, "동의합니다")
+        for text in ("김서울", "1999"):
+            await say(fake, text)
+        await press(fake, "청년층")
+        await press(fake, "대학교")
+        for text in ("서울대학교", "웹 개발", "Python"):
+            await say(fake, text)
+        await press(fake, "마포구")
+        await press(fake, "선택 완료")
+        await press(fake, "4년제")
+        await press(fake, "신입")
+        assert "휴대전화" in await press(fake, "건너뛰기")
+        since = len(fake.calls)
+        fake.user_sends_contact(USER, "821012345678")  # as Telegram gives it, without "+"
+        await fake.wait_reply(USER, since=since)
+        await settle(fake)
+        summary = "\n".join(str(c.params.get("text", "")) for c in fake.calls[since:] if c.chat_id == USER)
+        assert "확인해 주세요" in summary and "010-1234-5678" in summary
+    finally:
+        await bot.close()
+
+
+async def test_run_loads_the_demo_set_on_an_empty_database_unless_switched_off(tmp_path: Path,
+                                                                                 fake: FakeTelegram) -> None:
+    for demo_data, expected in ((False, "아직 등록된 채용공고가 없어요"), (True, "먼저 구직등록")):
+        settings = _settings(tmp_path / str(demo_data), fake, demo_data=demo_data)
+        (tmp_path / str(demo_data)).mkdir()
+        bot = BotProcess(settings)
+        try:
+            await fake.wait_for(lambda c: c.method == "deleteWebhook", since=len(fake.calls), timeout=10)
+            assert expected in await say(fake, "/jobs")
+        finally:
+            await bot.close()
+
+
+async def test_command_lists_per_role_set_at_start_and_when_a_role_changes(tmp_path: Path, fake: FakeTelegram) -> None:
+    settings = _settings(tmp_path, fake)
+    db = create_engine(settings.database_url)
+    await upgrade(db)
+    async with session_factory(db)() as s, s.begin():
+        now = dt.datetime.now(dt.UTC)
+        user, _ = await users.identify(s, "telegram", str(COUNSELOR), str(COUNSELOR), "ko", now)
+        await counselors.create(s, user.id, "김지현", ["job_counselling"], now)
+    await db.dispose()
+
+    def names(chat: int | None, language: str = "ko") -> set[str]:
+        scope = {"type": "chat", "chat_id": chat} if chat is not None else None
+        return {c["command"] for c in fake.get_commands(scope, language)}
+
+    bot = BotProcess(settings)
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        everyone, admin, counselor = names(None), names(ADMIN_ID), names(COUNSELOR)
+        staff_only = {"referrals", "availability", "agenda", "myrating"}
+        assert "myreferrals" in everyone and not everyone & (staff_only | {"invite", "stats"})
+        assert {"availability", "agenda", "myrating", "referrals"} <= counselor and "invite" not in counselor
+        assert {"invite", "stats", "referrals"} <= admin and "availability" not in admin
+        assert names(COUNSELOR, "en") == counselor
+
+        # /help says the same as the menu, per person.
+        assert "/availability" not in await say(fake, "/help") and "/referrals" not in fake.last_message(USER)["text"]
+
+        # The admin deactivates the counselor: their chat falls back to everyone's list.
+        since = len(fake.calls)
+        fake.user_sends(ADMIN_ID, "/counselors")
+        await fake.wait_reply(ADMIN_ID, since=since)
+        await settle(fake)
+        for label in ("비활성화", "네, 비활성화"):
+            message = next(m for m in reversed(fake.messages(ADMIN_ID)) if m.get("reply_markup"))
+            data = next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
+                        if label in b["text"])
+            since = len(fake.calls)
+            fake.user_presses(ADMIN_ID, message["message_id"], data)
+            await fake.wait_reply(ADMIN_ID, since=since)
+            await settle(fake)
+        # The last of the three (ko, en, no language) is the one without a language.
+        await fake.wait_for(lambda c: c.method == "deleteMyCommands" and not c.params.get("language_code"),
+                            since=since, timeout=10)
+        assert names(COUNSELOR) == set()  # none of its own: Telegram shows everyone's
     finally:
         await bot.close()
 

@@ -82,7 +82,9 @@ class ConsoleChannel:
 
     async def say(self, line: str) -> None:
         response = await self.engine.handle(self.incoming(line))
-        if response.toast:
+        # A toast that says what a reply says (a refusal) is Telegram's pop-up; printed here too it
+        # read as the notice twice.
+        if response.toast and all(response.toast not in r.text for r in response.replies):
             print(f"({response.toast})", file=self.out)
         self.render(response.replies)
 

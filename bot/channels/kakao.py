@@ -153,8 +153,10 @@ def to_incoming(body: Any) -> Incoming:
     sent = sent_file(body)
     if sent is not None:
         return Incoming(**base, attachment=sent[0], file_ref=sent[1])
-    if not utterance.strip():
+    if not utterance:
         # Something sent without a text or a URL we can read (a file KakaoTalk does not pass on).
+        # Only a truly empty utterance: spaces typed are text, answered as text (not "send files
+        # to Telegram").
         return Incoming(**base, attachment="other")
     return Incoming(**base, text=utterance)
 

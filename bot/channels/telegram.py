@@ -10,7 +10,12 @@ first send, once per process even with the dispatcher's concurrent sends, and go
 returned file id from then on; that id is recorded on the broadcast in the database, so
 another process or a restart reuses it instead of uploading again.
 Every callback query is answered, with the engine's toast when there is one, so the
-client never keeps a spinner.
+client never keeps a spinner. A shared contact (📎 → Contact) arrives as its phone number
+typed, so the phone question takes it.
+
+The command menu: everyone's list by default, and in each staff chat (admins, active
+counselors) the list for their roles, set at start and again when someone joins as a
+counselor or is deactivated (`Engine.roles_changed` → `refresh_commands`).
 
 Long polling by default; with WEBHOOK_URL set, the shared aiohttp server
 (`bot.channels.http`, the same one that serves KakaoTalk) receives the updates and refuses
@@ -39,6 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (
     BotCommand,
+    BotCommandScope,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     InlineKeyboardButton,
@@ -61,7 +67,7 @@ from kernel.core import FileOut, FileTooBig, Incoming, Reply, Response
 from kernel.core import split_text as core_split
 from kernel.i18n import LOCALES, translator
 from scheduler import outbox as dispatch
-from storage import broadcasts, files
+from storage import broadcasts, counselors, files
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -153,6 +159,11 @@ def to_incoming(update: Update) -> Incoming | None:
         if command is not None:
             return Incoming(**base, text=message.text, command=command[0], args=command[1])
         return Incoming(**base, text=message.text)
+    if message.contact is not None and message.contact.phone_number:
+        # A shared contact (📎 → Contact) is the number typed for them: the phone question takes it.
+        # Telegram gives it without the "+" of its country code ("821012345678").
+        number = message.contact.phone_number.strip()
+        return Incoming(**base, text=number if number.startswith("+") else "+" + number)
     kind = next((k for k in ("sticker", "photo", "document", "voice", "video", "audio", "location", "contact")
                  if getattr(message, k, None)), "other")
     file_ref = None
@@ -425,21 +436,46 @@ class TelegramChannel:
     # --- set-up ------------------------------------------------------------------------
 
     async def publish_commands(self) -> None:
-        """The command menu in Korean (default) and English, plus admin commands in admins' chats."""
+        """The command menu in Korean (default) and English: everyone's by default, and in each
+        staff chat (admins, active counselors) the list for their roles."""
+        await self._set_commands(BotCommandScopeDefault(), frozenset())
+        async with self.engine.sessions() as session:
+            counselor_chats = {int(c) for c in await counselors.active_chats(session, CHANNEL)}
+        admins = set(self.engine.settings.admin_telegram_ids)
+        for chat_id in sorted(admins | counselor_chats):
+            await self._set_commands(BotCommandScopeChat(chat_id), self._roles(chat_id in admins,
+                                                                               chat_id in counselor_chats))
+
+    @staticmethod
+    def _roles(admin: bool, counselor: bool) -> frozenset[str]:
+        return frozenset({"admin"} if admin else set()) | frozenset({"counselor"} if counselor else set())
+
+    async def _set_commands(self, scope: BotCommandScope, roles: frozenset[str]) -> None:
         bot = self.application.bot
         default = self.engine.settings.default_locale
-        for admin_view, scopes in ((False, [BotCommandScopeDefault()]),
-                                   (True, [BotCommandScopeChat(i) for i in self.engine.settings.admin_telegram_ids])):
-            commands = self.engine.commands(admin=admin_view)
-            for scope in scopes:
-                for locale in (*LOCALES, None):
-                    t = translator(locale or default)
-                    try:
-                        await bot.set_my_commands([BotCommand(name, t(key)[:256]) for name, key in commands],
-                                                  scope=scope, language_code=locale)
-                    except TelegramError as exc:
-                        # An admin who never opened the bot has no chat yet; that must not stop the start.
-                        log.warning("setMyCommands failed for a scope: %s", exc)
+        commands = self.engine.commands(roles)
+        for locale in (*LOCALES, None):
+            t = translator(locale or default)
+            try:
+                if isinstance(scope, BotCommandScopeChat) and not roles:
+                    # No staff role (any more): the chat falls back to everyone's list.
+                    await bot.delete_my_commands(scope=scope, language_code=locale)
+                else:
+                    await bot.set_my_commands([BotCommand(name, t(key)[:256]) for name, key in commands],
+                                              scope=scope, language_code=locale)
+            except TelegramError as exc:
+                # A staff member who never opened the bot has no chat yet; that must not stop the start.
+                log.warning("setMyCommands failed for a scope: %s", exc)
+
+    async def refresh_commands(self, user_id: int) -> None:
+        """One person's command lists after their role changed (`Engine.roles_changed`)."""
+        async with self.engine.sessions() as session:
+            chats = await counselors.chats_of(session, user_id, CHANNEL)
+            counselor = await counselors.by_user(session, user_id)
+        for external_id, chat_id in chats:
+            admin = external_id.isdigit() and int(external_id) in self.engine.settings.admin_telegram_ids
+            await self._set_commands(BotCommandScopeChat(int(chat_id)),
+                                     self._roles(admin, counselor is not None and counselor.active))
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -491,6 +527,7 @@ async def start(app: App) -> TelegramChannel:
     await application.initialize()
     channel.username = application.bot.username
     await channel.publish_commands()
+    app.engine.role_listeners.append(channel.refresh_commands)
     await application.start()
     return channel
 
@@ -512,6 +549,8 @@ async def connect(channel: TelegramChannel, settings: Settings) -> None:
 
 async def stop(channel: TelegramChannel) -> None:
     application = channel.application
+    if channel.refresh_commands in channel.engine.role_listeners:
+        channel.engine.role_listeners.remove(channel.refresh_commands)
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     if application.running:

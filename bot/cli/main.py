@@ -11,7 +11,7 @@ one process, on one port (`bot.cli.serve`);
 `db backup [--out FILE]` copies the database while the bot runs (`bot.cli.db`, `storage.backup`);
 `counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli.counselors`);
 `firms import FILE` imports vetted firms and postings, `firms demo` loads the demo set (`bot.cli.firms`).
-The shell loads the demo set by itself when the firm table is empty, so `/jobs` shows matches.
+Every start (shell, run, kakao, serve) loads the demo set when there are no firms, unless DEMO_DATA=false.
 `report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE` writes the KPI report as CSV or XLSX (`bot.cli.report`).
 `retention [--dry-run]` pseudonymises people inactive beyond RETENTION_MONTHS (`bot.cli.retention`).
 """

@@ -5,7 +5,9 @@ aiohttp Application on `WEBHOOK_LISTEN:WEBHOOK_PORT` carrying every route (healt
 metrics from `bot.channels.http`, Telegram's webhook, the KakaoTalk skill and its file
 links), so a load balancer or TLS proxy has one upstream per worker. The server is only
 started when a route needs it (Telegram in polling mode alone needs none). `run` is
-Telegram alone, `kakao` the skill server alone, `serve` both in one process.
+Telegram alone, `kakao` the skill server alone, `serve` both in one process. Each of them, as
+the shell does, first loads the demo firms and postings when there are no firms at all, unless
+`DEMO_DATA=false`: `/jobs` on a fresh machine shows matches, not an empty list.
 
 The channels are put together here, above them, so that the web server module and the
 Telegram channel need not import each other.
@@ -24,6 +26,7 @@ from bot.app import running
 from bot.channels import kakao as kakao_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels.http import base_app
+from bot.cli.firms import demo_if_empty
 from kernel.config import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,11 @@ async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asynci
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
             loop.add_signal_handler(sig, stop.set)
     async with running(settings) as app:
+        if settings.demo_data:
+            loaded = await demo_if_empty(app.sessions, app.engine.clock.now(), settings.tz)
+            if loaded is not None:
+                log.info("no firms yet: loaded the demo set (%s firms, %s postings; DEMO_DATA=false to skip)",
+                         loaded.firms.added, loaded.postings.added)
         web_app = base_app(app)
         tg: telegram_channel.TelegramChannel | None = None
         notifier = kakao_channel.notifier(settings, app.sessions, app.engine.clock) if kakao else None

@@ -1,7 +1,7 @@
 """`python -m bot shell [--admin] [--user ID]`: chat with the bot in the terminal, no token needed.
 
 The newcomer's first contact. The first run loads the demo set when the firm table is
-empty (`bot.cli.firms.demo_if_empty`), so `/jobs` shows matches.
+empty (`bot.cli.firms.demo_if_empty`), so `/jobs` shows matches; not with `DEMO_DATA=false`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kernel.i18n import translator
 async def run(settings: Settings, admin: bool, user: str) -> None:
     extra = [(CHANNEL, user)] if admin else []
     async with running(settings, extra_admins=extra) as app:
-        loaded = await demo_if_empty(app.sessions, app.engine.clock.now(), settings.tz)
+        loaded = await demo_if_empty(app.sessions, app.engine.clock.now(), settings.tz) if settings.demo_data else None
         if loaded is not None:
             print(translator(settings.default_locale)("import.demo_loaded", firms=loaded.firms.added,
                                                       postings=loaded.postings.added))

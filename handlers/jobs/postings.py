@@ -1,13 +1,16 @@
 """Jobs (`/jobs`, 채용정보): postings of vetted firms matched to the seeker, and referrals.
 
 What a seeker goes through:
-1. `/jobs` (or 채용정보 in the menu). Not registered yet: an offer to register first
-   (구직등록), after which the postings follow. Registered: the five best postings for
-   their profile (`matching`), each with its firm card (서울형 강소기업 badge while the
-   vetting holds, industry, district, founded year, employees, revenue, benefits), the
-   title, salary, deadline, the score and why it matched. Closed or past-deadline
-   postings are never shown. Nothing scoring JOBS_MIN_SCORE or more: the bot says so and
-   suggests widening districts or desired jobs, with a button to edit the profile.
+1. `/jobs` (or 채용정보 in the menu). No open postings at all (none loaded yet): the bot
+   says so, and tells an admin how to load them (/import, `python -m bot firms import`;
+   every start loads the demo set on an empty database unless DEMO_DATA=false). Not
+   registered yet: an offer to register first (구직등록), after which the postings follow.
+   Registered: the five best postings for their profile (`matching`), each with its firm
+   card (서울형 강소기업 badge while the vetting holds, industry, district, founded year,
+   employees, revenue, benefits), the title, salary, deadline, the score and why it
+   matched. Closed or past-deadline postings are never shown. Nothing scoring
+   JOBS_MIN_SCORE or more: the bot says so and suggests widening districts or desired
+   jobs, with a button to edit the profile.
 2. Each posting has 자세히 (duties, skills, education, experience, hours, the firm's
    history, website), 관심 있어요 and 관심 없어요; the list ends with 다음 5개.
 3. 관심 있어요 asks for a referral (취업알선): a counselor gets the seeker's profile summary
@@ -16,7 +19,8 @@ What a seeker goes through:
    same posting says it was already asked for, with its status.
 4. 관심 없어요 hides the posting from this person from then on.
 5. `/firms 이름` finds firms by name, tolerating typos and spacing, each with a button
-   for its open postings.
+   for its open postings. Admins also see closed and past-deadline ones, marked 마감 and
+   without 관심 있어요.
 Every press is checked again: a posting deleted, closed or past its deadline since it
 was shown gets a clear line instead of an action.
 
@@ -167,6 +171,9 @@ def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> st
     if deadline is None:
         return t("jobs.deadline_open")
     days = (deadline - today).days
+    if days < 0:
+        # An admin sees past postings too: "D--5" read as a countdown, not as closed.
+        return t("jobs.deadline_passed", day=day_label(t, deadline, "MMMd"))
     return t("jobs.deadline", day=day_label(t, deadline, "MMMd"),
              left=t("jobs.d_day") if days == 0 else t("jobs.d_minus", n=days))
 
@@ -276,11 +283,18 @@ async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 async def jobs_page(ctx: Ctx, offset: int) -> list[Reply]:
     """A page of the best postings from `offset` on."""
     t = ctx.t
+    today = local_today(ctx.now, ctx.settings)
+    index, rows = await shown_index(ctx.session, today)
+    if not rows:
+        # Nothing loaded (a fresh machine with DEMO_DATA=false) or nothing open: not the person's
+        # conditions, so no "widen your districts"; an admin is told how to load postings.
+        text = t("jobs.no_postings")
+        if ctx.is_admin:
+            text += "\n\n" + t("jobs.no_postings_admin")
+        return [Reply(text)]
     found = await _profile_or_offer(ctx)
     if isinstance(found, list):
         return found
-    today = local_today(ctx.now, ctx.settings)
-    index, rows = await shown_index(ctx.session, today)
     seeker = seeker_view(found)
     hidden = await firms.hidden_ids(ctx.session, ctx.user.id)
     floor = ctx.settings.jobs_min_score
@@ -420,7 +434,9 @@ async def firm_postings(ctx: Ctx, press: FirmPostings) -> list[Reply]:
     out = [Reply(t("firms.postings_of", name=firm.name, n=len(shown)))]
     for posting in shown:
         match = matching.score_pair(seeker_view(profile), firms.view(posting, firm)) if profile else None
-        buttons = posting_buttons(t, posting.id)
+        # What is closed or past its deadline (shown to admins only) offers no 관심 있어요: nothing to apply to.
+        buttons = (posting_buttons(t, posting.id) if firms.view(posting, firm).shown_on(today)
+                   else [[Button(t("jobs.details"), PostingDetails(posting.id).pack())]])
         if ctx.is_admin:
             buttons.append([Button(t("posting.manage", status=t(f"posting.status.{posting.status}")),
                                    payload("m", "posting", posting.id))])

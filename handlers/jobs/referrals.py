@@ -1,4 +1,11 @@
-"""Referrals (취업알선) from the counselor's side.
+"""Referrals (취업알선): the seeker following theirs, the counselor deciding them.
+
+What a seeker goes through:
+1. After 관심 있어요 on a posting (`/jobs`), 🤝 내 취업알선 appears in the menu (and `/profile`
+   points to it): `/myreferrals` lists their referrals, newest first, ten at a time, each with
+   the firm, the posting, where it stands now and the date of every step so far (신청,
+   기업에 추천, 채용 확정 or 이번에는 이어지지 않음).
+2. Each step a counselor records also reaches them as a message (below).
 
 What a counselor goes through:
 1. A seeker presses 관심 있어요 on a posting: the counselor with the fewest open
@@ -8,9 +15,10 @@ What a counselor goes through:
 2. Each press records the step with its time and tells the seeker in their language;
    the message turns into the new state with the buttons that still make sense.
 3. `/referrals` lists the counselor's open referrals (ten at a time) with the same buttons.
-A press is checked again in the database: only the assigned counselor (or an admin)
-may decide, a step that no longer follows (already hired, declined, or pressed twice)
-changes nothing and says where the referral stands.
+A press is checked again in the database: someone who is no counselor hears that these are
+counselors' buttons; only the assigned counselor (or an admin) may decide, a step that no
+longer follows (already hired, declined, or pressed twice) changes nothing and says where
+the referral stands.
 """
 
 from __future__ import annotations
@@ -74,6 +82,15 @@ async def _may_decide(ctx: Ctx, row: Referral) -> bool:
     return counselor is not None and (row.counselor_id is None or row.counselor_id == counselor.id)
 
 
+async def _not_staff(ctx: Ctx) -> list[Reply] | None:
+    """The guard of the outcome buttons, before their payload is read: someone who is neither a
+    counselor nor an admin (a forwarded message, a guessed payload) is told these are counselors'
+    buttons, not that the referral "belongs to another counselor"."""
+    if ctx.is_admin or await is_counselor(ctx):
+        return None
+    return [Reply(ctx.t("counselor.only"))]
+
+
 async def mark(ctx: Ctx, press: Outcome) -> list[Reply]:
     """Records an outcome and tells the seeker."""
     t = ctx.t
@@ -124,10 +141,46 @@ async def open_referrals(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     return out
 
 
+STEPS = (("requested", "requested_at"), ("referred", "referred_at"), ("hired", "hired_at"),
+         ("declined", "declined_at"))
+
+
+async def my_referrals(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """The seeker's own referrals and each step's date: what `/profile` counts, shown."""
+    t = ctx.t
+    offset = arg_int(args, 0, default=0)
+    rows, total = await referrals.of_seeker(ctx.session, ctx.user.id, PAGE, offset)
+    if not rows:
+        return [Reply(t("myreferrals.none"), [[Button(t("menu.jobs"), payload("m", "jobs"))]])]
+    tz = ctx.settings.tz
+    lines = [t("myreferrals.title", n=total)]
+    for row in rows:
+        found = await firms.get_posting(ctx.session, row.posting_id) if row.posting_id else None
+        firm = found[1] if found else await firms.get_firm(ctx.session, row.firm_id)
+        lines += ["", t("myreferrals.item", firm=firm.name if firm else "-",
+                        title=found[0].title if found else t("referral.posting_gone"),
+                        status=t(f"referral.status.{row.status}"))]
+        for step, column in STEPS:
+            when = getattr(row, column)
+            if when is not None:
+                lines.append(t(f"myreferrals.step.{step}", date=when.astimezone(tz).strftime("%Y-%m-%d")))
+    buttons: list[list[Button]] = []
+    if offset + PAGE < total:
+        buttons.append([Button(t("admin.next_page"), payload("m", "myreferrals", offset + PAGE))])
+    return [Reply("\n".join(lines), buttons)]
+
+
+async def _has_referrals(ctx: Ctx) -> bool:
+    return await referrals.has_any(ctx.session, ctx.user.id)
+
+
 def build() -> Router:
     return Router(
         name="referrals",
-        commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals")],
-        buttons=[on(Outcome, mark)],
-        menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60)],
+        commands=[CommandRoute("referrals", open_referrals, describe="cmd.referrals", roles=("counselor", "admin")),
+                  CommandRoute("myreferrals", my_referrals, describe="cmd.myreferrals")],
+        buttons=[on(Outcome, mark, guard=_not_staff)],
+        menu=[MenuItem("menu.referrals", "referrals", visible=is_counselor, order=60),
+              MenuItem("menu.myreferrals", "myreferrals", visible=_has_referrals, order=22)],
+        phrases={"내취업알선": "myreferrals", "취업알선": "myreferrals", "알선현황": "myreferrals"},
     )

@@ -13,8 +13,9 @@ What the user goes through with `/register`:
 `/profile` shows everything the bot holds about the person, with buttons to edit the
 registration (the same questions, straight to the chosen one), to see their own survey
 answers (the latest ten surveys, as they answered them), and to delete it all.
-`/delete` asks once more and then erases the person, their profile, applications,
-conversation state and queued messages.
+`/delete` first lists what is held (the registration, the membership application, and each
+kind of record with its count: bookings, event registrations, referrals, survey answers ...,
+and the account with its conversation), asks once more, and then erases all of it.
 """
 
 from __future__ import annotations
@@ -188,7 +189,18 @@ DELETE_FORM = Form(
 
 
 async def delete(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
-    return await ctx.app.start_form(ctx, "delete")
+    """Says what is actually held and will be erased (all of it, bookings and referrals included)
+    before asking to confirm."""
+    t = ctx.t
+    held = await privacy.held_about(ctx.session, ctx.user.id)
+    lines = [t("delete.what")]
+    if await seekers.get(ctx.session, ctx.user.id) is not None:
+        lines.append(f"• {t('delete.held.seeker')}")
+    if await memberships.latest(ctx.session, ctx.user.id) is not None:
+        lines.append(f"• {t('delete.held.membership')}")
+    lines += [f"• {t(f'profile.held.{kind}', n=n)}" for kind, n in vars(held).items() if n]
+    lines.append(f"• {t('delete.held.account')}")
+    return [Reply("\n".join(lines)), *await ctx.app.start_form(ctx, "delete")]
 
 
 async def _not_registered(ctx: Ctx) -> bool:
