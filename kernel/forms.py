@@ -384,10 +384,14 @@ class FormRunner:
         elif step is RESUME:
             own = {"res": ("form.resume_yes",), "cancel": ("form.discard",)}
         elif fld is not None:
+            # The stuck screen's buttons too (after three rejected answers), typed.
+            own["retry"] = ("form.retry",)
             if fld.multi:
                 own["done"] = ("form.done",)
             if fld.optional:
                 own["skip"] = ("form.skip",)
+            elif form.postponable(fld):
+                own["skip"] = ("form.skip_for_now",)
         for code, keys in own.items():
             if any(plain(translator(loc)(k)) == key for k in keys for loc in LOCALES):
                 return code

@@ -280,3 +280,16 @@ async def test_a_question_with_one_possible_answer_is_answered_and_shown(harness
     for _ in range(3):
         await chat.press("이전")
     assert "날짜를 골라" in chat.text and "3/3 (화) (지금 답)" in chat.last_buttons
+
+
+async def test_the_stuck_screen_buttons_typed_work_like_the_buttons(harness: Harness) -> None:
+    chat = harness.chat(1)
+    await _to_name(chat)
+    await chat.send("김서울")
+    for _ in range(3):
+        await chat.send("아무해")
+    assert "나중에 입력" in chat.last_buttons
+    await chat.send("나중에 입력")
+    assert "트랙" in chat.text
+    conv = await _conv(harness, 1)
+    assert "birth_year" in conv.data["skipped"]
