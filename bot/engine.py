@@ -64,6 +64,8 @@ Instead = Callable[[Ctx], Awaitable[Response | None]]
 RESUME_AFTER = dt.timedelta(hours=1)
 # Commands that still work inside a mode (a live chat); the mode answers all others.
 MODE_COMMANDS = {"end", "help", "lang"}
+# Typed as a phrase inside a form, these run and then ask the form's question again.
+INSIDE_FORM_COMMANDS = {"help", "lang"}
 # Typed text longer than this (normalised) is a sentence, not a menu phrase or command word:
 # it is not fuzzy-matched, which also keeps the cost of matching bounded.
 PHRASE_MAX_CHARS = 40
@@ -181,7 +183,7 @@ class Engine:
             for loc in LOCALES:
                 self._phrases.setdefault(norm(translator(loc)(item.label)), item.payload)
         self._phrase_keys = list(self._phrases)
-        self.runner = FormRunner(forms, self.menu)
+        self.runner = FormRunner(forms, self.menu, self._service)
 
     def _add_buttons(self, router: Router) -> None:
         """Register a router's button kinds; a prefix is one router's, with one guard for all its
@@ -473,6 +475,11 @@ class Engine:
         if active:
             if conv.updated_at < ctx.now - RESUME_AFTER:
                 return Response([self.runner.offer_resume(ctx)])
+            command = self._phrases.get(norm(inc.text))
+            if command is not None and command.split(":")[0] in INSIDE_FORM_COMMANDS:
+                # "도움말", "english": answered, then the question again (not saved as an answer).
+                name, *args = command.split(":")
+                return Response(await self.run_command(ctx, name, tuple(args)))
             return Response(await self.runner.text(ctx, inc.text))
         if expired:
             return Response([Reply(t("form.expired", hours=self.settings.draft_ttl_hours)), await self.menu(ctx)])
@@ -485,6 +492,15 @@ class Engine:
             if replies:
                 return Response(replies)
         return Response([Reply(t("input.not_understood")), await self.menu(ctx)])
+
+    def _service(self, text: str) -> str | None:
+        """The command a service's name typed inside a form starts ("채용정보" -> "jobs"): only an
+        exact phrase (no fuzzy match: an answer that merely resembles one is an answer), and not
+        the ones that keep the form where it is (help, language), run directly instead."""
+        command = self._phrases.get(norm(text))
+        if command is None or command.split(":")[0] in INSIDE_FORM_COMMANDS:
+            return None
+        return command
 
     def _phrase(self, text: str) -> str | None:
         key = norm(text)

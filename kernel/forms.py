@@ -17,6 +17,13 @@ step (a `Step`, stored as its text) and the `FormState` (stored as JSON in `data
 Button payloads are `f<version>:<code>`; the version is bumped whenever buttons are
 shown, so a press on an older message is recognised as stale.
 
+Typed text is as good as a press (KakaoTalk users type as often as they tap): the form's own
+buttons by their label or a usual word ("취소", "그만", "메뉴", "이전", "완료", "건너뛰기"), at every
+question, free-text ones included; a choice by its label without emoji, shortened, or a plain
+yes / no, never a refusal for an agreement (`matching.text.pick`); a service's name ("채용정보")
+asks whether to leave, the draft kept, or take the words as the answer. A question with one
+possible answer is answered for the person (`FormState.auto`) and said above the next one.
+
 A field with `attachments` (e.g. ("photo", "document")) also takes a sent photo or file
 as its answer: the engine hands it to `FormRunner.attachment` with the platform's file id,
 and the field's `accept` may fetch and keep the file first, or refuse it.
@@ -33,8 +40,25 @@ from typing import Any, Final, Literal
 
 from kernel.core import Button, Ctx, Invalid, Reply, payload
 from kernel.i18n import LOCALES, Translator, translator
+from matching.text import pick, plain
 
 MAX_FAILS = 3
+# Typed words that work like the form's own buttons at every step, free-text questions included
+# (else "취소" typed at the name question would be saved as the name). They are what people type,
+# not what the bot says, so they live here rather than in the catalogs; compared in `plain` form.
+CANCEL_WORDS = frozenset(map(plain, ("취소", "취소할래요", "취소할게요", "취소해요", "취소해 주세요", "cancel")))
+# Leaving while keeping the draft, like the 그만하기 button: also "메뉴", whose menu then offers to go on.
+STOP_WORDS = frozenset(map(plain, ("그만", "그만할래요", "그만할게요", "그만해요", "그만하기", "중단", "메뉴",
+                                   "메인 메뉴", "처음으로", "처음", "홈", "stop", "quit", "exit", "menu", "main menu",
+                                   "home")))
+BACK_WORDS = frozenset(map(plain, ("이전", "뒤로", "이전으로", "back", "previous")))
+DONE_WORDS = frozenset(map(plain, ("완료", "선택 완료", "선택완료", "다 골랐어요", "done", "finish")))
+# At an optional question: no answer ("없음" for a phone number, "skip").
+SKIP_WORDS = frozenset(map(plain, ("건너뛰기", "건너뛸게요", "넘어가기", "패스", "없음", "없어요", "없습니다",
+                                   "skip", "pass", "none")))
+# The codes of the buttons a channel that shows buttons a page at a time (KakaoTalk's ten quick
+# replies) repeats on every page of a question, so a long multi-select never hides its way on.
+PINNED_CODES = ("done", "back")
 Answers = dict[str, Any]
 # What the code that opens a form hands to its submit besides the answers (the posting being
 # edited, the booking being moved, the command to go back to): ids and words, kept as JSON.
@@ -238,7 +262,9 @@ class FormState:
     labels: dict[str, str] = field(default_factory=dict)  # "lbl": a computed choice's label as shown
     # "opts": a computed question's choices as (value, label), as shown when it was asked.
     options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    auto: list[str] = field(default_factory=list)  # "auto": skipped for lack of options (Back skips them too)
+    # "auto": answered without asking (no option, or only one); Back passes over them.
+    auto: list[str] = field(default_factory=list)
+    held: str | None = None  # "held": typed text that named a service, kept while asking whether to leave
     resume: Resumable | None = None  # "resume": only on the RESUME step
 
     def to_json(self) -> dict[str, Any]:
@@ -250,6 +276,8 @@ class FormState:
         }
         if self.resume is not None:
             data["resume"] = self.resume.to_json()
+        if self.held is not None:
+            data["held"] = self.held
         return data
 
     @classmethod
@@ -264,6 +292,7 @@ class FormState:
             options={name: [(value, label) for value, label in pairs]
                      for name, pairs in (data.get("opts") or {}).items()},
             auto=list(data.get("auto") or []), resume=Resumable.from_json(resume) if resume else None,
+            held=data.get("held"),
         )
 
 
@@ -274,9 +303,12 @@ def norm(text: str) -> str:
 class FormRunner:
     """Asks forms; one instance serves every flow of the app."""
 
-    def __init__(self, forms: Sequence[Form], menu: Callable[[Ctx], Awaitable[Reply]]) -> None:
+    def __init__(self, forms: Sequence[Form], menu: Callable[[Ctx], Awaitable[Reply]],
+                 service: Callable[[str], str | None] | None = None) -> None:
         self.forms = {f.name: f for f in forms}
         self._menu = menu
+        # The command a typed service name starts ("채용정보" -> "jobs"), from the engine's phrases.
+        self._service = service
 
     # --- entry points used by the engine -------------------------------------------
 
@@ -313,18 +345,93 @@ class FormRunner:
     async def text(self, ctx: Ctx, text: str) -> list[Reply]:
         form, st = self._load(ctx)
         step = parse_step(ctx.conv.step)
-        if not isinstance(step, Ask):
-            # Typed text on a summary or button-only step: say what is expected, keep the step.
-            return [Reply(ctx.t("form.use_buttons"))]
-        fld = form.field(step.field)
+        fld = form.field(step.field) if isinstance(step, Ask) else None
+        code = self._typed_button(ctx, form, st, step, fld, text)
+        if code is not None:
+            return await self.button(ctx, code)
+        command = self._service(text) if self._service is not None and step is not RESUME else None
+        if command is not None and (fld is None or self._typed_pick(fld, st, text, exact=True) is None):
+            return [self._leave_prompt(ctx, form, st, text, command)]
+        if fld is None:
+            # Typed text on a summary or button-only step: say what is expected, with the buttons again.
+            return [Reply(ctx.t("form.use_buttons"), self.prompt(ctx, fresh=False)[-1].buttons)]
+        return await self._answer(ctx, form, st, fld, text)
+
+    async def _answer(self, ctx: Ctx, form: Form, st: FormState, fld: Field, text: str) -> list[Reply]:
         if (fld.choices or fld.options) and fld.parse is None:
             return await self._typed_choice(ctx, form, st, fld, text)
         assert fld.parse is not None
+        # A button's label typed ("신입" at the years of experience) means that button.
+        picked = self._typed_pick(fld, st, text, exact=True) if fld.choices else None
         try:
-            value = fld.parse(text, self._input(ctx, st))
+            value = fld.parse(picked if picked is not None else text, self._input(ctx, st))
         except Invalid as exc:
             return [self._rejected(ctx, form, st, fld, exc)]
         return await self._accept(ctx, form, st, fld, value)
+
+    def _typed_button(self, ctx: Ctx, form: Form, st: FormState, step: Step | None, fld: Field | None,
+                      text: str) -> str | None:
+        """The code of the form's own button that typed text means (a way out, back, done, skip,
+        keep), or None. A choice whose label is exactly the text wins: that is what was typed."""
+        key = plain(text)
+        if not key or (fld is not None and self._typed_pick(fld, st, text, exact=True) is not None):
+            return None
+        own: dict[str, tuple[str, ...]] = {"cancel": ("form.cancel",), "back": ("form.back",)}
+        if step is SUMMARY:
+            own |= {"ok": ("form.submit",), "edit": ("form.edit",)}
+        elif step is EDIT:
+            own |= {"sum": ("form.to_summary",)}
+        elif step is RESUME:
+            own = {"res": ("form.resume_yes",), "cancel": ("form.discard",)}
+        elif fld is not None:
+            # The stuck screen's buttons too (after three rejected answers), typed.
+            own["retry"] = ("form.retry",)
+            if fld.multi:
+                own["done"] = ("form.done",)
+            if fld.optional:
+                own["skip"] = ("form.skip",)
+            elif form.postponable(fld):
+                own["skip"] = ("form.skip_for_now",)
+        for code, keys in own.items():
+            if any(plain(translator(loc)(k)) == key for k in keys for loc in LOCALES):
+                return code
+        if key in CANCEL_WORDS:
+            return "cancel"
+        if key in STOP_WORDS:
+            return "stop"
+        if key in BACK_WORDS and step is not RESUME:
+            return "back"
+        if fld is not None and fld.multi and key in DONE_WORDS:
+            return "done"
+        if fld is not None and fld.optional and key in SKIP_WORDS:
+            return "skip"
+        return None
+
+    def _typed_pick(self, fld: Field, st: FormState, text: str, *, exact: bool = False) -> str | None:
+        """The choice of `fld` typed text names (its label in any language, without emoji); with
+        `exact`, only a whole label."""
+        options = []
+        for ch in self._choices(fld, st):
+            labels = [ch.text] if ch.text else [translator(loc)(ch.label) for loc in LOCALES]
+            options.append((ch.value, [ch.value, *labels]))
+        if exact:
+            key = plain(text)
+            return next((value for value, names in options if key and key in map(plain, names)), None)
+        return pick(text, options)
+
+    def _leave_prompt(self, ctx: Ctx, form: Form, st: FormState, text: str, command: str) -> Reply:
+        """A service named in the middle of a form: leave (the draft kept) or go on, the text
+        taken as the answer after all."""
+        t = ctx.t
+        service = " ".join(text.split())[:30]
+        st.held = text
+        ctx.conv.version += 1
+        self._save(ctx, st)
+        title = t(f"title.{form.name}")
+        return Reply(t("form.leave_ask", service=service, title=title), [
+            [Button(t("form.leave_go", service=service), self._pl(ctx, "go:" + command))],
+            [Button(t("form.leave_stay", title=title), self._pl(ctx, "stay"))],
+        ])
 
     def takes_attachment(self, ctx: Ctx) -> bool:
         """Whether the current step is a question that accepts a photo or file."""
@@ -364,6 +471,20 @@ class FormRunner:
                     await self._menu(ctx)]
         if step is RESUME:
             return await self._resume_choice(ctx, form, st, code)
+        if code.startswith("go:"):
+            # Leaving for another service: the draft stays, offered again from the menu.
+            name, *args = code[3:].split(":")
+            st.held = None
+            ctx.conv.paused = True
+            self._save(ctx, st)
+            return [Reply(t("form.paused", title=t(f"title.{form.name}"), hours=ctx.settings.draft_ttl_hours)),
+                    *await ctx.app.run_command(ctx, name, tuple(args))]
+        if code == "stay":
+            held, st.held = st.held, None
+            self._save(ctx, st)
+            if held is not None and isinstance(step, Ask):
+                return await self._answer(ctx, form, st, form.field(step.field), held)
+            return self.prompt(ctx)
         if code == "back":
             return await self._back(ctx, form, st)
         if step is SUMMARY:
@@ -419,14 +540,28 @@ class FormRunner:
         if form.summary:
             lines.append(t("form.progress", n=pos, total=len(fields)))
         lines.append(self._question(ctx, form, fld))
+        if fld.optional:
+            # Said once for every optional question, whatever its own wording says.
+            if form.summary:
+                lines[0] += " " + t("form.optional")
+            else:
+                lines[-1] = t("form.optional") + " " + lines[-1]
         if fld.multi and st.selection:
             labels = (self._choice_label(t, self._choices(fld, st), v) for v in st.selection)
             lines.append(t("form.selected", items=", ".join(labels)))
         if error:
             lines.insert(0, error)
         rows = self._choice_rows(ctx, fld, st)
+        earlier = st.answers.get(fld.name)
+        among = any(ch.value == str(earlier) for ch in self._choices(fld, st))
+        if earlier is not None and earlier != [] and fld.parse is not None and not among and not fld.attachments:
+            # Asked again (Back, or correcting from the summary): the earlier typed answer kept with
+            # one tap (a choice is marked among the buttons instead, `_choice_rows`).
+            rows.insert(0, [Button(t("form.keep", answer=self._shown(t, fld, st, earlier)), self._pl(ctx, "keep"))])
         tail = []
-        if fld.multi:
+        if fld.multi and (st.selection or fld.optional):
+            # Not before something is chosen: a press could only be refused, and on KakaoTalk it
+            # would take a quick reply from the choices.
             tail.append(Button(t("form.done"), self._pl(ctx, "done")))
         if fld.optional:
             tail.append(Button(t("form.skip"), self._pl(ctx, "skip")))
@@ -434,6 +569,12 @@ class FormRunner:
             rows.append(tail)
         rows.append([Button(t("form.back"), self._pl(ctx, "back")), Button(t("form.cancel"), self._pl(ctx, "cancel"))])
         return Reply("\n\n".join(lines), rows)
+
+    def _shown(self, t: Translator, fld: Field, st: FormState, value: Any) -> str:
+        """An answer as the person saw it (a computed choice by its label)."""
+        if fld.options is not None and fld.name in st.labels:
+            return st.labels[fld.name]
+        return self.display(t, fld, value)[:40]
 
     @staticmethod
     def _text(ctx: Ctx, key: str) -> str:
@@ -467,6 +608,25 @@ class FormRunner:
         if fld.options is not None:
             found = await fld.options(ctx, st.answers)
             st.options = {**st.options, fld.name: [(c.value, c.text or ctx.t(c.label)) for c in found]}
+            if len(found) == 1 and not fld.multi and fld.parse is None and fld.refuse is None and error is None:
+                # One possible answer (one place offers this type): given for the person, said on
+                # top of the next question and shown in the summary; Back passes over it. Not when
+                # asked again with why (a time taken meanwhile): then the person sees what is left.
+                only = found[0]
+                shown = only.text or ctx.t(only.label)
+                st.auto = sorted(set(st.auto) | {fld.name})
+                if fld.resets and st.answers.get(fld.name, only.value) != only.value:
+                    for name in fld.resets:
+                        st.answers.pop(name, None)
+                st.answers[fld.name] = only.value
+                st.labels = {**st.labels, fld.name: shown}
+                st.skipped = [s for s in st.skipped if s != fld.name]
+                following = await self._advance(ctx, form, st, fld)
+                note = ctx.t("form.auto_chosen", label=ctx.t(f"label.{form.name}.{fld.name}"), answer=shown)
+                if following:
+                    following[0].text = note + "\n\n" + following[0].text
+                return following
+            st.auto = [name for name in st.auto if name != fld.name]
             if not found:
                 if fld.optional:
                     st.auto = sorted(set(st.auto) | {fld.name})
@@ -516,6 +676,8 @@ class FormRunner:
             return []
         t = ctx.t
         suggested = fld.suggest(st.answers, self._input(ctx, st)) if fld.suggest else None
+        # Asked again (Back, correcting from the summary): the earlier choice is marked, one tap keeps it.
+        current = st.answers.get(fld.name) if not fld.multi and fld.refuse is None else None
         buttons = []
         for i, ch in enumerate(choices):
             label = ch.text or t(ch.label)
@@ -524,7 +686,9 @@ class FormRunner:
                 code = f"t{i}"
             else:
                 code = f"c{i}"
-            if ch.value == suggested:
+            if current is not None and ch.value == str(current):
+                label = t("form.current", label=label)
+            elif ch.value == suggested:
                 label = t("form.suggested", label=label)
             buttons.append(Button(label, self._pl(ctx, code)))
         return [buttons[i:i + fld.columns] for i in range(0, len(buttons), fld.columns)]
@@ -563,7 +727,7 @@ class FormRunner:
         return "\n".join(lines)
 
     def display(self, t: Translator, fld: Field, value: Any) -> str:
-        if value is None or value == []:
+        if value is None or value == [] or value == "":
             return t("form.not_given") if fld.exclusive is None else t(self._exclusive_label(fld))
         if fld.show:
             return fld.show(value, t)
@@ -591,6 +755,10 @@ class FormRunner:
         t = ctx.t
         if code == "retry":
             return [self._ask(ctx, form, st, fld, keep_selection=True)]
+        if code == "keep" and st.answers.get(fld.name) is not None:
+            # Back, or correcting from the summary: the earlier answer kept with one tap.
+            kept = st.answers[fld.name]
+            return await self._accept(ctx, form, st, fld, kept, pressed=True, label=self._shown(t, fld, st, kept))
         if code == "skip":
             if fld.optional:
                 return await self._accept(ctx, form, st, fld, [] if fld.multi else None, pressed=True)
@@ -626,42 +794,36 @@ class FormRunner:
         if code == "done" and fld.multi:
             sel = [v for v in st.selection if v != fld.exclusive]
             if not st.selection and not fld.optional:
-                return [Reply(t("form.pick_at_least_one"))]
+                return [Reply(t("form.pick_at_least_one"),
+                              self._ask(ctx, form, st, fld, keep_selection=True, fresh=False).buttons)]
             return await self._accept(ctx, form, st, fld, sel, pressed=True)
         return [Reply(t("button.expired")), self._ask(ctx, form, st, fld, keep_selection=True)]
 
     async def _typed_choice(self, ctx: Ctx, form: Form, st: FormState, fld: Field, text: str) -> list[Reply]:
-        """Typed instead of pressed (console, Kakao, or habit): match the labels in any language."""
-        tokens = [p for p in text.replace("、", ",").replace("/", ",").split(",") if p.strip()] if fld.multi else [text]
-        if fld.multi and len(tokens) == 1:
+        """Typed instead of pressed (console, Kakao, or habit): match the labels in any language,
+        without their emoji, never a refusal for an agreement (`matching.text.pick`)."""
+        if not fld.multi:
+            value = self._typed_pick(fld, st, text)
+            if value is None:
+                return [self._rejected(ctx, form, st, fld, Invalid("form.unknown_choice", answer=text.strip()[:30]))]
+            return await self._accept(ctx, form, st, fld, value)
+        tokens = [p for p in text.replace("、", ",").replace("/", ",").split(",") if p.strip()]
+        if len(tokens) == 1:
             tokens = text.split()
+        # "마포구 강남구 완료": the closing word is not a choice.
+        tokens = [token for token in tokens if plain(token) not in DONE_WORDS]
         values = []
         for token in tokens:
-            value = self._match_choice(self._choices(fld, st), token)
+            value = self._typed_pick(fld, st, token)
             if value is None:
                 err = Invalid("form.unknown_choice", answer=token.strip()[:30])
                 return [self._rejected(ctx, form, st, fld, err)]
             values.append(value)
-        if not fld.multi:
-            return await self._accept(ctx, form, st, fld, values[0])
         if fld.exclusive in values:
-            values = []
-        return await self._accept(ctx, form, st, fld, list(dict.fromkeys(values)))
-
-    @staticmethod
-    def _match_choice(choices: Sequence[Choice], token: str) -> str | None:
-        key = norm(token)
-        if not key:
-            return None
-        prefix_hits = []
-        for ch in choices:
-            labels = [ch.text] if ch.text else [translator(loc)(ch.label) for loc in LOCALES]
-            names = {norm(ch.value)} | {norm(label) for label in labels}
-            if key in names:
-                return ch.value
-            if len(key) >= 2 and any(n.startswith(key) for n in names):
-                prefix_hits.append(ch.value)
-        return prefix_hits[0] if len(prefix_hits) == 1 else None
+            return await self._accept(ctx, form, st, fld, [])
+        # Added to what was ticked already (a tap on one page of KakaoTalk's quick replies, a name typed).
+        chosen = [v for v in st.selection if v != fld.exclusive] + values
+        return await self._accept(ctx, form, st, fld, list(dict.fromkeys(chosen)))
 
     def _rejected(self, ctx: Ctx, form: Form, st: FormState, fld: Field, exc: Invalid) -> Reply:
         t = ctx.t
@@ -669,8 +831,9 @@ class FormRunner:
         self._save(ctx, st)
         message = t(exc.key, **exc.params)
         if st.fails < MAX_FAILS:
-            # Say what was wrong without repeating the whole question (rasa-sdk#240).
-            return Reply(message)
+            # Say what was wrong without repeating the whole question (rasa-sdk#240), but with its
+            # buttons again: on KakaoTalk the quick replies go with the message they came with.
+            return Reply(message, self._ask(ctx, form, st, fld, keep_selection=True, fresh=False).buttons)
         st.fails = 0
         self._save(ctx, st)
         ctx.conv.version += 1

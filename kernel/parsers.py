@@ -16,6 +16,7 @@ import phonenumbers
 
 from kernel.core import Invalid
 from kernel.forms import FieldInput
+from matching.text import plain
 
 ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}
 MIN_BIRTH_YEAR = 1940
@@ -105,7 +106,14 @@ def birth_year(raw: str, inp: FieldInput) -> int:
     return year
 
 
+# Words people type for no experience at all: 0 years, not "enter a number".
+NO_EXPERIENCE = frozenset(map(plain, ("신입", "없음", "없어요", "없습니다", "무경력", "경력 없음", "경력없음", "0년",
+                                      "none", "no experience", "new graduate")))
+
+
 def experience_years(raw: str, inp: FieldInput) -> int:
+    if plain(raw) in NO_EXPERIENCE:
+        return 0
     years = integer(raw, low=0, high=60, units=("년", "years", "year", "yrs"))
     born = inp.answers.get("birth_year")
     if isinstance(born, int) and years > max(0, inp.now.astimezone(inp.tz).year - born - 14):

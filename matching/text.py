@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -80,3 +81,74 @@ def synonyms() -> Synonyms:
 def key(text: str) -> str:
     """`Synonyms.key` with the shipped table."""
     return synonyms().key(text)
+
+
+# --- typed answers to a question with buttons ----------------------------------------------------
+#
+# People type what a button says, without its emoji ("동의합니다" for "✅ 동의합니다"), shortened
+# ("동의", "마포"), or as a plain yes or no. A short word may begin both a label and its negation
+# ("동의" begins "동의하지 않습니다"), so a typed answer is only matched to labels of its own
+# polarity: picking the refusal for an agreement (or the reverse) is the one mistake that matters.
+
+# Parts of a word that make it a negation; looked for in the `plain` form (no spaces).
+NEGATIONS = ("않", "아니", "아뇨", "싫", "거부", "거절", "반대", "비동의", "미동의", "못", "안해", "안할",
+             "안함", "안하", "그대로둘", "notagree", "disagree", "refuse", "decline", "dont", "donot", "nothanks")
+NEGATIVE_WORDS = frozenset({"no", "nope", "n", "not", "never", "노", "ㄴㄴ", "ㄴ", "안돼", "안돼요", "안"})
+# A plain yes / no: the one positive or negative choice of a two-way question.
+YES = frozenset({"네", "예", "응", "어", "ㅇㅇ", "ㅇ", "좋아요", "좋아", "그래요", "맞아요", "yes", "y", "yeah", "yep",
+                 "ok", "okay", "sure"})
+NO = frozenset({"아니요", "아니오", "아뇨", "아니", "싫어요", "싫어", "no", "n", "nope", "ㄴㄴ", "노"})
+
+
+def plain(text: str) -> str:
+    """Letters and digits only, NFKC and case-folded: emoji, symbols, punctuation and spaces go
+    ('✅ 동의합니다' -> '동의합니다', 'Mapo-gu' -> 'mapogu')."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+def negative(text: str) -> bool:
+    """Whether a label or a typed answer says no ('동의하지 않습니다', '안 해요', 'I do not agree')."""
+    key = plain(text)
+    if key in NEGATIVE_WORDS or key in NO:
+        return True
+    words = {plain(w) for w in unicodedata.normalize("NFKC", text).casefold().split()}
+    return any(n in key for n in NEGATIONS) or bool(words & {"no", "not", "don't", "dont"})
+
+
+def pick(typed: str, options: list[tuple[str, list[str]]]) -> str | None:
+    """The value among `options` ((value, its names)) the typed answer means, or None.
+
+    An exact name (ignoring decoration) wins; then a name the typed text begins, or that begins
+    the typed text ('마포구요'), of the same polarity, when only one value has one; then a plain
+    yes / no on a question with exactly one positive and one or more negative choices."""
+    key = plain(typed)
+    if not key:
+        return None
+    for value, names in options:
+        if key in {plain(n) for n in names}:
+            return value
+    polarity = negative(typed)
+    # One part inside the other ('마포' in '마포구', '마포구' in '마포구요'), else the same first two
+    # letters ('동의해요' and '동의합니다'): the first test that names a single value decides.
+    tests: tuple[Callable[[str], bool], ...] = (
+        lambda other: (len(key) >= 2 and key in other) or (len(other) >= 2 and other in key),
+        lambda other: len(key) >= 2 and other[:2] == key[:2],
+    )
+    for test in tests:
+        hits = {value for value, names in options
+                if any(plain(n) and negative(n) == polarity and test(plain(n)) for n in names)}
+        if len(hits) == 1:
+            return hits.pop()
+        if hits:
+            return None
+    positive = [value for value, names in options if not any(negative(n) for n in names)]
+    negatives = [value for value, names in options if any(negative(n) for n in names)]
+    if len(positive) == 1 and len(negatives) == 1:
+        # A two-way question: a plain yes is the one positive choice, any no ('아니요', '안 해요')
+        # the one negative choice.
+        if key in YES:
+            return positive[0]
+        if polarity:
+            return negatives[0]
+    return None

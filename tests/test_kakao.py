@@ -100,7 +100,8 @@ async def test_more_than_ten_choices_are_paged_with_a_more_reply_and_none_is_los
     assert all(len(p["quickReplies"]) <= kakao.MAX_QUICK_REPLIES for p in pages)
     assert [p["quickReplies"][-1]["extra"] for p in pages[:-1]] == [{"more": "tok"}] * 2
     assert [p for page in pages for p in _payloads(page["quickReplies"])] == [b.payload for b in buttons]
-    assert texts_of(pages[1]) == ["다른 선택지도 있어요."]
+    # A form's question is asked again above each further page.
+    assert texts_of(pages[1]) == ["골라 주세요"]
 
 
 async def test_labels_over_14_characters_are_shortened_and_the_press_still_carries_the_payload() -> None:

@@ -49,7 +49,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -77,7 +77,9 @@ from kernel.core import (
     clip,
     split_text,
 )
+from kernel.forms import PINNED_CODES
 from kernel.i18n import Translator, pick_locale, translator
+from kernel.payloads import form_version
 from scheduler import outbox as dispatch
 from storage import files
 from storage import kakao as pages_store
@@ -214,6 +216,10 @@ class Rendered:
 
     outputs: list[Json] = field(default_factory=list)
     quick_replies: list[Json] = field(default_factory=list)
+    # A form question's way on (선택 완료, 이전) among the quick replies: repeated on every page.
+    pinned: list[Json] = field(default_factory=list)
+    # The question again on each "더보기" page (with what is ticked so far), instead of a bare "more".
+    again: str | None = None
 
 
 StoreFile = Callable[[FileOut], Awaitable[str]]
@@ -319,6 +325,9 @@ class Renderer:
             presses = [b for b in buttons if b.payload and not b.url]
             if index == quick_index:
                 out.quick_replies.extend(self._action(b) for b in presses)
+                if any(_form_code(b.payload) is not None for b in presses):
+                    out.again = clip(text, MAX_TEXT)
+                    out.pinned = [self._action(b) for b in presses if _form_code(b.payload) in PINNED_CODES]
                 presses = []
             if links or presses:
                 add_card_buttons(text, [*presses, *links], "kakao.links" if not presses else "kakao.choose")
@@ -356,23 +365,37 @@ class Renderer:
                               title=self.t("kakao.photo_title" if photo else "kakao.file_title"))
 
 
+def _form_code(data: str | None) -> str | None:
+    """The code of a form's button ("f12:done" -> "done"), None for any other payload."""
+    head, _, code = (data or "").partition(":")
+    return code if form_version(head) is not None else None
+
+
 def paginate(rendered: Rendered, t: Translator, token: str) -> list[Json]:
     """SkillResponse templates of at most 3 outputs and 10 quick replies; every page but the
-    last ends with a "더보기" quick reply (extra carries `token`) that brings the next one."""
+    last ends with a "더보기" quick reply (extra carries `token`) that brings the next one.
+
+    A form question's choices are paged with its way on (`Rendered.pinned`: 선택 완료, 이전) on
+    every page and the question repeated above each further page, so a 25-district multi-select
+    is never a maze; the last page always has choices of its own."""
     more = {"label": t("kakao.more"), "action": "message", "messageText": t("kakao.more"),
             "extra": {EXTRA_MORE: token}}
-    outputs, quick = list(rendered.outputs), list(rendered.quick_replies)
+    outputs = list(rendered.outputs)
+    pinned = [q for q in rendered.pinned if q in rendered.quick_replies]
+    quick = [q for q in rendered.quick_replies if q not in pinned]
     pages: list[Json] = []
     while len(outputs) > MAX_OUTPUTS:
         pages.append({"outputs": outputs[:MAX_OUTPUTS], "quickReplies": [more]})
         outputs = outputs[MAX_OUTPUTS:]
-    while len(quick) > MAX_QUICK_REPLIES:
-        pages.append({"outputs": outputs, "quickReplies": [*quick[:MAX_QUICK_REPLIES - 1], more]})
-        outputs = [{"simpleText": {"text": t("kakao.more_choices")}}]
-        quick = quick[MAX_QUICK_REPLIES - 1:]
+    room = MAX_QUICK_REPLIES - 1 - len(pinned)
+    again = [{"simpleText": {"text": rendered.again or t("kakao.more_choices")}}]
+    while len(quick) + len(pinned) > MAX_QUICK_REPLIES:
+        pages.append({"outputs": outputs, "quickReplies": [*quick[:room], *pinned, more]})
+        outputs = again
+        quick = quick[room:]
     last: Json = {"outputs": outputs}
-    if quick:
-        last["quickReplies"] = quick
+    if quick or pinned:
+        last["quickReplies"] = [*quick, *pinned]
     pages.append(last)
     return pages
 
@@ -659,7 +682,8 @@ class KakaoSkill:
         rendered = await renderer.render(response.replies, response.toast)
         late = await pages_store.take_late(session, user_key)
         if late:
-            rendered = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
+            merged = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
+            rendered = replace(merged, pinned=rendered.pinned, again=rendered.again)
         token = secrets.token_hex(4)
         pages = paginate(rendered, t, token)
         if len(pages) > 1:

@@ -54,15 +54,22 @@ def _phone(value: str, _t: Translator) -> str:
     return parsers.show_phone(value)
 
 
+def _youth(answers: Answers) -> bool:
+    return answers.get("track") != "middle"
+
+
 SEEKER_FIELDS = (
     Field("consent", choices=CONSENT, refuse="no", columns=1),
     Field("name", parse=parsers.person_name),
     Field("birth_year", parse=parsers.birth_year),
     Field("track", choices=choices("track", ("youth", "middle")), suggest=suggest_track, columns=1),
-    Field("school_kind", choices=choices("school", ("university", "vocational_high", "other")), columns=1),
-    Field("school_name", parse=parsers.text(50)),
+    # Where one studies or studied matters to the youth programmes (campus and school partners);
+    # a 51-year-old in the 중장년 track is not asked to type a school name.
+    Field("school_kind", choices=choices("school", ("university", "vocational_high", "other")), columns=1,
+          when=_youth),
+    Field("school_name", parse=parsers.text(50), when=_youth),
     Field("desired_jobs", parse=parsers.items(5, 30)),
-    Field("skills", parse=parsers.items(20, 30)),
+    Field("skills", parse=parsers.items(20, 30), optional=True),
     Field("districts", choices=(*choices("district", seekers.DISTRICTS), Choice("any", "district.any")), multi=True,
           exclusive="any", columns=4),
     Field("education", choices=choices("education", ("high_school", "college", "university", "graduate",
@@ -78,6 +85,10 @@ async def save_registration(ctx: Ctx, answers: Answers, extra: Extra) -> list[Re
     """Stores the profile; a first registration and an edit end with different words."""
     t = ctx.t
     existed = await seekers.get(ctx.session, ctx.user.id) is not None
+    # The profile's columns hold something for the questions a track skips or a person left out.
+    if not _youth(answers):
+        answers = {**answers, "school_kind": "other", "school_name": ""}
+    answers = {**answers, "skills": answers.get("skills") or []}
     await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
     text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
     if extra.get("then"):
@@ -110,6 +121,10 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         if seeker is None:
             return await register(ctx, ())
         answers = seekers.as_answers(seeker) | {"consent": "yes"}
+        if not _youth(answers):
+            # Placeholders of a skipped question: asked for real if the track changes to 청년.
+            answers.pop("school_kind", None)
+            answers.pop("school_name", None)
         return await ctx.app.start_form(ctx, "seeker", answers=answers, mode="edit", step=EDIT)
     if args and args[0] == "surveys":
         return [await survey_answers(ctx)]
@@ -125,6 +140,8 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
                         consent=seeker.consent_at.astimezone(tz).strftime("%Y-%m-%d"))]
         values = seekers.as_answers(seeker)
         for fld in SEEKER_FIELDS[1:]:
+            if fld.when is not None and not fld.when(values):
+                continue
             lines.append(f"• {t(f'label.seeker.{fld.name}')}: {runner.display(t, fld, values[fld.name])}")
         rows.append([Button(t("profile.edit"), payload("m", "profile", "edit"))])
     if member is not None:

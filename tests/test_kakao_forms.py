@@ -1,0 +1,59 @@
+"""A long multi-select over the KakaoTalk skill endpoint, where ten quick replies are all there
+is (issue 15): 선택 완료 and 이전 on every page once something is chosen, the question and the
+selection on each 더보기 page, no page of only the way on, and typed names or 완료 understood."""
+
+from __future__ import annotations
+
+from tests.conftest import Harness
+from tests.test_kakao import start_skill
+
+
+async def test_kakao_districts_keep_done_and_back_on_every_page(harness: Harness) -> None:
+    skill = await start_skill(harness)
+    try:
+        user = skill.user("k-districts")
+        await user.say("/register")
+        await user.press("동의합니다")
+        for typed in ("김카톡", "1999"):
+            await user.say(typed)
+        await user.press("청년층")
+        await user.press("대학교")
+        for typed in ("서울대학교", "웹 개발", "Python"):
+            await user.say(typed)
+        assert "근무지역" in user.text
+        assert len(user.template["quickReplies"]) <= 10
+        assert "⬅️ 이전" in user.labels and "✅ 선택 완료" not in user.labels  # nothing chosen yet
+        await user.press("마포구")
+        seen_pages = 0
+        while True:
+            labels = user.labels
+            assert "✅ 선택 완료" in labels and "⬅️ 이전" in labels, labels
+            assert "근무지역" in user.text and "선택: 마포구" in user.text, user.text
+            districts = [label for label in labels if label.endswith("구") or label.endswith("어디든")]
+            assert districts, labels  # no page of only the way on
+            seen_pages += 1
+            more = user.find("더보기")
+            if more is None:
+                break
+            await user.tap(more)
+        assert seen_pages >= 3
+        await user.say("선택 완료")
+        assert "최종 학력" in user.text
+    finally:
+        await skill.client.close()
+
+
+async def test_kakao_done_typed_with_names_closes_the_districts(harness: Harness) -> None:
+    skill = await start_skill(harness)
+    try:
+        user = skill.user("k-typed")
+        await user.say("/register")
+        await user.say("동의합니다")
+        for typed in ("김카톡", "1999", "청년층", "대학교", "서울대학교", "웹 개발", "Python"):
+            await user.say(typed)
+        assert "근무지역" in user.text
+        await user.say("마포구 강남구 완료")
+        assert "최종 학력" in user.text
+        assert user.template.get("quickReplies"), "the next question's buttons"
+    finally:
+        await skill.client.close()
