@@ -13,7 +13,8 @@ What an admin goes through with `/broadcast` (a form; Back, Cancel and retries c
    channel: on the admin's own channel by its file id; on Telegram, for a KakaoTalk admin's
    file, uploaded by the first send and by the returned file id from then on; on KakaoTalk
    as a signed link that works `BROADCAST_FILE_TTL_DAYS` after 발송.
-4. Optionally a link button: its label, then its https address (checked).
+4. Optionally a link button: its label, then its https address (checked; "job.seoul.go.kr/fair"
+   typed without https:// gets it put in front).
    An audience with nobody in it (people who opted out in /settings or blocked the bot are
    not counted) is said right after it is chosen, before the text is written, with the
    audience question again.
@@ -272,7 +273,7 @@ FIELDS = (
     Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment,
           accept=keep_attachment),
     Field("button_label", parse=parsers.text(40), optional=True, resets=("button_url",)),
-    Field("button_url", parse=parsers.https_url, when=lambda a: bool(a.get("button_label"))),
+    Field("button_url", parse=parsers.web_link, when=lambda a: bool(a.get("button_label"))),
 )
 
 

@@ -130,9 +130,7 @@ def parse_deck_link(raw: str, inp: FieldInput) -> str | None:
     value = unicodedata.normalize("NFKC", raw).strip()
     if "".join(value.lower().split()) in NO_DECK:
         return None
-    if "://" not in value and "." in value.split("/", 1)[0]:
-        value = "https://" + value
-    return parsers.https_url(value, inp)
+    return parsers.web_link(value, inp)
 
 
 def _deck(value: str | None, t: Translator) -> str:

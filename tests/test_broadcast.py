@@ -97,7 +97,7 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     await admin.send("신청하기")
     await admin.send("http://job.seoul.go.kr")  # not https: refused
     assert "https" in admin.text
-    await admin.send("https://job.seoul.go.kr/fair")
+    await admin.send("job.seoul.go.kr/fair")  # typed without https://: put in front
     # The preview: the message exactly as sent, then the audience and the count (4: 101, 104, 105, admin).
     shown = _shown(admin)
     assert shown.text == "3월 채용박람회 안내\n\n  들여쓰기도 그대로"
