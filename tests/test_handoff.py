@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from telegram import Update
 
+from bot.channels.telegram import to_incoming
 from storage import counselors, users
 from storage.models import Handoff, OutboxMessage
 from tests.conftest import Harness, register
@@ -140,3 +142,15 @@ async def test_long_message_arrives_whole_in_parts_in_order(harness: Harness) ->
     answers = await _messages(harness, 1, "handoff.message")
     assert [a.payload["text"][-5:] for a in answers] == ["(1/2)", "(2/2)"]
     assert sum(a.payload["text"].count("가") for a in answers) == 4000
+
+
+def test_telegram_passes_the_senders_name() -> None:
+    def update(sender: dict[str, object]) -> Update:
+        return Update.de_json({"update_id": 1, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi",
+            "from": {"id": 5, "is_bot": False, **sender}}}, None)
+
+    named = to_incoming(update({"first_name": "Minji", "last_name": "Park"}))
+    assert named is not None and named.sender_name == "Minji Park"
+    handle_only = to_incoming(update({"first_name": "", "username": "minji_p"}))
+    assert handle_only is not None and handle_only.sender_name == "@minji_p"
