@@ -6,6 +6,9 @@ What the user goes through with `/book`:
    centre see startup consulting (창업상담) and BM coaching; someone who is both sees
    both. Without either, the bot offers to register first and comes back to the booking.
    Someone who already holds the maximum of upcoming bookings is shown them instead.
+   When no active counselor gives any of their consultation types, they are told so with
+   the centre's contact (CENTRE_CONTACT), a 상담원 연결 button (when any counselor is
+   active) and the menu, instead of a form with nothing to pick.
 2. Consultation type → place (only places where that type is offered: the centre, a
    campus branch, a specialised high school, online) → a specific counselor, only when
    several give that type there ("상관없음" picks the least busy one) → day (the next
@@ -379,7 +382,27 @@ async def book(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         ])]
     if await bookings.count_upcoming(ctx.session, ctx.user.id, ctx.now) >= ctx.settings.max_upcoming_bookings:
         return [Reply(t("booking.too_many", n=ctx.settings.max_upcoming_bookings)), *await my_bookings(ctx, ())]
+    if not await type_options(ctx, {}):
+        return await nobody_to_book(ctx)
     return await ctx.app.start_form(ctx, "booking")
+
+
+async def nobody_to_book(ctx: Ctx) -> list[Reply]:
+    """Entitled, but no active counselor gives their consultations yet: instead of a form whose
+    first question has nothing to pick, where else to turn (the centre's contact, a person now,
+    the other services)."""
+    t = ctx.t
+    lines = [t("booking.no_counselor")]
+    contact = ctx.settings.centre_contact.strip()
+    if contact:
+        lines.append(t("booking.centre_contact", contact=contact))
+    rows: list[list[Button]] = []
+    if await counselors.active(ctx.session):
+        # Someone to talk to (within OPENING_HOURS; /human says the hours otherwise).
+        lines.append(t("booking.try_human", hours=ctx.settings.opening_hours))
+        rows.append([Button(t("menu.human"), payload("m", "human"))])
+    lines.append(t("booking.other_services"))
+    return [Reply("\n\n".join(lines), rows), await ctx.app.menu(ctx)]
 
 
 async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:

@@ -13,11 +13,14 @@ What an admin goes through with `/broadcast` (a form; Back, Cancel and retries c
    channel: on the admin's own channel by its file id; on Telegram, for a KakaoTalk admin's
    file, uploaded by the first send and by the returned file id from then on; on KakaoTalk
    as a signed link that works `BROADCAST_FILE_TTL_DAYS` after 발송.
-4. Optionally a link button: its label, then its https address (checked).
+4. Optionally a link button: its label, then its https address (checked; "job.seoul.go.kr/fair"
+   typed without https:// gets it put in front).
+   An audience with nobody in it (people who opted out in /settings or blocked the bot are
+   not counted) is said right after it is chosen, before the text is written, with the
+   audience question again.
 5. Preview: the message exactly as recipients will see it, then the audience and the
-   number of recipients (people who opted out in /settings or blocked the bot are not
-   counted) with 발송 / 수정 / 취소. An empty audience is said so at once and the
-   audience is asked again.
+   number of recipients with 발송 / 수정 / 취소. An audience that emptied meanwhile is
+   said so and the audience is asked again.
 6. 발송 re-checks the draft, its kept file (kept for the link's lifetime from now on) and the
    audience, writes one outbox row per recipient and records the broadcast in the audit
    trail (who, when, audience, count).
@@ -229,10 +232,32 @@ def show_attachment(value: Any, tr: Translator) -> str:
     return tr(f"broadcast.attachment.{value['kind']}") if isinstance(value, dict) else tr("form.not_given")
 
 
+async def count_audience(ctx: Ctx, a: Answers) -> list[Choice]:
+    """Counts the chosen audience as soon as it is known, before the text is written.
+
+    Not a question: it offers nothing, so the runner passes over it (it is optional), and it
+    leaves the count in the answers for `no_recipients` to look at. Writing the answers here is
+    the one way the form runner lets a database check sit between two questions.
+    """
+    try:
+        a[_SIZE] = len(await audience.recipients(ctx.session, segment_of(a), ctx.now))
+    except audience.SegmentError:
+        a[_SIZE] = 0
+    return []
+
+
+async def nothing_to_pick(_ctx: Ctx, _a: Answers) -> list[Choice]:
+    return []
+
+
+_SIZE = "audience_size"
+# The checks after the audience: asked again (and counted again) whenever the audience changes.
+_CHECKS = ("counted", _SIZE, "no_recipients")
+
 FIELDS = (
     Field("audience", choices=tuple(Choice(a, f"event.audience.{a}" if a in _EVENT_WORDING
                                            else f"broadcast.audience.{a}") for a in AUDIENCES),
-          resets=_SUB_FIELDS),
+          resets=(*_SUB_FIELDS, *_CHECKS)),
     Field("stage", choices=choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
     Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
     Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent"),
@@ -240,11 +265,15 @@ FIELDS = (
           when=lambda a: a.get("audience") == "district"),
     Field("track", choices=choices("track", ("youth", "middle")), columns=1,
           when=lambda a: a.get("audience") == "track"),
+    Field("counted", options=count_audience, optional=True),
+    # Only when nobody is in the audience: a question with nothing to pick and nothing to type,
+    # so the runner asks the audience again with `empty.broadcast.no_recipients` on top.
+    Field("no_recipients", options=nothing_to_pick, when=lambda a: a.get(_SIZE) == 0),
     Field("text", parse=parse_text),
     Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment,
           accept=keep_attachment),
     Field("button_label", parse=parsers.text(40), optional=True, resets=("button_url",)),
-    Field("button_url", parse=parsers.https_url, when=lambda a: bool(a.get("button_label"))),
+    Field("button_url", parse=parsers.web_link, when=lambda a: bool(a.get("button_label"))),
 )
 
 

@@ -20,12 +20,16 @@ What an invited counselor goes through:
 What a counselor goes through afterwards:
 1. `/availability`: the weekly windows (weekday, time, place) and upcoming days off, with
    시간 추가, a 삭제 button per window, 휴무일 추가 and a 휴무 취소 button per day off.
-   Adding a window: place kind (센터 / 캠퍼스점 / 특성화고 / 화상 상담) → the campus or school
-   name (saved ones offered as buttons), or the video link for online; the centre has its
-   fixed place → weekday (월..일) → start → end (typed HH:MM or quick buttons, 10-minute
-   marks) → summary → confirm. Inverted hours and overlaps with an existing window are
-   refused with the clashing window named, and the form stays open. Sessions already
-   booked are kept when a window is removed or a day off is added.
+   Adding hours sets a whole week in one go: place kind (센터 / 캠퍼스점 / 특성화고 / 화상
+   상담) → the campus or school name (saved ones offered as buttons), or the video link for
+   online; the centre has its fixed place → the days (월..일, several, then 선택 완료) →
+   start → end (typed HH:MM or quick buttons up to the evening, 10-minute marks) → breaks
+   (점심 12:00–13:00 / 저녁 18:00–19:00 when they fall inside, 쉬는 시간 없음, or typed
+   "12:00-13:00, 15:00-15:30") → summary → confirm. Each day gets the hours split by the
+   breaks (월–금 09:00–18:00 with lunch: ten windows). Inverted hours, a break outside the
+   hours and overlaps with an existing window are refused with the clashing window named,
+   nothing is added, and the form stays open. Sessions already booked are kept when a
+   window is removed or a day off is added.
    Adding a day off: a date typed as YYYY-MM-DD or M/D (or a button for the next days),
    from tomorrow up to a year ahead.
 2. `/agenda`: today's sessions, past sessions still to be marked, and the next seven
@@ -138,7 +142,14 @@ class KeepCounselor(Payload, prefix="cadm", action="keep"):
     pass
 PAST_DAYS = 14  # how far back unmarked sessions are still offered for marking
 WEEK_DAYS = 7
-QUICK_STARTS = ("09:00", "10:00", "13:00", "14:00")
+QUICK_STARTS = ("09:00", "10:00", "13:00", "14:00", "18:00")
+# End times offered besides one and two hours after the start: the ends of a morning, of a working
+# day and of an evening (the centre's evening sessions run to 21:00).
+QUICK_ENDS = ("12:00", "13:00", "17:00", "18:00", "20:00", "21:00")
+LUNCH = (12 * 60, 13 * 60)
+DINNER = (18 * 60, 19 * 60)
+NO_BREAK = ""  # the value of 쉬는 시간 없음 (a typed "없음" gives the same, so the summary names it alike)
+NO_BREAK_WORDS = frozenset({"", "none", "없음", "없어요", "없습니다", "쉬는시간없음", "no", "nobreak", "-"})
 DAY_OFF_BUTTONS = 7
 
 
@@ -214,6 +225,77 @@ def parse_end(raw: str, inp: FieldInput) -> str:
     if isinstance(start, str) and parse_hhmm(value) <= parse_hhmm(start):
         raise Invalid("availability.inverted", start=start)
     return value
+
+
+Span = tuple[int, int]
+
+
+def spans_text(spans: Sequence[Span]) -> str:
+    return ", ".join(f"{hhmm(a)}–{hhmm(b)}" for a, b in spans)
+
+
+def read_breaks(value: str) -> list[Span]:
+    """The stored form (`spans_text`: "12:00–13:00, 18:00–19:00"; "" for none) as minutes."""
+    out = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        a, b = part.split("–")
+        out.append((parse_hhmm(a), parse_hhmm(b)))
+    return out
+
+
+def split_by_breaks(start: int, end: int, breaks: Sequence[Span]) -> list[Span]:
+    """The hours between `start` and `end` left once the breaks are taken out, in order."""
+    spans, at = [], start
+    for a, b in sorted(breaks):
+        if a > at:
+            spans.append((at, min(a, end)))
+        at = max(at, b)
+    if at < end:
+        spans.append((at, end))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def parse_breaks(raw: str, inp: FieldInput) -> str:
+    """'12:00-13:00', '12-13', '12시~13시, 15:00-15:30', '없음' -> '12:00–13:00, 15:00–15:30' or ''.
+
+    The value is kept as it reads (`spans_text`), so the summary shows a typed answer as well as
+    a pressed one.
+
+    Each break must lie inside the hours (a break at an edge is shorter hours, not a break) and
+    leave some time to book; overlapping breaks are merged."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if "".join(value.lower().split()) in NO_BREAK_WORDS:
+        return ""
+    start, end = (parse_hhmm(str(inp.answers[k])) if isinstance(inp.answers.get(k), str) else None
+                  for k in ("start", "end"))
+    spans: list[Span] = []
+    for part in filter(None, (p.strip() for p in re.split(r"[,/\n]+", value))):
+        ends = re.split(r"\s*(?:[-~–—]|부터)\s*", part.removesuffix("까지"))
+        if len(ends) != 2 or not all(ends):
+            raise Invalid("availability.break_format")
+        a, b = (parse_hhmm(parse_time(x, inp)) for x in ends)
+        if b <= a:
+            raise Invalid("availability.break_format")
+        if start is not None and end is not None and not (start < a and b < end):
+            raise Invalid("availability.break_outside", start=hhmm(start), end=hhmm(end))
+        spans.append((a, b))
+    merged: list[Span] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return spans_text(merged)
+
+
+def show_breaks(value: object, t: Translator) -> str:
+    spans = read_breaks(str(value)) if value else []
+    return spans_text(spans) if spans else t("availability.no_break")
+
+
+def show_days(value: object, t: Translator) -> str:
+    days = value if isinstance(value, list) else [value]
+    return ", ".join(t(f"weekday.{d}") for d in sorted(int(str(d)) for d in days))
 
 
 def parse_video_link(raw: str, _inp: FieldInput) -> str:
@@ -383,10 +465,23 @@ async def start_options(_ctx: Ctx, _a: Answers) -> list[Choice]:
 
 
 async def end_options(_ctx: Ctx, a: Answers) -> list[Choice]:
-    """One to four hours after the start, within the day."""
+    """One and two hours after the start, and the usual ends of a morning, a day and an evening."""
     start = parse_hhmm(str(a.get("start", "09:00")))
-    ends = [start + 60 * h for h in (1, 2, 3, 4) if start + 60 * h <= 24 * 60]
-    return [Choice(hhmm(m), text=hhmm(m)) for m in ends]
+    ends = {start + 60, start + 120} | {parse_hhmm(v) for v in QUICK_ENDS}
+    return [Choice(hhmm(m), text=hhmm(m)) for m in sorted(ends) if start < m <= 24 * 60]
+
+
+async def break_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    """Lunch and dinner when they fall inside the hours (both, when both do), or no break."""
+    t = ctx.t
+    start, end = parse_hhmm(str(a.get("start", "09:00"))), parse_hhmm(str(a.get("end", "18:00")))
+    inside = [(key, span) for key, span in (("lunch", LUNCH), ("dinner", DINNER)) if start < span[0] and span[1] < end]
+    found = [Choice(spans_text([span]), text=t(f"availability.break_{key}", hours=spans_text([span])))
+             for key, span in inside]
+    if len(inside) == 2:
+        both = [span for _key, span in inside]
+        found.append(Choice(spans_text(both), text=t("availability.break_both", hours=spans_text(both))))
+    return [*found, Choice(NO_BREAK, text=t("availability.no_break"))]
 
 
 def _kind_is(kind: str) -> Callable[[Answers], bool]:
@@ -398,9 +493,12 @@ WINDOW_FIELDS = (
     Field("campus_name", parse=parsers.text(60), options=campus_options, when=_kind_is("campus"), columns=1),
     Field("school_name", parse=parsers.text(60), options=school_options, when=_kind_is("high_school"), columns=1),
     Field("video_link", parse=parse_video_link, options=link_options, when=_kind_is("online"), columns=1),
-    Field("weekday", choices=tuple(Choice(str(d), f"weekday.{d}") for d in range(7)), columns=7),
-    Field("start", parse=parse_start, options=start_options, columns=4),
+    # Several days at once (the name stays "weekday" so a draft saved before still loads).
+    Field("weekday", choices=tuple(Choice(str(d), f"weekday.{d}") for d in range(7)), multi=True, columns=7,
+          show=show_days),
+    Field("start", parse=parse_start, options=start_options, columns=5),
     Field("end", parse=parse_end, options=end_options, columns=4),
+    Field("breaks", parse=parse_breaks, options=break_options, show=show_breaks, columns=1),
 )
 
 
@@ -415,28 +513,40 @@ async def _window_place(ctx: Ctx, counselor: Counselor, a: Answers) -> Place:
 
 
 async def save_window(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
-    """Adds the window; inverted or overlapping hours keep the form open with the reason."""
+    """Adds the hours on every chosen day, split by the breaks; all or nothing: inverted hours,
+    a break outside them or an overlap keep the form open with the reason (the submit runs in a
+    savepoint, so windows added before a refusal are undone)."""
     t = ctx.t
     found = await require_counselor(ctx)
     if isinstance(found, Reply):
         return [found]
-    weekday, start, end = int(a["weekday"]), parse_hhmm(a["start"]), parse_hhmm(a["end"])
+    days = sorted({int(d) for d in (a["weekday"] if isinstance(a["weekday"], list) else [a["weekday"]])})
+    start, end = parse_hhmm(a["start"]), parse_hhmm(a["end"])
     if end <= start:
         raise Invalid("availability.inverted", field="end", start=a["start"])
+    breaks = read_breaks(str(a.get("breaks") or ""))
+    if any(not (start < b0 and b1 < end) for b0, b1 in breaks):
+        raise Invalid("availability.break_outside", field="breaks", start=a["start"], end=a["end"])
+    spans = split_by_breaks(start, end, breaks)
     existing = await counselors.windows(ctx.session, [found.id])
-    clash = next((w for w in existing if w.weekday == weekday and w.start_minute < end and start < w.end_minute), None)
+    clash = next((w for w in existing for d in days for s0, s1 in spans
+                  if w.weekday == d and w.start_minute < s1 and s0 < w.end_minute), None)
     if clash is not None:
         places = await counselors.places_by_id(ctx.session, [clash.place_id])
         raise Invalid("availability.overlap", field="start", **window_words(t, clash, places.get(clash.place_id)))
     place = await _window_place(ctx, found, a)
+    added = []
     try:
-        window = await counselors.add_window(ctx.session, found.id, place.id, weekday, start, end)
+        for day in days:
+            for s0, s1 in spans:
+                added.append(await counselors.add_window(ctx.session, found.id, place.id, day, s0, s1))
     except counselors.OverlapError:
         raise Invalid("availability.overlap_short", field="start") from None
     except ValueError:
         raise Invalid("availability.inverted", field="end", start=a["start"]) from None
-    log.info("window added counselor=%s window=%s", found.id, window.id)
-    notice = t("availability.window_added", **window_words(t, window, place))
+    log.info("windows added counselor=%s windows=%s", found.id, [w.id for w in added])
+    notice = t("availability.windows_added", days=show_days(days, t), hours=spans_text(spans),
+               place=window_place_text(t, place))
     return [await availability_view(ctx, found, notice)]
 
 

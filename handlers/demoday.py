@@ -4,13 +4,15 @@ What a member goes through with `/pitch`:
 1. Only approved startup-centre members (공동회원) may apply; anyone else is told so, with a
    button to the membership (`/membership`: apply, or see where the application stands).
 2. The open demo days are listed (published, application deadline still ahead, their
-   audience includes the member); with exactly one the form starts at once. A demo day
+   audience includes the member); with exactly one the form starts at once. Either way the
+   form opens with the demo day's title, date and application deadline. A demo day
    already applied for shows the application's state instead (the result only once the
    admins have announced it).
 3. Team (the membership's team name offered as a button to keep) → one-line pitch (at most
    100 characters) → stage (창업준비 / 창업숙성 / 창업실행, the member's stage suggested) →
-   deck link (https) → funding sought in 만원 ("5000", "5천만원", "1억 5천") → consent
-   (PIPA: the application is shared with the investors at the event) → summary → submit.
+   deck link (optional: 건너뛰기 or "없음"; "drive.google.com/…" gets its https:// added)
+   → funding sought in 만원 ("5000", "5천만원", "1억 5천") → consent (PIPA: the application
+   is shared with the investors at the event) → summary → submit.
 4. At submit everything is checked again (still a member, still open, one application per
    team and demo day, a database rule) and every admin gets the application with buttons.
 
@@ -34,6 +36,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -117,6 +120,23 @@ async def _team_options(ctx: Ctx, _answers: Answers) -> list[Choice]:
     return [Choice(row.team_name, text=row.team_name)] if row is not None and row.team_name else []
 
 
+NO_DECK = frozenset({"없음", "없어요", "없습니다", "아직없음", "아직", "none", "no", "nodeck", "-"})
+
+
+def parse_deck_link(raw: str, inp: FieldInput) -> str | None:
+    """The deck's address. People paste "drive.google.com/…" without the scheme: https:// is put
+    in front of anything that starts like a host name. "없음" means no deck yet (the link is
+    optional: teams often finish the deck after applying)."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if "".join(value.lower().split()) in NO_DECK:
+        return None
+    return parsers.web_link(value, inp)
+
+
+def _deck(value: str | None, t: Translator) -> str:
+    return value or t("pitch.no_deck")
+
+
 def _funding(value: int, t: Translator) -> str:
     return t("pitch.funding_value", amount=f"{value:,}")
 
@@ -126,7 +146,7 @@ PITCH_FIELDS = (
     Field("pitch", parse=parsers.text(PITCH_MAX)),
     Field("stage", choices=choices("stage", memberships.STAGES), suggest=_stage_suggestion,
           columns=1),
-    Field("deck_link", parse=parsers.https_url),
+    Field("deck_link", parse=parse_deck_link, optional=True),
     Field("funding", parse=parsers.funding, show=_funding),
     Field("consent", choices=(Choice("yes", "consent.agree"), Choice("no", "consent.refuse")), refuse="no",
           columns=1),
@@ -144,7 +164,7 @@ def application_text(t: Translator, row: PitchApplication, tz: dt.tzinfo) -> str
     """How an application reads for an admin (the team, never the person's name or phone)."""
     return t("pitch.admin_application", id=row.id, team=row.team, status=t(f"pitch.status.{row.status}"),
              pitch=row.pitch, stage=t(f"stage.{row.stage}"), funding=_funding(row.funding_sought, t),
-             deck=row.deck_link, date=row.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+             deck=_deck(row.deck_link, t), date=row.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
 
 
 def decision_buttons(t: Translator, row: PitchApplication) -> list[list[Button]]:
@@ -181,8 +201,12 @@ async def _status_text(ctx: Ctx, event: Event, row: PitchApplication) -> str:
 
 
 async def _start(ctx: Ctx, event: Event, member: Membership) -> list[Reply]:
-    return await ctx.app.start_form(ctx, "pitch", extra={"event": event.id},
-                                    answers={"member_stage": member.member_stage})
+    """The form, headed by the demo day it applies to (its title, date and deadline)."""
+    t, tz = ctx.t, ctx.settings.tz
+    deadline = event.registration_deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    head = Reply(t("pitch.applying_to", event=event_label(t, event, tz), deadline=deadline))
+    return [head, *await ctx.app.start_form(ctx, "pitch", extra={"event": event.id},
+                                             answers={"member_stage": member.member_stage})]
 
 
 async def pitch(ctx: Ctx, args: Sequence[str]) -> list[Reply]:

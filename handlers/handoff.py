@@ -6,8 +6,13 @@ What the user goes through:
 2. Within hours, the counselors on duty now (a weekly window covering this moment; all
    active counselors if nobody is scheduled) get a message with 연결하기. The user is told
    they are waiting.
+   The request names the person: their registered name, else the name their messenger
+   shows (Telegram's first and last name or @username), else a neutral label such as
+   "카카오톡 사용자 #12" (KakaoTalk passes no name), never "이름 없음".
 3. The first counselor to press it is connected; both are told. From then on the bot
    stays quiet: every text either side sends reaches the other, marked with who wrote it.
+   A text longer than MAX_RELAY arrives whole, as several messages in order marked (1/2),
+   (2/2), cut at line breaks or spaces where possible.
 4. Either side ends with `/end`. When the counselor ends it, the chat is handed back to
    the bot and the user sees the menu again.
 A second counselor pressing 연결하기 later hears that a colleague already took it.
@@ -15,7 +20,7 @@ A second counselor pressing 연결하기 later hears that a colleague already to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -35,13 +40,16 @@ from kernel.i18n import Translator
 from kernel.payloads import Payload, Stamp, same_record
 from kernel.people import not_counselor, person_name, require_counselor
 from scheduler import queue
-from storage import counselors
+from storage import bookings, counselors
 from storage.db import advisory_xact_lock
 from storage.models import Conversation, Counselor, Handoff
 
 USER_MODE = "handoff"
 COUNSELOR_MODE = "handoff_c"
+# Each relayed part stays well under Telegram's 4096 characters once the sender's name is put in
+# front; KakaoTalk's renderer splits further by its own limit.
 MAX_RELAY = 3000
+NAME_CHARS = 40  # a messenger name is the person's own text: kept to what a name needs
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
     handoff = Handoff(user_id=ctx.user.id, status="waiting", created_at=ctx.now)
     ctx.session.add(handoff)
     await ctx.session.flush()
-    name = await person_name(ctx, ctx.user.id)
+    name = await requester_name(ctx)
     for counselor in staff:
         await queue.to_user(
             ctx.session, counselor.user_id,
@@ -91,13 +99,40 @@ async def human(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
                              [[Button(tr("handoff.accept"),
                                       Accept(handoff.id, stamp(handoff.created_at)).pack())]]),
             now=ctx.now, kind="handoff.request", dedupe_key=f"handoff:{handoff.id}:{counselor.id}", about=ctx.user.id)
-    _enter(ctx.conv, USER_MODE, handoff.id)
+    _enter(ctx.conv, USER_MODE, handoff.id, name)
     return [Reply(t("handoff.waiting"))]
 
 
-def _enter(conv: Conversation, mode: str, handoff_id: int) -> None:
+async def requester_name(ctx: Ctx) -> str:
+    """The person as the counselor will see them: the registered name, else the messenger's name,
+    else "카카오톡 사용자 #12" (the internal id, so two unnamed people can be told apart)."""
+    names = await bookings.person_names(ctx.session, [ctx.user.id])
+    known = names.get(ctx.user.id) or (ctx.incoming.sender_name or "").strip()
+    if known:
+        return known[:NAME_CHARS]
+    return ctx.t(f"handoff.unnamed.{ctx.incoming.channel}", id=ctx.user.id)
+
+
+def relay_parts(text: str, limit: int = MAX_RELAY) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at the last line break (else space)
+    of each piece, so a long message arrives whole and readable instead of cut off."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        head = rest[:limit]
+        cut = max(head.rfind("\n"), head.rfind(" "))
+        if cut < limit // 2:  # no break in the second half: cut mid-word rather than send a sliver
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [p for p in parts if p]
+
+
+def _enter(conv: Conversation, mode: str, handoff_id: int, name: str | None = None) -> None:
     conv.flow, conv.step, conv.paused = mode, "chat", False
-    conv.data = {"h": handoff_id}
+    # The requester's name as shown at the request, so the counselor sees the same name throughout.
+    conv.data = {"h": handoff_id} if name is None else {"h": handoff_id, "name": name}
 
 
 async def accept(ctx: Ctx, press: Accept) -> list[Reply]:
@@ -123,8 +158,18 @@ async def accept(ctx: Ctx, press: Accept) -> list[Reply]:
     shown = counselor.display_name
     await queue.to_user(ctx.session, handoff.user_id, lambda tr: Reply(tr("handoff.connected", counselor=shown)),
                         now=ctx.now, kind="handoff.connected")
-    name = await person_name(ctx, handoff.user_id)
+    name = await _shown_requester(ctx, handoff)
     return [Reply(t("handoff.you_are_connected", name=name), edit=True)]
+
+
+async def _shown_requester(ctx: Ctx, handoff: Handoff) -> str:
+    """The name the request showed (kept in the requester's conversation), else the registered one."""
+    for conv in await ctx.session.scalars(select(Conversation).where(Conversation.user_id == handoff.user_id,
+                                                                     Conversation.flow == USER_MODE)):
+        data = conv.data or {}
+        if data.get("h") == handoff.id and isinstance(data.get("name"), str):
+            return str(data["name"])
+    return await person_name(ctx, handoff.user_id)
 
 
 async def _current(ctx: Ctx) -> Handoff | None:
@@ -146,22 +191,32 @@ async def relay(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("mode.busy"))]
     if handoff.status == "waiting":
         return [Reply(t("handoff.still_waiting"))]
-    text = text.strip()[:MAX_RELAY]
+    parts = relay_parts(text.strip())
+    if len(parts) > 1:
+        parts = [f"{part} ({i}/{len(parts)})" for i, part in enumerate(parts, 1)]
     if ctx.conv.flow == USER_MODE:
         counselor = await counselors.get(ctx.session, handoff.counselor_id or 0)
         if counselor is None:
             return [Reply(t("handoff.gone"))]
-        name = await person_name(ctx, ctx.user.id)
-        await queue.to_user(ctx.session, counselor.user_id,
-                            lambda tr: Reply(tr("handoff.from_user", name=name, text=text)),
-                            now=ctx.now, kind="handoff.message", about=ctx.user.id)
+        name = str((ctx.conv.data or {}).get("name") or await person_name(ctx, ctx.user.id))
+        for part in parts:  # queued in order, and the outbox sends one chat's rows in that order
+            await queue.to_user(ctx.session, counselor.user_id, _from_user(name, part),
+                                now=ctx.now, kind="handoff.message", about=ctx.user.id)
     else:
         counselor = await counselors.by_user(ctx.session, ctx.user.id)
         shown = counselor.display_name if counselor else ""
-        await queue.to_user(ctx.session, handoff.user_id,
-                            lambda tr: Reply(tr("handoff.from_counselor", counselor=shown, text=text)),
-                            now=ctx.now, kind="handoff.message")
+        for part in parts:
+            await queue.to_user(ctx.session, handoff.user_id, _from_counselor(shown, part),
+                                now=ctx.now, kind="handoff.message")
     return []
+
+
+def _from_user(name: str, text: str) -> Callable[[Translator], Reply]:
+    return lambda tr: Reply(tr("handoff.from_user", name=name, text=text))
+
+
+def _from_counselor(counselor: str, text: str) -> Callable[[Translator], Reply]:
+    return lambda tr: Reply(tr("handoff.from_counselor", counselor=counselor, text=text))
 
 
 def _leave(conv: Conversation) -> None:

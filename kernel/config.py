@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     event_offer_hours: int = Field(default=24, ge=1, le=24 * 7)
     # When "상담원 연결" reaches a person (weekdays, local time) and when counselors get their agenda.
     opening_hours: str = "09:00-18:00"
+    # How people reach the centre when the bot cannot help (no counselor for their consultation
+    # yet): phone, address, e-mail, as one line shown as is. Empty: only 상담원 연결 is offered.
+    centre_contact: str = Field(default="", max_length=200)
     agenda_time: str = "08:30"
     # Matching (/jobs): postings scoring below this (0-100) are not offered at all.
     jobs_min_score: int = Field(default=40, ge=0, le=100)

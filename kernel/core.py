@@ -51,6 +51,10 @@ class Incoming:
     # The platform's id of the update (Telegram's update_id): a redelivered update with an id
     # already handled is skipped. None where the platform gives none (KakaoTalk, the console).
     update_id: str | None = None
+    # The name the messenger shows for the sender (Telegram: first and last name, else the
+    # @username), so staff can tell who an unregistered person is; None where the platform
+    # gives none (KakaoTalk's skill requests carry no name).
+    sender_name: str | None = None
 
     @staticmethod
     def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:

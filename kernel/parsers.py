@@ -301,6 +301,15 @@ def https_url(raw: str, _inp: FieldInput) -> str:
     return value
 
 
+def web_link(raw: str, inp: FieldInput) -> str:
+    """`https_url` for an address as people paste it: "drive.google.com/…" without a scheme gets
+    https:// put in front (anything starting like a host name); "http://" is still refused."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if "://" not in value and "." in value.split("/", 1)[0]:
+        value = "https://" + value
+    return https_url(value, inp)
+
+
 _KOREAN_AMOUNT = re.compile(r"(?:(?P<eok>\d+)억)?(?:(?P<cheon>\d)천)?(?:(?P<baek>\d)백)?(?P<rest>\d*)")
 MAX_FUNDING = 1_000_000  # 만원 (100억)
 

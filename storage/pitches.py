@@ -81,10 +81,12 @@ async def of_user(session: AsyncSession, user_id: int, event_ids: Sequence[int])
 
 async def apply(session: AsyncSession, event_id: int, user_id: int, values: dict[str, Any],
                 now: dt.datetime) -> PitchApplication:
-    """Stores the application; `AlreadyApplied` when the person applied for this event before."""
+    """Stores the application; `AlreadyApplied` when the person applied for this event before.
+
+    No deck link yet is kept as "" (the column stays NOT NULL: exports and old rows read the same)."""
     row = PitchApplication(
         event_id=event_id, user_id=user_id, team=values["team"], pitch=values["pitch"], stage=values["stage"],
-        deck_link=values["deck_link"], funding_sought=values["funding"], status="applied", created_at=now,
+        deck_link=values.get("deck_link") or "", funding_sought=values["funding"], status="applied", created_at=now,
     )
     try:
         async with session.begin_nested():

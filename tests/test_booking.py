@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.app import build_engine
 from kernel.i18n import translator
 from storage import bookings, counselors, seekers, users
-from storage.models import Booking, BookingCell, OutboxMessage
+from storage.models import Booking, BookingCell, Identity, Membership, OutboxMessage
 from tests.conftest import Chat, FakeClock, Harness, make_settings, register
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))
@@ -472,3 +472,50 @@ def test_free_slots_skips_checking_free_counselors_and_agrees_with_checking_ever
         assert [(s.starts_at, s.counselor_id) for s in found] == sorted(expected)
         first = free_slots(**common, first_only=True)
         assert len(first) == min(1, len(found)) and set(first) <= set(found)
+
+
+async def test_nobody_gives_the_persons_consultations_offers_contact_human_and_menu(
+        harness: Harness, clock: FakeClock) -> None:
+    # A founder (startup consulting, BM coaching) while only job counselors are active.
+    await seed(harness)
+    contact = "☎ 02-0000-0000 · 서울 중구 세종대로 110"
+    engine = build_engine(make_settings(harness.settings.database_url, centre_contact=contact), harness.sessions,
+                          clock=clock)
+    chat = Chat(engine, 5)
+    await chat.send("/help")  # the person exists once they have written
+    async with harness.sessions() as s, s.begin():
+        uid = await s.scalar(select(Identity.user_id).where(Identity.external_id == "5"))
+        s.add(Membership(user_id=uid, applicant_type="startup", team_name="서울팀", idea="동네 가게 주문 관리 앱.",
+                         industry="it", startup_stage="prototype", team_size=3, status="approved",
+                         member_stage="maturation", consent_at=clock.now(), applied_at=clock.now(),
+                         decided_at=clock.now()))
+    await chat.send("/book")
+    assert "지금은 예약할 수 있는 상담이 없어요" in chat.text
+    assert f"센터 문의: {contact}" in chat.text and "상담원 연결" in chat.text
+    assert "이전" not in chat.last_buttons and "취소" not in chat.last_buttons  # not a form with nothing to pick
+    assert "💬 상담원 연결" in chat.last_buttons and any("채용정보" in label for label in chat.last_buttons)
+    await chat.press("💬 상담원 연결")
+    assert "연결하고 있어요" in chat.text
+
+    # In English, and without a contact set: no contact line, still a person to talk to.
+    english = harness.chat(6, language="en")
+    await english.send("/help")
+    async with harness.sessions() as s, s.begin():
+        uid = await s.scalar(select(Identity.user_id).where(Identity.external_id == "6"))
+        s.add(Membership(user_id=uid, applicant_type="startup", team_name="Team", idea="An app for shops.",
+                         industry="it", startup_stage="prototype", team_size=2, status="approved",
+                         member_stage="preparation", consent_at=clock.now(), applied_at=clock.now(),
+                         decided_at=clock.now()))
+    await english.send("/book")
+    assert "no consultation you can book right now" in english.text
+    assert "Contact the centre" not in english.text and "💬 Talk to a person" in english.last_buttons
+
+
+async def test_nobody_active_at_all_offers_no_person_to_talk_to(harness: Harness) -> None:
+    await quick_register(harness, 7)
+    chat = harness.chat(7)
+    await chat.send("/book")
+    first, menu = chat.replies
+    assert "지금은 예약할 수 있는 상담이 없어요" in first.text and "다른 서비스" in first.text
+    assert first.buttons == [] and "상담원 연결’을 눌러" not in first.text  # nobody to connect to
+    assert "무엇을 도와드릴까요" in menu.text

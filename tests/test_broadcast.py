@@ -97,7 +97,7 @@ async def test_compose_preview_confirm_queues_the_audience_minus_opted_out(harne
     await admin.send("신청하기")
     await admin.send("http://job.seoul.go.kr")  # not https: refused
     assert "https" in admin.text
-    await admin.send("https://job.seoul.go.kr/fair")
+    await admin.send("job.seoul.go.kr/fair")  # typed without https://: put in front
     # The preview: the message exactly as sent, then the audience and the count (4: 101, 104, 105, admin).
     shown = _shown(admin)
     assert shown.text == "3월 채용박람회 안내\n\n  들여쓰기도 그대로"
@@ -159,20 +159,33 @@ async def test_a_text_the_telegram_app_split_is_refused_not_sent_cut(harness: Ha
     assert _shown(admin).text == "짧게 줄인 공지"
 
 
-async def test_empty_audience_is_said_and_the_audience_asked_again(harness: Harness) -> None:
+async def test_empty_audience_is_said_before_the_text_and_the_audience_asked_again(harness: Harness) -> None:
     admin = harness.chat(ADMIN_ID)
     await admin.send("/broadcast")
     await admin.press("특정 단계 공동회원")
     await admin.press("창업실행")
-    await admin.send("실행 단계 공지")
-    await admin.press("건너뛰기")
-    await admin.press("건너뛰기")
-    assert "받는 분이 없어요" in admin.text and "누구에게" in admin.text
+    # Said at once, before the admin writes the text, picks a file and a link.
+    assert "받는 분이 없어요" in admin.text and "누구에게" in admin.text, admin.text
+    assert "보낼 메시지" not in admin.text and "누구나" in admin.last_buttons
     async with harness.sessions() as s:
         assert (await s.scalars(select(Broadcast))).all() == []
+    # A district with nobody in it: the same, then an audience with people goes on to the text.
+    await admin.press("특정 지역 희망 구직자")
+    await admin.press("종로구")
+    assert "받는 분이 없어요" in admin.text and "누구에게" in admin.text
     await admin.press("누구나")
-    await admin.press("제출")
+    assert "보낼 메시지" in admin.text and "받는 분이 없어요" not in admin.text
+    await admin.send("모두에게 공지")
+    await admin.press("건너뛰기")
+    await admin.press("건너뛰기")
     assert "받는 분: 1명" in admin.text
+
+
+    # Going back from the text leads to the audience, not to the check in between.
+    await admin.send("/broadcast")
+    await admin.press("누구나")
+    await admin.press("이전")
+    assert "누구에게" in admin.text and "누구나" in admin.last_buttons
 
 
 async def test_stop_midway_cancels_what_is_pending(harness: Harness) -> None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.cli.counselors import import_file
 from kernel.core import stamp
@@ -28,6 +28,7 @@ from storage.models import (
     Availability,
     Booking,
     Counselor,
+    Identity,
     Invite,
     OutboxMessage,
     Place,
@@ -229,13 +230,16 @@ async def test_add_windows_refuse_inverted_and_overlapping_hours_and_remove(harn
     await chat.press("시간 추가")
     assert "어디에서 상담" in chat.text
     await chat.press("서울일자리플러스센터")
-    assert "무슨 요일" in chat.text
+    assert "어느 요일" in chat.text
     await chat.press("월")
+    await chat.press("선택 완료")
     await chat.send("09:05")
     assert "10분 단위" in chat.text
     await chat.press("09:00")
     assert "몇 시까지" in chat.text and "10:00" in chat.last_buttons
     await chat.send("12시")
+    assert "쉬는 시간" in chat.text and "점심" not in " ".join(chat.last_buttons)  # no lunch inside 9–12
+    await chat.press("쉬는 시간 없음")
     assert "확인해 주세요" in chat.text and "09:00" in chat.text and "12:00" in chat.text
     await chat.press("제출")
     assert "추가했어요: 월 09:00–12:00 · 서울일자리플러스센터" in chat.text
@@ -244,10 +248,12 @@ async def test_add_windows_refuse_inverted_and_overlapping_hours_and_remove(harn
     await chat.press("시간 추가")
     await chat.press("서울일자리플러스센터")
     await chat.press("화")
+    await chat.press("선택 완료")
     await chat.send("14:00")
     await chat.send("13:00")
     assert "시작 시간(14:00)보다 늦어야" in chat.text
     await chat.send("오후 4시")
+    await chat.send("없음")
     await chat.press("제출")
     assert "추가했어요: 화 14:00–16:00" in chat.text
 
@@ -257,8 +263,10 @@ async def test_add_windows_refuse_inverted_and_overlapping_hours_and_remove(harn
     assert "어느 캠퍼스점" in chat.text and "직접 입력" in chat.text
     await chat.send("서울시립대학교 캠퍼스점")
     await chat.press("월")
+    await chat.press("선택 완료")
     await chat.send("11:00")
     await chat.send("13:00")
+    await chat.press("쉬는 시간 없음")
     await chat.press("제출")
     assert "월 09:00–12:00 (서울일자리플러스센터)와 겹쳐요" in chat.text and "몇 시부터" in chat.text
     assert await _count(harness, Availability) == 2
@@ -281,6 +289,77 @@ async def test_add_windows_refuse_inverted_and_overlapping_hours_and_remove(harn
     assert windows == 2
 
 
+async def test_a_whole_week_in_one_go_with_a_lunch_break_into_the_evening(harness: Harness) -> None:
+    cid = await make_counselor(harness, 752)
+    await add_window(harness, cid, 5, "10:00", "12:00")  # Saturday mornings already
+    chat = harness.chat(752)
+    await chat.send("/availability")
+    await chat.press("시간 추가")
+    await chat.press("서울일자리플러스센터")
+    for day in ("월", "화", "수", "목", "금"):
+        await chat.press(day)
+    assert "월, 화, 수, 목, 금" in chat.text  # the selection so far, under the question
+    await chat.press("선택 완료")
+    await chat.press("09:00")
+    assert {"12:00", "13:00", "18:00", "20:00", "21:00"} <= set(chat.last_buttons)  # up to the evening
+    await chat.press("21:00")
+    assert "쉬는 시간" in chat.text
+    assert {"🍱 점심 12:00–13:00", "🍽 저녁 18:00–19:00", "쉬는 시간 없음"} <= set(chat.last_buttons)
+    await chat.send("12-13")
+    assert "확인해 주세요" in chat.text
+    assert "요일: 월, 화, 수, 목, 금" in chat.text and "쉬는 시간: 🍱 점심 12:00–13:00" in chat.text
+    await chat.press("제출")
+    assert "추가했어요: 월, 화, 수, 목, 금 09:00–12:00, 13:00–21:00 · 서울일자리플러스센터" in chat.text
+    async with harness.sessions() as s:
+        rows = (await s.scalars(select(Availability).where(Availability.counselor_id == cid)
+                                .order_by(Availability.weekday, Availability.start_minute))).all()
+    assert [(w.weekday, w.start_minute, w.end_minute) for w in rows] == [
+        *[(d, m, e) for d in range(5) for m, e in ((540, 720), (780, 1260))], (5, 600, 720)]
+
+    # Saturday and Sunday overlap the Saturday window: refused, named, nothing added.
+    await chat.press("시간 추가")
+    await chat.press("서울일자리플러스센터")
+    await chat.press("토")
+    await chat.press("일")
+    await chat.press("선택 완료")
+    await chat.press("09:00")
+    await chat.send("14:00")
+    assert "점심" in " ".join(chat.last_buttons) and "저녁" not in " ".join(chat.last_buttons)
+    await chat.send("13:00-14:00")  # at the edge: not a break but shorter hours
+    assert "상담 시간(09:00–14:00) 안이어야" in chat.text
+    await chat.send("점심 먹고")
+    assert "12:00-13:00처럼" in chat.text
+    await chat.press("쉬는 시간 없음")
+    await chat.press("제출")
+    assert "토 10:00–12:00 (서울일자리플러스센터)와 겹쳐요" in chat.text and "몇 시부터" in chat.text
+    assert await _count(harness, Availability, Availability.counselor_id == cid) == 11
+    await chat.send("12:00")
+    assert "확인해 주세요" in chat.text  # the other answers kept
+    await chat.press("제출")
+    assert "추가했어요: 토, 일 12:00–14:00" in chat.text
+    assert await _count(harness, Availability, Availability.counselor_id == cid) == 13
+
+
+async def test_english_week_form(harness: Harness) -> None:
+    await make_counselor(harness, 753)
+    async with harness.sessions() as s, s.begin():
+        await s.execute(update(User).where(User.id == select(Identity.user_id).where(
+            Identity.external_id == "753").scalar_subquery()).values(locale="en"))
+    chat = harness.chat(753, language="en")
+    await chat.send("/availability")
+    await chat.press("Add hours")
+    await chat.press("Seoul Job Plus Center")
+    await chat.press("Mon")
+    await chat.press("Wed")
+    await chat.press("Done")
+    await chat.press("10:00")
+    await chat.press("18:00")
+    assert "🍱 Lunch 12:00–13:00" in chat.last_buttons and "No break" in chat.last_buttons
+    await chat.press("Lunch")
+    await chat.press("Submit")
+    assert "Added: Mon, Wed 10:00–12:00, 13:00–18:00" in chat.text
+
+
 async def test_online_window_needs_a_link(harness: Harness) -> None:
     await make_counselor(harness, 755, name="이서연", types=("startup_consulting",))
     chat = harness.chat(755)
@@ -292,8 +371,10 @@ async def test_online_window_needs_a_link(harness: Harness) -> None:
     assert "https://" in chat.text and "로 시작하는" in chat.text
     await chat.send("zoom.us/j/8812345670")
     await chat.press("금")
+    await chat.press("선택 완료")
     await chat.press("14:00")
     await chat.press("16:00")
+    await chat.press("쉬는 시간 없음")
     await chat.press("제출")
     assert "추가했어요: 금 14:00–16:00 · 화상 상담 (https://zoom.us/j/8812345670)" in chat.text
     place = await _one(harness, Place, Place.kind == "online")

@@ -9,6 +9,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from handlers.demoday import parse_deck_link
 from kernel import parsers
 from kernel.core import Invalid, stamp
 from kernel.forms import FieldInput
@@ -88,6 +89,9 @@ async def test_member_applies_with_the_full_form_and_admins_are_told(harness: Ha
     event_id = await make_demo_day(harness)
     member = await make_member(harness, 600)
     await member.send("/pitch")
+    # The demo day is named before the first question, not only after 제출.
+    assert member.replies[0].text.startswith("📣 ") and "데모데이" in member.replies[0].text
+    assert "발표 신청이에요" in member.text and "신청 마감" in member.text
     assert "발표할 팀 이름" in member.text
     assert "서울팀" in buttons(member)
     await member.press("서울팀")
@@ -100,7 +104,7 @@ async def test_member_applies_with_the_full_form_and_admins_are_told(harness: Ha
     assert "https://" in member.text and "보안 연결" in member.text
     await member.send("내 발표자료")
     assert "올바른 웹 주소가 아니에요" in member.text
-    await member.send(DECK)
+    await member.send(DECK.removeprefix("https://"))  # pasted without https://: added
     await member.send("많이")
     assert "금액을 알아볼 수 없어요" in member.text
     await member.send("0")
@@ -371,8 +375,33 @@ def test_funding_parser() -> None:
         assert err.value.key == key, raw
 
 
+async def test_deck_link_is_optional(harness: Harness) -> None:
+    await make_demo_day(harness)
+    member = await make_member(harness, 601)
+    await member.send("/pitch")
+    await member.press("서울팀")
+    await member.send("동네 소상공인의 주문 관리를 자동화하는 앱")
+    await member.press("창업숙성")
+    assert "건너뛰어도 돼요" in member.text and "건너뛰기" in buttons(member)
+    await member.press("건너뛰기")
+    await member.send("3000")
+    await member.press("동의합니다")
+    assert "발표 자료 링크: 입력 안 함" in member.text
+    await member.press("제출")
+    assert "접수되었어요" in member.text
+    [row] = await applications(harness)
+    assert row.deck_link == ""
+    assert await harness.deliver() == 1
+    [note] = harness.notifier.to(ADMIN_ID)
+    assert "발표 자료: 아직 없음" in note["text"]
+
+
 def test_deck_link_parser() -> None:
     inp = FieldInput(answers={}, now=START, tz=dt.UTC)
+    assert parse_deck_link("drive.google.com/file/d/abc", inp) == "https://drive.google.com/file/d/abc"
+    assert parse_deck_link(" 없음 ", inp) is None and parse_deck_link("None", inp) is None
+    with pytest.raises(Invalid):
+        parse_deck_link("내 발표자료", inp)
     assert parsers.https_url(" https://www.notion.so/team/deck?pvs=4 ", inp) == "https://www.notion.so/team/deck?pvs=4"
     for raw, key in (("http://example.com/deck", "invalid.https_only"), ("example.com", "invalid.https_only"),
                      ("https://localhost/deck", "invalid.https_url"), ("https://127.0.0.1/x", "invalid.https_url"),

@@ -256,6 +256,11 @@ async def test_full_event_offers_the_waiting_list_and_a_cancellation_promotes_th
     assert [b["label"] for b in offer.payload["buttons"][0]] == ["✅ 자리 확정", "🙏 양보하기"]
     await second.press_payload(offer.payload["buttons"][0][0]["payload"])
     assert "신청했어요" in second.text and any(r.file for r in second.replies)
+    # A double press (or 양보하기 after it) says the seat is theirs, not that the offer is gone.
+    for button in offer.payload["buttons"][0]:
+        await second.press_payload(button["payload"])
+        assert "이미 ‘" in second.text and "좌석 1번" in second.text and "유효하지 않아요" not in second.text
+        assert "신청 취소" in second.last_buttons
     assert (await reg_of(harness, event_id, 2)).status == "registered"
     assert (await reg_of(harness, event_id, 3)).status == "waiting"
     await first.press_payload(f"ev:ok:{event_id}")  # someone else's offer
@@ -305,6 +310,14 @@ async def test_edit_tells_registered_people_what_changed(harness: Harness) -> No
     await admin.press("제출")
     assert "2명이 자리를 가지고" in admin.text
     await admin.send("3")
+    await admin.press("제출")
+    # A larger capacity is not news for the people registered: only the first waiting is offered the seat.
+    assert "따로 알리지 않아요" in admin.text
+    assert await outbox_rows(harness, "event.changed") == []
+    third = await reg_of(harness, event_id, 3)
+    assert third.status == "offered" and third.seat_no == 3
+    assert [r.chat_id for r in await outbox_rows(harness, "event.offer")] == ["3"]
+
     await admin.press("수정")
     await admin.press("시작")
     await admin.send("3/21 10:00")
@@ -316,10 +329,8 @@ async def test_edit_tells_registered_people_what_changed(harness: Harness) -> No
     assert "수정했어요. 3명에게" in admin.text
     changed = await outbox_rows(harness, "event.changed")
     assert sorted(r.chat_id for r in changed) == ["1", "2", "3"]
-    assert "• 정원: 2 → 3" in changed[0].payload["text"]
     assert "• 시작: 3월 20일 (금) 14:00 → 3월 21일 (토) 10:00" in changed[0].payload["text"]
-    third = await reg_of(harness, event_id, 3)
-    assert third.status == "offered" and third.seat_no == 3
+    assert "정원" not in changed[0].payload["text"].split("\n\n")[0]  # the change lines, not the card
     pending = [r for r in await outbox_rows(harness, "event.reminder") if r.status == "pending"]
     assert sorted({r.due_at for r in pending}) == [dt.datetime(2026, 3, 20, 10, tzinfo=SEOUL),
                                                    dt.datetime(2026, 3, 21, 9, tzinfo=SEOUL)]

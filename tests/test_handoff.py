@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from telegram import Update
 
+from bot.channels.telegram import to_incoming
 from storage import counselors, users
 from storage.models import Handoff, OutboxMessage
 from tests.conftest import Harness, register
@@ -94,3 +96,61 @@ async def test_user_can_stop_waiting(harness: Harness) -> None:
     kim = harness.chat(800)
     await kim.press_payload(request.payload["buttons"][0][0]["payload"])
     assert "이미 끝났어요" in kim.text
+
+
+async def test_unregistered_person_is_named_by_their_messenger_name_or_a_neutral_label(harness: Harness) -> None:
+    await seed_two(harness)
+    tg = harness.chat(3)
+    # Telegram passes the sender's name with every update (`Incoming.sender_name`).
+    await tg._handle(tg._incoming(text="/human", command="human", sender_name="Minji Park"))
+    [request] = await _messages(harness, 800, "handoff.request")
+    assert request.payload["text"] == "🙋 Minji Park님이 상담원 연결을 요청했어요."
+    kim = harness.chat(800)
+    await kim.press_payload(request.payload["buttons"][0][0]["payload"])
+    assert "Minji Park님과 연결되었어요" in kim.text
+    await tg.send("안녕하세요")
+    [relayed] = await _messages(harness, 800, "handoff.message")
+    assert relayed.payload["text"] == "💬 Minji Park: 안녕하세요"
+
+    # KakaoTalk gives no name: a label the counselor can tell apart, never "이름 없음".
+    kakao = harness.chat("kakao-user-key", channel="kakao")
+    await kakao.send("/human")
+    requests = await _messages(harness, 801, "handoff.request")
+    assert "카카오톡 사용자 #" in requests[-1].payload["text"] and "이름 없음" not in requests[-1].payload["text"]
+
+
+async def test_long_message_arrives_whole_in_parts_in_order(harness: Harness) -> None:
+    await seed_two(harness)
+    person, kim = harness.chat(1), harness.chat(800)
+    await register(person)
+    await person.send("/human")
+    [request] = await _messages(harness, 800, "handoff.request")
+    await kim.press_payload(request.payload["buttons"][0][0]["payload"])
+    long = " ".join(f"문장{i:04d}" for i in range(700))  # 5,599 characters
+    await person.send(long)
+    assert person.replies == []  # the bot stays quiet
+    parts = await _messages(harness, 800, "handoff.message")
+    assert len(parts) == 2
+    assert parts[0].payload["text"].startswith("💬 김서울: 문장0000") and parts[0].payload["text"].endswith("(1/2)")
+    assert parts[1].payload["text"].endswith("문장0699 (2/2)")
+    texts = [p.payload["text"].removeprefix("💬 김서울: ").rsplit(" (", 1)[0] for p in parts]
+    assert " ".join(texts) == long  # nothing lost, cut between words
+    assert all(len(p.payload["text"]) <= 3100 for p in parts)
+
+    # The counselor's long answer reaches the person the same way.
+    await kim.send("가" * 4000)
+    answers = await _messages(harness, 1, "handoff.message")
+    assert [a.payload["text"][-5:] for a in answers] == ["(1/2)", "(2/2)"]
+    assert sum(a.payload["text"].count("가") for a in answers) == 4000
+
+
+def test_telegram_passes_the_senders_name() -> None:
+    def update(sender: dict[str, object]) -> Update:
+        return Update.de_json({"update_id": 1, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi",
+            "from": {"id": 5, "is_bot": False, **sender}}}, None)
+
+    named = to_incoming(update({"first_name": "Minji", "last_name": "Park"}))
+    assert named is not None and named.sender_name == "Minji Park"
+    handle_only = to_incoming(update({"first_name": "", "username": "minji_p"}))
+    assert handle_only is not None and handle_only.sender_name == "@minji_p"

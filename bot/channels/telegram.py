@@ -148,7 +148,8 @@ def to_incoming(update: Update) -> Incoming | None:
     if chat is None or user is None or chat.type != "private" or user.is_bot:
         return None
     base: dict[str, Any] = {"channel": CHANNEL, "external_id": str(user.id), "chat_id": str(chat.id),
-                            "language_code": user.language_code, "update_id": str(update.update_id)}
+                            "language_code": user.language_code, "update_id": str(update.update_id),
+                            "sender_name": user.full_name or (f"@{user.username}" if user.username else None)}
     if update.callback_query is not None:
         return Incoming(**base, button=update.callback_query.data or "")
     message = update.message

@@ -13,8 +13,9 @@ What an admin goes through (the admin router, behind the one admin guard):
    the draft for later (`/event <id>` → 게시). The publication is written to the audit
    trail with the audience and the counts.
 3. `/event` lists the coming events; `/event <id>` shows one with its counts and
-   check-in code, and 수정 (the same form; registered people are told what changed,
-   field by field; the capacity cannot go below the seats taken), 행사 취소 (asks once
+   check-in code, and 수정 (the same form; registered people are told what changed that
+   concerns them, field by field: the title, the time, the place; a larger capacity only
+   offers the new seats to the waiting list; the capacity cannot go below the seats taken), 행사 취소 (asks once
    more; everyone registered or waiting is told, their reminders withdrawn) and 참석 체크
    (the registered people, one button each to mark attendance).
 """
@@ -276,6 +277,8 @@ async def save_event(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
     await audit(ctx.session, ctx.user.id, "event.edit", f"event:{event.id}", ctx.now,
                 {"fields": sorted(changes), "notified": told})
     log.info("event edited event=%s fields=%s notified=%s", event.id, sorted(changes), told)
+    if not any(column in NOTIFIED for column in changes):
+        return [Reply(ctx.t("event.edited_quietly")), await admin_card(ctx, event)]
     return [Reply(ctx.t("event.edited", n=told)), await admin_card(ctx, event)]
 
 
@@ -306,14 +309,22 @@ def change_lines(tr: Translator, changes: dict[str, tuple[Any, Any]], tz: dt.tzi
     return "\n".join(lines)
 
 
+# What registered people are told about when an admin edits an event: what changes where and when
+# they go, or what they signed up for. A larger capacity, another audience, a later deadline or a
+# reworded description are the admins' business (the waiting list gets its offers separately).
+NOTIFIED = ("title", "starts_at", "ends_at", "place", "online_link")
+
+
 async def _after_edit(ctx: Ctx, event: Event, changes: dict[str, tuple[Any, Any]]) -> int:
-    """Tells everyone registered, offered or waiting what changed; moves reminders; fills new seats."""
+    """Tells everyone registered, offered or waiting what changed that concerns them (`NOTIFIED`);
+    moves reminders; fills new seats."""
     tz = ctx.settings.tz
     people = await events.people(ctx.session, event.id, events.ACTIVE)
     told = 0
-    for reg in people:
+    theirs = {column: change for column, change in changes.items() if column in NOTIFIED}
+    for reg in people if theirs else []:
         told += await queue_to(ctx.session, reg.user_id, lambda tr: Reply(
-            tr("event.changed", title=event.title) + "\n" + change_lines(tr, changes, tz) + "\n\n"
+            tr("event.changed", title=event.title) + "\n" + change_lines(tr, theirs, tz) + "\n\n"
             + event_card(tr, event, tz)), kind="event.changed", now=ctx.now)
     if "starts_at" in changes:
         seated = [r.user_id for r in people if r.status == "registered"]

@@ -9,7 +9,9 @@ What a person goes through:
    refused with a clear line. When full, 대기 신청 puts them on the waiting list.
 3. A cancellation frees the seat: the first person waiting is offered it with a
    deadline (EVENT_OFFER_HOURS) and 자리 확정 / 양보하기; passing or letting it expire
-   (`scheduler.events.expire_offers`) hands it to the next in line.
+   (`scheduler.events.expire_offers`) hands it to the next in line. Pressing 자리 확정
+   again after it worked says the seat is theirs (with its number), not that the offer
+   is gone.
 4. On the event day, `/checkin CODE` (the code shown at the venue) records attendance;
    the attendees are what the satisfaction survey uses (`storage.events.attendees`).
 Every press re-checks in the database: the admin role, that the registration is the
@@ -259,10 +261,22 @@ async def unregister(ctx: Ctx, event_id: int) -> list[Reply]:
     return [Reply(ctx.t("event.unregistered", title=event.title), edit=True)]
 
 
+async def _seat_taken_already(ctx: Ctx, event_id: int) -> Reply | None:
+    """A second press of 자리 확정 (or 양보하기 after 자리 확정): the seat is theirs, said as such,
+    not as an offer that is "no longer valid"."""
+    event = await events.get(ctx.session, event_id)
+    reg = await events.registration(ctx.session, event_id, ctx.user.id)
+    if event is None or reg is None or reg.status != "registered":
+        return None
+    t = ctx.t
+    return Reply(t("event.already_registered", title=event.title, seat=reg.seat_no or 0),
+                 [[Button(t("event.unregister"), AskUnregister(event.id).pack())]])
+
+
 async def confirm_offer(ctx: Ctx, event_id: int) -> list[Reply]:
     found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
-        return [Reply(ctx.t("event.offer_gone"))]
+        return [await _seat_taken_already(ctx, event_id) or Reply(ctx.t("event.offer_gone"))]
     event, reg = found
     if reg.offered_until is None or reg.offered_until <= ctx.now:
         return [Reply(ctx.t("event.offer_gone"))]
@@ -274,7 +288,7 @@ async def confirm_offer(ctx: Ctx, event_id: int) -> list[Reply]:
 async def pass_offer(ctx: Ctx, event_id: int) -> list[Reply]:
     found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
-        return [Reply(ctx.t("event.offer_gone"))]
+        return [await _seat_taken_already(ctx, event_id) or Reply(ctx.t("event.offer_gone"))]
     event, reg = found
     await _hand_on(ctx, event, reg)
     log.info("event offer passed event=%s user=%s", event.id, ctx.user.id)
