@@ -185,7 +185,8 @@ async def test_empty_audience_is_said_before_the_text_and_the_audience_asked_aga
     await admin.send("/broadcast")
     await admin.press("누구나")
     await admin.press("이전")
-    assert "누구에게" in admin.text and "누구나" in admin.last_buttons
+    # The earlier answer is marked as the one to keep (이전 shows it).
+    assert "누구에게" in admin.text and "누구나 (지금 답)" in admin.last_buttons
 
 
 async def test_stop_midway_cancels_what_is_pending(harness: Harness) -> None:
