@@ -52,7 +52,7 @@ from kernel.core import (
     typed_int,
 )
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
-from kernel.i18n import Translator
+from kernel.i18n import Translator, money
 from kernel.payloads import OneOf, Payload, Stamp, same_record
 from scheduler import queue
 from storage import audience, events, memberships, pitches
@@ -118,7 +118,7 @@ async def _team_options(ctx: Ctx, _answers: Answers) -> list[Choice]:
 
 
 def _funding(value: int, t: Translator) -> str:
-    return t("pitch.funding_value", amount=f"{value:,}")
+    return money(t, value)
 
 
 PITCH_FIELDS = (

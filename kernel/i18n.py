@@ -23,8 +23,9 @@ from string import Formatter
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_compact_decimal, format_decimal
 
-from kernel.korean import particles
+from kernel.korean import manwon, manwon_range, particles
 
 LOCALES = ("ko", "en")
 LOCALE_DIR = Path(__file__).with_name("locales")
@@ -126,3 +127,27 @@ def moment(t: Translator, when: dt.datetime, tz: dt.tzinfo) -> str:
     """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu, Mar 5 at 14:00"."""
     local = when.astimezone(tz)
     return t("booking.when", day=day_label(t, local), time=local.strftime("%H:%M"))
+
+
+def _won(amount: int) -> str:
+    """Won in English: "₩500,000", "₩45 million", "₩1.5 billion" (CLDR's long compact form; a multiplier
+    such as "× ₩10,000" or "× 100 million" makes the reader do the sum)."""
+    if amount < 1_000_000:
+        return "₩" + format_decimal(amount, locale="en")
+    return "₩" + format_compact_decimal(amount, format_type="long", locale="en", fraction_digits=2)
+
+
+def money(t: Translator, amount: int) -> str:
+    """An amount stored in 만원 (salaries, funding sought) as the person's language writes money:
+    "1억 5,000만원" / "₩150 million"."""
+    return manwon(amount) if t.locale == "ko" else _won(amount * 10_000)
+
+
+def money_range(t: Translator, low: int, high: int) -> str:
+    """A range in 만원: "3,000~4,500만원" / "₩30–45 million" (the unit said once when both share it)."""
+    if t.locale == "ko":
+        return manwon_range(low, high)
+    first, second = _won(low * 10_000), _won(high * 10_000)
+    if " " in first and first.split(" ")[-1] == second.split(" ")[-1]:  # "₩30 million", "₩45 million"
+        return f"{first.rsplit(' ', 1)[0]}–{second.removeprefix('₩')}"
+    return f"{first}–{second}"

@@ -231,7 +231,7 @@ def _reasons(seeker: Seeker, posting: Posting, sk: _SeekerKeys, pk: _Keys, parts
         near = sorted(d for d in sk.districts if posting.district in geo.neighbours(d))[0]
         add("district", Reason("district_near", (("district", posting.district), ("near", near))))
     if seeker.desired_salary is not None and parts["salary"] >= 1.0 and posting.salary_max is not None:
-        add("salary", Reason("salary", (("amount", f"{posting.salary_max:,}"),)))
+        add("salary", Reason("salary", (("amount", str(posting.salary_max)),)))
     if parts["experience"] >= 1.0 and seeker.experience_years == 0 and posting.exp_min == 0:
         add("experience", Reason("newcomer"))
     elif parts["experience"] >= 1.0 and posting.exp_min > 0:

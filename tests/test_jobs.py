@@ -401,7 +401,7 @@ def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None
                 vetted_on=dt.date(2025, 1, 1), vetting_expires=dt.date(2027, 1, 1),
                 benefits=["youth_friendly", "flexible_hours"])
     card = firm_card(translator("ko"), firm, today)
-    assert "✅ 서울형 강소기업" in card and "매출 96억 원" in card and "마포구" in card and "청년친화, 유연근무" in card
+    assert "✅ 서울형 강소기업" in card and "매출 96억원" in card and "마포구" in card and "청년친화, 유연근무" in card
     firm.vetting_expires = dt.date(2026, 3, 1)
     assert "✅" not in firm_card(translator("ko"), firm, today)
     english = firm_card(translator("en"), firm, today)

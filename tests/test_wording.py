@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kernel.i18n import catalog, day_label, moment, translator
-from kernel.korean import attach, final_sound, particles
+from kernel.i18n import catalog, day_label, moment, money, money_range, translator
+from kernel.korean import attach, final_sound, manwon, particles
+from kernel.parsers import MAX_FUNDING
 from scheduler.events import when_span
 
 
@@ -94,3 +95,26 @@ def test_one_date_reads_one_way_in_each_language() -> None:
     assert moment(ko, start, seoul) == "10월 12일 (월) 14:00"
     assert when_span(ko, start, end, seoul) == "10월 12일 (월) 14:00~16:00"
     assert day_label(en, start.date(), "MMMd") == "Oct 12" and day_label(ko, start.date(), "MMMd") == "10월 12일"
+
+
+@pytest.mark.parametrize(("amount", "korean", "english"), [
+    (4500, "4,500만원", "₩45 million"), (15000, "1억 5,000만원", "₩150 million"), (10000, "1억원", "₩100 million"),
+    (186000, "18억 6,000만원", "₩1.86 billion"), (50, "50만원", "₩500,000"), (0, "0원", "₩0"),
+])
+def test_money_reads_in_the_units_people_say(amount: int, korean: str, english: str) -> None:
+    # Salaries and funding are kept in 만원: "15,000만원", "₩186 × 100 million" and "4,500 × 10,000 KRW a
+    # year" were once shown.
+    assert manwon(amount) == korean
+    assert money(translator("ko"), amount) == korean and money(translator("en"), amount) == english
+
+
+def test_money_in_the_messages_that_show_it() -> None:
+    ko, en = translator("ko"), translator("en")
+    assert ko("seeker.salary", amount=money(ko, 4500)) == "연 4,500만원"
+    assert en("seeker.salary", amount=money(en, 4500)) == "₩45 million a year"
+    assert money_range(ko, 3000, 4500) == "3,000~4,500만원" and money_range(en, 3000, 4500) == "₩30–45 million"
+    assert money_range(ko, 8000, 12000) == "8,000만원~1억 2,000만원"
+    assert ko("jobs.reason.salary", amount=money(ko, 12000)) == "연봉 최대 1억 2,000만원으로 희망 연봉 충족"
+    # The funding bounds are written out in the catalog; they must be the parser's.
+    assert money(ko, 1) in ko("invalid.funding_range") and money(ko, MAX_FUNDING) in ko("invalid.funding_range")
+    assert money(en, 1) in en("invalid.funding_range") and money(en, MAX_FUNDING) in en("invalid.funding_range")

@@ -54,7 +54,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import FormRunner
-from kernel.i18n import Translator, day_label, translator
+from kernel.i18n import Translator, day_label, money, money_range, translator
 from kernel.payloads import Payload
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
@@ -147,20 +147,23 @@ def local_today(ctx_now: dt.datetime, settings: Settings) -> dt.date:
 # --- texts ---------------------------------------------------------------------------------------------
 
 
-def money(t: Translator, low: int | None, high: int | None) -> str:
+def salary_text(t: Translator, low: int | None, high: int | None) -> str:
     if low is None and high is None:
         return t("jobs.salary_undisclosed")
-    if low is None or high is None or low == high:
-        return t("jobs.salary_one", amount=f"{low if high is None else high:,}")
-    return t("jobs.salary_range", low=f"{low:,}", high=f"{high:,}")
+    if high is None or low is None or low == high:
+        one = high if high is not None else low
+        assert one is not None
+        return t("jobs.salary_one", amount=money(t, one))
+    return t("jobs.salary_one", amount=money_range(t, low, high))
 
 
 def revenue_text(t: Translator, revenue: int | None) -> str:
-    """백만원 as people say it: 9,597 -> '96억 원'."""
+    """Revenue is kept in 백만원; a firm's card gives it to the 억 (9,597 → "96억원" / "₩9.6 billion"),
+    a yearly figure that is approximate anyway."""
     if revenue is None:
         return "-"
-    return t("jobs.revenue_eok", n=f"{revenue / 100:,.0f}") if revenue >= 100 else t("jobs.revenue_million",
-                                                                                      n=f"{revenue:,}")
+    in_manwon = revenue * 100
+    return money(t, round(in_manwon, -4) if in_manwon >= 10_000 else in_manwon)
 
 
 def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> str:
@@ -192,6 +195,8 @@ def reason_text(t: Translator, reason: matching.Reason) -> str:
     for name in ("district", "near"):
         if name in params:
             params[name] = t(f"district.{params[name]}")
+    if "amount" in params:  # 만원, a number: "최대 1억 2,000만원" / "up to ₩120 million"
+        params["amount"] = money(t, int(params["amount"]))
     if "need" in params:
         params["need"] = t(f"min_education.{params['need']}")
     return t(f"jobs.reason.{reason.code}", **params)
@@ -205,7 +210,7 @@ def posting_card(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
     if match is not None:
         head += " " + t("jobs.score", score=match.score)
     lines = [head, firm_card(t, firm, today),
-             t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+             t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
                deadline=deadline_text(t, posting.deadline, today))]
     if match is not None and match.reasons:
         lines.append(t("jobs.why", reasons=", ".join(reason_text(t, r) for r in match.reasons)))
@@ -218,7 +223,7 @@ def posting_summary(t: Translator, posting: Posting, firm: Firm, today: dt.date,
     title = posting.title if rank is None else f"{rank}. {posting.title}"
     badge = " " + t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
     return Card.of(title, t("jobs.firm_name", name=firm.name) + badge,
-                   t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+                   t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
                      deadline=deadline_text(t, posting.deadline, today)),
                    t("jobs.score_line", score=match.score) if match is not None else "")
 
