@@ -316,7 +316,7 @@ async def test_edit_tells_registered_people_what_changed(harness: Harness) -> No
     assert "수정했어요. 3명에게" in admin.text
     changed = await outbox_rows(harness, "event.changed")
     assert sorted(r.chat_id for r in changed) == ["1", "2", "3"]
-    assert "• 정원: 2 → 3" in changed[0].payload["text"]
+    assert "• 정원: 2명 → 3명" in changed[0].payload["text"]
     assert "• 시작: 3월 20일 (금) 14:00 → 3월 21일 (토) 10:00" in changed[0].payload["text"]
     third = await reg_of(harness, event_id, 3)
     assert third.status == "offered" and third.seat_no == 3

@@ -9,10 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from handlers.events.admin import EVENT_FORM, change_lines
+from kernel.core import Reply
+from kernel.forms import FormRunner
 from kernel.i18n import catalog, day_label, moment, money, money_range, translator
 from kernel.korean import attach, final_sound, manwon, particles
 from kernel.parsers import MAX_FUNDING
 from scheduler.events import when_span
+from storage import survey_defs
 
 
 @pytest.mark.parametrize(("word", "double", "expected"), [
@@ -118,3 +122,56 @@ def test_money_in_the_messages_that_show_it() -> None:
     # The funding bounds are written out in the catalog; they must be the parser's.
     assert money(ko, 1) in ko("invalid.funding_range") and money(ko, MAX_FUNDING) in ko("invalid.funding_range")
     assert money(en, 1) in en("invalid.funding_range") and money(en, MAX_FUNDING) in en("invalid.funding_range")
+
+
+async def _no_menu(_ctx: object) -> Reply:
+    return Reply("")
+
+
+def test_an_event_summary_counts_people_and_says_when_registration_closes() -> None:
+    # "정원: 20" and "신청 마감: 입력 안 함" once stood in the /newevent summary.
+    runner = FormRunner([EVENT_FORM], _no_menu)
+    answers = {"kind": "academy", "title": "IR 피칭", "description": "실습", "starts_at": "2026-03-20T14:00:00+09:00",
+               "ends_at": "2026-03-20T16:00:00+09:00", "where": "서울창업허브", "capacity": 20, "audience": "everyone"}
+    ko = runner.summary_text(translator("ko"), EVENT_FORM, answers)
+    assert "• 정원: 20명" in ko and "• 신청 마감: 시작 전까지" in ko
+    en = runner.summary_text(translator("en"), EVENT_FORM, answers | {"capacity": 1})
+    assert ": 1 person\n" in en and ": until it starts" in en
+    assert change_lines(translator("ko"), {"capacity": (2, 3)}, ZoneInfo("Asia/Seoul")) == "• 정원: 2명 → 3명"
+
+
+def test_refusing_consent_stops_rather_than_completes() -> None:
+    # "구직등록을 마쳤어요" read as "registration is done".
+    ko = translator("ko")
+    assert "구직등록을 중단했어요" in ko("refused.seeker") and "마쳤" not in ko("refused.seeker")
+    assert "마쳤" not in ko("refused.membership")
+
+
+def test_a_consultation_survey_names_the_session_once_and_by_its_date() -> None:
+    ko = translator("ko")
+    for key in ("job_counselling", "startup_consulting", "document_clinic", "mentoring", "bm_coaching"):
+        line = ko("survey.context.consultation", when="3월 5일 (목) 14:00", type=ko(f"type.{key}"))
+        assert "상담 상담" not in line and "링 상담" not in line and "칭 상담" not in line, line
+    assert ko("survey.context.consultation", when="3월 5일 (목) 14:00", type=ko("type.job_counselling")) == \
+        "3월 5일 (목) 14:00 취업상담에 대해 여쭤볼게요."
+    # A survey may be answered days later (a reminder comes after two days): no "오늘"/"어제" in a question.
+    for key in survey_defs.SURVEYS:
+        for q in survey_defs.latest(key).questions:
+            assert not re.search("오늘|어제", q.text["ko"]) and "today" not in q.text["en"].lower(), q.text
+
+
+def test_a_rating_scale_fits_its_question() -> None:
+    # "도움이 되었나요?" was rated from 1 매우 불만족 to 5 매우 만족.
+    ko, en = translator("ko"), translator("en")
+    for key in survey_defs.SURVEYS:
+        for q in survey_defs.latest(key).questions:
+            if q.kind == "rating" and "도움" in q.text["ko"]:
+                assert q.scale is not None and "도움" in q.scale[0]["ko"] and "도움" in q.scale[1]["ko"], q.id
+            elif q.kind == "rating":
+                assert q.scale is None and "만족" in q.text["ko"], q.id
+    helpful = survey_defs.latest("consultation").question("helpful")
+    assert helpful.scale is not None
+    assert ko("survey.hint.scale", low=helpful.scale[0]["ko"], high=helpful.scale[1]["ko"]).startswith(
+        "1(전혀 도움이 안 됐어요) ~ 5(아주 도움이 됐어요)")
+    assert en("survey.hint.scale", low=helpful.scale[0]["en"], high=helpful.scale[1]["en"]).startswith(
+        "Pick 1 (not at all) to 5 (a great deal)")
