@@ -45,7 +45,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
-from kernel.i18n import Translator, moment
+from kernel.i18n import Translator, moment, place_name
 from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
@@ -101,7 +101,7 @@ def place_label(t: Translator, place: Place) -> str:
         return t("place.online_named", name=place.name)
     if place.kind == "campus":
         return t("place.campus", name=place.name)
-    return place.name
+    return place_name(t, place.name)
 
 
 when_label = moment

@@ -151,3 +151,11 @@ def money_range(t: Translator, low: int, high: int) -> str:
     if " " in first and first.split(" ")[-1] == second.split(" ")[-1]:  # "₩30 million", "₩45 million"
         return f"{first.rsplit(' ', 1)[0]}–{second.removeprefix('₩')}"
     return f"{first}–{second}"
+
+
+def place_name(t: Translator, name: str) -> str:
+    """A place's stored name in the person's language: places are kept by their Korean name (the
+    centre is created as "서울일자리플러스센터"), and the catalog may say one in English
+    (`place.known.<name>`); a name it does not know (a campus branch an admin typed) is shown as stored."""
+    key = f"place.known.{name}"
+    return t(key) if t.has(key) else name

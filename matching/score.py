@@ -221,8 +221,10 @@ def _reasons(seeker: Seeker, posting: Posting, sk: _SeekerKeys, pk: _Keys, parts
 
     if parts["job"] >= 0.4 and which >= 0:
         add("job", Reason("job", (("want", seeker.desired_jobs[which]), ("got", posting.title))))
-    matched = [s for s, k in zip(posting.required_skills + posting.preferred_skills, pk.required + pk.preferred,
-                                 strict=True) if k in sk.skills]
+    # In the seeker's own words: a person who typed "Excel" reads "your skills Excel", not the posting's
+    # "엑셀" (the two meet through the synonym groups).
+    own = {key(x): x for x in reversed(seeker.skills)}
+    matched = [own[k] for k in pk.required + pk.preferred if k in sk.skills and k in own]
     if matched:
         add("skills", Reason("skills", (("skills", ", ".join(dict.fromkeys(matched))),)))
     if posting.district in sk.districts:

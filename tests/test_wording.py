@@ -10,13 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers.events.admin import EVENT_FORM, change_lines
+from handlers.jobs.postings import deadline_text
 from kernel.core import Reply
 from kernel.forms import FormRunner
-from kernel.i18n import catalog, day_label, moment, money, money_range, translator
+from kernel.i18n import catalog, day_label, moment, money, money_range, place_name, translator
 from kernel.korean import attach, final_sound, manwon, particles
 from kernel.parsers import MAX_FUNDING
 from scheduler.events import when_span
 from storage import survey_defs
+from storage.counselors import CENTRE_NAME
 
 
 @pytest.mark.parametrize(("word", "double", "expected"), [
@@ -72,8 +74,8 @@ def test_english_counts_agree_with_their_number() -> None:
             continue
         names = set(re.findall(r"{(\w+)", text))
         one = t(key, **{name: 1 if name == "n" else "x" for name in names})
-        # "1 events", "1 new postings", "1 session(s)": a plural noun or a hedge after the number one.
-        if re.search(rf"(?<![\d.,])1 (?:(?:{ADJECTIVES}) ){{0,2}}(?:\w{{2,}}s\b|\w+\(s\))", one):
+        # "1 events", "1 new postings", "1 session(s)", "1 people": a plural noun or a hedge after the number one.
+        if re.search(rf"(?<![\d.,])1 (?:(?:{ADJECTIVES}) ){{0,2}}(?:\w{{2,}}s\b|\w+\(s\)|people\b)", one):
             wrong.append((key, one))
     assert wrong == []
     assert t("event.seats_left", n=1) == "1 seat left" and t("event.seats_left", n=2) == "2 seats left"
@@ -175,3 +177,43 @@ def test_a_rating_scale_fits_its_question() -> None:
         "1(전혀 도움이 안 됐어요) ~ 5(아주 도움이 됐어요)")
     assert en("survey.hint.scale", low=helpful.scale[0]["en"], high=helpful.scale[1]["en"]).startswith(
         "Pick 1 (not at all) to 5 (a great deal)")
+
+
+# Korean that English screens show on purpose: the way back to Korean (the language picker and its
+# menu entry), the programme's own stage names next to their translation, and the lines that teach
+# how amounts in 만원 are typed (people type "5천만원" whatever the bot's language).
+KOREAN_IN_ENGLISH = {
+    "cmd.lang", "lang.pick", "menu.lang", "stage.execution", "stage.maturation", "stage.preparation",
+    "ask.pitch.funding", "help.pitch.funding", "invalid.funding", "ask.posting_edit.salary_max",
+    "ask.posting_edit.salary_min", "help.posting_edit.salary_max", "help.posting_edit.salary_min",
+}
+HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+
+
+def test_every_english_message_reads_in_english() -> None:
+    t = translator("en")
+    samples = {"n": 1, "id": 12, "total": 3, "days": 7, "months": 36, "min": 1, "max": 5, "high": 10, "left": 1,
+               "name": "Jimin Park", "team": "Haneul Lab", "title": "Job fair", "date": "Mon, Oct 12"}
+    korean, unfilled = [], []
+    for key, text in catalog("en").items():
+        names = set(re.findall(r"{(\w+)", text))
+        rendered = t(key, **{name: samples.get(name, "sample") for name in names})
+        if HANGUL.search(rendered) and key not in KOREAN_IN_ENGLISH:
+            korean.append((key, rendered))
+        if re.search(r"{\w*}", rendered):
+            unfilled.append((key, rendered))
+    assert korean == [] and unfilled == []
+    # The allow-list stays honest: each entry still needs to be there.
+    assert all(HANGUL.search(catalog("en")[key]) for key in KOREAN_IN_ENGLISH)
+
+
+def test_english_screens_name_places_and_deadlines_in_english() -> None:
+    en, ko = translator("en"), translator("ko")
+    assert place_name(en, CENTRE_NAME) == "Seoul Job Plus Center" and place_name(ko, CENTRE_NAME) == CENTRE_NAME
+    assert place_name(en, "연세대 캠퍼스점") == "연세대 캠퍼스점"  # a name nobody translated is shown as typed
+    # "closes open until filled": the deadline's own words carry "closes".
+    today = dt.date(2026, 3, 2)
+    assert en("jobs.pay_deadline", salary="x", deadline=deadline_text(en, None, today)) == "💰 x · open until filled"
+    closes = en("jobs.pay_deadline", salary="x", deadline=deadline_text(en, today, today))
+    assert closes.startswith("💰 x · closes Mar 2")
+    assert ko("jobs.pay_deadline", salary="x", deadline=deadline_text(ko, None, today)) == "💰 x · 채용 시 마감"
