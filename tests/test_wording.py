@@ -217,3 +217,17 @@ def test_english_screens_name_places_and_deadlines_in_english() -> None:
     closes = en("jobs.pay_deadline", salary="x", deadline=deadline_text(en, today, today))
     assert closes.startswith("💰 x · closes Mar 2")
     assert ko("jobs.pay_deadline", salary="x", deadline=deadline_text(ko, None, today)) == "💰 x · 채용 시 마감"
+
+
+# Buttons a person presses speak in the person's voice ("✅ 동의합니다", "네, 취소합니다"): -습니다 is theirs.
+PERSONS_OWN_WORDS = {"booking.cancel_yes", "consent.agree", "consent.refuse", "delete.yes", "event.cancel_event_yes"}
+
+
+def test_the_bot_speaks_one_register() -> None:
+    # The bot says -해요 everywhere; "발송 중이 아닙니다", "새로 셉니다", "감사합니다" once slipped between.
+    def formal(text: str) -> bool:  # -ㅂ니다/-습니다 (합니다, 아닙니다, 셉니다, 감사합니다) or -십시오
+        return "십시오" in text or any(final_sound(m.group(1)) == "ㅂ" for m in re.finditer(r"(\w)니다", text))
+
+    found = [(key, text) for key, text in catalog("ko").items() if formal(text) and key not in PERSONS_OWN_WORDS]
+    assert found == []
+    assert formal("발송 중이 아닙니다") and formal("새로 셉니다") and not formal("고마워요")
