@@ -98,7 +98,7 @@ async def entitled_types(ctx: Ctx) -> list[str]:
 def place_label(t: Translator, place: Place) -> str:
     if place.kind == "online":
         # Each counselor has an online room of their own: the name tells them apart.
-        return t("place.online_named", name=place.name)
+        return t("place.online_named", name=place_name(t, place.name))
     if place.kind == "campus":
         return t("place.campus", name=place.name)
     return place_name(t, place.name)

@@ -14,6 +14,7 @@ import datetime as dt
 import gettext
 import io
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -153,9 +154,22 @@ def money_range(t: Translator, low: int, high: int) -> str:
     return f"{first}–{second}"
 
 
+@cache
+def _room_pattern(locale: str) -> re.Pattern[str]:
+    template = load(locale).texts["place.online_room"]
+    return re.compile(re.escape(template).replace(r"\{name\}", "(?P<name>.+)").replace(r"\{id\}", r"(?P<id>\d+)"))
+
+
 def place_name(t: Translator, name: str) -> str:
-    """A place's stored name in the person's language: places are kept by their Korean name (the
-    centre is created as "서울일자리플러스센터"), and the catalog may say one in English
-    (`place.known.<name>`); a name it does not know (a campus branch an admin typed) is shown as stored."""
+    """A place's stored name in the person's language. Places are kept by the name they were created
+    with: the centre as "서울일자리플러스센터", a counselor's video room as "김지현 화상 상담실 #3" (in the
+    default language); the catalog says the centre in English (`place.known.<name>`), a room is said
+    again in the person's language, and a name typed by an admin (a campus branch) is shown as typed."""
     key = f"place.known.{name}"
-    return t(key) if t.has(key) else name
+    if t.has(key):
+        return t(key)
+    for locale in LOCALES:
+        room = _room_pattern(locale).fullmatch(name)
+        if room:
+            return t("place.online_room", name=room["name"], id=room["id"])
+    return name

@@ -231,3 +231,11 @@ def test_the_bot_speaks_one_register() -> None:
     found = [(key, text) for key, text in catalog("ko").items() if formal(text) and key not in PERSONS_OWN_WORDS]
     assert found == []
     assert formal("발송 중이 아닙니다") and formal("새로 셉니다") and not formal("고마워요")
+
+
+def test_a_video_room_is_named_in_the_readers_language() -> None:
+    # Rooms are created in the default language ("김지현 화상 상담실 #3"); an English reader saw it so.
+    en, ko = translator("en"), translator("ko")
+    assert place_name(en, "김지현 화상 상담실 #3") == "김지현's video room #3"
+    assert place_name(ko, "Jimin Park's video room #4") == "Jimin Park 화상 상담실 #4"
+    assert place_name(ko, "김지현 화상 상담실 #3") == "김지현 화상 상담실 #3"
