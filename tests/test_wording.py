@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import matching
 from handlers.events.admin import EVENT_FORM, change_lines
-from handlers.jobs.postings import deadline_text
+from handlers.jobs.postings import deadline_text, reason_text
 from kernel.core import Reply
 from kernel.forms import FormRunner
 from kernel.i18n import catalog, day_label, moment, money, money_range, place_name, translator
@@ -239,3 +240,15 @@ def test_a_video_room_is_named_in_the_readers_language() -> None:
     assert place_name(en, "김지현 화상 상담실 #3") == "김지현's video room #3"
     assert place_name(ko, "Jimin Park's video room #4") == "Jimin Park 화상 상담실 #4"
     assert place_name(ko, "김지현 화상 상담실 #3") == "김지현 화상 상담실 #3"
+
+
+def test_counts_under_other_names_agree_too() -> None:
+    # Counts once passed as {left}, {days}, {cancelled}, {years} had no plural forms: "1 tries left",
+    # "your 1 years of experience fit".
+    en, ko = translator("en"), translator("ko")
+    assert en("link.unknown", n=1).endswith("(1 try left)") and en("link.unknown", n=4).endswith("(4 tries left)")
+    assert en("broadcast.audience_recent", n=1) == "Job seekers registered in the last day"
+    assert en("broadcast.stopped", id=3, n=1).endswith("The 1 message not sent yet will not be sent.")
+    reason = matching.Reason("experience", (("years", "1"),))
+    assert reason_text(en, reason) == "your 1 year of experience fits"
+    assert reason_text(ko, reason) == "경력 1년이 요건에 맞음"

@@ -191,12 +191,14 @@ def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
 
 
 def reason_text(t: Translator, reason: matching.Reason) -> str:
-    params = dict(reason.params)
+    params: dict[str, object] = dict(reason.params)
     for name in ("district", "near"):
         if name in params:
             params[name] = t(f"district.{params[name]}")
+    if "years" in params:  # the count that picks the English form: "1 year", "3 years"
+        params["n"] = int(str(params.pop("years")))
     if "amount" in params:  # 만원, a number: "최대 1억 2,000만원" / "up to ₩120 million"
-        params["amount"] = money(t, int(params["amount"]))
+        params["amount"] = money(t, int(str(params["amount"])))
     if "need" in params:
         params["need"] = t(f"min_education.{params['need']}")
     return t(f"jobs.reason.{reason.code}", **params)
