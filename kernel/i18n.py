@@ -94,6 +94,9 @@ class Translator:
             return text
         forms = found.plurals.get(key)
         count = params.get("n")
+        if isinstance(count, str) and count.replace(",", "").isdigit():
+            # Large counts come already grouped ("1,234"): a firm with "1" employee is still one.
+            count = int(count.replace(",", ""))
         if forms and isinstance(count, int):
             text = found.plural(key, count)
         # Korean particles after a placeholder are written in their double form ("{team}을(를)") and

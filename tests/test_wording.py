@@ -252,3 +252,9 @@ def test_counts_under_other_names_agree_too() -> None:
     reason = matching.Reason("experience", (("years", "1"),))
     assert reason_text(en, reason) == "your 1 year of experience fits"
     assert reason_text(ko, reason) == "경력 1년이 요건에 맞음"
+
+
+def test_a_count_given_with_thousands_separators_still_picks_its_form() -> None:
+    # Call sites group large counts ("1,234"); a firm with one employee read "1 employees".
+    en = translator("en")
+    assert en("jobs.employees", n="1") == "1 employee" and en("jobs.employees", n="1,234") == "1,234 employees"
