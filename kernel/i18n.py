@@ -157,6 +157,13 @@ def money_range(t: Translator, low: int, high: int) -> str:
     return f"{first}–{second}"
 
 
+def known_name(t: Translator, group: str, name: str) -> str:
+    """A name kept as data in Korean (a place, a firm's vetting programme) in the person's language when
+    the catalog knows it (`<group>.known.<name>`), else as stored: what an admin typed is shown as typed."""
+    key = f"{group}.known.{name}"
+    return t(key) if t.has(key) else name
+
+
 @cache
 def _room_pattern(locale: str) -> re.Pattern[str]:
     template = load(locale).texts["place.online_room"]
@@ -168,9 +175,8 @@ def place_name(t: Translator, name: str) -> str:
     with: the centre as "서울일자리플러스센터", a counselor's video room as "김지현 화상 상담실 #3" (in the
     default language); the catalog says the centre in English (`place.known.<name>`), a room is said
     again in the person's language, and a name typed by an admin (a campus branch) is shown as typed."""
-    key = f"place.known.{name}"
-    if t.has(key):
-        return t(key)
+    if t.has(f"place.known.{name}"):
+        return known_name(t, "place", name)
     for locale in LOCALES:
         room = _room_pattern(locale).fullmatch(name)
         if room:

@@ -11,7 +11,7 @@ import pytest
 
 import matching
 from handlers.events.admin import EVENT_FORM, change_lines
-from handlers.jobs.postings import deadline_text, reason_text
+from handlers.jobs.postings import deadline_text, details_text, firm_card, reason_text
 from kernel.core import Reply
 from kernel.forms import FormRunner
 from kernel.i18n import catalog, day_label, moment, money, money_range, place_name, translator
@@ -20,6 +20,7 @@ from kernel.parsers import MAX_FUNDING
 from scheduler.events import when_span
 from storage import survey_defs
 from storage.counselors import CENTRE_NAME
+from storage.models import Firm, Posting
 
 
 @pytest.mark.parametrize(("word", "double", "expected"), [
@@ -258,3 +259,21 @@ def test_a_count_given_with_thousands_separators_still_picks_its_form() -> None:
     # Call sites group large counts ("1,234"); a firm with one employee read "1 employees".
     en = translator("en")
     assert en("jobs.employees", n="1") == "1 employee" and en("jobs.employees", n="1,234") == "1,234 employees"
+
+
+def test_a_firm_reads_in_english_for_an_english_reader() -> None:
+    # "✅ 서울형 강소기업", "revenue ₩96 × 100 million" and ISO dates once stood in English firm cards.
+    today = dt.date(2026, 3, 2)
+    firm = Firm(brn="2208162517", name="Hanbit Soft", industry="it", district="mapo", address="Mapo-gu, Seoul",
+                founded_year=2005, employees=1, revenue=9597, programme="서울형 강소기업",
+                vetted_on=dt.date(2025, 1, 1), vetting_expires=dt.date(2027, 1, 1),
+                benefits=["youth_friendly", "flexible_hours"])
+    card = firm_card(translator("en"), firm, today)
+    assert "✅ Seoul Strong SME" in card and "revenue ₩9.6 billion" in card and "1 employee" in card
+    assert not HANGUL.search(card), card
+    posting = Posting(id=1, firm_id=1, ref="P1", title="Web developer", duties="web", required_skills=[],
+                      preferred_skills=[], min_education="none", exp_min=0, exp_max=3, employment_type="full_time",
+                      salary_min=None, salary_max=None, district="mapo", hours=None, deadline=None, status="open")
+    detail = details_text(translator("en"), posting, firm, today, None)
+    assert "Seoul Strong SME since Jan 1, 2025 (valid until Jan 1, 2027)" in detail, detail
+    assert "서울형 강소기업 선정 2025년 1월 1일" in details_text(translator("ko"), posting, firm, today, None)

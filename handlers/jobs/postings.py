@@ -54,7 +54,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import FormRunner
-from kernel.i18n import Translator, day_label, money, money_range, translator
+from kernel.i18n import Translator, day_label, known_name, money, money_range, translator
 from kernel.payloads import Payload
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
@@ -174,8 +174,14 @@ def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> st
              left=t("jobs.d_day") if days == 0 else t("jobs.d_minus", n=days))
 
 
+def programme_text(t: Translator, firm: Firm) -> str:
+    """The vetting programme, kept as imported (in Korean), as the reader says it: "서울형 강소기업" /
+    "Seoul Strong SME"."""
+    return known_name(t, "programme", firm.programme)
+
+
 def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
-    lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=firm.programme)
+    lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=programme_text(t, firm))
                                                      if firms.vetted(firm, today) else "")]
     facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
     if firm.founded_year:
@@ -223,7 +229,7 @@ def posting_summary(t: Translator, posting: Posting, firm: Firm, today: dt.date,
                     rank: int | None = None) -> Card:
     """The posting as one card of a list: title, firm, pay and deadline, score (see `Card.of`)."""
     title = posting.title if rank is None else f"{rank}. {posting.title}"
-    badge = " " + t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    badge = " " + t("jobs.vetted_badge", programme=programme_text(t, firm)) if firms.vetted(firm, today) else ""
     return Card.of(title, t("jobs.firm_name", name=firm.name) + badge,
                    t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
                      deadline=deadline_text(t, posting.deadline, today)),
@@ -234,7 +240,7 @@ def firm_summary(t: Translator, firm: Firm, today: dt.date) -> Card:
     facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
     if firm.employees:
         facts.append(t("jobs.employees", n=f"{firm.employees:,}"))
-    badge = t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    badge = t("jobs.vetted_badge", programme=programme_text(t, firm)) if firms.vetted(firm, today) else ""
     return Card.of(firm.name, " · ".join(facts), badge)
 
 
@@ -259,8 +265,8 @@ def details_text(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
     if firm.history:
         lines.append(t("jobs.d.history", text=firm.history))
     if firm.vetted_on is not None:
-        lines.append(t("jobs.d.vetting", programme=firm.programme, since=firm.vetted_on.isoformat(),
-                       until=firm.vetting_expires.isoformat() if firm.vetting_expires else "-"))
+        lines.append(t("jobs.d.vetting", programme=programme_text(t, firm), since=day_label(t, firm.vetted_on, "yMMMd"),
+                       until=day_label(t, firm.vetting_expires, "yMMMd") if firm.vetting_expires else "-"))
     return "\n".join(lines)
 
 
