@@ -182,7 +182,7 @@ def test_a_rating_scale_fits_its_question() -> None:
 
 
 # Korean that English screens show on purpose: the way back to Korean (the language picker and its
-# menu entry), the programme's own stage names next to their translation, and the lines that teach
+# menu entry, each also in the reader's language), the programme's own stage names next to their translation, and the lines that teach
 # how amounts in 만원 are typed (people type "5천만원" whatever the bot's language).
 KOREAN_IN_ENGLISH = {
     "cmd.lang", "lang.pick", "menu.lang", "stage.execution", "stage.maturation", "stage.preparation",
