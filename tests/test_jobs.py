@@ -99,7 +99,7 @@ async def test_not_interested_hides_the_posting_for_good(harness: Harness) -> No
     await chat.send("/jobs")
     assert gone not in posting_ids(chat)
     await chat.send("/profile")
-    assert "숨긴 채용공고 1개" in chat.text
+    assert "숨긴 채용공고 1건" in chat.text
 
 
 async def test_outcomes_per_firm_for_a_period(harness: Harness) -> None:

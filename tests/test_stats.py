@@ -252,6 +252,6 @@ async def test_job_finding_survival_and_revenue_from_the_follow_ups(harness: Har
     text = admin.replies[0].text
     assert "취업률 50.0% (응답 2명)" in text
     assert "네, 정규직으로 — 인원 1, 비율% 50.0" in text and "아직 구직 중이에요 — 인원 1, 비율% 50.0" in text
-    assert "생존율 50.0% (응답 2개 기업, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
+    assert "생존율 50.0% (응답 기업 2곳, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
     assert "1천만~1억 원 — 인원 1, 비율% 100.0" in text and "아직 없음 — 인원 0" in text
-    assert "평균 인원 4.0명 (응답 1개)" in text  # the member's newer answer
+    assert "평균 인원 4.0명 (응답 1건)" in text  # the member's newer answer

@@ -418,7 +418,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
     cid = await make_counselor(h, 780)
     counselor = h.chat(780)
     await counselor.send("/myrating")
-    assert "0개예요" in counselor.text
+    assert "0건이에요" in counselor.text
     now = h.clock.now()
     for i, rating in enumerate((5, 4, 3, 5)):
         uid = await make_person(h, 100 + i, f"사람{i}")
@@ -429,7 +429,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
             q = survey_defs.latest("consultation").question("overall")
             await surveys.save_answer(s, request, q, rating, now)
     await counselor.send("/myrating")
-    assert "4개예요" in counselor.text and "5개 이상" in counselor.text and "평균:" not in counselor.text
+    assert "4건이에요" in counselor.text and "5건 이상" in counselor.text and "평균:" not in counselor.text
     uid = await make_person(h, 200, "다섯째")
     async with h.sessions() as s, s.begin():
         request = await surveys.open_request(s, user_id=uid, survey="consultation", subject="booking:x9",
@@ -437,7 +437,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
         assert request is not None
         await surveys.save_answer(s, request, survey_defs.latest("consultation").question("overall"), 3, now)
     await counselor.send("/myrating")
-    assert "평균: 4.0 / 5 (답변 5개)" in counselor.text
+    assert "평균: 4.0 / 5 (답변 5건)" in counselor.text
     assert "사람0" not in counselor.text and "다섯째" not in counselor.text  # no names, no single answers
     person = h.chat(100)
     await person.send("/myrating")

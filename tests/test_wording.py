@@ -182,8 +182,9 @@ def test_a_rating_scale_fits_its_question() -> None:
 
 
 # Korean that English screens show on purpose: the way back to Korean (the language picker and its
-# menu entry, each also in the reader's language), the programme's own stage names next to their translation, and the lines that teach
-# how amounts in 만원 are typed (people type "5천만원" whatever the bot's language).
+# menu entry, each also in the reader's language), the programme's own stage names next to their
+# translation, and the lines that teach how amounts in 만원 are typed (people type "5천만원" whatever
+# the bot's language).
 KOREAN_IN_ENGLISH = {
     "cmd.lang", "lang.pick", "menu.lang", "stage.execution", "stage.maturation", "stage.preparation",
     "ask.pitch.funding", "help.pitch.funding", "invalid.funding", "ask.posting_edit.salary_max",
@@ -277,3 +278,11 @@ def test_a_firm_reads_in_english_for_an_english_reader() -> None:
     detail = details_text(translator("en"), posting, firm, today, None)
     assert "Seoul Strong SME since Jan 1, 2025 (valid until Jan 1, 2027)" in detail, detail
     assert "서울형 강소기업 선정 2025년 1월 1일" in details_text(translator("ko"), posting, firm, today, None)
+
+
+def test_korean_counts_take_the_counter_of_what_they_count() -> None:
+    # Postings and answers are counted in 건 (공고 3건), firms in 곳, people in 명; "채용공고 3개" read as objects.
+    generic = [(key, text) for key, text in catalog("ko").items()
+               if re.search(r"(?:채용공고|답변|응답) ?\{\w+\}개|\{\w+\}개(?:가 더|를 불러)", text)]
+    assert generic == []
+    assert translator("ko")("jobs.more", n=3) == "3건이 더 있어요."
