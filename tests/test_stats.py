@@ -100,7 +100,9 @@ async def test_stats_for_this_month_with_chart_and_exports(harness: Harness) -> 
     assert csv_file.filename == "jobhub-report-20260301-20260302.csv"
     rows = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     assert [r[5] for r in rows if len(r) == 6 and "좋았" in r[5]] == ["좋았어요! 제 번호 ***-****-**** 로 연락 주세요"]
-    assert any(r[2:] == ["상담 만족도 조사", "1", "주변에 이 상담을 추천하시겠어요?", "네, 추천할래요"] for r in rows)
+    version = str(survey_defs.latest("consultation").version)  # invitations take the newest version
+    recommend = ["상담 만족도 조사", version, "주변에 이 상담을 추천하시겠어요?", "네, 추천할래요"]
+    assert any(r[2:] == recommend for r in rows)
     assert not any("구직자하나" in cell for r in rows for cell in r)  # no names in the export
 
     await admin.press("XLSX")
