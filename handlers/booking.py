@@ -48,7 +48,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
-from kernel.i18n import Translator, moment
+from kernel.i18n import Translator, moment, place_name
 from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
@@ -101,10 +101,10 @@ async def entitled_types(ctx: Ctx) -> list[str]:
 def place_label(t: Translator, place: Place) -> str:
     if place.kind == "online":
         # Each counselor has an online room of their own: the name tells them apart.
-        return t("place.online_named", name=place.name)
+        return t("place.online_named", name=place_name(t, place.name))
     if place.kind == "campus":
         return t("place.campus", name=place.name)
-    return place.name
+    return place_name(t, place.name)
 
 
 when_label = moment

@@ -124,7 +124,7 @@ def audience_label(tr: Translator, spec: str) -> str:
     if kind == "campus":
         return tr("event.audience_campus", name=value)
     if kind == "recent":
-        return tr("broadcast.audience_recent", days=value)
+        return tr("broadcast.audience_recent", n=int(value))
     if kind == "district":
         return tr("broadcast.audience_district", district=tr(f"district.{value}"))
     if kind == "track":
@@ -410,7 +410,7 @@ async def stop(ctx: Ctx, broadcast_id: int) -> list[Reply]:
                 {"cancelled": cancelled, "sent": counts["sent"], "blocked": counts["blocked"],
                  "failed": counts["failed"]})
     log.info("broadcast stopped broadcast=%s admin=%s cancelled=%s", row.id, ctx.user.id, cancelled)
-    return [Reply(t("broadcast.stopped", id=row.id, cancelled=cancelled), edit=True),
+    return [Reply(t("broadcast.stopped", id=row.id, n=cancelled), edit=True),
             Reply(progress_text(t, row, counts, ctx.settings.tz))]
 
 

@@ -55,7 +55,7 @@ from kernel.core import (
     typed_int,
 )
 from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choices
-from kernel.i18n import Translator
+from kernel.i18n import Translator, money
 from kernel.payloads import OneOf, Payload, Stamp, same_record
 from scheduler import queue
 from storage import audience, events, memberships, pitches
@@ -138,7 +138,7 @@ def _deck(value: str | None, t: Translator) -> str:
 
 
 def _funding(value: int, t: Translator) -> str:
-    return t("pitch.funding_value", amount=f"{value:,}")
+    return money(t, value)
 
 
 PITCH_FIELDS = (

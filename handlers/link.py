@@ -62,7 +62,7 @@ async def redeem(ctx: Ctx, code: str) -> list[Reply]:
     found = await linking.find(ctx.session, code, ctx.now)
     if found is None:
         left = await linking.record_failure(ctx.session, ctx.user.id, ctx.now)
-        return [Reply(t("link.unknown", left=left) if left else t("link.locked"))]
+        return [Reply(t("link.unknown", n=left) if left else t("link.locked"))]
     if found.user_id == ctx.user.id:
         return [Reply(t("link.same_account"))]
     if found.channel == ctx.incoming.channel:

@@ -165,7 +165,9 @@ def question_reply(t: Translator, request: SurveyRequest, survey: Survey, answer
     qi = survey.index(q.id)
     lines = [notice] if notice else []
     lines += [t("survey.progress", title=survey.title[t.locale], n=n, total=total), q.text[t.locale]]
-    hint = {"rating": t("survey.hint.rating"), "text": t("survey.hint.text", max=q.max),
+    rating = (t("survey.hint.scale", low=q.scale[0][t.locale], high=q.scale[1][t.locale]) if q.scale
+              else t("survey.hint.rating"))
+    hint = {"rating": rating, "text": t("survey.hint.text", max=q.max),
             "number": t("survey.hint.number", min=q.min, max=q.max), "month": t("survey.hint.month"),
             "multi": t("survey.hint.multi"), "choice": ""}[q.kind]
     if hint:

@@ -717,7 +717,9 @@ class FormRunner:
                 continue
             label = t(f"label.{form.name}.{f.name}")
             if f.name not in answers:
-                value = t("form.missing") if not f.optional else t("form.not_given")
+                value = t("form.missing") if not f.optional else self._blank(t, form, f)
+            elif answers[f.name] is None and f.exclusive is None:
+                value = self._blank(t, form, f)
             elif labels and f.name in labels and answers[f.name] is not None:
                 value = labels[f.name]
             else:
@@ -725,6 +727,13 @@ class FormRunner:
             lines.append(f"• {label}: {value}")
         lines += ["", t("form.summary_hint")]
         return "\n".join(lines)
+
+    @staticmethod
+    def _blank(t: Translator, form: Form, fld: Field) -> str:
+        """A skipped optional answer: what it means when the catalog says so (an event without a
+        deadline takes registrations "시작 전까지"), else "입력 안 함"."""
+        key = f"blank.{form.name}.{fld.name}"
+        return t(key) if t.has(key) else t("form.not_given")
 
     def display(self, t: Translator, fld: Field, value: Any) -> str:
         if value is None or value == [] or value == "":

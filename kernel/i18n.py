@@ -14,6 +14,7 @@ import datetime as dt
 import gettext
 import io
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -23,8 +24,9 @@ from string import Formatter
 from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_compact_decimal, format_decimal
 
-from kernel.korean import particles
+from kernel.korean import manwon, manwon_range, particles
 
 LOCALES = ("ko", "en")
 LOCALE_DIR = Path(__file__).with_name("locales")
@@ -92,6 +94,9 @@ class Translator:
             return text
         forms = found.plurals.get(key)
         count = params.get("n")
+        if isinstance(count, str) and count.replace(",", "").isdigit():
+            # Large counts come already grouped ("1,234"): a firm with "1" employee is still one.
+            count = int(count.replace(",", ""))
         if forms and isinstance(count, int):
             text = found.plural(key, count)
         # Korean particles after a placeholder are written in their double form ("{team}을(를)") and
@@ -126,3 +131,54 @@ def moment(t: Translator, when: dt.datetime, tz: dt.tzinfo) -> str:
     """A point in time as people read it: "3월 5일 (목) 14:00" / "Thu, Mar 5 at 14:00"."""
     local = when.astimezone(tz)
     return t("booking.when", day=day_label(t, local), time=local.strftime("%H:%M"))
+
+
+def _won(amount: int) -> str:
+    """Won in English: "₩500,000", "₩45 million", "₩1.5 billion" (CLDR's long compact form; a multiplier
+    such as "× ₩10,000" or "× 100 million" makes the reader do the sum)."""
+    if amount < 1_000_000:
+        return "₩" + format_decimal(amount, locale="en")
+    return "₩" + format_compact_decimal(amount, format_type="long", locale="en", fraction_digits=2)
+
+
+def money(t: Translator, amount: int) -> str:
+    """An amount stored in 만원 (salaries, funding sought) as the person's language writes money:
+    "1억 5,000만원" / "₩150 million"."""
+    return manwon(amount) if t.locale == "ko" else _won(amount * 10_000)
+
+
+def money_range(t: Translator, low: int, high: int) -> str:
+    """A range in 만원: "3,000~4,500만원" / "₩30–45 million" (the unit said once when both share it)."""
+    if t.locale == "ko":
+        return manwon_range(low, high)
+    first, second = _won(low * 10_000), _won(high * 10_000)
+    if " " in first and first.split(" ")[-1] == second.split(" ")[-1]:  # "₩30 million", "₩45 million"
+        return f"{first.rsplit(' ', 1)[0]}–{second.removeprefix('₩')}"
+    return f"{first}–{second}"
+
+
+def known_name(t: Translator, group: str, name: str) -> str:
+    """A name kept as data in Korean (a place, a firm's vetting programme) in the person's language when
+    the catalog knows it (`<group>.known.<name>`), else as stored: what an admin typed is shown as typed."""
+    key = f"{group}.known.{name}"
+    return t(key) if t.has(key) else name
+
+
+@cache
+def _room_pattern(locale: str) -> re.Pattern[str]:
+    template = load(locale).texts["place.online_room"]
+    return re.compile(re.escape(template).replace(r"\{name\}", "(?P<name>.+)").replace(r"\{id\}", r"(?P<id>\d+)"))
+
+
+def place_name(t: Translator, name: str) -> str:
+    """A place's stored name in the person's language. Places are kept by the name they were created
+    with: the centre as "서울일자리플러스센터", a counselor's video room as "김지현 화상 상담실 #3" (in the
+    default language); the catalog says the centre in English (`place.known.<name>`), a room is said
+    again in the person's language, and a name typed by an admin (a campus branch) is shown as typed."""
+    if t.has(f"place.known.{name}"):
+        return known_name(t, "place", name)
+    for locale in LOCALES:
+        room = _room_pattern(locale).fullmatch(name)
+        if room:
+            return t("place.online_room", name=room["name"], id=room["id"])
+    return name

@@ -98,3 +98,23 @@ def particles(text: str) -> str:
     if "(" not in text:
         return text
     return _MARK.sub(lambda m: attach(m.group(1), m.group(2)), text)
+
+
+def manwon(amount: int) -> str:
+    """An amount given in 만원 as Koreans write money: 4500 → "4,500만원", 15000 → "1억 5,000만원",
+    10000 → "1억원". "15,000만원" is correct arithmetic but nobody reads it at a glance."""
+    if amount == 0:
+        return "0원"
+    eok, rest = divmod(amount, 10_000)
+    parts = [f"{eok:,}억"] if eok else []
+    if rest:
+        parts.append(f"{rest:,}만")
+    return " ".join(parts) + "원"
+
+
+def manwon_range(low: int, high: int) -> str:
+    """A range in 만원: "3,000~4,500만원" when both are below 1억 (the unit said once), else each in
+    full ("8,000만원~1억 2,000만원")."""
+    if low > 0 and high < 10_000:
+        return f"{low:,}~{high:,}만원"
+    return f"{manwon(low)}~{manwon(high)}"

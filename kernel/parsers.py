@@ -335,5 +335,7 @@ def funding(raw: str, _inp: FieldInput) -> int:
             if (eok or cheon or baek) and rest and len(rest) > 4:
                 raise Invalid("invalid.funding")
     if not 1 <= amount <= MAX_FUNDING:
-        raise Invalid("invalid.funding_range", high=f"{MAX_FUNDING:,}")
+        # The bounds are written in the catalog as people say them ("1만원에서 100억원", "₩10,000 and
+        # ₩10 billion"); tests/test_wording.py checks they are these.
+        raise Invalid("invalid.funding_range")
     return amount

@@ -221,8 +221,10 @@ def _reasons(seeker: Seeker, posting: Posting, sk: _SeekerKeys, pk: _Keys, parts
 
     if parts["job"] >= 0.4 and which >= 0:
         add("job", Reason("job", (("want", seeker.desired_jobs[which]), ("got", posting.title))))
-    matched = [s for s, k in zip(posting.required_skills + posting.preferred_skills, pk.required + pk.preferred,
-                                 strict=True) if k in sk.skills]
+    # In the seeker's own words: a person who typed "Excel" reads "your skills Excel", not the posting's
+    # "엑셀" (the two meet through the synonym groups).
+    own = {key(x): x for x in reversed(seeker.skills)}
+    matched = [own[k] for k in pk.required + pk.preferred if k in sk.skills and k in own]
     if matched:
         add("skills", Reason("skills", (("skills", ", ".join(dict.fromkeys(matched))),)))
     if posting.district in sk.districts:
@@ -231,7 +233,7 @@ def _reasons(seeker: Seeker, posting: Posting, sk: _SeekerKeys, pk: _Keys, parts
         near = sorted(d for d in sk.districts if posting.district in geo.neighbours(d))[0]
         add("district", Reason("district_near", (("district", posting.district), ("near", near))))
     if seeker.desired_salary is not None and parts["salary"] >= 1.0 and posting.salary_max is not None:
-        add("salary", Reason("salary", (("amount", f"{posting.salary_max:,}"),)))
+        add("salary", Reason("salary", (("amount", str(posting.salary_max)),)))
     if parts["experience"] >= 1.0 and seeker.experience_years == 0 and posting.exp_min == 0:
         add("experience", Reason("newcomer"))
     elif parts["experience"] >= 1.0 and posting.exp_min > 0:

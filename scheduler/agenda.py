@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kernel.config import Settings
 from kernel.core import Button, Clock, Reply, payload
-from kernel.i18n import Translator, day_label, translator
+from kernel.i18n import Translator, day_label, place_name, translator
 from storage import bookings, counselors, outbox, users
 from storage.models import Place, User
 from storage.slots import local_dt
@@ -82,7 +82,7 @@ def place_text(t: Translator, place: Place) -> str:
     """Online sessions read as "화상 상담" with the link; other places by their name."""
     if place.kind == "online":
         return t("place_kind.online") + (f" ({place.video_link})" if place.video_link else "")
-    return place.name
+    return place_name(t, place.name)
 
 
 def person_text(t: Translator, item: AgendaItem) -> str:

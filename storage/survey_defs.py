@@ -6,7 +6,8 @@ given under, so an old answer is read with the questions it answered even after 
 wording or the options changed. Changing a survey means adding a version, never editing
 one that has answers.
 
-Question kinds: `rating` (1–5), `choice` (one option), `multi` (several options), `text`
+Question kinds: `rating` (1–5; 1 매우 불만족 to 5 매우 만족 unless a `scale` names both ends), `choice`
+(one option), `multi` (several options), `text`
 (free text up to `max` characters), `number` (whole number between `min` and `max`) and
 `month` (YYYY-MM). `optional` questions can be passed over; `when` asks a question only
 if an earlier choice was one of the listed options. Texts are given in Korean and English.
@@ -47,6 +48,9 @@ class Question:
     min: int = 0
     max: int = 500
     when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # A rating's words for 1 and 5 when they are not satisfaction's: "도움이 되었나요?" is answered
+    # from "전혀 도움이 안 됐어요" to "아주 도움이 됐어요", not from 매우 불만족 to 매우 만족.
+    scale: tuple[dict[str, str], dict[str, str]] | None = None
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -119,8 +123,13 @@ def _question(raw: Any, where: str, earlier: dict[str, Question]) -> Question:
         if source is None or source.kind != "choice" or any(source.option(a) is None for a in allowed):
             raise DefinitionError(f"{where}: 'when' must name an earlier choice question and its options")
         when.append((qid, tuple(allowed)))
+    scale = None
+    if "scale" in raw:
+        if kind != "rating" or not isinstance(raw["scale"], dict):
+            raise DefinitionError(f"{where}: only rating questions have a scale (low and high texts)")
+        scale = (_texts(raw["scale"].get("low"), f"{where} scale"), _texts(raw["scale"].get("high"), f"{where} scale"))
     return Question(raw["id"], kind, _texts(raw.get("text"), where), options, bool(raw.get("optional", False)),
-                    low, high, tuple(when))
+                    low, high, tuple(when), scale)
 
 
 def parse(data: Any) -> dict[str, list[Survey]]:

@@ -218,7 +218,7 @@ async def test_stop_midway_cancels_what_is_pending(harness: Harness) -> None:
     # Stopped is final: no "done" report, and the stop button is gone.
     assert await broadcast.finish_broadcasts(h.sessions, h.settings, h.clock) == 0
     await admin.press_payload(f"bc:stop:{bid}")
-    assert "발송 중이 아닙니다" in admin.text
+    assert "발송 중이 아니에요" in admin.text
 
 
 async def test_a_restart_resumes_without_sending_anything_twice(harness: Harness) -> None:

@@ -226,5 +226,5 @@ def test_cli_demo_round_trip_and_the_shell_loads_the_demo(tmp_path: Path) -> Non
     fresh.mkdir()
     shell = _cli(fresh, "shell", stdin="/firms 소프트\n/quit\n", TELEGRAM_BOT_TOKEN="")
     assert shell.returncode == 0, shell.stderr
-    assert "데모용 강소기업 127곳과 채용공고 320개를 불러왔어요" in shell.stdout
+    assert "데모용 강소기업 127곳과 채용공고 320건을 불러왔어요" in shell.stdout
     assert "검색 결과" in shell.stdout

@@ -100,7 +100,7 @@ async def test_not_interested_hides_the_posting_for_good(harness: Harness) -> No
     await chat.send("/jobs")
     assert gone not in posting_ids(chat)
     await chat.send("/profile")
-    assert "숨긴 채용공고 1개" in chat.text
+    assert "숨긴 채용공고 1건" in chat.text
 
 
 async def test_outcomes_per_firm_for_a_period(harness: Harness) -> None:
@@ -404,7 +404,7 @@ def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None
                 vetted_on=dt.date(2025, 1, 1), vetting_expires=dt.date(2027, 1, 1),
                 benefits=["youth_friendly", "flexible_hours"])
     card = firm_card(translator("ko"), firm, today)
-    assert "✅ 서울형 강소기업" in card and "매출 96억 원" in card and "마포구" in card and "청년친화, 유연근무" in card
+    assert "✅ 서울형 강소기업" in card and "매출 96억원" in card and "마포구" in card and "청년친화, 유연근무" in card
     firm.vetting_expires = dt.date(2026, 3, 1)
     assert "✅" not in firm_card(translator("ko"), firm, today)
     english = firm_card(translator("en"), firm, today)

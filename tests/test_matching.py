@@ -138,3 +138,11 @@ def test_measures() -> None:
     assert precision_at([1, 2, 3, 4, 5], {1, 3}, 5) == 0.4
     assert ndcg_at([1, 2], {1}, 10) == 1.0
     assert ndcg_at([2, 1], {1}, 10) == pytest.approx(1 / 1.5849625, rel=1e-6)
+
+
+def test_a_skills_reason_uses_the_seekers_own_words() -> None:
+    # A person who typed Excel once read "your skills 엑셀", the posting's word.
+    seeker = dataclasses.replace(SEEKER, skills=("Excel", "Python"))
+    match = score_pair(seeker, posting(required_skills=("엑셀",), preferred_skills=("파이썬",)))
+    skills = next(r for r in match.reasons if r.code == "skills")
+    assert dict(skills.params) == {"skills": "Excel, Python"}

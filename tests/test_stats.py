@@ -101,7 +101,9 @@ async def test_stats_for_this_month_with_chart_and_exports(harness: Harness) -> 
     assert csv_file.filename == "jobhub-report-20260301-20260302.csv"
     rows = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     assert [r[5] for r in rows if len(r) == 6 and "좋았" in r[5]] == ["좋았어요! 제 번호 ***-****-**** 로 연락 주세요"]
-    assert any(r[2:] == ["상담 만족도 조사", "1", "주변에 이 상담을 추천하시겠어요?", "네, 추천할래요"] for r in rows)
+    version = str(survey_defs.latest("consultation").version)  # invitations take the newest version
+    recommend = ["상담 만족도 조사", version, "주변에 이 상담을 추천하시겠어요?", "네, 추천할래요"]
+    assert any(r[2:] == recommend for r in rows)
     assert not any("구직자하나" in cell for r in rows for cell in r)  # no names in the export
 
     await admin.press("XLSX")
@@ -253,9 +255,9 @@ async def test_job_finding_survival_and_revenue_from_the_follow_ups(harness: Har
     text = admin.replies[0].text
     assert "취업률 50.0% (응답 2명)" in text
     assert "네, 정규직으로 — 인원 1, 비율% 50.0" in text and "아직 구직 중이에요 — 인원 1, 비율% 50.0" in text
-    assert "생존율 50.0% (응답 2개 기업, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
+    assert "생존율 50.0% (응답 기업 2곳, 휴업 포함)" in text and "폐업했어요 — 인원 1" in text
     assert "1천만~1억 원 — 인원 1, 비율% 100.0" in text and "아직 없음 — 인원 0" in text
-    assert "함께 일하는 사람(대표 포함) 평균 4명 (응답 1개)" in text  # the member's newer answer
+    assert "함께 일하는 사람(대표 포함) 평균 4명 (응답 1건)" in text  # the member's newer answer
 
 
 async def test_periods_typed_as_korean_dates_and_a_daily_chart_for_a_few_days(harness: Harness) -> None:

@@ -113,11 +113,11 @@ def test_definitions_load_and_malformed_files_are_refused() -> None:
     # A second version is allowed; old answers keep being read with version 1.
     newer = json.loads(json.dumps(good))
     v2 = json.loads(json.dumps(good["consultation"][0]))
-    v2["version"] = 2
+    v2["version"] = len(good["consultation"]) + 1
     v2["questions"] = v2["questions"][:2]
     newer["consultation"].append(v2)
     parsed = survey_defs.parse(newer)
-    assert [s.version for s in parsed["consultation"]] == [1, 2]
+    assert [s.version for s in parsed["consultation"]] == list(range(1, v2["version"] + 1))
     assert len(parsed["consultation"][0].questions) == 4
 
 
@@ -418,7 +418,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
     cid = await make_counselor(h, 780)
     counselor = h.chat(780)
     await counselor.send("/myrating")
-    assert "0개예요" in counselor.text
+    assert "0건이에요" in counselor.text
     now = h.clock.now()
     for i, rating in enumerate((5, 4, 3, 5)):
         uid = await make_person(h, 100 + i, f"사람{i}")
@@ -429,7 +429,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
             q = survey_defs.latest("consultation").question("overall")
             await surveys.save_answer(s, request, q, rating, now)
     await counselor.send("/myrating")
-    assert "4개예요" in counselor.text and "5개 이상" in counselor.text and "평균:" not in counselor.text
+    assert "4건이에요" in counselor.text and "5건 이상" in counselor.text and "평균:" not in counselor.text
     uid = await make_person(h, 200, "다섯째")
     async with h.sessions() as s, s.begin():
         request = await surveys.open_request(s, user_id=uid, survey="consultation", subject="booking:x9",
@@ -437,7 +437,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
         assert request is not None
         await surveys.save_answer(s, request, survey_defs.latest("consultation").question("overall"), 3, now)
     await counselor.send("/myrating")
-    assert "평균: 4.0 / 5 (답변 5개)" in counselor.text
+    assert "평균: 4.0 / 5 (답변 5건)" in counselor.text
     assert "사람0" not in counselor.text and "다섯째" not in counselor.text  # no names, no single answers
     person = h.chat(100)
     await person.send("/myrating")

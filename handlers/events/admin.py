@@ -196,7 +196,7 @@ EVENT_FIELDS = (
     Field("starts_at", parse=parse_start, show=show_moment),
     Field("ends_at", parse=parse_end, show=show_moment),
     Field("where", parse=parse_where),
-    Field("capacity", parse=parse_capacity),
+    Field("capacity", parse=parse_capacity, show=lambda n, t: t("count.people", n=n)),
     Field("audience", choices=choices("event.audience", AUDIENCES),
           resets=("stage", "campus")),
     Field("stage", choices=choices("stage", STAGES), columns=3,
@@ -291,6 +291,8 @@ def _show_change(tr: Translator, column: str, value: Any, tz: dt.tzinfo) -> str:
         return tr(f"event.kind.{value}")
     if column == "audience":
         return audience_label(tr, str(value))
+    if column == "capacity":  # with its counter: "정원: 20 → 25" read as bare numbers
+        return tr("count.people", n=int(value))
     return str(value)
 
 

@@ -46,7 +46,7 @@ from kernel.core import (
     typed_int,
 )
 from kernel.forms import EDIT, Answers, Extra, Field, FieldInput, Form
-from kernel.i18n import Translator, translator
+from kernel.i18n import Translator, money, translator
 from kernel.payloads import Payload
 from reports.period import PRESETS, from_args
 from storage import firm_import, firms, outbox, referrals
@@ -223,7 +223,7 @@ def parse_salary(raw: str, _inp: FieldInput) -> int:
 
 
 def _salary(value: int, t: Translator) -> str:
-    return t("seeker.salary", amount=f"{value:,}")
+    return t("seeker.salary", amount=money(t, value))
 
 
 async def save_edit(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:

@@ -58,7 +58,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import FormRunner
-from kernel.i18n import Translator, day_label, translator
+from kernel.i18n import Translator, day_label, known_name, money, money_range, translator
 from kernel.payloads import Payload
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
@@ -151,20 +151,23 @@ def local_today(ctx_now: dt.datetime, settings: Settings) -> dt.date:
 # --- texts ---------------------------------------------------------------------------------------------
 
 
-def money(t: Translator, low: int | None, high: int | None) -> str:
+def salary_text(t: Translator, low: int | None, high: int | None) -> str:
     if low is None and high is None:
         return t("jobs.salary_undisclosed")
-    if low is None or high is None or low == high:
-        return t("jobs.salary_one", amount=f"{low if high is None else high:,}")
-    return t("jobs.salary_range", low=f"{low:,}", high=f"{high:,}")
+    if high is None or low is None or low == high:
+        one = high if high is not None else low
+        assert one is not None
+        return t("jobs.salary_one", amount=money(t, one))
+    return t("jobs.salary_one", amount=money_range(t, low, high))
 
 
 def revenue_text(t: Translator, revenue: int | None) -> str:
-    """백만원 as people say it: 9,597 -> '96억 원'."""
+    """Revenue is kept in 백만원; a firm's card gives it to the 억 (9,597 → "96억원" / "₩9.6 billion"),
+    a yearly figure that is approximate anyway."""
     if revenue is None:
         return "-"
-    return t("jobs.revenue_eok", n=f"{revenue / 100:,.0f}") if revenue >= 100 else t("jobs.revenue_million",
-                                                                                      n=f"{revenue:,}")
+    in_manwon = revenue * 100
+    return money(t, round(in_manwon, -4) if in_manwon >= 10_000 else in_manwon)
 
 
 def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> str:
@@ -178,8 +181,14 @@ def deadline_text(t: Translator, deadline: dt.date | None, today: dt.date) -> st
              left=t("jobs.d_day") if days == 0 else t("jobs.d_minus", n=days))
 
 
+def programme_text(t: Translator, firm: Firm) -> str:
+    """The vetting programme, kept as imported (in Korean), as the reader says it: "서울형 강소기업" /
+    "Seoul Strong SME"."""
+    return known_name(t, "programme", firm.programme)
+
+
 def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
-    lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=firm.programme)
+    lines = [t("jobs.firm_name", name=firm.name) + (" " + t("jobs.vetted_badge", programme=programme_text(t, firm))
                                                      if firms.vetted(firm, today) else "")]
     facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
     if firm.founded_year:
@@ -195,10 +204,14 @@ def firm_card(t: Translator, firm: Firm, today: dt.date) -> str:
 
 
 def reason_text(t: Translator, reason: matching.Reason) -> str:
-    params = dict(reason.params)
+    params: dict[str, object] = dict(reason.params)
     for name in ("district", "near"):
         if name in params:
             params[name] = t(f"district.{params[name]}")
+    if "years" in params:  # the count that picks the English form: "1 year", "3 years"
+        params["n"] = int(str(params.pop("years")))
+    if "amount" in params:  # 만원, a number: "최대 1억 2,000만원" / "up to ₩120 million"
+        params["amount"] = money(t, int(str(params["amount"])))
     if "need" in params:
         params["need"] = t(f"min_education.{params['need']}")
     return t(f"jobs.reason.{reason.code}", **params)
@@ -212,7 +225,7 @@ def posting_card(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
     if match is not None:
         head += " " + t("jobs.score", score=match.score)
     lines = [head, firm_card(t, firm, today),
-             t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+             t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
                deadline=deadline_text(t, posting.deadline, today))]
     if match is not None and match.reasons:
         lines.append(t("jobs.why", reasons=", ".join(reason_text(t, r) for r in match.reasons)))
@@ -223,9 +236,9 @@ def posting_summary(t: Translator, posting: Posting, firm: Firm, today: dt.date,
                     rank: int | None = None) -> Card:
     """The posting as one card of a list: title, firm, pay and deadline, score (see `Card.of`)."""
     title = posting.title if rank is None else f"{rank}. {posting.title}"
-    badge = " " + t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    badge = " " + t("jobs.vetted_badge", programme=programme_text(t, firm)) if firms.vetted(firm, today) else ""
     return Card.of(title, t("jobs.firm_name", name=firm.name) + badge,
-                   t("jobs.pay_deadline", salary=money(t, posting.salary_min, posting.salary_max),
+                   t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
                      deadline=deadline_text(t, posting.deadline, today)),
                    t("jobs.score_line", score=match.score) if match is not None else "")
 
@@ -234,7 +247,7 @@ def firm_summary(t: Translator, firm: Firm, today: dt.date) -> Card:
     facts = [t(f"industry.{firm.industry}"), t(f"district.{firm.district}")]
     if firm.employees:
         facts.append(t("jobs.employees", n=f"{firm.employees:,}"))
-    badge = t("jobs.vetted_badge", programme=firm.programme) if firms.vetted(firm, today) else ""
+    badge = t("jobs.vetted_badge", programme=programme_text(t, firm)) if firms.vetted(firm, today) else ""
     return Card.of(firm.name, " · ".join(facts), badge)
 
 
@@ -259,8 +272,8 @@ def details_text(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
     if firm.history:
         lines.append(t("jobs.d.history", text=firm.history))
     if firm.vetted_on is not None:
-        lines.append(t("jobs.d.vetting", programme=firm.programme, since=firm.vetted_on.isoformat(),
-                       until=firm.vetting_expires.isoformat() if firm.vetting_expires else "-"))
+        lines.append(t("jobs.d.vetting", programme=programme_text(t, firm), since=day_label(t, firm.vetted_on, "yMMMd"),
+                       until=day_label(t, firm.vetting_expires, "yMMMd") if firm.vetting_expires else "-"))
     return "\n".join(lines)
 
 

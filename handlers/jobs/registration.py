@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
-from kernel.i18n import Translator
+from kernel.i18n import Translator, money
 from kernel.people import describe_membership
 from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
 
@@ -47,7 +47,7 @@ def _years(value: int, t: Translator) -> str:
 
 
 def _salary(value: int, t: Translator) -> str:
-    return t("seeker.salary", amount=f"{value:,}")
+    return t("seeker.salary", amount=money(t, value))
 
 
 def _phone(value: str, _t: Translator) -> str:
