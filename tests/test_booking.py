@@ -404,6 +404,16 @@ async def test_reschedule_asked_for_during_another_draft_keeps_the_place_name(ha
     assert "예약을 변경했어요" in chat.text, chat.text
 
 
+async def test_a_skipped_counselor_reads_as_assigned_automatically(harness: Harness) -> None:
+    await seed(harness)
+    chat = harness.chat(1)
+    await quick_register(harness, 1)
+    await to_summary(chat, counselor="건너뛰기")
+    assert "상담사: 자동 배정" in chat.text and "상담사: 입력 안 함" not in chat.text, chat.text
+    await chat.press("제출")
+    assert "예약되었어요" in chat.text and "상담사: 김상담" in chat.text, chat.text
+
+
 async def test_limit_of_upcoming_bookings(harness: Harness, clock: FakeClock) -> None:
     await seed(harness)
     engine = build_engine(make_settings(harness.settings.database_url, max_upcoming_bookings=1), harness.sessions,
