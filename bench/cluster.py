@@ -13,7 +13,8 @@ does. Counselors (20, weekdays 09:00-18:00) are imported with `python -m bot cou
 import` so every booking finds room.
 
 Every simulated user registers (구직등록, 16 messages) and books a consultation (/book →
-취업상담 → the centre → 상관없음 → a day → a time → 건너뛰기 → 제출, another time when
+취업상담 → (the centre, the only place: chosen by the bot) → 상관없음 → a day → a time →
+건너뛰기 → 제출, another time when
 theirs was taken meanwhile), sending each message after the answer to the previous one.
 Three phases on fresh databases in the same run: 1 worker; N workers (default 3) of
 which worker 0 is killed with SIGKILL when half the expected messages are answered (not
@@ -80,8 +81,8 @@ TIME = re.compile(r"^\d{2}:\d{2}")
 # a day, a time, 건너뛰기 (note), 제출, answered as the bot asks.
 BOOKING: tuple[tuple[str, str | re.Pattern[str], str | re.Pattern[str]], ...] = (
     ("text", "/book", "취업상담"),
-    ("press", "취업상담", "서울일자리플러스센터"),
-    ("press", "서울일자리플러스센터", "상관없음"),
+    # The centre is the only place: the bot answers that question itself and asks the counselor.
+    ("press", "취업상담", "상관없음"),
 )
 BOOKED = "예약되었어요"
 # A message redelivered after its worker died is not run again: the person is shown where they

@@ -14,6 +14,8 @@ logged with its traceback must not carry a name or a phone number.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,23 @@ async def advisory_xact_lock(session: AsyncSession, *parts: object) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})
+
+
+@asynccontextmanager
+async def held_lock(sessions: async_sessionmaker[AsyncSession], *parts: object) -> AsyncIterator[None]:
+    """Serialise a piece of start-up work across the workers of one database (PostgreSQL: a
+    session-level advisory lock on a connection of its own, held for the block; the work inside
+    may use other sessions). On SQLite one process serves, and nothing is needed."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        yield
+        return
+    key = lock_key(*parts)
+    async with bind.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await conn.commit()

@@ -28,6 +28,7 @@ from kernel.config import Settings
 from kernel.core import Clock, SystemClock
 from kernel.i18n import translator
 from storage import demo, firm_import, firms
+from storage.db import held_lock
 from storage.firm_import import BadFile, ImportReport
 
 
@@ -43,11 +44,13 @@ async def load_demo(sessions: async_sessionmaker[AsyncSession], now: dt.datetime
 
 async def demo_if_empty(sessions: async_sessionmaker[AsyncSession], now: dt.datetime, tz: dt.tzinfo
                         ) -> ImportReport | None:
-    """The shell's first run: an empty firm table gets the demo set, so /jobs has something to show."""
-    async with sessions() as session:
-        if await firms.count_firms(session):
-            return None
-    return await load_demo(sessions, now, tz)
+    """The first start: an empty firm table gets the demo set, so /jobs has something to show.
+    Workers starting together take turns, so only the first loads it."""
+    async with held_lock(sessions, "demo-data"):
+        async with sessions() as session:
+            if await firms.count_firms(session):
+                return None
+        return await load_demo(sessions, now, tz)
 
 
 def write_demo(path: Path, today: dt.date) -> list[Path]:
