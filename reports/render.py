@@ -41,5 +41,5 @@ def section_text(t: Translator, section: Section) -> str:
 
 
 def report_text(t: Translator, period: Period, sections: list[Section]) -> str:
-    head = t("stats.title", first=period.first.isoformat(), last=period.last.isoformat(), days=period.days)
+    head = t("stats.title", first=period.first.isoformat(), last=period.last.isoformat(), n=period.days)
     return "\n\n".join([head, *(section_text(t, s) for s in sections)])

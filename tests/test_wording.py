@@ -286,3 +286,9 @@ def test_korean_counts_take_the_counter_of_what_they_count() -> None:
                if re.search(r"(?:채용공고|답변|응답) ?\{\w+\}개|\{\w+\}개(?:가 더|를 불러)", text)]
     assert generic == []
     assert translator("ko")("jobs.more", n=3) == "3건이 더 있어요."
+
+
+def test_a_one_day_report_says_one_day() -> None:
+    en = translator("en")
+    assert en("stats.title", first="2026-03-01", last="2026-03-01", n=1).endswith("(1 day)")
+    assert translator("ko")("stats.title", first="2026-03-01", last="2026-03-02", n=2).endswith("(2일)")
