@@ -31,8 +31,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from icalendar import Calendar, Event
-
 from kernel import parsers
 from kernel.core import (
     Button,
@@ -49,6 +47,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
 from kernel.i18n import Translator, moment, place_name
+from kernel.ics import ics
 from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
@@ -303,24 +302,15 @@ def _details(t: Translator, booking: Booking, place: Place, counselor: Counselor
 
 
 def calendar_file(t: Translator, booking: Booking, place: Place, counselor: Counselor) -> bytes:
-    cal = Calendar()
-    cal.add("prodid", "-//JobHub//Seoul Job Plus Center//KO")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", f"booking-{booking.id}@jobhub")
-    event.add("dtstamp", booking.created_at)
-    event.add("dtstart", booking.starts_at)
-    event.add("dtend", booking.ends_at)
-    event.add("summary", t("booking.ics_summary", type=t(f"type.{booking.type}")))
     location = place.video_link if place.kind == "online" and place.video_link else (place.address or place.name)
-    event.add("location", f"{place_label(t, place)} — {location}" if location != place.name else location)
     description = t("booking.ics_description", counselor=counselor.display_name)
     if booking.note:
         description += "\n" + booking.note
-    event.add("description", description)
-    cal.add_component(event)
-    return bytes(cal.to_ical())
+    return ics(prodid="-//JobHub//Seoul Job Plus Center//KO", uid=f"booking-{booking.id}@jobhub",
+               stamp=booking.created_at, start=booking.starts_at, end=booking.ends_at,
+               summary=t("booking.ics_summary", type=t(f"type.{booking.type}")),
+               location=f"{place_label(t, place)} — {location}" if location != place.name else location,
+               description=description)
 
 
 async def _announce(ctx: Ctx, booking: Booking, place: Place, counselor: Counselor,

@@ -24,9 +24,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 from handlers.events.common import (
     PAGE,
     AskUnregister,
@@ -51,6 +48,7 @@ from kernel.core import (
     on,
 )
 from kernel.i18n import Translator
+from kernel.ics import ics
 from scheduler.agenda import day_bounds
 from scheduler.events import (
     EXPIRY_INTERVAL_SECONDS,
@@ -71,22 +69,9 @@ log = logging.getLogger(__name__)
 
 
 def calendar_file(tr: Translator, event: Event) -> bytes:
-    cal = Calendar()
-    cal.add("prodid", "-//JobHub//Seoul Startup Center//KO")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    item = CalendarEvent()
-    item.add("uid", f"event-{event.id}@jobhub")
-    item.add("dtstamp", event.updated_at)
-    item.add("dtstart", event.starts_at)
-    item.add("dtend", event.ends_at)
-    item.add("summary", f"[{tr(f'event.kind.{event.kind}')}] {event.title}")
-    item.add("location", where_text(tr, event))
-    if event.online_link:
-        item.add("url", event.online_link)
-    item.add("description", event.description)
-    cal.add_component(item)
-    return bytes(cal.to_ical())
+    return ics(prodid="-//JobHub//Seoul Startup Center//KO", uid=f"event-{event.id}@jobhub", stamp=event.updated_at,
+               start=event.starts_at, end=event.ends_at, summary=f"[{tr(f'event.kind.{event.kind}')}] {event.title}",
+               location=where_text(tr, event), url=event.online_link, description=event.description)
 
 
 async def _status_line(ctx: Ctx, event: Event, reg: EventRegistration | None) -> tuple[str, list[Button]]:
