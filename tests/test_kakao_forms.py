@@ -57,3 +57,35 @@ async def test_kakao_done_typed_with_names_closes_the_districts(harness: Harness
         assert user.template.get("quickReplies"), "the next question's buttons"
     finally:
         await skill.client.close()
+
+
+
+async def test_kakao_ticking_on_a_later_page_stays_on_that_page(harness: Harness) -> None:
+    """Ticking a district on the third page answers with that page again (ticked), not page 1;
+    더보기 then goes round to the first page, so every district stays within reach."""
+    skill = await start_skill(harness)
+    try:
+        user = skill.user("k-page3")
+        await user.say("/register")
+        await user.say("동의합니다")
+        for typed in ("김카톡", "1999", "청년층", "대학교", "서울대학교", "웹 개발", "Python"):
+            await user.say(typed)
+        await user.press("마포구")
+        first_page = [label for label in user.labels if label.endswith("구")]
+        for _ in range(2):
+            more = user.find("더보기")
+            assert more is not None
+            await user.tap(more)
+        third_page = [label for label in user.labels if label.endswith("구")]
+        target = next(label for label in third_page if not label.startswith("✅"))
+        await user.press(target)
+        assert f"선택: 마포구, {target}" in user.text, user.text
+        assert f"✅ {target}" in user.labels, user.labels
+        assert "✅ 선택 완료" in user.labels and "⬅️ 이전" in user.labels
+        seen = set(user.labels)
+        while (more := user.find("더보기")) is not None:
+            await user.tap(more)
+            seen |= set(user.labels)
+        assert "✅ 마포구" in seen and all(label in seen or f"✅ {label}" in seen for label in first_page[1:])
+    finally:
+        await skill.client.close()

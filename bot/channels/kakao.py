@@ -371,13 +371,16 @@ def _form_code(data: str | None) -> str | None:
     return code if form_version(head) is not None else None
 
 
-def paginate(rendered: Rendered, t: Translator, token: str) -> list[Json]:
+def paginate(rendered: Rendered, t: Translator, token: str, *, focus: str | None = None) -> list[Json]:
     """SkillResponse templates of at most 3 outputs and 10 quick replies; every page but the
     last ends with a "더보기" quick reply (extra carries `token`) that brings the next one.
 
     A form question's choices are paged with its way on (`Rendered.pinned`: 선택 완료, 이전) on
     every page and the question repeated above each further page, so a 25-district multi-select
-    is never a maze; the last page always has choices of its own."""
+    is never a maze; the last page always has choices of its own.
+
+    `focus`: the form code of the choice just ticked ("t17"). Its page comes first and the others
+    follow round in order, so ticking on page 3 answers with page 3, not page 1 again."""
     more = {"label": t("kakao.more"), "action": "message", "messageText": t("kakao.more"),
             "extra": {EXTRA_MORE: token}}
     outputs = list(rendered.outputs)
@@ -389,6 +392,10 @@ def paginate(rendered: Rendered, t: Translator, token: str) -> list[Json]:
         outputs = outputs[MAX_OUTPUTS:]
     room = MAX_QUICK_REPLIES - 1 - len(pinned)
     again = [{"simpleText": {"text": rendered.again or t("kakao.more_choices")}}]
+    if focus is not None and len(quick) + len(pinned) > MAX_QUICK_REPLIES:
+        at = next((i for i, q in enumerate(quick) if _form_code(q.get("extra", {}).get(EXTRA_PAYLOAD)) == focus), 0)
+        start = at - at % room
+        quick = quick[start:] + quick[:start]
     while len(quick) + len(pinned) > MAX_QUICK_REPLIES:
         pages.append({"outputs": outputs, "quickReplies": [*quick[:room], *pinned, more]})
         outputs = again
@@ -685,7 +692,8 @@ class KakaoSkill:
             merged = merge_templates(late, {"outputs": rendered.outputs, "quickReplies": rendered.quick_replies})
             rendered = replace(merged, pinned=rendered.pinned, again=rendered.again)
         token = secrets.token_hex(4)
-        pages = paginate(rendered, t, token)
+        code = _form_code(incoming.button)
+        pages = paginate(rendered, t, token, focus=code if code and code.startswith("t") else None)
         if len(pages) > 1:
             await pages_store.save_more(session, user_key, token, pages[1:], now)
         return pages[0]
