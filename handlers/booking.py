@@ -354,7 +354,7 @@ async def _tell_counselor_cancelled(ctx: Ctx, booking: Booking, name: str) -> No
         when=when_label(tr, booking.starts_at, tz))), now=ctx.now, kind="booking.cancelled", about=booking.user_id)
 
 
-BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm)
+BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm, opened_by=("book",))
 
 
 # --- commands and buttons ------------------------------------------------------------------------

@@ -312,7 +312,7 @@ async def preview(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     ]
 
 
-FORM = Form("broadcast", FIELDS, on_submit=preview, summary=False)
+FORM = Form("broadcast", FIELDS, on_submit=preview, summary=False, opened_by=("broadcast",))
 
 
 # --- commands and buttons ----------------------------------------------------------------------

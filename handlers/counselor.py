@@ -550,7 +550,7 @@ async def save_window(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
     return [await availability_view(ctx, found, notice)]
 
 
-WINDOW_FORM = Form("window", WINDOW_FIELDS, save_window)
+WINDOW_FORM = Form("window", WINDOW_FIELDS, save_window, opened_by=("availability",))
 
 
 async def day_off_options(ctx: Ctx, _a: Answers) -> list[Choice]:

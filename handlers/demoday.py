@@ -280,7 +280,7 @@ async def submit(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     return [Reply(t("pitch.submitted", team=row.team, event=event_label(t, event, tz))), await ctx.app.menu(ctx)]
 
 
-PITCH_FORM = Form("pitch", PITCH_FIELDS, submit)
+PITCH_FORM = Form("pitch", PITCH_FIELDS, submit, opened_by=("pitch",))
 
 
 def build() -> Router:

@@ -173,7 +173,7 @@ async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
 
 
 PERIOD_FORM = Form("stats", (Field("first", parse=parse_first), Field("last", parse=parse_last)), submit,
-                   summary=False)
+                   summary=False, opened_by=("stats",))
 
 
 def weekly_digest_at(settings: Settings) -> At | None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Final, Literal
 
@@ -128,6 +128,9 @@ class Form:
     fields: tuple[Field, ...]
     on_submit: Callable[[Ctx, Answers, Extra], Awaitable[list[Reply]]]
     summary: bool = True
+    # The commands that open this form ("register" for the registration): typed or sent inside
+    # it, they mean "where was I", not another service to leave for.
+    opened_by: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -329,6 +332,8 @@ class FormRunner:
         `extra` goes to the submit as is; `step=EDIT` opens at the list of answers to correct.
         """
         conv = ctx.conv
+        if conv.flow == name and not conv.paused and not force and answers is None and step is None:
+            return self._already(ctx, self.forms[name])
         if conv.flow in self.forms and not force:
             pending = PendingStart(name, answers, dict(extra) if extra is not None else None, mode, step, labels)
             return [self._resume_prompt(ctx, to=pending)]
@@ -351,6 +356,8 @@ class FormRunner:
             return await self.button(ctx, code)
         command = self._service(text) if self._service is not None and step is not RESUME else None
         if command is not None and (fld is None or self._typed_pick(fld, st, text, exact=True) is None):
+            if command.partition(":")[0] in form.opened_by:
+                return self._already(ctx, form)
             return [self._leave_prompt(ctx, form, st, text, command)]
         if fld is None:
             # Typed text on a summary or button-only step: say what is expected, with the buttons again.
@@ -418,6 +425,12 @@ class FormRunner:
             key = plain(text)
             return next((value for value, names in options if key and key in map(plain, names)), None)
         return pick(text, options)
+
+    def _already(self, ctx: Ctx, form: Form) -> list[Reply]:
+        """The form's own command inside it: the question again, said to be the same form."""
+        *before, current = self.prompt(ctx, fresh=False)
+        note = ctx.t("form.already", title=ctx.t(f"title.{form.name}"))
+        return [*before, replace(current, text=note + "\n\n" + current.text)]
 
     def _leave_prompt(self, ctx: Ctx, form: Form, st: FormState, text: str, command: str) -> Reply:
         """A service named in the middle of a form: leave (the draft kept) or go on, the text

@@ -114,6 +114,23 @@ async def test_going_on_after_a_service_name_takes_the_typed_words_as_the_answer
     assert (await _conv(harness, 1)).data["a"]["school_name"] == "상담원 연결"
 
 
+async def test_the_forms_own_service_typed_inside_it_just_goes_on(harness: Harness) -> None:
+    """"구직등록" typed during registration is not a service to leave for: the bot says the
+    registration is under way and asks the same question again, nothing lost."""
+    chat = harness.chat(1)
+    await _to_name(chat)
+    await chat.send("김서울")
+    assert "출생연도" in chat.text
+    for typed in ("구직등록", "/register"):
+        await chat.send(typed)
+        assert "갈까요?" not in chat.text and "할까요?" not in chat.text, chat.text
+        assert "구직등록을 하고 있어요" in chat.text and "출생연도" in chat.text, chat.text
+        chat.payload_for("이전")  # the question comes with its buttons
+    await chat.send("1999")
+    chat.payload_for("청년층")
+    assert (await _conv(harness, 1)).data["a"]["name"] == "김서울"
+
+
 # --- 2. typed answers at choice questions ------------------------------------------------------
 
 

@@ -341,7 +341,7 @@ async def _after_edit(ctx: Ctx, event: Event, changes: dict[str, tuple[Any, Any]
     return told
 
 
-EVENT_FORM = Form("newevent", EVENT_FIELDS, save_event)
+EVENT_FORM = Form("newevent", EVENT_FIELDS, save_event, opened_by=("newevent",))
 
 
 # --- the admin side ------------------------------------------------------------------------------

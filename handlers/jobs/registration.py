@@ -97,7 +97,7 @@ async def save_registration(ctx: Ctx, answers: Answers, extra: Extra) -> list[Re
     return [Reply(text), await ctx.app.menu(ctx)]
 
 
-SEEKER_FORM = Form("seeker", SEEKER_FIELDS, save_registration)
+SEEKER_FORM = Form("seeker", SEEKER_FIELDS, save_registration, opened_by=("register",))
 
 
 # Features that may send someone to register first and get them back afterwards.

@@ -119,7 +119,7 @@ async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
     return [Reply(t("membership.submitted", team=row.team_name)), await ctx.app.menu(ctx)]
 
 
-MEMBERSHIP_FORM = Form("membership", MEMBERSHIP_FIELDS, submit)
+MEMBERSHIP_FORM = Form("membership", MEMBERSHIP_FIELDS, submit, opened_by=("membership",))
 
 
 async def membership(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
