@@ -9,7 +9,8 @@ A registration's life (one row per person and event, reused when they come back)
   registered  holds a seat
   waiting     on the waiting list (no seat), in order of created_at, id
   offered     a freed seat held for them until `offered_until` (confirm or pass it on)
-  cancelled   no seat, not waiting
+  cancelled   no seat, not waiting; `offered_until` kept when it was an offer that ended
+              (passed or run out), so a late press of its buttons can say the seat went on
 A freed seat goes to the first person waiting (`offer_next`); passing or letting the
 offer expire hands it to the next in line.
 
@@ -307,7 +308,8 @@ async def offer_next(session: AsyncSession, event: Event, seat_no: int, now: dt.
 
 async def _free(session: AsyncSession, reg: EventRegistration, now: dt.datetime) -> int | None:
     seat = reg.seat_no
-    reg.status, reg.seat_no, reg.offered_until, reg.updated_at = "cancelled", None, None, now
+    until = reg.offered_until if reg.status == "offered" else None
+    reg.status, reg.seat_no, reg.offered_until, reg.updated_at = "cancelled", None, until, now
     # The seat must be free in the database before it is handed on (unique per event).
     await session.flush()
     return seat

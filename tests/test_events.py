@@ -278,6 +278,10 @@ async def test_passing_and_expiry_hand_the_seat_on(harness: Harness) -> None:
     await chats[1].press_payload(f"ev:pass:{event_id}")
     assert "양보했어요" in chats[1].text
     assert (await reg_of(harness, event_id, 2)).status == "cancelled"
+    # A second press, of either button, says the seat went on, not that the offer is "no longer valid".
+    for code in ("pass", "ok"):
+        await chats[1].press_payload(f"ev:{code}:{event_id}")
+        assert "다음 대기자에게 넘어갔어요" in chats[1].text and "유효하지 않아요" not in chats[1].text
     assert (await reg_of(harness, event_id, 3)).status == "offered"
     harness.clock.advance(hours=23)
     assert await expire_offers(harness.sessions, harness.settings, harness.clock) == 0
@@ -290,7 +294,10 @@ async def test_passing_and_expiry_hand_the_seat_on(harness: Harness) -> None:
     [expired] = await outbox_rows(harness, "event.offer_expired")
     assert expired.chat_id == "3"
     await chats[2].press_payload(f"ev:ok:{event_id}")
-    assert "유효하지 않아요" in chats[2].text
+    assert "다음 대기자에게 넘어갔어요" in chats[2].text
+    # Someone who never had an offer: nothing to tell about it.
+    await chats[0].press_payload(f"ev:ok:{event_id}")
+    assert "유효하지 않아요" in chats[0].text
 
 
 # --- editing and cancelling ---------------------------------------------------------------------

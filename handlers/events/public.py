@@ -246,22 +246,26 @@ async def unregister(ctx: Ctx, event_id: int) -> list[Reply]:
     return [Reply(ctx.t("event.unregistered", title=event.title), edit=True)]
 
 
-async def _seat_taken_already(ctx: Ctx, event_id: int) -> Reply | None:
-    """A second press of 자리 확정 (or 양보하기 after 자리 확정): the seat is theirs, said as such,
-    not as an offer that is "no longer valid"."""
+async def _offer_already_answered(ctx: Ctx, event_id: int) -> Reply:
+    """A late press of an offer's buttons, said as what happened rather than "no longer valid":
+    after 자리 확정 the seat is theirs; after 양보하기 (or the hold running out) it went on."""
+    t = ctx.t
     event = await events.get(ctx.session, event_id)
     reg = await events.registration(ctx.session, event_id, ctx.user.id)
-    if event is None or reg is None or reg.status != "registered":
-        return None
-    t = ctx.t
-    return Reply(t("event.already_registered", title=event.title, seat=reg.seat_no or 0),
-                 [[Button(t("event.unregister"), AskUnregister(event.id).pack())]])
+    if event is None or reg is None:
+        return Reply(t("event.offer_gone"))
+    if reg.status == "registered":
+        return Reply(t("event.already_registered", title=event.title, seat=reg.seat_no or 0),
+                     [[Button(t("event.unregister"), AskUnregister(event.id).pack())]])
+    if reg.status == "cancelled" and reg.offered_until is not None:
+        return Reply(t("event.offer_handed_on", title=event.title))
+    return Reply(t("event.offer_gone"))
 
 
 async def confirm_offer(ctx: Ctx, event_id: int) -> list[Reply]:
     found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
-        return [await _seat_taken_already(ctx, event_id) or Reply(ctx.t("event.offer_gone"))]
+        return [await _offer_already_answered(ctx, event_id)]
     event, reg = found
     if reg.offered_until is None or reg.offered_until <= ctx.now:
         return [Reply(ctx.t("event.offer_gone"))]
@@ -273,7 +277,7 @@ async def confirm_offer(ctx: Ctx, event_id: int) -> list[Reply]:
 async def pass_offer(ctx: Ctx, event_id: int) -> list[Reply]:
     found = await _own(ctx, event_id, ("offered",))
     if isinstance(found, Reply):
-        return [await _seat_taken_already(ctx, event_id) or Reply(ctx.t("event.offer_gone"))]
+        return [await _offer_already_answered(ctx, event_id)]
     event, reg = found
     await _hand_on(ctx, event, reg)
     log.info("event offer passed event=%s user=%s", event.id, ctx.user.id)
