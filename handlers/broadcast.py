@@ -232,43 +232,36 @@ def show_attachment(value: Any, tr: Translator) -> str:
     return tr(f"broadcast.attachment.{value['kind']}") if isinstance(value, dict) else tr("form.not_given")
 
 
-async def count_audience(ctx: Ctx, a: Answers) -> list[Choice]:
-    """Counts the chosen audience as soon as it is known, before the text is written.
-
-    Not a question: it offers nothing, so the runner passes over it (it is optional), and it
-    leaves the count in the answers for `no_recipients` to look at. Writing the answers here is
-    the one way the form runner lets a database check sit between two questions.
-    """
+async def has_recipients(ctx: Ctx, a: Answers) -> None:
+    """Counts the audience as soon as it is fully chosen, before the text is written: an
+    audience with nobody in it is said at once and asked again."""
+    kind = a.get("audience")
+    if kind is None or (kind in _SUB_OF and a.get(_SUB_OF[kind]) is None):
+        return
+    spec = segment_of(a)
     try:
-        a[_SIZE] = len(await audience.recipients(ctx.session, segment_of(a), ctx.now))
+        count = len(await audience.recipients(ctx.session, spec, ctx.now))
     except audience.SegmentError:
-        a[_SIZE] = 0
-    return []
+        count = 0
+    if not count:
+        raise Invalid("broadcast.empty_audience", field="audience", audience=audience_label(ctx.t, spec))
 
 
-async def nothing_to_pick(_ctx: Ctx, _a: Answers) -> list[Choice]:
-    return []
-
-
-_SIZE = "audience_size"
-# The checks after the audience: asked again (and counted again) whenever the audience changes.
-_CHECKS = ("counted", _SIZE, "no_recipients")
+# The audiences that need one more answer, and its question.
+_SUB_OF = {"stage": "stage", "campus": "campus", "recent": "days", "district": "district", "track": "track"}
 
 FIELDS = (
     Field("audience", choices=tuple(Choice(a, f"event.audience.{a}" if a in _EVENT_WORDING
                                            else f"broadcast.audience.{a}") for a in AUDIENCES),
-          resets=(*_SUB_FIELDS, *_CHECKS)),
-    Field("stage", choices=choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage"),
-    Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus"),
-    Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent"),
+          resets=_SUB_FIELDS, check=has_recipients),
+    Field("stage", choices=choices("stage", STAGES), columns=3, when=lambda a: a.get("audience") == "stage",
+          check=has_recipients),
+    Field("campus", parse=parsers.text(60), when=lambda a: a.get("audience") == "campus", check=has_recipients),
+    Field("days", parse=parse_days, when=lambda a: a.get("audience") == "recent", check=has_recipients),
     Field("district", choices=choices("district", seekers.DISTRICTS), columns=4,
-          when=lambda a: a.get("audience") == "district"),
+          when=lambda a: a.get("audience") == "district", check=has_recipients),
     Field("track", choices=choices("track", ("youth", "middle")), columns=1,
-          when=lambda a: a.get("audience") == "track"),
-    Field("counted", options=count_audience, optional=True),
-    # Only when nobody is in the audience: a question with nothing to pick and nothing to type,
-    # so the runner asks the audience again with `empty.broadcast.no_recipients` on top.
-    Field("no_recipients", options=nothing_to_pick, when=lambda a: a.get(_SIZE) == 0),
+          when=lambda a: a.get("audience") == "track", check=has_recipients),
     Field("text", parse=parse_text),
     Field("attachment", parse=no_text, attachments=("photo", "document"), optional=True, show=show_attachment,
           accept=keep_attachment),

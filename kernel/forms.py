@@ -120,6 +120,11 @@ class Field:
     # Takes a sent file's value before it is accepted and returns the value to keep (e.g. with the
     # bytes fetched and stored); an `Invalid` it raises is shown above the question asked again.
     accept: Callable[[Ctx, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+    # A check between questions, run once this answer is taken (it is among the answers): the
+    # database says whether the form can go on (a broadcast audience with nobody in it). An
+    # `Invalid` it raises is shown above the question it names with `field=` (default: this one),
+    # asked again with what was built on it dropped.
+    check: Callable[[Ctx, Answers], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -886,6 +891,11 @@ class FormRunner:
         st.answers[fld.name] = value
         st.fails = 0
         st.skipped = [s for s in st.skipped if s != fld.name]
+        if fld.check is not None:
+            try:
+                await fld.check(ctx, st.answers)
+            except Invalid as exc:
+                return [*out, *await self._check_failed(ctx, form, st, fld, exc)]
         following = await self._advance(ctx, form, st, fld)
         if pressed and not out and following and following[0].buttons:
             # The pressed message becomes the next step, headed by the answer: one edit
@@ -895,6 +905,14 @@ class FormRunner:
         elif pressed and not out:
             out.append(Reply(self._question(ctx, form, fld) + "\n\n" + t("form.chosen", answer=shown), edit=True))
         return out + following
+
+    async def _check_failed(self, ctx: Ctx, form: Form, st: FormState, fld: Field, exc: Invalid) -> list[Reply]:
+        again = form.field(exc.field) if exc.field is not None else fld
+        for name in (again.name, *again.resets):
+            st.answers.pop(name, None)
+        if again is not fld and st.history and st.history[-1] == again.name:
+            st.history.pop()
+        return await self._enter(ctx, form, st, again, error=ctx.t(exc.key, **exc.params))
 
     async def _advance(self, ctx: Ctx, form: Form, st: FormState, fld: Field) -> list[Reply]:
         if st.returning:

@@ -70,9 +70,8 @@ async def test_a_saved_booking_without_the_answer_later_questions_need_asks_that
         data["a"] = {k: v for k, v in data["a"].items() if k != "place"}
         data["skipped"] = ["place"]
         conv.data = data
-    await chat.send("/book")  # the draft is offered again: go on with it
-    await chat.press("이어서")
-    assert "입력 필요" in chat.text
+    await chat.send("/book")  # the form is still open: its summary again, said to be under way
+    assert "하고 있어요" in chat.text and "입력 필요" in chat.text, chat.text
     await chat.press("수정")
     await chat.press("날짜")
     assert "처리 중 문제" not in chat.text and "어디에서 상담" in chat.text, chat.text
