@@ -333,11 +333,20 @@ async def test_a_whole_week_in_one_go_with_a_lunch_break_into_the_evening(harnes
     await chat.press("제출")
     assert "토 10:00–12:00 (서울일자리플러스센터)와 겹쳐요" in chat.text and "몇 시부터" in chat.text
     assert await _count(harness, Availability, Availability.counselor_id == cid) == 11
-    await chat.send("12:00")
-    assert "확인해 주세요" in chat.text  # the other answers kept
+    # The days can be changed instead: 이전 leads to the summary, where they are corrected.
+    assert "요일을 바꾸려면 ⬅️ 이전" in chat.text
+    await chat.press("이전")
+    assert "확인해 주세요" in chat.text
+    await chat.press("수정")
+    await chat.press("요일")
+    await chat.press("토")  # untick Saturday: Sunday alone
+    await chat.press("선택 완료")
+    assert "몇 시부터" in chat.text  # the start still to give, asked at once
+    await chat.send("10:00")
+    assert "확인해 주세요" in chat.text and "요일: 일" in chat.text  # the other answers kept
     await chat.press("제출")
-    assert "추가했어요: 토, 일 12:00–14:00" in chat.text
-    assert await _count(harness, Availability, Availability.counselor_id == cid) == 13
+    assert "추가했어요: 일 10:00–14:00" in chat.text
+    assert await _count(harness, Availability, Availability.counselor_id == cid) == 12
 
 
 async def test_english_week_form(harness: Harness) -> None:
