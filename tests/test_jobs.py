@@ -411,6 +411,24 @@ def test_firm_card_shows_the_vetted_badge_only_while_the_vetting_holds() -> None
     assert "Mapo" in english and "youth-friendly" in english and "founded 2005" in english
 
 
+def test_a_posting_away_from_the_head_office_names_its_workplace() -> None:
+    """The firm's line names its head office; a posting elsewhere says where the work is, so a
+    reason "workplace in 종로구" under a firm in 금천구 reads as it should."""
+    from handlers.jobs.postings import posting_card
+    from kernel.i18n import translator
+
+    today = dt.date(2026, 3, 2)
+    firm = Firm(brn="2208162517", name="(주)한빛소프트", industry="it", district="geumcheon", address="서울 금천구",
+                programme="서울형 강소기업", benefits=[])
+    posting = Posting(ref="p1", title="고객센터 상담", duties="-", min_education="none", employment_type="full_time",
+                      district="jongno", salary_min=3000, salary_max=3500)
+    card = posting_card(translator("ko"), posting, firm, today, None)
+    assert "금천구" in card and "📍 근무지: 종로구" in card
+    assert "Workplace: Jongno-gu" in posting_card(translator("en"), posting, firm, today, None)
+    posting.district = "geumcheon"
+    assert "근무지" not in posting_card(translator("ko"), posting, firm, today, None)
+
+
 async def test_a_seeker_follows_their_referrals_step_by_step(harness: Harness) -> None:
     await demo(harness)
     await make_counselor(harness, 7002)

@@ -224,9 +224,13 @@ def posting_card(t: Translator, posting: Posting, firm: Firm, today: dt.date, ma
         head = f"{rank}. {head}"
     if match is not None:
         head += " " + t("jobs.score", score=match.score)
-    lines = [head, firm_card(t, firm, today),
-             t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
-               deadline=deadline_text(t, posting.deadline, today))]
+    lines = [head, firm_card(t, firm, today)]
+    if posting.district != firm.district:
+        # The firm's line names its head office; a reason "workplace in 종로구" under a firm in
+        # 금천구 would read as a mistake without the posting's own workplace.
+        lines.append(t("jobs.workplace", district=t(f"district.{posting.district}")))
+    lines.append(t("jobs.pay_deadline", salary=salary_text(t, posting.salary_min, posting.salary_max),
+                   deadline=deadline_text(t, posting.deadline, today)))
     if match is not None and match.reasons:
         lines.append(t("jobs.why", reasons=", ".join(reason_text(t, r) for r in match.reasons)))
     return "\n".join(lines)
