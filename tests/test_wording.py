@@ -21,6 +21,7 @@ from scheduler.events import when_span
 from storage import survey_defs
 from storage.counselors import CENTRE_NAME
 from storage.models import Firm, Posting
+from tests.conftest import Harness
 
 
 @pytest.mark.parametrize(("word", "double", "expected"), [
@@ -292,3 +293,17 @@ def test_a_one_day_report_says_one_day() -> None:
     en = translator("en")
     assert en("stats.title", first="2026-03-01", last="2026-03-01", n=1).endswith("(1 day)")
     assert translator("ko")("stats.title", first="2026-03-01", last="2026-03-02", n=2).endswith("(2일)")
+
+
+async def test_staff_commands_say_who_they_are_for_one_way(harness: Harness) -> None:
+    """/help and Telegram's command menu mark staff commands with one suffix, never a "[관리자]"
+    prefix on some and nothing on others."""
+    everyone = {name for name, _key in harness.engine.commands()}
+    for roles, ko, en in ((frozenset({"admin"}), "(관리자)", "(admins)"),
+                          (frozenset({"counselor"}), "(상담사)", "(counselors)")):
+        for name, key in harness.engine.commands(roles):
+            if name in everyone:
+                continue
+            said_ko, said_en = translator("ko")(key), translator("en")(key)
+            assert said_ko.endswith(")") and ko.strip("()") in said_ko and "[" not in said_ko, (name, said_ko)
+            assert said_en.endswith(")") and en.strip("()") in said_en and "[" not in said_en, (name, said_en)
