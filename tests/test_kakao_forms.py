@@ -48,6 +48,8 @@ async def test_kakao_done_typed_with_names_closes_the_districts(harness: Harness
     try:
         user = skill.user("k-typed")
         await user.say("/register")
+        # On one page the quick replies keep the bot's order, as on Telegram.
+        assert user.labels[-2:] == ["⬅️ 이전", "✖️ 취소"], user.labels
         await user.say("동의합니다")
         for typed in ("김카톡", "1999", "청년층", "대학교", "서울대학교", "웹 개발", "Python"):
             await user.say(typed)

@@ -401,6 +401,9 @@ def paginate(rendered: Rendered, t: Translator, token: str, *, focus: str | None
         outputs = again
         quick = quick[room:]
     last: Json = {"outputs": outputs}
+    if not pages and len(rendered.quick_replies) <= MAX_QUICK_REPLIES:
+        # One page: the replies in the order the bot gave them (⬅️ 이전 before ✖️ 취소, as on Telegram).
+        quick, pinned = list(rendered.quick_replies), []
     if quick or pinned:
         last["quickReplies"] = [*quick, *pinned]
     pages.append(last)
