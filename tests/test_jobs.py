@@ -275,8 +275,11 @@ async def test_firms_search_tolerates_typos_and_spacing(harness: Harness) -> Non
     for query in (bare, bare[:2] + " " + bare[2:], bare[:-1]):
         await chat.send(f"/firms {query}")
         assert firm.name in chat.text, query
+    # Without a name (the menu, KakaoTalk, where a slash command is awkward): asked for it.
     await chat.send("/firms")
-    assert "기업 이름을 함께" in chat.text
+    assert "어느 기업을 찾을까요?" in chat.text
+    await chat.send(bare[:-1])
+    assert firm.name in chat.text
     await chat.send("/firms 존재하지않는회사이름")
     assert "찾지 못했어요" in chat.text
     await chat.send(f"/firms {bare}")

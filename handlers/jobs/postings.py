@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import matching
 from handlers.jobs.referrals import outcome_buttons, request_text
 from handlers.jobs.registration import SEEKER_FIELDS
+from kernel import parsers
 from kernel.config import Settings, parse_hhmm
 from kernel.core import (
     Button,
@@ -57,7 +58,7 @@ from kernel.core import (
     on,
     payload,
 )
-from kernel.forms import FormRunner
+from kernel.forms import Answers, Extra, Field, Form, FormRunner
 from kernel.i18n import Translator, day_label, known_name, money, money_range, translator
 from kernel.payloads import Payload
 from scheduler import queue
@@ -421,9 +422,23 @@ async def find_firms(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     t = ctx.t
     query = " ".join(args).strip()
     if not query:
-        return [Reply(t("firms.ask_name"))]
+        return await ctx.app.start_form(ctx, "firm_search")
     if len(query) > 40:
         return [Reply(t("invalid.too_long", max=40, length=len(query)))]
+    return await _firms_found(ctx, query)
+
+
+async def _search_submit(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
+    return await _firms_found(ctx, str(a["name"]))
+
+
+# /firms without a name asks for it: one question, its answer searched like the argument.
+FIRM_SEARCH_FORM = Form("firm_search", (Field("name", parse=parsers.text(40)),), _search_submit, summary=False,
+                        opened_by=("firms",))
+
+
+async def _firms_found(ctx: Ctx, query: str) -> list[Reply]:
+    t = ctx.t
     found = await firms.search(ctx.session, query, FIRM_RESULTS)
     if not found:
         return [Reply(t("firms.none", query=query))]
@@ -515,6 +530,7 @@ def build() -> Router:
                   CommandRoute("firms", find_firms, describe="cmd.firms")],
         buttons=[on(JobsPage, lambda ctx, press: jobs_page(ctx, press.offset)), on(PostingDetails, details),
                  on(Interested, interested), on(NotInterested, not_interested), on(FirmPostings, firm_postings)],
+        forms=[FIRM_SEARCH_FORM],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
         phrases={"채용정보": "jobs", "일자리": "jobs", "채용공고": "jobs", "jobs": "jobs", "기업검색": "firms"},
         jobs=[Job("job-digests", send_digests, every=DIGEST_INTERVAL_SECONDS)],
