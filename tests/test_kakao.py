@@ -111,6 +111,11 @@ async def test_labels_over_14_characters_are_shortened_and_the_press_still_carri
     assert len(quick["label"]) <= kakao.MAX_LABEL and quick["label"].endswith("…")
     assert quick["messageText"] == long and quick["extra"] == {"payload": "f3:type:document_clinic"}
     assert quick["action"] == "message"
+    # Cut after a whole word where one ends late enough; a word cut in half reads as a typo.
+    assert kakao.short("💬 Talk to a person") == "💬 Talk to a…"
+    assert kakao.short("📝 Register as a job seeker") == "📝 Register as…"
+    assert kakao.short("구직서류클리닉 (이력서·자기소개서)") == "구직서류클리닉…"
+    assert kakao.short("Supercalifragilistic") == "Supercalifrag…"
     blocked = await Renderer(T, block_id="blk1").render([Reply("?", [[Button("예", "f1:y")]])])
     assert blocked.quick_replies[0]["action"] == "block" and blocked.quick_replies[0]["blockId"] == "blk1"
 

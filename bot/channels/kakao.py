@@ -206,7 +206,13 @@ def sent_file(body: Json) -> tuple[str, str] | None:
 
 
 def short(label: str, limit: int = MAX_LABEL) -> str:
-    """A button label within Kakao's limit; the full label still goes out as the message text."""
+    """A button label within Kakao's limit; the full label still goes out as the message text.
+    Cut after a whole word when one ends in the second half ("💬 Talk to a…", not "Talk to a p…")."""
+    if len(label) <= limit:
+        return label
+    cut = label.rfind(" ", 0, limit)
+    if cut >= limit // 2:
+        return label[:cut].rstrip(" (·,") + "…"
     return clip(label, limit)
 
 
