@@ -46,7 +46,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
-from kernel.i18n import Translator, moment, place_name
+from kernel.i18n import Translator, duration, moment, place_name
 from kernel.ics import ics
 from kernel.payloads import Payload
 from kernel.people import person_name
@@ -239,7 +239,7 @@ async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
     hour, minute = map(int, a["time"].split(":"))
     start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz).astimezone(dt.UTC)
     if start < ctx.now + dt.timedelta(minutes=ctx.settings.booking_min_notice_minutes):
-        raise Invalid("booking.too_soon", field="time", minutes=ctx.settings.booking_min_notice_minutes)
+        raise Invalid("booking.too_soon", field="time", ahead=duration(ctx.t, ctx.settings.booking_min_notice_minutes))
     found = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), day, day)
     candidates = [s for s in found.get(day, []) if s.starts_at == start]
     load = await _week_load(ctx, [s.counselor_id for s in candidates], day)
@@ -298,7 +298,7 @@ async def confirm(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
 def _details(t: Translator, booking: Booking, place: Place, counselor: Counselor, ctx: Ctx) -> dict[str, str]:
     return {"type": t(f"type.{booking.type}"), "place": place_label(t, place), "counselor": counselor.display_name,
             "when": when_label(t, booking.starts_at, ctx.settings.tz),
-            "minutes": str(ctx.settings.cancel_cutoff_minutes)}
+            "ahead": duration(t, ctx.settings.cancel_cutoff_minutes)}
 
 
 def calendar_file(t: Translator, booking: Booking, place: Place, counselor: Counselor) -> bytes:
@@ -424,7 +424,7 @@ async def _own_booking(ctx: Ctx, booking_id: int, *, action: str) -> Booking | R
         return Reply(t("booking.not_active"))
     cutoff = dt.timedelta(minutes=ctx.settings.cancel_cutoff_minutes)
     if booking.starts_at - ctx.now < cutoff:
-        return Reply(t(f"booking.too_late_{action}", minutes=ctx.settings.cancel_cutoff_minutes))
+        return Reply(t(f"booking.too_late_{action}", ahead=duration(t, ctx.settings.cancel_cutoff_minutes)))
     return booking
 
 

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from string import Formatter
 
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_decimal, format_decimal
@@ -139,6 +139,17 @@ def _won(amount: int) -> str:
     if amount < 1_000_000:
         return "₩" + format_decimal(amount, locale="en")
     return "₩" + format_compact_decimal(amount, format_type="long", locale="en", fraction_digits=2)
+
+
+def duration(t: Translator, minutes: int) -> str:
+    """A length of time in the units people say, from CLDR: "2시간", "1시간 30분", "1일" /
+    "2 hours", "1 hour 30 minutes", "1 day". Babel alone rounds (90 minutes would be "2시간"), so
+    each whole unit is formatted on its own."""
+    hours, rest = divmod(max(minutes, 0), 60)
+    days, hours = divmod(hours, 24)
+    parts = [format_timedelta(span, locale=t.locale, threshold=1, granularity="minute")
+             for span in (dt.timedelta(days=days), dt.timedelta(hours=hours), dt.timedelta(minutes=rest)) if span]
+    return " ".join(parts) or format_timedelta(dt.timedelta(0), locale=t.locale, granularity="minute")
 
 
 def money(t: Translator, amount: int) -> str:

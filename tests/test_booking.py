@@ -339,7 +339,7 @@ async def test_cancel_after_the_cutoff_is_refused(harness: Harness) -> None:
     cancel = chat.payload_for("취소")
     harness.clock._now = dt.datetime(2026, 3, 3, 8, tzinfo=SEOUL)  # one hour before 09:00
     await chat.press_payload(cancel)
-    assert "120분 전부터는" in chat.text
+    assert "2시간 전부터는" in chat.text
     assert (await _bookings(harness))[0].status == "booked"
 
 

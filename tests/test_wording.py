@@ -14,7 +14,7 @@ from handlers.events.admin import EVENT_FORM, change_lines
 from handlers.jobs.postings import deadline_text, details_text, firm_card, reason_text
 from kernel.core import Reply
 from kernel.forms import FormRunner
-from kernel.i18n import catalog, day_label, moment, money, money_range, place_name, translator
+from kernel.i18n import catalog, day_label, duration, moment, money, money_range, place_name, translator
 from kernel.korean import attach, final_sound, manwon, particles
 from kernel.parsers import MAX_FUNDING
 from scheduler.events import when_span
@@ -307,3 +307,13 @@ async def test_staff_commands_say_who_they_are_for_one_way(harness: Harness) -> 
             said_ko, said_en = translator("ko")(key), translator("en")(key)
             assert said_ko.endswith(")") and ko.strip("()") in said_ko and "[" not in said_ko, (name, said_ko)
             assert said_en.endswith(")") and en.strip("()") in said_en and "[" not in said_en, (name, said_en)
+
+
+@pytest.mark.parametrize(("minutes", "korean", "english"), [
+    (120, "2시간", "2 hours"), (90, "1시간 30분", "1 hour 30 minutes"), (30, "30분", "30 minutes"),
+    (1440, "1일", "1 day"), (1500, "1일 1시간", "1 day 1 hour"), (60, "1시간", "1 hour"),
+])
+def test_a_length_of_time_reads_in_the_units_people_say(minutes: int, korean: str, english: str) -> None:
+    """"시작 120분 전까지" reads as a machine wrote it; Babel alone would round 90 minutes to 2 hours."""
+    assert duration(translator("ko"), minutes) == korean
+    assert duration(translator("en"), minutes) == english
