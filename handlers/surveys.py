@@ -384,7 +384,7 @@ async def my_rating(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         return [found]
     average, count = await surveys.counselor_rating(ctx.session, found.id)
     if average is None:
-        return [Reply(ctx.t("rating.too_few", n=count, min=surveys.MIN_RATINGS_SHOWN))]
+        return [Reply(ctx.t("rating.too_few" if count else "rating.none", n=count, min=surveys.MIN_RATINGS_SHOWN))]
     return [Reply(ctx.t("rating.mine", avg=f"{average:.1f}", n=count))]
 
 

@@ -418,7 +418,7 @@ async def test_counselor_sees_own_average_only_from_five_answers(harness: Harnes
     cid = await make_counselor(h, 780)
     counselor = h.chat(780)
     await counselor.send("/myrating")
-    assert "0건이에요" in counselor.text
+    assert "아직 받은 만족도 답변이 없어요" in counselor.text and "0건" not in counselor.text
     now = h.clock.now()
     for i, rating in enumerate((5, 4, 3, 5)):
         uid = await make_person(h, 100 + i, f"사람{i}")
