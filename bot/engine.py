@@ -50,8 +50,10 @@ from kernel.core import (
 )
 from kernel.forms import Extra, Form, FormRunner, Mode, Step, norm
 from kernel.i18n import LOCALES, pick_locale, translator
+from matching.text import plain
 from storage import conversations, updates, users
 from storage.db import advisory_xact_lock, lock_key
+from storage.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,34 @@ class KeyedLock:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users_ - 1)
+
+
+# The buttons of the last answer, kept in the conversation while no form or live chat holds it:
+# label (letters and digits only) -> payload. A label on two different buttons is left out.
+SHOWN = "shown"
+SHOWN_MAX = 40
+
+
+def remember_buttons(conv: Conversation, response: Response) -> None:
+    if conv.flow is not None:
+        return
+    seen: dict[str, str | None] = {}
+    for reply in response.replies:
+        for button in (b for row in reply.buttons for b in row if b.payload and not b.url):
+            key = plain(button.label)
+            if key:
+                seen[key] = button.payload if seen.get(key, button.payload) == button.payload else None
+    shown = {key: data for key, data in list(seen.items())[:SHOWN_MAX] if data is not None}
+    conv.data = {SHOWN: shown} if shown else {}
+
+
+def typed_button(conv: Conversation, text: str) -> str | None:
+    """The payload of the last answer's button whose label the typed text is, if any."""
+    if conv.flow is not None or not isinstance(conv.data, dict):
+        return None
+    shown = conv.data.get(SHOWN)
+    found = shown.get(plain(text)) if isinstance(shown, dict) else None
+    return found if isinstance(found, str) else None
 
 
 class Engine:
@@ -330,6 +360,7 @@ class Engine:
                     response = await instead(ctx) if instead is not None else None
                     if response is None:
                         response = await self._route(ctx)
+                        remember_buttons(ctx.conv, response)
                     ctx.conv.updated_at = ctx.now
                     if finish is not None:
                         await finish(ctx, response)
@@ -483,6 +514,11 @@ class Engine:
             return Response(await self.runner.text(ctx, inc.text))
         if expired:
             return Response([Reply(t("form.expired", hours=self.settings.draft_ttl_hours)), await self.menu(ctx)])
+        pressed = typed_button(conv, inc.text)
+        if pressed is not None:
+            # What a button of the last answer says, typed (KakaoTalk users type as often as they
+            # tap): a press, with every check a press gets.
+            return await self._button(ctx, pressed)
         command = self._phrase(inc.text)
         if command is not None:
             name, *args = command.split(":")
