@@ -248,7 +248,7 @@ class Engine:
         """The main menu, with a way back into an unfinished form on top."""
         t = ctx.t
         rows: list[list[Button]] = []
-        if ctx.conv.flow in self.runner.forms:
+        if ctx.conv.flow in self.runner.forms and self.runner.forms[ctx.conv.flow].keep_draft:
             rows.append([Button(t("menu.resume", title=t(f"title.{ctx.conv.flow}")), "m:resume")])
         buttons = []
         for item in self._menu:

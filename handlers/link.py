@@ -80,7 +80,8 @@ async def redeem(ctx: Ctx, code: str) -> list[Reply]:
     return [Reply(t("link.done", channel=t(f"channel.{found.channel}"), notify=notify))]
 
 
-FORM = Form("link", (Field("code", parse=parse_code),), on_submit=_submit, summary=False, opened_by=("link",))
+FORM = Form("link", (Field("code", parse=parse_code),), on_submit=_submit, summary=False, opened_by=("link",),
+            keep_draft=False)
 
 
 def build() -> Router:

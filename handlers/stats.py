@@ -173,7 +173,8 @@ async def submit(ctx: Ctx, answers: Answers, _extra: Extra) -> list[Reply]:
 
 
 PERIOD_FORM = Form("stats", (Field("first", parse=parse_first), Field("last", parse=parse_last)), submit,
-                   summary=False, opened_by=("stats",))
+                   summary=False, opened_by=("stats",),
+                   keep_draft=False)
 
 
 def weekly_digest_at(settings: Settings) -> At | None:

@@ -136,6 +136,9 @@ class Form:
     # The commands that open this form ("register" for the registration): typed or sent inside
     # it, they mean "where was I", not another service to leave for.
     opened_by: tuple[str, ...] = ()
+    # False for a question or two that are quicker asked again than resumed (a firm search, a
+    # period): starting something else drops it without "continue your draft?".
+    keep_draft: bool = True
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -339,7 +342,7 @@ class FormRunner:
         conv = ctx.conv
         if conv.flow == name and not conv.paused and not force and answers is None and step is None:
             return self._already(ctx, self.forms[name])
-        if conv.flow in self.forms and not force:
+        if conv.flow in self.forms and not force and self.forms[conv.flow].keep_draft:
             pending = PendingStart(name, answers, dict(extra) if extra is not None else None, mode, step, labels)
             return [self._resume_prompt(ctx, to=pending)]
         form = self.forms[name]

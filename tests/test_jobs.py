@@ -280,6 +280,13 @@ async def test_firms_search_tolerates_typos_and_spacing(harness: Harness) -> Non
     assert "어느 기업을 찾을까요?" in chat.text
     await chat.send(bare[:-1])
     assert firm.name in chat.text
+    # Left unanswered, the question is no draft to resume: the next service just starts.
+    await chat.send("/firms")
+    await chat.send("/register")
+    assert "이어서" not in chat.text and "개인정보" in chat.text, chat.text
+    await chat.send("/cancel")
+    await chat.send("/menu")
+    assert not any("기업 찾기" in label for label in chat.last_buttons), chat.last_buttons
     await chat.send("/firms 존재하지않는회사이름")
     assert "찾지 못했어요" in chat.text
     await chat.send(f"/firms {bare}")

@@ -434,7 +434,7 @@ async def _search_submit(ctx: Ctx, a: Answers, _extra: Extra) -> list[Reply]:
 
 # /firms without a name asks for it: one question, its answer searched like the argument.
 FIRM_SEARCH_FORM = Form("firm_search", (Field("name", parse=parsers.text(40)),), _search_submit, summary=False,
-                        opened_by=("firms",))
+                        opened_by=("firms",), keep_draft=False)
 
 
 async def _firms_found(ctx: Ctx, query: str) -> list[Reply]:
