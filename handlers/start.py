@@ -88,6 +88,6 @@ def build() -> Router:
             CommandRoute("cancel", cancel, describe="cmd.cancel"),
         ],
         menu=[MenuItem("menu.help", "help", order=90), MenuItem("menu.lang", "lang", order=91)],
-        phrases={"메뉴": "menu", "menu": "menu", "도움말": "help", "help": "help", "취소": "cancel",
+        phrases={"메뉴": "menu", "menu": "menu", "도움말": "help", "help": "help", "취소": "cancel", "cancel": "cancel",
                  "처음": "start", "시작": "start", "english": "lang:en", "한국어": "lang:ko"},
     )

@@ -54,3 +54,10 @@ async def test_only_the_last_answers_buttons_count(harness: Harness) -> None:
     assert "신청했어요" not in person.text
     async with harness.sessions() as s:
         assert (await s.scalars(select(EventRegistration))).all() == []
+
+
+async def test_cancel_typed_in_english_with_nothing_open_says_so(harness: Harness) -> None:
+    person = harness.chat(304)
+    await person.send("/lang en")
+    await person.send("cancel")
+    assert "nothing" in person.text.lower() and "didn't get that" not in person.text, person.text
