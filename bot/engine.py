@@ -139,9 +139,10 @@ def remember_buttons(conv: Conversation, response: Response) -> None:
     conv.data = {SHOWN: shown} if shown else {}
 
 
-def typed_button(conv: Conversation, text: str) -> str | None:
-    """The payload of the last answer's button whose label the typed text is, if any."""
-    if conv.flow is not None or not isinstance(conv.data, dict):
+def typed_button(conv: Conversation, text: str, now: dt.datetime) -> str | None:
+    """The payload of the last answer's button whose label the typed text is, if any. Only for
+    a screen just shown: a word typed the next day answers no question of yesterday's."""
+    if conv.flow is not None or not isinstance(conv.data, dict) or conv.updated_at < now - RESUME_AFTER:
         return None
     shown = conv.data.get(SHOWN)
     found = shown.get(plain(text)) if isinstance(shown, dict) else None
@@ -514,7 +515,7 @@ class Engine:
             return Response(await self.runner.text(ctx, inc.text))
         if expired:
             return Response([Reply(t("form.expired", hours=self.settings.draft_ttl_hours)), await self.menu(ctx)])
-        pressed = typed_button(conv, inc.text)
+        pressed = typed_button(conv, inc.text, ctx.now)
         if pressed is not None:
             # What a button of the last answer says, typed (KakaoTalk users type as often as they
             # tap): a press, with every check a press gets.

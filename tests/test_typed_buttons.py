@@ -49,6 +49,10 @@ async def test_only_the_last_answers_buttons_count(harness: Harness) -> None:
     await seed_event(harness, capacity=5)
     person = harness.chat(303)
     await person.send("/events")
+    harness.clock.advance(hours=2)
+    await person.send("신청하기")  # a screen of two hours ago: not what the word answers now
+    assert "신청했어요" not in person.text
+    await person.send("/events")
     await person.send("/settings")
     await person.send("신청하기")  # the events list is no longer the last screen
     assert "신청했어요" not in person.text
