@@ -284,11 +284,11 @@ def match(text: str, model: Model, today: dt.date | None = None) -> Result:
     ranked = scores(norm, model)
     guesses = tuple(Guess(label.intent, label.topic, round(score, 2)) for score, label in ranked[:3])
     if not ranked or ranked[0][0] < ASK_FROM:
-        return Result("unknown", None, {}, round(ranked[0][0] / 8, 2) if ranked else 0.0, False, guesses)
+        return Result("unknown", None, {}, round(ranked[0][0] / 6, 2) if ranked else 0.0, False, guesses)
     best, label = ranked[0]
     second = ranked[1][0] if len(ranked) > 1 else 0.0
     confident = best >= CONFIDENT and best - second >= MARGIN
-    return Result(label.intent, label.topic, slots(label.intent, norm, text, today), round(min(best / 8, 1.0), 2),
+    return Result(label.intent, label.topic, slots(label.intent, norm, text, today), round(min(best / 6, 1.0), 2),
                   confident, guesses)
 
 
@@ -383,9 +383,8 @@ def find_day(text: str, today: dt.date) -> dt.date | None:
     monday = today - dt.timedelta(days=today.weekday())
     found = _KO_WEEK.search(low)
     if found:
-        which, day = found.group(1), _WEEKDAYS_KO.index(found.group(2))
-        weeks = {None: None, "이번": 0, "다음": 1, "담": 1, "다다음": 2}[which]
-        return _weekday(today, monday, day, weeks)
+        weeks = {None: None, "이번": 0, "다음": 1, "담": 1, "다다음": 2}[found.group(1)]
+        return _weekday(today, monday, _WEEKDAYS_KO.index(found.group(2)), weeks)
     found = _EN_WEEK.search(low)
     if found:
         weeks_en = {None: None, "this": 0, "next": 1}[found.group(1)]
@@ -393,16 +392,16 @@ def find_day(text: str, today: dt.date) -> dt.date | None:
     found = _KO_DATE.search(low)
     if found:
         month = int(found.group(1)) if found.group(1) else today.month
+        number = int(found.group(2))
         try:
-            day = dt.date(today.year, month, int(found.group(2)))
+            named = dt.date(today.year, month, number)
+            if named < today:
+                # A day already past this year (or this month, without a month) means the next one.
+                named = (dt.date(today.year + 1, month, number) if found.group(1)
+                         else dt.date(today.year + today.month // 12, today.month % 12 + 1, number))
         except ValueError:
             return None
-        if day < today:
-            try:
-                day = dt.date(today.year + (1 if found.group(1) else 0), month + (0 if found.group(1) else 1), day.day)
-            except ValueError:
-                return None
-        return day
+        return named
     return None
 
 
@@ -416,11 +415,13 @@ def _weekday(today: dt.date, monday: dt.date, weekday: int, weeks: int | None) -
 
 # --- a question about the question, inside a form ---------------------------------------------------
 
-_WHY = re.compile(r"왜|why|what for|무슨 용도|어디에 써|어디 써")
+_WHY = re.compile(
+    r"왜\s*(물어|묻|필요|알아야|받|적어야|써야|알려야|입력)|^(이거|그거|이건|그건)?\s*왜(요|죠|예요|에요)?\s*[?？]*$"
+    r"|무슨\s*용도|어디에?\s*(써|쓰)|^why\b|why do you (ask|need|want)|what (is|s) (this|it) for|what for")
 
 
 def asks_why(text: str) -> bool:
     """Whether a short text asks why the bot wants to know ("이거 왜 물어봐요?", "왜 필요해요",
     "why do you need this"): answered with the field's explanation, never taken as the answer."""
-    low = unicodedata.normalize("NFKC", text).casefold().strip()
+    low = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     return len(low) <= 30 and bool(_WHY.search(low))
