@@ -159,7 +159,7 @@ async def test_inside_a_form_text_is_the_answer_and_why_gets_the_explanation(har
         assert conv is not None and conv.flow == "seeker"
 
 
-async def test_admin_faq_lists_topics_with_this_months_asks_and_imports_a_file(harness: Harness, tmp_path: Path) -> None:
+async def test_admin_faq_lists_this_months_asks_and_an_import_answers(harness: Harness, tmp_path: Path) -> None:
     chat = harness.chat(1)
     await chat.send("데모데이 언제 해요")
     admin = harness.chat(ADMIN_ID)

@@ -71,7 +71,8 @@ def test_accuracy_overall_and_per_intent(split: str) -> None:
 
 def test_korean_normalisation_sees_through_spacing_particles_endings_and_typos() -> None:
     model = faq.shipped().model
-    for text in ("상담 예약하고 싶어요", "상담예약하고싶어요", "예약좀", "얘약 하고 싶어요", "상담받고싶어요", "상담 예약 할께요"):
+    for text in ("상담 예약하고 싶어요", "상담예약하고싶어요", "예약좀", "얘약 하고 싶어요", "상담받고싶어요",
+                 "상담 예약 할께요"):
         assert intents.match(text, model).intent == "book", text
     assert intents.match("job 추천", model).intent == "jobs"
     found = intents.match("demo day 언제", model)
