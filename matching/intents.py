@@ -81,9 +81,10 @@ class Part:
     hangul: tuple[str, ...]
     latin: re.Pattern[str] | None
     latin_words: tuple[str, ...] = ()
+    inside: re.Pattern[str] | None = None  # the Hangul alternatives as one pattern (faster than a loop)
 
     def found(self, text: Text) -> bool:
-        if any(a in text.compact for a in self.hangul):
+        if self.inside is not None and self.inside.search(text.compact) is not None:
             return True
         return self.latin is not None and self.latin.search(text.spaced) is not None
 
@@ -189,7 +190,8 @@ def _part(spec: str) -> Part:
     hangul = tuple(sorted({compact(a) for a in alts if has_hangul(a)}))
     latin = [a for a in alts if not has_hangul(a)]
     pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(a) for a in latin) + ")") if latin else None
-    return Part(hangul, pattern, tuple(latin))
+    inside = re.compile("|".join(map(re.escape, hangul))) if hangul else None
+    return Part(hangul, pattern, tuple(latin), inside)
 
 
 def _cues(raw: Iterable[Mapping[str, Any]]) -> tuple[Cue, ...]:

@@ -5,8 +5,10 @@ the KakaoTalk skill endpoint."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest_asyncio
 from sqlalchemy import select
 
 from bot.app import apply_retention
@@ -15,8 +17,11 @@ from bot.cli.firms import load_demo
 from storage import faq
 from storage.models import Booking, Conversation, FaqAsk, NluMiss
 from tests.conftest import ADMIN_ID, Harness, register
+from tests.fake_telegram import FakeTelegram
 from tests.test_booking import quick_register, seed, to_summary
 from tests.test_kakao import start_skill
+from tests.test_telegram import BotProcess, press, say
+from tests.test_telegram import _settings as telegram_settings
 
 
 async def test_a_question_gets_its_answer_with_the_service_button_and_is_counted(harness: Harness) -> None:
@@ -213,3 +218,21 @@ async def test_free_text_over_kakaotalk_reaches_the_same_intents(harness: Harnes
         assert "didn't quite get" not in user.text and "counselor" in user.text.lower(), user.text
     finally:
         await skill.client.close()
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+async def test_free_text_over_telegram_reaches_the_same_intents(tmp_path: Path, fake: FakeTelegram) -> None:
+    bot = BotProcess(telegram_settings(tmp_path, fake))
+    try:
+        await fake.wait_for(lambda c: c.method == "deleteWebhook", timeout=10)
+        assert "서울일자리플러스센터 주소" in await say(fake, "센터 위치가 어디예요?")
+        assert "혹시 이 중 하나인가요" in await say(fake, "예약 관련")
+        assert "상담 예약은 구직등록" in await press(fake, "상담 예약")
+        assert "도와드릴 수 있어요" in await say(fake, "오늘 날씨 어때요")
+    finally:
+        await bot.close()
