@@ -4,6 +4,7 @@ the KakaoTalk skill endpoint."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -236,3 +237,23 @@ async def test_free_text_over_telegram_reaches_the_same_intents(tmp_path: Path, 
         assert "도와드릴 수 있어요" in await say(fake, "오늘 날씨 어때요")
     finally:
         await bot.close()
+
+
+async def test_nlu_command_line_one_text_jsonl_and_misses(harness: Harness, tmp_path: Path) -> None:
+    out = _Buffer()
+    assert nlu.classify(harness.settings, ["센터", "위치가", "어디예요?"], False, None, io.StringIO(), out) == 0
+    found = json.loads(out.text)
+    assert found == {"intent": "faq", "topic": "centre_location", "slots": {}, "score": found["score"],
+                     "confident": True} and 0 < found["score"] <= 1
+    out = _Buffer()
+    typed = io.StringIO("마포구 웹 개발 일자리\n오늘 날씨 어때요\n영어로 바꿔 주세요\n")
+    nlu.classify(harness.settings, [], True, None, typed, out)
+    lines = [json.loads(line) for line in out.text.splitlines()]
+    assert [line["intent"] for line in lines] == ["jobs", "unknown", "language"]
+    assert lines[0]["slots"] == {"district": "mapo", "job": "웹개발"} and lines[2]["slots"] == {"language": "en"}
+    chat = harness.chat(1)
+    await chat.send("로또 번호 알려줘 010-9876-5432")
+    target = tmp_path / "misses.csv"
+    assert await nlu.export_misses(harness.settings, str(target), _Buffer()) == 0
+    exported = target.read_text(encoding="utf-8")
+    assert "로또" in exported and "9876" not in exported and exported.startswith("at,text")
