@@ -15,9 +15,10 @@ from sqlalchemy import select
 from bot.app import apply_retention
 from bot.cli import nlu
 from bot.cli.firms import load_demo
+from kernel.core import Incoming
 from storage import faq
 from storage.models import Booking, Conversation, FaqAsk, NluMiss
-from tests.conftest import ADMIN_ID, Harness, register
+from tests.conftest import ADMIN_ID, FetchingChannel, Harness, register
 from tests.fake_telegram import FakeTelegram
 from tests.test_booking import quick_register, seed, to_summary
 from tests.test_kakao import start_skill
@@ -257,3 +258,23 @@ async def test_nlu_command_line_one_text_jsonl_and_misses(harness: Harness, tmp_
     assert await nlu.export_misses(harness.settings, str(target), _Buffer()) == 0
     exported = target.read_text(encoding="utf-8")
     assert "로또" in exported and "9876" not in exported and exported.startswith("at,text")
+
+
+async def test_an_admin_sends_the_faq_file_in_the_chat(harness: Harness) -> None:
+    data = json.loads(faq.SHIPPED.read_text(encoding="utf-8"))
+    data["topics"][1]["answer"]["ko"] = "평일 9시부터 6시까지 열어요."
+    files = {"good": json.dumps(data, ensure_ascii=False).encode(), "bad": b'{"topics": [{"id": "Bad Id"}]}'}
+
+    async def fetch(ref: str) -> bytes:
+        return files[ref]
+
+    harness.engine.add_channel(FetchingChannel(fetch))
+    admin = harness.chat(ADMIN_ID)
+    bad = await harness.engine.handle(Incoming("telegram", str(ADMIN_ID), str(ADMIN_ID), attachment="document",
+                                               file_ref="bad"))
+    assert "가져오지 못했어요" in bad.replies[0].text and "'id'" in bad.replies[0].text
+    good = await harness.engine.handle(Incoming("telegram", str(ADMIN_ID), str(ADMIN_ID), attachment="document",
+                                                file_ref="good"))
+    assert "FAQ를 가져왔어요: 주제 13개" in good.replies[0].text
+    await admin.send("몇 시까지 해요?")
+    assert "평일 9시부터 6시까지" in admin.text
