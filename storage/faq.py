@@ -98,25 +98,29 @@ def parse(body: str | bytes, version: int = 0) -> FaqBook:
     return FaqBook(topics, model, version)
 
 
-_books: dict[int, FaqBook] = {}
+# Parsed files by (version id, import time): the id alone could name another database's file (tests).
+_books: dict[tuple[int, dt.datetime | None], FaqBook] = {}
 
 
 def shipped() -> FaqBook:
-    if 0 not in _books:
-        _books[0] = parse(SHIPPED.read_text(encoding="utf-8"))
-    return _books[0]
+    if (0, None) not in _books:
+        _books[(0, None)] = parse(SHIPPED.read_text(encoding="utf-8"))
+    return _books[(0, None)]
 
 
 async def current(session: AsyncSession) -> FaqBook:
     """The newest imported FAQ, else the shipped one (parsed once per version and process)."""
-    newest = await session.scalar(select(func.max(FaqVersion.id)))
+    newest = (await session.execute(select(FaqVersion.id, FaqVersion.imported_at)
+                                    .order_by(FaqVersion.id.desc()).limit(1))).first()
     if newest is None:
         return shipped()
-    if newest not in _books:
-        body = await session.scalar(select(FaqVersion.body).where(FaqVersion.id == newest))
-        _books.clear()
-        _books[newest] = parse(body or "", newest)
-    return _books[newest]
+    key = (int(newest[0]), newest[1])
+    if key not in _books:
+        body = await session.scalar(select(FaqVersion.body).where(FaqVersion.id == key[0]))
+        for old in [k for k in _books if k[0] != 0]:
+            del _books[old]
+        _books[key] = parse(body or "", key[0])
+    return _books[key]
 
 
 async def import_(session: AsyncSession, body: str | bytes, now: dt.datetime) -> FaqBook:
