@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, counselor, demoday, handoff, link, start, stats, surveys
+from handlers import booking, broadcast, counselor, demoday, frontdoor, handoff, link, start, stats, surveys
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -28,7 +28,7 @@ from kernel.config import Settings
 from kernel.core import Clock, Job, Router, SystemClock
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import conversations, files, outbox, retention, survey_defs, updates
+from storage import conversations, faq, files, outbox, retention, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -115,10 +115,12 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     demoday.build, demoday.build_admin,
     broadcast.build,
     preferences.build,
-    postings.build, referrals.build, firms.build,
+    postings.build, referrals.build, frontdoor.build_admin, firms.build,
     surveys.build,
     stats.build,
     link.build,
+    # Last of the features: typed text reaches the front door only when nothing else took it.
+    frontdoor.build,
     housekeeping,
 )
 # Channels' own periodic work, scheduled whichever channels this process serves.
@@ -134,6 +136,8 @@ def build_engine(
 ) -> Engine:
     # A malformed survey file stops the start here, not at the first invitation.
     survey_defs.load()
+    # So does a malformed FAQ file or intents table (an import is checked before it is stored).
+    faq.shipped()
     return Engine(settings, sessions, [build() for build in ROUTERS], clock=clock, extra_admins=extra_admins)
 
 

@@ -195,9 +195,15 @@ async def counselor_options(ctx: Ctx, a: Answers) -> list[Choice]:
 
 
 async def day_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    """The next days with a free time; only the day the person named ("다음 주 화요일 상담 예약",
+    kept as `want_day`) when it has one, the first time the day is asked (then it is chosen for
+    them and said on top of the times; changing the day later offers them all)."""
     first = _today(ctx)
     last = first + dt.timedelta(days=ctx.settings.booking_horizon_days - 1)
     days = await slots_between(ctx, a["type"], int(a["place"]), a.get("counselor"), first, last, first_only=True)
+    wanted = a.get("want_day")
+    if isinstance(wanted, str) and "day" not in a:
+        days = {d: v for d, v in days.items() if d.isoformat() == wanted} or days
     t = ctx.t
     return [Choice(d.isoformat(), text=t("booking.day", month=d.month, day=d.day, weekday=t(f"weekday.{d.weekday()}")))
             for d in sorted(days)]
@@ -360,8 +366,9 @@ BOOKING_FORM = Form("booking", BOOKING_FIELDS, confirm, opened_by=("book",))
 # --- commands and buttons ------------------------------------------------------------------------
 
 
-async def book(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
-    """Starts the booking after the entitlement and the upcoming-bookings limit are checked."""
+async def book(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """Starts the booking after the entitlement and the upcoming-bookings limit are checked.
+    `/book 2026-12-08` (the front door, from "다음 주 화요일 상담 예약") picks that day when it is free."""
     t = ctx.t
     if ctx.conv.flow == "booking":
         return await ctx.app.start_form(ctx, "booking")
@@ -374,7 +381,16 @@ async def book(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
         return [Reply(t("booking.too_many", n=ctx.settings.max_upcoming_bookings)), *await my_bookings(ctx, ())]
     if not await type_options(ctx, {}):
         return await nobody_to_book(ctx)
-    return await ctx.app.start_form(ctx, "booking")
+    wanted = _iso_day(args[0]) if args else None
+    return await ctx.app.start_form(ctx, "booking", answers={"want_day": wanted.isoformat()} if wanted else None)
+
+
+def _iso_day(text: str) -> dt.date | None:
+    """A day given as YYYY-MM-DD, else None (anything else after /book is ignored, as before)."""
+    try:
+        return dt.date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
 
 
 async def nobody_to_book(ctx: Ctx) -> list[Reply]:

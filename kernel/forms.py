@@ -21,7 +21,8 @@ Typed text is as good as a press (KakaoTalk users type as often as they tap): th
 buttons by their label or a usual word ("취소", "그만", "메뉴", "이전", "완료", "건너뛰기"), at every
 question, free-text ones included; a choice by its label without emoji, shortened, or a plain
 yes / no, never a refusal for an agreement (`matching.text.pick`); a service's name ("채용정보")
-asks whether to leave, the draft kept, or take the words as the answer. A question with one
+asks whether to leave, the draft kept, or take the words as the answer; asking what the
+question is for ("이거 왜 물어봐요?", `matching.intents.asks_why`) gets its explanation. A question with one
 possible answer is answered for the person (`FormState.auto`) and said above the next one.
 
 A field with `attachments` (e.g. ("photo", "document")) also takes a sent photo or file
@@ -40,6 +41,7 @@ from typing import Any, Final, Literal
 
 from kernel.core import Button, Ctx, Invalid, Reply, payload
 from kernel.i18n import LOCALES, Translator, translator
+from matching.intents import asks_why
 from matching.text import pick, plain
 
 MAX_FAILS = 3
@@ -420,6 +422,8 @@ class FormRunner:
             return "done"
         if fld is not None and fld.optional and key in SKIP_WORDS:
             return "skip"
+        if fld is not None and asks_why(text):
+            return "why"
         return None
 
     def _typed_pick(self, fld: Field, st: FormState, text: str, *, exact: bool = False) -> str | None:
@@ -785,6 +789,10 @@ class FormRunner:
         t = ctx.t
         if code == "retry":
             return [self._ask(ctx, form, st, fld, keep_selection=True)]
+        if code == "why":
+            # "이거 왜 물어봐요?": what the question is for, then the question again (nothing saved).
+            return [Reply(self._text(ctx, f"help.{form.name}.{fld.name}")),
+                    self._ask(ctx, form, st, fld, keep_selection=True)]
         if code == "keep" and st.answers.get(fld.name) is not None:
             # Back, or correcting from the summary: the earlier answer kept with one tap.
             kept = st.answers[fld.name]

@@ -753,3 +753,40 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[timestamp]
+
+
+# --- the front door: free text and the questions people ask (issue 16) ----------------------
+
+
+class FaqVersion(Base):
+    """An FAQ file an admin imported (`python -m bot faq import`, or a document after /faq):
+    the newest row is what the bot answers from; none: the shipped storage/data/faq.json."""
+
+    __tablename__ = "faq_versions"
+
+    id: Mapped[intpk]
+    body: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[timestamp]
+
+
+class FaqAsk(Base):
+    """One answered question, by topic and time only (no person): /faq counts them by month."""
+
+    __tablename__ = "faq_asks"
+    __table_args__ = (Index("ix_faq_asks_at", "asked_at"),)
+
+    id: Mapped[intpk]
+    topic: Mapped[str] = mapped_column(String(40))
+    asked_at: Mapped[timestamp]
+
+
+class NluMiss(Base):
+    """Free text the bot did not understand, kept so the centre can improve its data: the text
+    only, phone numbers removed, no person; purged with the retention run (RETENTION_MONTHS)."""
+
+    __tablename__ = "nlu_misses"
+    __table_args__ = (Index("ix_nlu_misses_at", "created_at"),)
+
+    id: Mapped[intpk]
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[timestamp]

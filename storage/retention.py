@@ -17,7 +17,8 @@ periods stay what they were:
 
 Staff (counselors, admins) are not concerned: their data follows their job, not a consent.
 Finished outbox rows of everyone are also deleted after OUTBOX_KEEP_DAYS (they keep texts), and
-so are checked KakaoTalk Event API tasks (they name a Kakao user).
+so are checked KakaoTalk Event API tasks (they name a Kakao user). Free text the bot did not
+understand (`nlu_misses`, kept without a person) goes once older than RETENTION_MONTHS.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import files, kakao, outbox
+from storage import faq, files, kakao, outbox
 from storage.models import (
     Booking,
     Conversation,
@@ -74,6 +75,7 @@ class Report:
     other_rows: int = 0
     finished_outbox_rows: int = 0
     checked_kakao_tasks: int = 0
+    nlu_misses: int = 0
 
     def lines(self) -> list[str]:
         return [f"{f.name}: {getattr(self, f.name)}" for f in fields(self)]
@@ -157,4 +159,6 @@ async def run(session: AsyncSession, now: dt.datetime, *, months: int, outbox_ke
     # Tasks first: purging their outbox rows would take them along uncounted.
     report.checked_kakao_tasks = await kakao.purge_tasks(session, now - dt.timedelta(days=outbox_keep_days))
     report.finished_outbox_rows = await outbox.purge_finished(session, now - dt.timedelta(days=outbox_keep_days))
+    # Text people typed that the bot did not understand is kept no longer than anything of theirs.
+    report.nlu_misses = await faq.purge_misses(session, months_before(now, months))
     return report

@@ -14,6 +14,8 @@ one process, on one port (`bot.cli.serve`);
 Every start (shell, run, kakao, serve) loads the demo set when there are no firms, unless DEMO_DATA=false.
 `report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE` writes the KPI report as CSV or XLSX (`bot.cli.report`).
 `retention [--dry-run]` pseudonymises people inactive beyond RETENTION_MONTHS (`bot.cli.retention`).
+`nlu TEXT | --jsonl | misses --out FILE` tries the free-text matcher and exports what it missed;
+`faq import FILE | export [--out FILE]` manages the answered questions (`bot.cli.nlu`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.cli import counselors, db, firms, report, retention, serve, shell
+from bot.cli import counselors, db, firms, nlu, report, retention, serve, shell
 from kernel.config import ConfigError, load_settings
 
 NO_KAKAO_SECRET = (
@@ -66,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     kpi.add_argument("--out", required=True, help="output file; .csv or .xlsx picks the format")
     keep = sub.add_parser("retention", help="pseudonymise people inactive beyond RETENTION_MONTHS (also run daily)")
     keep.add_argument("--dry-run", action="store_true", help="count what would change, change nothing")
+    words = sub.add_parser("nlu", help="what the bot understands in free text: nlu TEXT, nlu --jsonl, nlu misses --out")
+    words.add_argument("text", nargs="*", help="the text (or: misses)")
+    words.add_argument("--jsonl", action="store_true", help="one text a line on standard input, one JSON a line out")
+    words.add_argument("--faq", help="an FAQ file to try instead of the shipped one")
+    words.add_argument("--out", help="misses: the CSV file to write")
+    questions = sub.add_parser("faq", help="the questions the bot answers: import FILE, export [--out FILE]")
+    questions.add_argument("action", choices=["import", "export"])
+    questions.add_argument("file", nargs="?", help="import: the FAQ JSON file")
+    questions.add_argument("--out", help="export: write here instead of standard output")
     return parser
 
 
@@ -74,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.cmd == "firms" and args.action == "import" and not args.file:
         cli.error("firms import needs a FILE")
+    if args.cmd == "faq" and args.action == "import" and not args.file:
+        cli.error("faq import needs a FILE")
+    if args.cmd == "nlu" and args.text[:1] == ["misses"] and not args.out:
+        cli.error("nlu misses needs --out FILE")
     if args.cmd is None:
         args.admin, args.user = False, "local"
 
@@ -110,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(firms.run(settings, args.action, args.file, sys.stdout, sys.stderr))
         elif args.cmd == "retention":
             return asyncio.run(retention.run(settings, args.dry_run))
+        elif args.cmd == "nlu" and args.text[:1] == ["misses"]:
+            return asyncio.run(nlu.export_misses(settings, args.out, sys.stdout))
+        elif args.cmd == "nlu":
+            return nlu.classify(settings, args.text, args.jsonl, args.faq, sys.stdin, sys.stdout)
+        elif args.cmd == "faq" and args.action == "import":
+            return asyncio.run(nlu.import_faq(settings, args.file, sys.stdout, sys.stderr))
+        elif args.cmd == "faq":
+            return asyncio.run(nlu.export_faq(settings, args.file or args.out, sys.stdout))
         elif args.cmd == "report":
             return asyncio.run(report.run_report(settings, args.first, args.last, args.out, sys.stdout))
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ more for them (`send_digests`, run by the scheduler).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -294,12 +295,19 @@ async def _profile_or_offer(ctx: Ctx) -> SeekerProfile | list[Reply]:
 
 
 async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
-    """`/jobs [offset]`."""
+    """`/jobs [offset]`; `/jobs district=mapo job=웹개발` (the front door, from "마포구 웹 개발
+    일자리") ranks for that district and job in place of the profile's."""
+    wanted = dict(a.split("=", 1) for a in args if "=" in a)
+    district = wanted.get("district") if wanted.get("district") in seekers.DISTRICTS else None
+    job = " ".join(wanted.get("job", "").split())[:40] or None
+    if district or job:
+        return await jobs_page(ctx, 0, district=district, job=job)
     return await jobs_page(ctx, arg_int(args, 0, default=0))
 
 
-async def jobs_page(ctx: Ctx, offset: int) -> list[Reply]:
-    """A page of the best postings from `offset` on."""
+async def jobs_page(ctx: Ctx, offset: int, *, district: str | None = None, job: str | None = None) -> list[Reply]:
+    """A page of the best postings from `offset` on (for `district` and `job` when given; the
+    next-page button then goes on with the profile's own)."""
     t = ctx.t
     today = local_today(ctx.now, ctx.settings)
     index, rows = await shown_index(ctx.session, today)
@@ -314,16 +322,22 @@ async def jobs_page(ctx: Ctx, offset: int) -> list[Reply]:
     if isinstance(found, list):
         return found
     seeker = seeker_view(found)
+    filtered = ""
+    if district or job:
+        seeker = dataclasses.replace(seeker, districts=(district,) if district else seeker.districts,
+                                     desired_jobs=(job,) if job else seeker.desired_jobs)
+        filtered = t("jobs.filtered", what=" · ".join(
+            ([t(f"district.{district}")] if district else []) + ([job] if job else []))) + "\n"
     hidden = await firms.hidden_ids(ctx.session, ctx.user.id)
     floor = ctx.settings.jobs_min_score
     total = index.count(seeker, min_score=floor, exclude=hidden)
     if total == 0:
-        return [Reply(t("jobs.none"), [[Button(t("profile.edit"), payload("m", "profile", "edit")),
+        return [Reply(filtered + t("jobs.none"), [[Button(t("profile.edit"), payload("m", "profile", "edit")),
                                         Button(t("menu.settings"), payload("m", "settings"))]])]
     if offset >= total:
         offset = 0
     found_matches = index.top(seeker, PAGE, min_score=floor, exclude=hidden, offset=offset)
-    out = [Reply(t("jobs.header", total=total, first=offset + 1, last=offset + len(found_matches)))]
+    out = [Reply(filtered + t("jobs.header", total=total, first=offset + 1, last=offset + len(found_matches)))]
     for i, m in enumerate(found_matches, start=offset + 1):
         posting, firm = rows[m.posting_id]
         out.append(Reply(posting_card(t, posting, firm, today, m, rank=i), posting_buttons(t, posting.id),
