@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, counselor, demoday, handoff, link, start, stats, surveys
+from handlers import booking, broadcast, campus, counselor, demoday, handoff, link, start, stats, surveys
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -108,6 +108,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     registration.build,
     membership.build,
     booking.build,
+    campus.build,
     handoff.build,
     counselor.build,
     membership_review.build,

@@ -141,6 +141,11 @@ class SeekerProfile(Base):
     consent_at: Mapped[timestamp]
     registered_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
+    # Students (education "enrolled", 재학·휴학): the degree in progress and the expected graduation
+    # month "YYYY-MM"; the campus branch or partner school the school name resolved to (storage.campuses).
+    degree: Mapped[str | None] = mapped_column(String(16), default=None)
+    graduation: Mapped[str | None] = mapped_column(String(7), default=None)
+    school_code: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
 
 
 class Membership(Base):
