@@ -758,3 +758,56 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[timestamp]
+
+
+# --- youth programmes and 기술교육원 courses (issue 18) -----------------------------------------
+
+
+class Course(Base):
+    """A course of a technical education institute (기술교육원), imported by its reference (`ref`).
+
+    Eligibility: an age range and the kinds of person it is for (`eligible`: youth, middle,
+    student, or any). `cost` is in won, 0 for a free course. Applications close at the end of
+    `deadline` (local date); `capacity` trainees are selected, others wait.
+    """
+
+    __tablename__ = "courses"
+    __table_args__ = (UniqueConstraint("ref"), Index("ix_courses_status_deadline", "status", "deadline"))
+
+    id: Mapped[intpk]
+    ref: Mapped[str] = mapped_column(String(40))
+    institute: Mapped[str] = mapped_column(String(60))
+    campus: Mapped[str] = mapped_column(String(60), default="")
+    title: Mapped[str] = mapped_column(String(100))
+    ncs_code: Mapped[int]  # the NCS large category, 1..24
+    skills: Mapped[list[Any]] = mapped_column(default=list)  # what the course teaches (for suggestions)
+    hours: Mapped[int]
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
+    schedule: Mapped[str] = mapped_column(String(60), default="")
+    capacity: Mapped[int]
+    min_age: Mapped[int | None] = mapped_column(default=None)
+    max_age: Mapped[int | None] = mapped_column(default=None)
+    eligible: Mapped[list[Any]] = mapped_column(default=list)
+    cost: Mapped[int] = mapped_column(default=0)
+    deadline: Mapped[dt.date]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class CourseApplication(Base):
+    """A person's application to a course: applied → selected | waitlisted | not_selected, or
+    cancelled by them. One per person and course."""
+
+    __tablename__ = "course_applications"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"), Index("ix_course_applications_user", "user_id"))
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[user_fk]
+    status: Mapped[str] = mapped_column(String(16), default="applied")
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by: Mapped[int | None] = mapped_column(default=None)  # the admin's user id
+    rating: Mapped[int | None] = mapped_column(default=None)  # 훈련생 만족도, 1..5, after the course

@@ -18,9 +18,10 @@ from sqlalchemy import select, text
 
 from kernel.core import Reply
 from scheduler.surveys import invite_attendees
-from storage.models import Base
+from storage.models import Base, OutboxMessage
 from tests.conftest import ADMIN_ID, Chat, Harness, register
 from tests.test_counselor import add_window, make_booking, make_counselor
+from tests.test_courses import load_sample
 from tests.test_demoday import _three_applications
 from tests.test_events import seed_event
 from tests.test_jobs import demo, posting_ids
@@ -30,7 +31,8 @@ SEEKER, STRANGER, COUNSELOR = 8101, 8102, 8103
 # Columns a turn of the stranger changes about the stranger alone (their own conversation and last visit).
 SKIPPED_TABLES = {"conversations", "processed_updates", "identities", "users", "kakao_pages"}
 MISSING_ID = "987654321"
-PUBLIC = ("m:", "f", "job:", "set:", "ev:reg:", "ev:wait:", "ev:p:", "ev:keep", "bk:keep", "pit:")
+PUBLIC = ("m:", "f", "job:", "set:", "ev:reg:", "ev:wait:", "ev:p:", "ev:keep", "bk:keep", "pit:", "crs:a", "crs:f",
+          "crs:i", "crs:s", "crs:my")
 
 
 def _payloads(replies: list[Reply] | list[dict[str, Any]]) -> set[str]:
@@ -97,6 +99,12 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await seeker.send("/settings")
     await seeker.send("/human")
     demo_day, _ = await _three_applications(h)
+    await load_sample(h)
+    await seeker.send("/courses")
+    async with h.sessions() as s:
+        course_id = int(await s.scalar(text("SELECT id FROM courses WHERE ref = 'NB-2026-01'")))
+    await seeker.chat.press_payload(f"crs:a:{course_id}")
+    await seeker.chat.press_payload(f"crs:ay:{course_id}")
     await h.deliver()
 
     staff: set[str] = set()
@@ -108,6 +116,10 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
         await admin.send(command)
     await admin.chat.press_payload(f"eva:ppl:{event_id}:0")
     admin.seen |= _payloads(admin.chat.replies)
+    await admin.send("/courseadmin")
+    await admin.chat.press_payload(f"crsa:l:{course_id}")
+    admin.seen |= _payloads(admin.chat.replies)
+    await admin.press("선발")  # the trainee's end-of-course survey is theirs alone to answer
     h.clock.advance(hours=1)  # the 09:00 session has started: the counselor may mark it
     counselor = Recorder(h.chat(COUNSELOR))
     await counselor.send("/agenda")
@@ -119,6 +131,9 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await h.deliver()
     seeker.seen |= _payloads(h.notifier.to(SEEKER))
     assert any(p.startswith("sv:") for p in seeker.seen)
+    async with h.sessions() as s:
+        survey = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "course.survey"))).one()
+    seeker.seen |= _payloads([survey.payload])  # due after the course: read from the outbox
     staff |= admin.seen | counselor.seen
     # Buttons that only open the presser's own things (the menu, a form of their own, their settings) or
     # act on public ones (a posting, an event's seats) are nobody's item: anyone may press them.

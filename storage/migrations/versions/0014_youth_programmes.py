@@ -7,11 +7,16 @@ profile keeps the degree and the expected graduation month ("YYYY-MM"). The type
 resolved to a campus branch or partner 특성화고 (storage/data/campuses.json) is kept as its code:
 booking offers that branch first and the branch's counselors see its students.
 
+courses are the 기술교육원 courses, imported by their reference (`python -m bot courses import`);
+course_applications one person's application to one course, decided by an admin.
+
 """
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
+
+from storage.models import UTCDateTime
 
 
 # revision identifiers, used by Alembic.
@@ -28,10 +33,58 @@ def upgrade() -> None:
         batch.add_column(sa.Column('graduation', sa.String(length=7), nullable=True))
         batch.add_column(sa.Column('school_code', sa.String(length=24), nullable=True))
     op.create_index(op.f('ix_seeker_profiles_school_code'), 'seeker_profiles', ['school_code'], unique=False)
+    op.create_table('courses',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('ref', sa.String(length=40), nullable=False),
+    sa.Column('institute', sa.String(length=60), nullable=False),
+    sa.Column('campus', sa.String(length=60), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('ncs_code', sa.Integer(), nullable=False),
+    sa.Column('skills', sa.JSON(), nullable=False),
+    sa.Column('hours', sa.Integer(), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('schedule', sa.String(length=60), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('min_age', sa.Integer(), nullable=True),
+    sa.Column('max_age', sa.Integer(), nullable=True),
+    sa.Column('eligible', sa.JSON(), nullable=False),
+    sa.Column('cost', sa.Integer(), nullable=False),
+    sa.Column('deadline', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('updated_at', UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
+    sa.UniqueConstraint('ref', name=op.f('uq_courses_ref')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index('ix_courses_status_deadline', 'courses', ['status', 'deadline'], unique=False)
+    op.create_table('course_applications',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('decided_at', UTCDateTime(), nullable=True),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('rating', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_applications_course_id_courses'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_course_applications_user_id_users'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_course_applications')),
+    sa.UniqueConstraint('course_id', 'user_id', name=op.f('uq_course_applications_course_id')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index('ix_course_applications_user', 'course_applications', ['user_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_course_applications_user', table_name='course_applications')
+    op.drop_table('course_applications')
+    op.drop_index('ix_courses_status_deadline', table_name='courses')
+    op.drop_table('courses')
     op.drop_index(op.f('ix_seeker_profiles_school_code'), table_name='seeker_profiles')
     with op.batch_alter_table('seeker_profiles') as batch:
         batch.drop_column('school_code')
