@@ -17,7 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, campus, counselor, courses, demoday, handoff, link, start, stats, surveys
+from handlers import (
+    booking,
+    broadcast,
+    campus,
+    counselor,
+    courses,
+    demoday,
+    handoff,
+    link,
+    mentoring,
+    start,
+    stats,
+    surveys,
+)
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -110,6 +123,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     booking.build,
     campus.build,
     courses.build, courses.build_admin,
+    mentoring.build, mentoring.build_admin,
     handoff.build,
     counselor.build,
     membership_review.build,

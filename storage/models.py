@@ -811,3 +811,62 @@ class CourseApplication(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     decided_by: Mapped[int | None] = mapped_column(default=None)  # the admin's user id
     rating: Mapped[int | None] = mapped_column(default=None)  # 훈련생 만족도, 1..5, after the course
+
+
+class Mentor(Base):
+    """A working professional's application to the youth job mentor group (청년취업멘토단), and,
+    once an admin selects them for a half-year cohort, the mentor. One per person."""
+
+    __tablename__ = "mentors"
+    __table_args__ = (UniqueConstraint("user_id"), Index("ix_mentors_cohort_status", "cohort", "status"))
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    name: Mapped[str] = mapped_column(String(40))
+    company: Mapped[str] = mapped_column(String(60))
+    job: Mapped[str] = mapped_column(String(60))
+    years: Mapped[int]
+    fields: Mapped[list[Any]]  # job families (storage.demo.FAMILIES keys)
+    district: Mapped[str] = mapped_column(String(16))  # where they meet on site
+    capacity: Mapped[int]  # mentees at once
+    format: Mapped[str] = mapped_column(String(16))  # online | onsite | both
+    cohort: Mapped[str] = mapped_column(String(8))  # "2026-1": the half-year applied for
+    status: Mapped[str] = mapped_column(String(16), default="applied")  # applied | selected | not_selected
+    consent_at: Mapped[timestamp]
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class MentoringRequest(Base):
+    """A young seeker's request for a mentor: waiting → paired, or cancelled."""
+
+    __tablename__ = "mentoring_requests"
+    __table_args__ = (Index("ix_mentoring_requests_user", "user_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    field: Mapped[str] = mapped_column(String(24))
+    questions: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[timestamp]
+
+
+class MentorPair(Base):
+    """A mentor and a mentee: proposed (by the matcher) → active (the mentor accepted or an admin
+    confirmed) → ended; or declined by the mentor with a reason."""
+
+    __tablename__ = "mentor_pairs"
+    __table_args__ = (Index("ix_mentor_pairs_mentor_status", "mentor_id", "status"),
+                      Index("ix_mentor_pairs_mentee", "mentee_id"))
+
+    id: Mapped[intpk]
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentors.id", ondelete="CASCADE"))
+    mentee_id: Mapped[user_fk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("mentoring_requests.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    sessions_cap: Mapped[int]
+    created_at: Mapped[timestamp]
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(16), default=None)

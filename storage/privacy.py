@@ -15,6 +15,8 @@ from storage.models import (
     EventRegistration,
     Handoff,
     HiddenPosting,
+    Mentor,
+    MentoringRequest,
     PitchApplication,
     Referral,
 )
@@ -30,6 +32,8 @@ class Held:
     hidden_postings: int
     survey_responses: int
     course_applications: int
+    mentor_applications: int
+    mentoring_requests: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
@@ -38,4 +42,5 @@ async def held_about(session: AsyncSession, user_id: int) -> Held:
 
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
                 await count(Handoff), await count(Referral), await count(HiddenPosting),
-                await surveys.count_answered_by(session, user_id), await count(CourseApplication))
+                await surveys.count_answered_by(session, user_id), await count(CourseApplication),
+                await count(Mentor), await count(MentoringRequest))

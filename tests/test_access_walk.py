@@ -26,13 +26,14 @@ from tests.test_demoday import _three_applications
 from tests.test_events import seed_event
 from tests.test_jobs import demo, posting_ids
 from tests.test_membership import apply
+from tests.test_mentoring import ask_for_mentor, selected_mentor
 
-SEEKER, STRANGER, COUNSELOR = 8101, 8102, 8103
+SEEKER, STRANGER, COUNSELOR, MENTOR = 8101, 8102, 8103, 8104
 # Columns a turn of the stranger changes about the stranger alone (their own conversation and last visit).
 SKIPPED_TABLES = {"conversations", "processed_updates", "identities", "users", "kakao_pages"}
 MISSING_ID = "987654321"
 PUBLIC = ("m:", "f", "job:", "set:", "ev:reg:", "ev:wait:", "ev:p:", "ev:keep", "bk:keep", "pit:", "crs:a", "crs:f",
-          "crs:i", "crs:s", "crs:my")
+          "crs:i", "crs:s", "crs:my", "mt:m", "mt:e")
 
 
 def _payloads(replies: list[Reply] | list[dict[str, Any]]) -> set[str]:
@@ -83,6 +84,9 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
         await add_window(h, counselor_id, weekday, "09:00", "18:00")
     seeker = Recorder(h.chat(SEEKER))
     await register(seeker.chat)
+    await selected_mentor(h, MENTOR)
+    await ask_for_mentor(seeker.chat)
+    await seeker.send("/mentoring")
     await seeker.send("/jobs")
     await seeker.chat.press_payload(f"job:i:{posting_ids(seeker.chat)[0]}")
     await apply(seeker.chat, team="접근검사팀")
@@ -106,6 +110,8 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await seeker.chat.press_payload(f"crs:a:{course_id}")
     await seeker.chat.press_payload(f"crs:ay:{course_id}")
     await h.deliver()
+    # The mentor's accept / decline of the seeker's request: theirs alone to press.
+    seeker.seen |= _payloads(h.notifier.to(MENTOR))
 
     staff: set[str] = set()
     for recipient in (ADMIN_ID, COUNSELOR):
@@ -116,6 +122,7 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
         await admin.send(command)
     await admin.chat.press_payload(f"eva:ppl:{event_id}:0")
     admin.seen |= _payloads(admin.chat.replies)
+    await admin.send("/mentoradmin")
     await admin.send("/courseadmin")
     await admin.chat.press_payload(f"crsa:l:{course_id}")
     admin.seen |= _payloads(admin.chat.replies)

@@ -9,6 +9,8 @@ booking offers that branch first and the branch's counselors see its students.
 
 courses are the 기술교육원 courses, imported by their reference (`python -m bot courses import`);
 course_applications one person's application to one course, decided by an admin.
+mentors, mentoring_requests and mentor_pairs are the 청년취업멘토단: mentors' applications and
+cohorts, young seekers' requests, and the pairs the matcher proposed.
 
 """
 from typing import Sequence, Union
@@ -77,10 +79,71 @@ def upgrade() -> None:
     sqlite_autoincrement=True,
     )
     op.create_index('ix_course_applications_user', 'course_applications', ['user_id'], unique=False)
+    op.create_table('mentors',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('company', sa.String(length=60), nullable=False),
+    sa.Column('job', sa.String(length=60), nullable=False),
+    sa.Column('years', sa.Integer(), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('district', sa.String(length=16), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('format', sa.String(length=16), nullable=False),
+    sa.Column('cohort', sa.String(length=8), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('consent_at', UTCDateTime(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('decided_at', UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mentors_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mentors')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_mentors_user_id')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index('ix_mentors_cohort_status', 'mentors', ['cohort', 'status'], unique=False)
+    op.create_table('mentoring_requests',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('field', sa.String(length=24), nullable=False),
+    sa.Column('questions', sa.Text(), nullable=False),
+    sa.Column('format', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mentoring_requests_user_id_users'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mentoring_requests')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index('ix_mentoring_requests_user', 'mentoring_requests', ['user_id'], unique=False)
+    op.create_table('mentor_pairs',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('mentor_id', sa.Integer(), nullable=False),
+    sa.Column('mentee_id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('sessions_cap', sa.Integer(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('confirmed_at', UTCDateTime(), nullable=True),
+    sa.Column('ended_at', UTCDateTime(), nullable=True),
+    sa.Column('end_reason', sa.String(length=16), nullable=True),
+    sa.ForeignKeyConstraint(['mentee_id'], ['users.id'], name=op.f('fk_mentor_pairs_mentee_id_users'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['mentor_id'], ['mentors.id'], name=op.f('fk_mentor_pairs_mentor_id_mentors'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['request_id'], ['mentoring_requests.id'],
+                            name=op.f('fk_mentor_pairs_request_id_mentoring_requests'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mentor_pairs')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index('ix_mentor_pairs_mentor_status', 'mentor_pairs', ['mentor_id', 'status'], unique=False)
+    op.create_index('ix_mentor_pairs_mentee', 'mentor_pairs', ['mentee_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('mentor_pairs')
+    op.drop_table('mentoring_requests')
+    op.drop_table('mentors')
     op.drop_index('ix_course_applications_user', table_name='course_applications')
     op.drop_table('course_applications')
     op.drop_index('ix_courses_status_deadline', table_name='courses')
