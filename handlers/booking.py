@@ -54,7 +54,7 @@ from kernel.ics import ics
 from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
-from storage import bookings, campuses, counselors, memberships, seekers
+from storage import bookings, campuses, coaching, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
 from storage.slots import local_dt, pick_counselor
@@ -239,6 +239,10 @@ async def confirm(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
     elif await bookings.count_upcoming(ctx.session, ctx.user.id, ctx.now) >= ctx.settings.max_upcoming_bookings:
         raise Invalid("booking.too_many", n=ctx.settings.max_upcoming_bookings)
     booking = await _reserve(ctx, a, old)
+    # A step of the 특성화고 coaching package (started from /campus) stays that step when moved.
+    step = extra.get("coaching") or (await coaching.step_of(ctx.session, old.id) if old is not None else None)
+    if step:
+        await coaching.record(ctx.session, booking, int(step))
     if old is not None:
         await bookings.cancel(ctx.session, old, ctx.now, "rescheduled")
         await bookings.withdraw_reminders(ctx.session, old.id)

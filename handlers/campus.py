@@ -7,7 +7,11 @@ What a student goes through with `/campus`:
    address, the weekdays a counselor is there and who, and the next free times there (the
    same times `/book` gives, from the counselors' hours at that place), with a button to book.
    A branch with no hours entered yet says so and points to the centre.
-3. Their school has none (or was not recognised): the bot says so, naming what they typed, and
+3. A partner 특성화고's student also sees the three-session coaching package (진로 탐색 → 서류 →
+   모의면접) with their progress (1/3 … 3/3) and a button to book the next step: the booking
+   form opens at their school with the consultation type set, so the session comes from the
+   assigned counselor's school-visit hours under the booking rules; steps go in order.
+4. Their school has none (or was not recognised): the bot says so, naming what they typed, and
    lists the nearest branches by their preferred districts (all of Seoul when none), with a
    button to correct the school in their profile.
 
@@ -21,15 +25,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 from kernel.availability import slots_between
-from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
-from kernel.i18n import Translator, day_label
+from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, on, payload
+from kernel.i18n import Translator, day_label, moment
+from kernel.payloads import Max, Payload
 from kernel.people import active_counselor
-from storage import campuses, counselors, seekers
+from storage import campuses, coaching, counselors, seekers
 from storage.audit import audit
 from storage.campuses import Branch
-from storage.models import Counselor, SeekerProfile
+from storage.models import Counselor, Place, SeekerProfile
 
 # Free times shown on the branch's card; the booking form shows the rest.
 SHOWN_TIMES = 3
@@ -37,6 +44,11 @@ SHOWN_STUDENTS = 10
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The consultation a branch's counselor gives first; the type a student books there.
 CAMPUS_TYPE = "job_counselling"
+
+
+@dataclass(frozen=True)
+class BookCoaching(Payload, prefix="cmp", action="c"):
+    step: Annotated[int, Max(3)]
 
 
 def _days(t: Translator, branch: Branch) -> str:
@@ -53,14 +65,19 @@ def branch_card(t: Translator, branch: Branch) -> list[str]:
     return lines
 
 
+async def _place(ctx: Ctx, branch: Branch) -> Place | None:
+    found = [p for p in await counselors.places_of_kind(ctx.session, branch.kind) if p.name == branch.place]
+    return found[0] if found else None
+
+
 async def _next_times(ctx: Ctx, branch: Branch) -> list[str] | None:
     """The first free times at the branch's place (None: no hours kept there at all)."""
-    found = [p for p in await counselors.places_of_kind(ctx.session, branch.kind) if p.name == branch.place]
-    if not found:
+    place = await _place(ctx, branch)
+    if place is None:
         return None
     first = ctx.now.astimezone(ctx.settings.tz).date()
     last = first + dt.timedelta(days=ctx.settings.booking_horizon_days - 1)
-    days = await slots_between(ctx, CAMPUS_TYPE, found[0].id, None, first, last)
+    days = await slots_between(ctx, CAMPUS_TYPE, place.id, None, first, last)
     if not days:
         return None
     t, tz = ctx.t, ctx.settings.tz
@@ -78,7 +95,37 @@ async def show_branch(ctx: Ctx, profile: SeekerProfile, branch: Branch) -> list[
     else:
         lines += ["", t("campus.next_times"), *(f"• {x}" for x in times)]
         rows.append([Button(t("campus.book"), payload("m", "book"))])
+    if branch.kind == "high_school":
+        progress = await coaching.progress(ctx.session, ctx.user.id, ctx.now)
+        lines += ["", t("coaching.title", n=len(progress.held))]
+        for step in coaching.STEPS:
+            booked = progress.booked.get(step)
+            state = "✅" if step in progress.held else "📅" if booked else "⬜"
+            when = f" — {moment(t, booked.starts_at, ctx.settings.tz)}" if booked else ""
+            lines.append(f"{state} {step}. {t(f'coaching.step.{step}')}{when}")
+        upcoming = progress.next_step
+        if upcoming is not None and times is not None:
+            rows.insert(0, [Button(t("coaching.book", n=upcoming, step=t(f"coaching.step.{upcoming}")),
+                                   BookCoaching(upcoming).pack())])
+        elif upcoming is None and len(progress.held) == len(coaching.STEPS):
+            lines.append(t("coaching.done"))
     return [Reply("\n".join(lines), rows)]
+
+
+async def book_coaching(ctx: Ctx, press: BookCoaching) -> list[Reply]:
+    """Opens the booking form at the student's school for the next step of the package."""
+    t = ctx.t
+    branch = await campuses.branch_of(ctx.session, ctx.user.id, campuses.directory(ctx.settings.campuses_file))
+    place = await _place(ctx, branch) if branch is not None and branch.kind == "high_school" else None
+    if place is None:
+        return [Reply(t("coaching.not_partner"))]
+    progress = await coaching.progress(ctx.session, ctx.user.id, ctx.now)
+    if progress.next_step != press.step:
+        return [Reply(t("coaching.not_next"))]
+    labels = {"type": t(f"type.{CAMPUS_TYPE}"), "place": t("place.home", place=place.name)}
+    # As a reschedule does: the given answers are kept and the questions start at the day.
+    return await ctx.app.start_form(ctx, "booking", answers={"type": CAMPUS_TYPE, "place": str(place.id)},
+                                    extra={"coaching": press.step}, mode="edit", labels=labels)
 
 
 async def no_branch(ctx: Ctx, profile: SeekerProfile) -> list[Reply]:
@@ -141,5 +188,6 @@ def build() -> Router:
     return Router(
         name="campus",
         commands=[CommandRoute("campus", campus, describe="cmd.campus")],
+        buttons=[on(BookCoaching, book_coaching)],
         menu=[MenuItem("menu.campus", "campus", visible=_youth_or_staff, order=23)],
     )

@@ -870,3 +870,15 @@ class MentorPair(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     end_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class CoachingSession(Base):
+    """A booking that is one step of a 특성화고 student's three-session coaching package
+    (1 진로 탐색, 2 서류, 3 모의면접). Goes with its booking."""
+
+    __tablename__ = "coaching_sessions"
+    __table_args__ = (Index("ix_coaching_sessions_user", "user_id"),)
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[user_fk]
+    step: Mapped[int]

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from handlers.campus import BookCoaching
 from storage import campuses, counselors, users
 from storage.models import AuditEntry, SeekerProfile
 from tests.conftest import Chat, Harness
@@ -175,3 +176,29 @@ def test_the_directory_has_the_reports_branches_and_resolves_what_people_type() 
         assert branch is not None and branch.code == "yonsei", typed
     assert found.resolve("하버드") is None
     assert found.resolve("") is None
+
+
+async def test_a_partner_school_student_books_the_three_coaching_sessions_in_order(harness: Harness) -> None:
+    await seed_branch(harness)
+    chat = harness.chat(9)
+    await register_student(chat, "서울디지텍고등학교", kind="특성화고", districts=("용산구",), graduation="2027-02")
+    await chat.send("/campus")
+    assert "1:1 취업 코칭 3회 패키지: 0/3 완료" in chat.text and "⬜ 1. 진로 탐색" in chat.text
+    assert not any("2회차" in label for label in chat.last_buttons)
+    await chat.press("코칭 1회차 예약")
+    # The form opens at the school with the type set: the school's visiting day (Friday) is offered.
+    await chat.press("3/6")
+    if "시간을 골라" in chat.text:
+        await chat.press("14:00")
+    await chat.press("건너뛰기")
+    assert "서울디지텍고등학교 (내 학교)" in chat.text, chat.text
+    await chat.press("제출")
+    assert "예약되었어요" in chat.text
+    await chat.send("/campus")
+    assert "📅 1. 진로 탐색" in chat.text and "코칭 2회차 예약: 서류" in " ".join(chat.last_buttons)
+    # Pressing an old button for step 1 again books nothing twice.
+    await chat.press_payload(BookCoaching(1).pack())
+    assert "순서대로" in chat.text
+    harness.clock.advance(days=5)  # the session on Friday is over
+    await chat.send("/campus")
+    assert "1/3 완료" in chat.text and "✅ 1. 진로 탐색" in chat.text

@@ -10,7 +10,8 @@ booking offers that branch first and the branch's counselors see its students.
 courses are the 기술교육원 courses, imported by their reference (`python -m bot courses import`);
 course_applications one person's application to one course, decided by an admin.
 mentors, mentoring_requests and mentor_pairs are the 청년취업멘토단: mentors' applications and
-cohorts, young seekers' requests, and the pairs the matcher proposed.
+cohorts, young seekers' requests, and the pairs the matcher proposed. coaching_sessions marks
+the bookings that are steps of a 특성화고 student's three-session coaching package.
 
 """
 from typing import Sequence, Union
@@ -137,10 +138,22 @@ def upgrade() -> None:
     )
     op.create_index('ix_mentor_pairs_mentor_status', 'mentor_pairs', ['mentor_id', 'status'], unique=False)
     op.create_index('ix_mentor_pairs_mentee', 'mentor_pairs', ['mentee_id'], unique=False)
+    op.create_table('coaching_sessions',
+    sa.Column('booking_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_coaching_sessions_booking_id_bookings'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_coaching_sessions_user_id_users'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('booking_id', name=op.f('pk_coaching_sessions')),
+    )
+    op.create_index('ix_coaching_sessions_user', 'coaching_sessions', ['user_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('coaching_sessions')
     op.drop_table('mentor_pairs')
     op.drop_table('mentoring_requests')
     op.drop_table('mentors')
