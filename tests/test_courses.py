@@ -168,3 +168,18 @@ async def test_import_reports_bad_rows_and_changes_nothing_the_second_time(harne
     out = io.StringIO()
     assert await run_import(harness.settings, None, out, err, clock=harness.clock) == 0
     assert "0 added, 0 changed, 10 unchanged" in out.getvalue()
+
+
+async def test_stats_count_the_youth_programmes(harness: Harness) -> None:
+    await load_sample(harness)
+    course = await _course(harness, "NB-2026-02")
+    applicant = await seeker(harness, 8, education="enrolled", degree="college", graduation="2027-02",
+                             school_kind="vocational_high", school_name="서울디지텍고등학교")
+    await applicant.press_payload(f"crs:a:{course.id}")
+    await applicant.press("신청할게요")
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/stats 2026-03-01 2026-03-02")
+    assert "청년 프로그램" in admin.text
+    assert "구직등록한 특성화고 학생 — 건수 1" in admin.text
+    assert "기술교육원 과정 신청 — 건수 1" in admin.text
+    assert "특성화고 코칭 3회 패키지 완료 학생 (누적) — 건수 0" in admin.text

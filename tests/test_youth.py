@@ -88,6 +88,7 @@ async def test_a_student_gives_the_degree_in_progress_and_graduation(harness: Ha
     await chat.press("건너뛰기")
     assert "재학 과정: 학사" in chat.text and "졸업 예정: 2027년 2월" in chat.text, chat.text
     await chat.press("제출")
+    assert "연세대학교 캠퍼스점과 연결했어요" in chat.text
     profile = await _profile(harness)
     assert (profile.education, profile.degree, profile.graduation) == ("enrolled", "university", "2027-02")
     assert profile.school_code == "yonsei"  # 연세대 is the 연세대학교 campus branch
@@ -136,6 +137,7 @@ async def test_campus_shows_the_branch_its_days_and_next_free_times(harness: Har
 async def test_an_unknown_school_gets_the_nearest_branches(harness: Harness) -> None:
     chat = harness.chat(5)
     await register_student(chat, "한국미래대학교", districts=("마포구",))
+    assert "적어 주신 학교에는 캠퍼스점이 없어요" in chat.text
     assert (await _profile(harness)).school_code is None
     await chat.send("/campus")
     assert "‘한국미래대학교’에는 캠퍼스점이 없어요" in chat.text

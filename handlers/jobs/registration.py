@@ -117,6 +117,10 @@ async def save_registration(ctx: Ctx, answers: Answers, extra: Extra) -> list[Re
     answers = {**answers, "skills": answers.get("skills") or [], "school_code": branch.code if branch else None}
     await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
     text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
+    if branch is not None:
+        text += "\n" + t(f"seeker.linked_{branch.kind}", name=branch.name)
+    elif answers["school_kind"] in ("university", "vocational_high"):
+        text += "\n" + t("seeker.no_branch")
     if extra.get("then"):
         # Registration was the detour of another feature (e.g. a booking): go back to it.
         return [Reply(text), *await ctx.app.run_command(ctx, str(extra["then"]), ())]
