@@ -14,7 +14,8 @@ What a young seeker goes through (`/mentoring` → 멘토링 신청; 구직등�
 1. The field wanted → their questions → format → summary → submit.
 2. The matcher (`matching.mentoring`: field, district, format, free places) proposes a
    selected mentor, who is asked to accept; with no mentor in that field the seeker is told so
-   and offered a counselor instead (the request waits).
+   and offered a counselor instead (the request waits, and is proposed to the next mentor
+   selected in that field).
 3. The mentor accepts (or an admin confirms the pair in `/mentoradmin`): both see the pair in
    `/mentoring`, with MENTORING_SESSIONS sessions to hold. The mentor may decline with a reason
    (the request goes to the next mentor who fits, or waits) or later end the pairing with one.
@@ -160,6 +161,10 @@ async def select(ctx: Ctx, press: Select) -> list[Reply]:
     await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr(f"mentoring.told.{press.decision}",
                                                                      cohort=row.cohort)),
                         kind="mentor.decision", now=ctx.now)
+    if row.status == "selected":
+        # Seekers who were told no mentor in their field was free hear of this one now.
+        for request in await mentoring.unpaired(ctx.session, list(row.fields), row.capacity):
+            await _propose(ctx, request)
     return [Reply(t("mentoring.decision_saved", name=row.name, status=t(f"mentoring.status.{row.status}")),
                   edit=True)]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from matching.mentoring import MentorView
@@ -130,3 +130,11 @@ async def figures(session: AsyncSession, cohort: str) -> dict[str, int]:
     by = {s: int(n) for s, n in rows.all()}
     return {"mentors": selected, "pairs": by.get("active", 0) + by.get("ended", 0), "proposed": by.get("proposed", 0),
             "ended": by.get("ended", 0)}
+
+
+async def unpaired(session: AsyncSession, fields: list[str], limit: int) -> list[MentoringRequest]:
+    """Waiting requests in these fields with no pair proposed or active, oldest first."""
+    held = exists().where(MentorPair.request_id == MentoringRequest.id, MentorPair.status.in_(HOLDING))
+    return list(await session.scalars(select(MentoringRequest).where(
+        MentoringRequest.status == "waiting", MentoringRequest.field.in_(fields), ~held)
+        .order_by(MentoringRequest.id).limit(limit)))

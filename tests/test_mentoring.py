@@ -164,3 +164,14 @@ def test_cohorts_follow_the_configured_start_days() -> None:
     assert mentoring.current_cohort(dt.date(2026, 1, 5), "03-01,09-01") == "2025-09"
     settings = make_settings("sqlite+aiosqlite://", mentoring_cohort_quota=1)
     assert settings.mentoring_cohort_quota == 1
+
+
+async def test_a_waiting_request_goes_to_the_next_mentor_selected_in_its_field(harness: Harness) -> None:
+    mentee = await seeker(harness, 7404)
+    await ask_for_mentor(mentee, field="조리")
+    assert "멘토가 없어요" in mentee.text
+    await selected_mentor(harness, MENTOR, field="조리")
+    await harness.deliver()
+    assert any("멘티 연결 요청" in m["text"] and "포트폴리오" in m["text"] for m in harness.notifier.to(MENTOR))
+    async with harness.sessions() as s:
+        assert (await s.scalars(select(MentorPair))).one().status == "proposed"
