@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.cli.courses import SAMPLE, run_import
+from bot.cli.courses import SAMPLE, moved, run_import
 from storage import courses, seekers, users
 from storage.models import Course, CourseApplication, OutboxMessage
 from tests.conftest import ADMIN_ID, Chat, Harness
@@ -183,3 +183,12 @@ async def test_stats_count_the_youth_programmes(harness: Harness) -> None:
     assert "구직등록한 특성화고 학생 — 건수 1" in admin.text
     assert "기술교육원 과정 신청 — 건수 1" in admin.text
     assert "특성화고 코칭 3회 패키지 완료 학생 (누적) — 건수 0" in admin.text
+
+
+def test_the_sample_moves_with_the_calendar_so_a_first_try_finds_open_courses() -> None:
+    rows = courses.read_rows(SAMPLE.read_bytes(), SAMPLE.name)
+    later = dt.date(2026, 12, 3)
+    shifted = [courses.parse_row(row) for _, row in moved(rows, later)]
+    assert sum(1 for c in shifted if c["deadline"] >= later) >= 8
+    assert all(c["starts_on"].weekday() == dt.date.fromisoformat(r["starts_on"]).weekday()
+               for c, (_, r) in zip(shifted, rows, strict=True))
