@@ -46,7 +46,7 @@ SEED = 5
 
 def make_seekers(n: int, rng: random.Random) -> list[Seeker]:
     data = json.loads(EVAL.read_text(encoding="utf-8"))
-    bases = [seeker_from(c["profile"]) for c in data["seekers"]]
+    bases = [seeker_from(c["profile"], TODAY) for c in data["seekers"]]
     titles = [t for fam in FAMILIES.values() for t in fam.titles]
     skills = sorted({s for fam in FAMILIES.values() for s in (*fam.required, *fam.preferred)})
     districts = geo.codes()
@@ -61,7 +61,7 @@ def make_seekers(n: int, rng: random.Random) -> list[Seeker]:
             skills=tuple(dict.fromkeys([*base.skills, *rng.sample(skills, rng.randint(0, 3))])),
             districts=tuple(rng.sample(districts, rng.randint(0, 3))), education=base.education,
             experience_years=max(0, base.experience_years + rng.randint(-1, 2)),
-            desired_salary=None if rng.random() < 0.2 else rng.randrange(2400, 5000, 100)))
+            desired_salary=None if rng.random() < 0.2 else rng.randrange(2400, 5000, 100), student=base.student))
     return out
 
 

@@ -17,7 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, counselor, demoday, frontdoor, handoff, link, start, stats, surveys
+from handlers import (
+    booking,
+    broadcast,
+    campus,
+    counselor,
+    courses,
+    demoday,
+    frontdoor,
+    handoff,
+    link,
+    mentoring,
+    start,
+    stats,
+    surveys,
+)
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -108,6 +122,9 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     registration.build,
     membership.build,
     booking.build,
+    campus.build,
+    courses.build, courses.build_admin,
+    mentoring.build, mentoring.build_admin,
     handoff.build,
     counselor.build,
     membership_review.build,

@@ -10,7 +10,9 @@ What the user goes through with `/book`:
    the centre's contact (CENTRE_CONTACT), a 상담원 연결 button (when any counselor is
    active) and the menu, instead of a form with nothing to pick.
 2. Consultation type → place (only places where that type is offered: the centre, a
-   campus branch, a specialised high school, online) → a specific counselor, only when
+   campus branch, a specialised high school, online; the campus branch or school the person's
+   registration links to comes first, marked, and a 특성화고 is offered only to its own
+   students) → a specific counselor, only when
    several give that type there ("상관없음" picks the least busy one) → day (the next
    days that have a free time) → time → an optional note for the counselor → summary.
 3. Confirm: the booking is made under the database rule that one counselor's time can
@@ -32,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel import parsers
+from kernel.availability import booking_buffer, slots_between
 from kernel.core import (
     Button,
     Card,
@@ -51,10 +54,10 @@ from kernel.ics import ics
 from kernel.payloads import Payload
 from kernel.people import person_name
 from scheduler import queue
-from storage import bookings, counselors, memberships, seekers
+from storage import bookings, campuses, coaching, counselors, memberships, seekers
 from storage.db import advisory_xact_lock
 from storage.models import Booking, Counselor, Place
-from storage.slots import Slot, Window, by_counselor, free_slots, local_dt, pick_counselor
+from storage.slots import local_dt, pick_counselor
 
 # --- buttons ----------------------------------------------------------------------------------------
 
@@ -109,59 +112,6 @@ def place_label(t: Translator, place: Place) -> str:
 when_label = moment
 
 
-# --- free slots ----------------------------------------------------------------------------------
-
-# Booked cells are read this far either side of the days asked about, so a slot whose session
-# and buffer run past the range's edge (local midnight) still sees the cells taken there: more
-# than the longest buffer (BOOKING_BUFFER_MINUTES is at most 120), with room for a DST shift.
-BUSY_MARGIN = dt.timedelta(hours=4)
-
-
-def _length(ctx: Ctx, type_: str) -> dt.timedelta:
-    return dt.timedelta(minutes=ctx.settings.slot_minutes.get(type_, 60))
-
-
-def _buffer(ctx: Ctx) -> dt.timedelta:
-    return dt.timedelta(minutes=ctx.settings.booking_buffer_minutes)
-
-
-async def _counselors_for(ctx: Ctx, type_: str, counselor: str | None) -> list[Counselor]:
-    found = await counselors.active(ctx.session, type_)
-    if counselor and counselor != "any":
-        found = [c for c in found if str(c.id) == counselor]
-    return found
-
-
-async def slots_between(ctx: Ctx, type_: str, place_id: int, counselor: str | None, first: dt.date,
-                        last: dt.date, *, first_only: bool = False) -> dict[dt.date, list[Slot]]:
-    """Free slots per local day in [first, last] for that type at that place (`first_only`: one
-    per day that has room, enough to offer the day)."""
-    tz = ctx.settings.tz
-    staff = await _counselors_for(ctx, type_, counselor)
-    ids = [c.id for c in staff]
-    windows = [Window(w.counselor_id, w.place_id, w.weekday, w.start_minute, w.end_minute)
-               for w in await counselors.windows(ctx.session, ids) if w.place_id == place_id]
-    if not windows:
-        return {}
-    start = local_dt(first, 0, tz).astimezone(dt.UTC)
-    end = local_dt(last + dt.timedelta(days=1), 0, tz).astimezone(dt.UTC)
-    busy = by_counselor(await bookings.taken_cells(ctx.session, ids, start - BUSY_MARGIN, end + BUSY_MARGIN))
-    held = await bookings.for_counselors(ctx.session, ids, start, end)
-    day_counts = bookings.counts_by_day(held, tz)
-    off = await counselors.days_off(ctx.session, ids, first, last)
-    earliest = ctx.now + dt.timedelta(minutes=ctx.settings.booking_min_notice_minutes)
-    out: dict[dt.date, list[Slot]] = {}
-    day = first
-    while day <= last:
-        found = free_slots(windows=windows, day=day, tz=tz, length=_length(ctx, type_), buffer=_buffer(ctx),
-                           earliest=earliest, busy=busy, days_off=off, day_counts=day_counts,
-                           daily_cap=ctx.settings.counselor_daily_cap, first_only=first_only)
-        if found:
-            out[day] = found
-        day += dt.timedelta(days=1)
-    return out
-
-
 def _today(ctx: Ctx) -> dt.date:
     return ctx.now.astimezone(ctx.settings.tz).date()
 
@@ -175,12 +125,19 @@ async def type_options(ctx: Ctx, _a: Answers) -> list[Choice]:
 
 
 async def place_options(ctx: Ctx, a: Answers) -> list[Choice]:
+    """Where the type is given; the person's own campus branch or school first. A partner
+    특성화고's visiting hours are for its own students: nobody else is offered that school."""
     staff = await counselors.active(ctx.session, a["type"])
     place_ids = {w.place_id for w in await counselors.windows(ctx.session, [c.id for c in staff])}
     places = await counselors.places_by_id(ctx.session, sorted(place_ids))
+    branch = await campuses.branch_of(ctx.session, ctx.user.id, campuses.directory(ctx.settings.campuses_file))
+    home = (branch.kind, branch.place) if branch else None
+    shown = [p for p in places.values() if p.kind != "high_school" or (p.kind, p.name) == home]
     order = {"centre": 0, "campus": 1, "high_school": 2, "online": 3}
-    ordered = sorted(places.values(), key=lambda p: (order.get(p.kind, 9), p.name))
-    return [Choice(str(p.id), text=place_label(ctx.t, p)) for p in ordered]
+    ordered = sorted(shown, key=lambda p: ((p.kind, p.name) != home, order.get(p.kind, 9), p.name))
+    t = ctx.t
+    return [Choice(str(p.id), text=t("place.home", place=place_label(t, p)) if (p.kind, p.name) == home
+                   else place_label(t, p)) for p in ordered]
 
 
 async def counselor_options(ctx: Ctx, a: Answers) -> list[Choice]:
@@ -267,8 +224,8 @@ async def _reserve(ctx: Ctx, a: Answers, reschedule: Booking | None) -> Booking:
         try:
             return await bookings.book(
                 ctx.session, user_id=ctx.user.id, counselor_id=slot.counselor_id, place_id=slot.place_id,
-                type_=a["type"], starts_at=slot.starts_at, ends_at=slot.ends_at, buffer=_buffer(ctx), now=ctx.now,
-                note=a.get("note"), rescheduled_from=reschedule.id if reschedule else None)
+                type_=a["type"], starts_at=slot.starts_at, ends_at=slot.ends_at, buffer=booking_buffer(ctx),
+                now=ctx.now, note=a.get("note"), rescheduled_from=reschedule.id if reschedule else None)
         except bookings.SlotTaken:
             continue
     raise Invalid("booking.taken", field="time")
@@ -288,6 +245,10 @@ async def confirm(ctx: Ctx, a: Answers, extra: Extra) -> list[Reply]:
     elif await bookings.count_upcoming(ctx.session, ctx.user.id, ctx.now) >= ctx.settings.max_upcoming_bookings:
         raise Invalid("booking.too_many", n=ctx.settings.max_upcoming_bookings)
     booking = await _reserve(ctx, a, old)
+    # A step of the 특성화고 coaching package (started from /campus) stays that step when moved.
+    step = extra.get("coaching") or (await coaching.step_of(ctx.session, old.id) if old is not None else None)
+    if step:
+        await coaching.record(ctx.session, booking, int(step))
     if old is not None:
         await bookings.cancel(ctx.session, old, ctx.now, "rescheduled")
         await bookings.withdraw_reminders(ctx.session, old.id)

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     # The daily digest of new postings (opt-in in /settings): threshold and earliest local time.
     jobs_digest_min_score: int = Field(default=60, ge=0, le=100)
     jobs_digest_time: str = "09:00"
+    # --- youth programmes (students, campus branches) ---
+    # A student (재학·휴학) graduating within this many months is matched at the degree in progress.
+    student_grad_window_months: int = Field(default=12, ge=0, le=60)
+    # The campus branches and partner 특성화고 (JSON like storage/data/campuses.json); empty: that file.
+    campuses_file: Path | None = None
+    # 청년취업멘토단: mentors selected per half-year cohort, the days cohorts start (MM-DD, comma-separated;
+    # a mentor applies for the next one), and the sessions each mentor–mentee pair may hold.
+    mentoring_cohort_quota: int = Field(default=100, ge=1, le=10_000)
+    mentoring_cohort_starts: str = "03-01,09-01"
+    mentoring_sessions: int = Field(default=3, ge=1, le=20)
     # Every start (run, kakao, serve, shell) loads the demo firms and postings when there are no
     # firms at all, so a first try shows matches; false for a real centre, whose data is imported.
     demo_data: bool = True
@@ -136,6 +146,20 @@ class Settings(BaseSettings):
     # Days a broadcast's photo or file is kept after 발송 (its KakaoTalk link works that long,
     # also for a message held until the person's next message).
     broadcast_file_ttl_days: int = Field(default=14, ge=1, le=90)
+
+    @field_validator("mentoring_cohort_starts")
+    @classmethod
+    def _cohort_days(cls, value: str) -> str:
+        for part in value.split(","):
+            month, _, day = part.strip().partition("-")
+            if not (month.isdigit() and day.isdigit() and 1 <= int(month) <= 12 and 1 <= int(day) <= 28):
+                raise ValueError("comma-separated MM-DD days (day 1..28), e.g. 03-01,09-01")
+        return value
+
+    @field_validator("campuses_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -339,3 +339,26 @@ def funding(raw: str, _inp: FieldInput) -> int:
         # ₩10 billion"); tests/test_wording.py checks they are these.
         raise Invalid("invalid.funding_range")
     return amount
+
+
+MAX_GRADUATION_YEARS = 8
+_MONTH = re.compile(r"(?P<y>\d{2}|\d{4})\s*(?:[-./년]\s*)(?P<m>\d{1,2})\s*월?")
+
+
+def graduation_month(raw: str, inp: FieldInput) -> str:
+    """An expected graduation month, "YYYY-MM": "2027-02", "2027.2", "2027년 2월", "27년 2월", "202702".
+    This month or later (a student has not graduated yet), at most eight years ahead."""
+    value = unicodedata.normalize("NFKC", raw).strip().rstrip(".").replace(" ", "")
+    match = re.fullmatch(r"(\d{4})(\d{2})", value) or _MONTH.fullmatch(value)
+    if match is None or len(value) > 12:
+        raise Invalid("invalid.month")
+    year, month = int(match.group(1)), int(match.group(2))
+    year += 2000 if year < 100 else 0
+    if not 1 <= month <= 12:
+        raise Invalid("invalid.month")
+    today = inp.now.astimezone(inp.tz).date()
+    if (year, month) < (today.year, today.month):
+        raise Invalid("invalid.graduation_past")
+    if year > today.year + MAX_GRADUATION_YEARS:
+        raise Invalid("invalid.graduation_far", years=MAX_GRADUATION_YEARS)
+    return f"{year:04d}-{month:02d}"

@@ -5,6 +5,18 @@ neighbours, `score` gives each posting 0–100 with reasons, `evaluate` measures
 quality. The tables (synonyms, districts) are data files under `data/`.
 """
 
-from matching.score import Match, Posting, PostingIndex, Reason, Seeker, rank, rank_all, score_pair
+from matching.score import (
+    Match,
+    Posting,
+    PostingIndex,
+    Reason,
+    Seeker,
+    months_until,
+    rank,
+    rank_all,
+    score_pair,
+    student_education,
+)
 
-__all__ = ["Match", "Posting", "PostingIndex", "Reason", "Seeker", "rank", "rank_all", "score_pair"]
+__all__ = ["Match", "Posting", "PostingIndex", "Reason", "Seeker", "months_until", "rank", "rank_all", "score_pair",
+           "student_education"]

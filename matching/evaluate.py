@@ -12,7 +12,10 @@ import math
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from matching.score import Posting, PostingIndex, Seeker
+from matching.score import Posting, PostingIndex, Seeker, months_until, student_education
+
+# STUDENT_GRAD_WINDOW_MONTHS' default: the labelled students are scored as the bot scores them.
+STUDENT_WINDOW = 12
 
 
 def precision_at(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
@@ -26,16 +29,23 @@ def ndcg_at(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def seeker_from(profile: dict[str, Any]) -> Seeker:
+def seeker_from(profile: dict[str, Any], today: dt.date, window: int = STUDENT_WINDOW) -> Seeker:
+    """A registration's answers as the scorer sees them; a student (재학·휴학) is scored at the
+    degree in progress when it is awarded within `window` months."""
+    education, student = profile["education"], profile["education"] == "enrolled"
+    if student:
+        education = student_education(profile.get("degree"), months_until(today, profile.get("graduation")), window)
     return Seeker(track=profile["track"], desired_jobs=tuple(profile["desired_jobs"]),
                   skills=tuple(profile["skills"]), districts=tuple(profile["districts"]),
-                  education=profile["education"], experience_years=profile["experience_years"],
-                  desired_salary=profile.get("desired_salary"))
+                  education=education, experience_years=profile["experience_years"],
+                  desired_salary=profile.get("desired_salary"), student=student)
 
 
 def cases(data: dict[str, Any], ids: dict[str, int]) -> list[tuple[str, Seeker, frozenset[int]]]:
     """(case id, seeker, relevant posting ids) from the set's JSON; `ids` maps references to posting ids."""
-    return [(c["id"], seeker_from(c["profile"]), frozenset(ids[ref] for ref in c["relevant"])) for c in data["seekers"]]
+    today = dt.date.fromisoformat(data["today"])
+    return [(c["id"], seeker_from(c["profile"], today), frozenset(ids[ref] for ref in c["relevant"]))
+            for c in data["seekers"]]
 
 
 def measure(labelled: Sequence[tuple[str, Seeker, frozenset[int]]], postings: Sequence[Posting],

@@ -2,7 +2,11 @@
 
 Seven parts, each between 0 and 1, weighted by the seeker's track the way public
 employment services weigh them (`WEIGHTS`): for the youth track (청년층) the desired job
-weighs most; for the middle-aged track (중장년층) district and salary weigh more.
+weighs most; for the middle-aged track (중장년층) district and salary weigh more. Students
+(재학·휴학) have weights of their own with an eighth part, entry, that puts internships
+(인턴, 현장실습) and new-graduate postings (신입) first; their education is the degree in
+progress when they graduate soon enough (`student_education`), so a 학사 student a term from
+graduating is not scored as a high-school leaver.
 
 * job: the best fuzzy match (rapidfuzz `partial_ratio` on `text.key`s) of a desired job
   against the title, or against the duties at 80 %; 50 or less counts nothing.
@@ -12,6 +16,7 @@ weighs most; for the middle-aged track (중장년층) district and salary weigh 
 * experience: inside the range 1; short by n years 1 − n/3; over the range gently less.
 * salary: the posting's top of range reaches the desired salary 1, 30 % short 0.
 * track: a youth-friendly firm for the youth track, a middle-aged-friendly one for the other.
+* entry (students only): an internship 1, a posting open to newcomers (no experience asked) 0.7.
 
 `score_pair` is the plain per-pair reference, also used for the reasons of the few
 postings shown. `PostingIndex` computes the same numbers for many postings at once
@@ -34,14 +39,23 @@ from rapidfuzz import fuzz, process
 from matching import geo
 from matching.text import key
 
-PARTS = ("job", "skills", "district", "education", "experience", "salary", "track")
+PARTS = ("job", "skills", "district", "education", "experience", "salary", "track", "entry")
 WEIGHTS: dict[str, dict[str, float]] = {
     "youth": {"job": 0.40, "skills": 0.20, "district": 0.12, "education": 0.05, "experience": 0.08,
-              "salary": 0.07, "track": 0.08},
+              "salary": 0.07, "track": 0.08, "entry": 0.0},
     "middle": {"job": 0.25, "skills": 0.12, "district": 0.22, "education": 0.04, "experience": 0.12,
-               "salary": 0.18, "track": 0.07},
+               "salary": 0.18, "track": 0.07, "entry": 0.0},
+    # A student has no experience to weigh and rarely a salary to hold out for; what fits them is
+    # a posting that takes people who are still studying or just graduated.
+    "student": {"job": 0.36, "skills": 0.14, "district": 0.12, "education": 0.05, "experience": 0.05,
+                "salary": 0.05, "track": 0.08, "entry": 0.15},
 }
 EDUCATION_LEVEL = {"none": 0, "high_school": 1, "enrolled": 1, "college": 2, "university": 3, "graduate": 4}
+# What a student holds before the degree in progress is awarded.
+HELD_BEFORE = {"high_school": "none", "college": "high_school", "university": "high_school",
+               "graduate": "university"}
+INTERNSHIP_WORDS = ("인턴", "현장실습", "intern")
+NEWCOMER_WORDS = ("신입",)
 TRACK_BENEFIT = {"youth": "youth_friendly", "middle": "middle_aged_friendly"}
 DUTIES_FACTOR = 0.8
 JOB_FLOOR = 50.0  # partial_ratio at or below this is no resemblance at all
@@ -58,6 +72,27 @@ class Seeker:
     education: str
     experience_years: int
     desired_salary: int | None  # 만원 a year
+    # Enrolled or on leave (재학·휴학): the student weights apply; `education` is already the level
+    # `student_education` gave.
+    student: bool = False
+
+
+def student_education(degree: str | None, months_left: int | None, window: int) -> str:
+    """The education a student is scored at: the degree in progress when it is awarded within
+    `window` months (employers take final-year students), else what they already hold."""
+    if degree not in HELD_BEFORE:
+        return "high_school"
+    if months_left is not None and months_left <= window:
+        return degree
+    return HELD_BEFORE[degree]
+
+
+def months_until(today: dt.date, month: str | None) -> int | None:
+    """Whole months from `today`'s month to `month` ("YYYY-MM"); None when unknown."""
+    if not month:
+        return None
+    year, mon = map(int, month.split("-"))
+    return (year - today.year) * 12 + mon - today.month
 
 
 @dataclass(frozen=True)
@@ -76,6 +111,7 @@ class Posting:
     deadline: dt.date | None
     is_open: bool
     benefits: tuple[str, ...]  # the firm's benefit tags
+    employment_type: str = "full_time"  # full_time | contract | part_time | intern
 
     def shown_on(self, today: dt.date) -> bool:
         """Closed or past-deadline postings are never shown."""
@@ -184,6 +220,19 @@ def salary_part(desired: int | None, top: int | None) -> float:
     return max(0.0, 1.0 - (desired - top) / (0.3 * desired))
 
 
+def entry_part(p: Posting) -> float:
+    title = p.title.lower()
+    if p.employment_type == "intern" or any(w in title for w in INTERNSHIP_WORDS):
+        return 1.0
+    if p.exp_min == 0 or any(w in title for w in NEWCOMER_WORDS):
+        return 0.7
+    return 0.0
+
+
+def weights_for(seeker: Seeker) -> dict[str, float]:
+    return WEIGHTS["student"] if seeker.student else WEIGHTS.get(seeker.track, WEIGHTS["youth"])
+
+
 def education_met(seeker: str, minimum: str) -> bool:
     return EDUCATION_LEVEL.get(seeker, 0) >= EDUCATION_LEVEL.get(minimum, 0)
 
@@ -206,8 +255,9 @@ def score_pair(seeker: Seeker, posting: Posting) -> Match:
         "experience": experience_part(seeker.experience_years, posting.exp_min, posting.exp_max),
         "salary": salary_part(seeker.desired_salary, posting.salary_max),
         "track": 1.0 if TRACK_BENEFIT.get(seeker.track) in posting.benefits else 0.0,
+        "entry": entry_part(posting),
     }
-    weights = WEIGHTS.get(seeker.track, WEIGHTS["youth"])
+    weights = weights_for(seeker)
     reasons = _reasons(seeker, posting, sk, pk, parts, weights, which, met)
     return Match(posting.id, _total(parts, weights, met), reasons, parts)
 
@@ -240,6 +290,8 @@ def _reasons(seeker: Seeker, posting: Posting, sk: _SeekerKeys, pk: _Keys, parts
         add("experience", Reason("experience", (("years", str(seeker.experience_years)),)))
     if parts["track"] >= 1.0:
         add("track", Reason(TRACK_BENEFIT[seeker.track]))
+    if weights["entry"] and parts["entry"] >= 1.0:
+        add("entry", Reason("internship"))
     found.sort(key=lambda item: -item[0])
     out = [r for _, r in found[:MAX_REASONS]]
     if not met:
@@ -290,6 +342,7 @@ class PostingIndex:
                                    dtype=np.float64)
         self.benefit = {b: np.array([b in p.benefits for p in self.postings], dtype=np.float64)
                         for b in TRACK_BENEFIT.values()}
+        self.entry = np.array([entry_part(p) for p in self.postings], dtype=np.float64)
         self._codes = codes
 
     def __len__(self) -> int:
@@ -343,9 +396,9 @@ class PostingIndex:
             salary = np.where(np.isnan(self.salary_max), 0.6, np.where(self.salary_max >= desired, 1.0, short))
         benefit = TRACK_BENEFIT.get(seeker.track)
         track = self.benefit[benefit] if benefit else np.zeros(len(self))
-        w = WEIGHTS.get(seeker.track, WEIGHTS["youth"])
+        w = weights_for(seeker)
         total = (w["job"] * job + w["skills"] * skills + w["district"] * district + w["education"] * met
-                 + w["experience"] * experience + w["salary"] * salary + w["track"] * track)
+                 + w["experience"] * experience + w["salary"] * salary + w["track"] * track + w["entry"] * self.entry)
         total = total * np.where(met, 1.0, UNMET_EDUCATION_FACTOR)
         return np.clip(np.floor(100.0 * total + 0.5), 0, 100).astype(np.int64)
 

@@ -20,13 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.period import Period
 from reports.redact import redact
-from storage import referrals, survey_defs
+from storage import coaching, referrals, survey_defs
 from storage.counselors import CONSULTATION_TYPES
 from storage.models import (
     Booking,
+    Course,
+    CourseApplication,
     Event,
     EventRegistration,
     Membership,
+    Mentor,
+    MentorPair,
     Place,
     SeekerProfile,
     SurveyAnswer,
@@ -340,12 +344,44 @@ async def comments(session: AsyncSession, scope: Scope) -> Section:
     return Section("comments", ("date", "survey", "question", "text"), rows)
 
 
+async def youth_programmes(session: AsyncSession, scope: Scope) -> Section:
+    """Students registered by school kind, 특성화고 coaching packages completed, the mentor group's
+    figures and the 기술교육원 course applications of the period (campus-branch sessions per branch
+    are in the sessions section, by place)."""
+    rows: list[tuple[Cell, ...]] = []
+    students = dict((await session.execute(
+        select(SeekerProfile.school_kind, func.count()).where(within(SeekerProfile.registered_at, scope),
+                                                              SeekerProfile.education == "enrolled")
+        .group_by(SeekerProfile.school_kind))).all())
+    rows += [(Label(f"stats.youth.students_{k}"), int(students.get(k, 0)))
+             for k in ("university", "vocational_high", "other")]
+    rows.append((Label("stats.youth.coaching_done"), await coaching.completed(session, scope.end)))
+    selected = await session.scalar(select(func.count()).select_from(Mentor).where(
+        Mentor.status == "selected", within(Mentor.decided_at, scope)))
+    paired = await session.scalar(select(func.count()).select_from(MentorPair).where(
+        within(MentorPair.confirmed_at, scope)))
+    ended = await session.scalar(select(func.count()).select_from(MentorPair).where(
+        MentorPair.status == "ended", within(MentorPair.ended_at, scope)))
+    rows += [(Label("stats.youth.mentors_selected"), int(selected or 0)),
+             (Label("stats.youth.pairs"), int(paired or 0)), (Label("stats.youth.pairs_ended"), int(ended or 0))]
+    applied = await session.scalar(select(func.count()).select_from(CourseApplication).where(
+        within(CourseApplication.created_at, scope)))
+    first, last = scope.period.first, scope.period.last
+    finished = (await session.execute(select(func.count(), func.avg(CourseApplication.rating)).select_from(
+        CourseApplication).join(Course, Course.id == CourseApplication.course_id).where(
+        CourseApplication.status == "selected", Course.ends_on >= first, Course.ends_on <= last))).one()
+    rows += [(Label("stats.youth.course_applications"), int(applied or 0)),
+             (Label("stats.youth.course_completions"), int(finished[0] or 0)),
+             (Label("stats.youth.course_rating"), round(float(finished[1]), 2) if finished[1] is not None else None)]
+    return Section("youth", ("item", "count"), rows)
+
+
 SectionFn = Callable[[AsyncSession, Scope], Awaitable[Section]]
 
 # The report, in order. A section from another feature is one more function here.
 SECTIONS: list[SectionFn] = [
     seekers, sessions, referral_outcomes, applications, members, events, satisfaction, responses, jobs, survival,
-    revenue, comments,
+    revenue, comments, youth_programmes,
 ]
 
 

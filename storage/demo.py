@@ -311,5 +311,6 @@ def views(today: dt.date, **kwargs: Any) -> list[tuple[str, str, matching.Postin
             required_skills=tuple(values["required_skills"]), preferred_skills=tuple(values["preferred_skills"]),
             min_education=values["min_education"], exp_min=values["exp_min"], exp_max=values["exp_max"],
             salary_min=values["salary_min"], salary_max=values["salary_max"], district=values["district"],
-            deadline=values["deadline"], is_open=values["status"] == "open", benefits=benefits[brn])))
+            deadline=values["deadline"], is_open=values["status"] == "open", benefits=benefits[brn],
+            employment_type=values["employment_type"])))
     return out

@@ -157,7 +157,8 @@ def view(posting: Posting, firm: Firm) -> matching.Posting:
         required_skills=tuple(posting.required_skills), preferred_skills=tuple(posting.preferred_skills),
         min_education=posting.min_education, exp_min=posting.exp_min, exp_max=posting.exp_max,
         salary_min=posting.salary_min, salary_max=posting.salary_max, district=posting.district,
-        deadline=posting.deadline, is_open=posting.status == "open", benefits=tuple(firm.benefits))
+        deadline=posting.deadline, is_open=posting.status == "open", benefits=tuple(firm.benefits),
+        employment_type=posting.employment_type)
 
 
 async def hidden_ids(session: AsyncSession, user_id: int) -> frozenset[int]:

@@ -141,6 +141,11 @@ class SeekerProfile(Base):
     consent_at: Mapped[timestamp]
     registered_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
+    # Students (education "enrolled", 재학·휴학): the degree in progress and the expected graduation
+    # month "YYYY-MM"; the campus branch or partner school the school name resolved to (storage.campuses).
+    degree: Mapped[str | None] = mapped_column(String(16), default=None)
+    graduation: Mapped[str | None] = mapped_column(String(7), default=None)
+    school_code: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
 
 
 class Membership(Base):
@@ -790,3 +795,127 @@ class NluMiss(Base):
     id: Mapped[intpk]
     text: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[timestamp]
+
+
+# --- youth programmes and 기술교육원 courses (issue 18) -----------------------------------------
+
+
+class Course(Base):
+    """A course of a technical education institute (기술교육원), imported by its reference (`ref`).
+
+    Eligibility: an age range and the kinds of person it is for (`eligible`: youth, middle,
+    student, or any). `cost` is in won, 0 for a free course. Applications close at the end of
+    `deadline` (local date); `capacity` trainees are selected, others wait.
+    """
+
+    __tablename__ = "courses"
+    __table_args__ = (UniqueConstraint("ref"), Index("ix_courses_status_deadline", "status", "deadline"))
+
+    id: Mapped[intpk]
+    ref: Mapped[str] = mapped_column(String(40))
+    institute: Mapped[str] = mapped_column(String(60))
+    campus: Mapped[str] = mapped_column(String(60), default="")
+    title: Mapped[str] = mapped_column(String(100))
+    ncs_code: Mapped[int]  # the NCS large category, 1..24
+    skills: Mapped[list[Any]] = mapped_column(default=list)  # what the course teaches (for suggestions)
+    hours: Mapped[int]
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
+    schedule: Mapped[str] = mapped_column(String(60), default="")
+    capacity: Mapped[int]
+    min_age: Mapped[int | None] = mapped_column(default=None)
+    max_age: Mapped[int | None] = mapped_column(default=None)
+    eligible: Mapped[list[Any]] = mapped_column(default=list)
+    cost: Mapped[int] = mapped_column(default=0)
+    deadline: Mapped[dt.date]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+
+
+class CourseApplication(Base):
+    """A person's application to a course: applied → selected | waitlisted | not_selected, or
+    cancelled by them. One per person and course."""
+
+    __tablename__ = "course_applications"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"), Index("ix_course_applications_user", "user_id"))
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[user_fk]
+    status: Mapped[str] = mapped_column(String(16), default="applied")
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by: Mapped[int | None] = mapped_column(default=None)  # the admin's user id
+    rating: Mapped[int | None] = mapped_column(default=None)  # 훈련생 만족도, 1..5, after the course
+
+
+class Mentor(Base):
+    """A working professional's application to the youth job mentor group (청년취업멘토단), and,
+    once an admin selects them for a half-year cohort, the mentor. One per person."""
+
+    __tablename__ = "mentors"
+    __table_args__ = (UniqueConstraint("user_id"), Index("ix_mentors_cohort_status", "cohort", "status"))
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    name: Mapped[str] = mapped_column(String(40))
+    company: Mapped[str] = mapped_column(String(60))
+    job: Mapped[str] = mapped_column(String(60))
+    years: Mapped[int]
+    fields: Mapped[list[Any]]  # job families (storage.demo.FAMILIES keys)
+    district: Mapped[str] = mapped_column(String(16))  # where they meet on site
+    capacity: Mapped[int]  # mentees at once
+    format: Mapped[str] = mapped_column(String(16))  # online | onsite | both
+    cohort: Mapped[str] = mapped_column(String(8))  # "2026-1": the half-year applied for
+    status: Mapped[str] = mapped_column(String(16), default="applied")  # applied | selected | not_selected
+    consent_at: Mapped[timestamp]
+    created_at: Mapped[timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class MentoringRequest(Base):
+    """A young seeker's request for a mentor: waiting → paired, or cancelled."""
+
+    __tablename__ = "mentoring_requests"
+    __table_args__ = (Index("ix_mentoring_requests_user", "user_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    field: Mapped[str] = mapped_column(String(24))
+    questions: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[timestamp]
+
+
+class MentorPair(Base):
+    """A mentor and a mentee: proposed (by the matcher) → active (the mentor accepted or an admin
+    confirmed) → ended; or declined by the mentor with a reason."""
+
+    __tablename__ = "mentor_pairs"
+    __table_args__ = (Index("ix_mentor_pairs_mentor_status", "mentor_id", "status"),
+                      Index("ix_mentor_pairs_mentee", "mentee_id"))
+
+    id: Mapped[intpk]
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentors.id", ondelete="CASCADE"))
+    mentee_id: Mapped[user_fk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("mentoring_requests.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    sessions_cap: Mapped[int]
+    created_at: Mapped[timestamp]
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class CoachingSession(Base):
+    """A booking that is one step of a 특성화고 student's three-session coaching package
+    (1 진로 탐색, 2 서류, 3 모의면접). Goes with its booking."""
+
+    __tablename__ = "coaching_sessions"
+    __table_args__ = (Index("ix_coaching_sessions_user", "user_id"),)
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[user_fk]
+    step: Mapped[int]

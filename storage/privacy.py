@@ -9,7 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import surveys
-from storage.models import Booking, EventRegistration, Handoff, HiddenPosting, PitchApplication, Referral
+from storage.models import (
+    Booking,
+    CourseApplication,
+    EventRegistration,
+    Handoff,
+    HiddenPosting,
+    Mentor,
+    MentoringRequest,
+    PitchApplication,
+    Referral,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,9 @@ class Held:
     referrals: int
     hidden_postings: int
     survey_responses: int
+    course_applications: int
+    mentor_applications: int
+    mentoring_requests: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
@@ -29,4 +42,5 @@ async def held_about(session: AsyncSession, user_id: int) -> Held:
 
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
                 await count(Handoff), await count(Referral), await count(HiddenPosting),
-                await surveys.count_answered_by(session, user_id))
+                await surveys.count_answered_by(session, user_id), await count(CourseApplication),
+                await count(Mentor), await count(MentoringRequest))

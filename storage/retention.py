@@ -46,6 +46,8 @@ from storage.models import (
     LinkAttempt,
     LinkCode,
     Membership,
+    Mentor,
+    MentoringRequest,
     OutboxMessage,
     PitchApplication,
     SeekerProfile,
@@ -143,6 +145,11 @@ async def _pseudonymise(session: AsyncSession, ids: Sequence[int], now: dt.datet
         update(Membership).where(Membership.user_id.in_(ids)).values(team_name="", idea="", reject_reason=None)))
     report.bookings += _count(await session.execute(
         update(Booking).where(Booking.user_id.in_(ids), Booking.note.is_not(None)).values(note=None)))
+    # The mentor group: a mentor's name and workplace, a mentee's questions (the figures stay).
+    report.other_rows += _count(await session.execute(
+        update(Mentor).where(Mentor.user_id.in_(ids)).values(name="", company="", job="")))
+    report.other_rows += _count(await session.execute(
+        update(MentoringRequest).where(MentoringRequest.user_id.in_(ids)).values(questions="")))
     report.pitch_applications += _count(await session.execute(
         update(PitchApplication).where(PitchApplication.user_id.in_(ids)).values(team="", pitch="", deck_link="")))
     report.people += _count(await session.execute(

@@ -17,7 +17,7 @@ DISTRICTS: tuple[str, ...] = tuple(
 
 PROFILE_FIELDS = (
     "name", "birth_year", "track", "school_kind", "school_name", "desired_jobs", "skills", "districts",
-    "education", "experience_years", "desired_salary", "phone",
+    "education", "experience_years", "desired_salary", "phone", "degree", "graduation", "school_code",
 )
 
 

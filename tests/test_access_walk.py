@@ -18,19 +18,22 @@ from sqlalchemy import select, text
 
 from kernel.core import Reply
 from scheduler.surveys import invite_attendees
-from storage.models import Base
+from storage.models import Base, OutboxMessage
 from tests.conftest import ADMIN_ID, Chat, Harness, register
 from tests.test_counselor import add_window, make_booking, make_counselor
+from tests.test_courses import load_sample
 from tests.test_demoday import _three_applications
 from tests.test_events import seed_event
 from tests.test_jobs import demo, posting_ids
 from tests.test_membership import apply
+from tests.test_mentoring import ask_for_mentor, selected_mentor
 
-SEEKER, STRANGER, COUNSELOR = 8101, 8102, 8103
+SEEKER, STRANGER, COUNSELOR, MENTOR = 8101, 8102, 8103, 8104
 # Columns a turn of the stranger changes about the stranger alone (their own conversation and last visit).
 SKIPPED_TABLES = {"conversations", "processed_updates", "identities", "users", "kakao_pages"}
 MISSING_ID = "987654321"
-PUBLIC = ("m:", "f", "job:", "set:", "ev:reg:", "ev:wait:", "ev:p:", "ev:keep", "bk:keep", "pit:")
+PUBLIC = ("m:", "f", "job:", "set:", "ev:reg:", "ev:wait:", "ev:p:", "ev:keep", "bk:keep", "pit:", "crs:a", "crs:f",
+          "crs:i", "crs:s", "crs:my", "mt:m", "mt:e")
 
 
 def _payloads(replies: list[Reply] | list[dict[str, Any]]) -> set[str]:
@@ -81,6 +84,9 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
         await add_window(h, counselor_id, weekday, "09:00", "18:00")
     seeker = Recorder(h.chat(SEEKER))
     await register(seeker.chat)
+    await selected_mentor(h, MENTOR)
+    await ask_for_mentor(seeker.chat)
+    await seeker.send("/mentoring")
     await seeker.send("/jobs")
     await seeker.chat.press_payload(f"job:i:{posting_ids(seeker.chat)[0]}")
     await apply(seeker.chat, team="접근검사팀")
@@ -97,7 +103,15 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await seeker.send("/settings")
     await seeker.send("/human")
     demo_day, _ = await _three_applications(h)
+    await load_sample(h)
+    await seeker.send("/courses")
+    async with h.sessions() as s:
+        course_id = int(await s.scalar(text("SELECT id FROM courses WHERE ref = 'NB-2026-01'")))
+    await seeker.chat.press_payload(f"crs:a:{course_id}")
+    await seeker.chat.press_payload(f"crs:ay:{course_id}")
     await h.deliver()
+    # The mentor's accept / decline of the seeker's request: theirs alone to press.
+    seeker.seen |= _payloads(h.notifier.to(MENTOR))
 
     staff: set[str] = set()
     for recipient in (ADMIN_ID, COUNSELOR):
@@ -108,6 +122,11 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
         await admin.send(command)
     await admin.chat.press_payload(f"eva:ppl:{event_id}:0")
     admin.seen |= _payloads(admin.chat.replies)
+    await admin.send("/mentoradmin")
+    await admin.send("/courseadmin")
+    await admin.chat.press_payload(f"crsa:l:{course_id}")
+    admin.seen |= _payloads(admin.chat.replies)
+    await admin.press("선발")  # the trainee's end-of-course survey is theirs alone to answer
     h.clock.advance(hours=1)  # the 09:00 session has started: the counselor may mark it
     counselor = Recorder(h.chat(COUNSELOR))
     await counselor.send("/agenda")
@@ -119,6 +138,9 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await h.deliver()
     seeker.seen |= _payloads(h.notifier.to(SEEKER))
     assert any(p.startswith("sv:") for p in seeker.seen)
+    async with h.sessions() as s:
+        survey = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "course.survey"))).one()
+    seeker.seen |= _payloads([survey.payload])  # due after the course: read from the outbox
     staff |= admin.seen | counselor.seen
     # Buttons that only open the presser's own things (the menu, a form of their own, their settings) or
     # act on public ones (a posting, an event's seats) are nobody's item: anyone may press them.
@@ -177,5 +199,6 @@ async def test_the_walk_covers_every_button_route(harness: Harness) -> None:
     staff, mine = await _world(harness)
     prefixes = {p.split(":")[0] for p in staff | mine}
     # Routes whose buttons act only on the presser's own or public things need no walk.
-    own_or_public = {"job", "set", "pit", "st", "pa", "bc", "qa"}  # qa: an FAQ answer, public
+    # qa: an FAQ answer, public; cmp: one's own coaching step
+    own_or_public = {"job", "set", "pit", "st", "pa", "bc", "qa", "cmp"}
     assert set(harness.engine._buttons) - own_or_public <= prefixes, prefixes

@@ -93,7 +93,7 @@ FORMS = {form.name: form for build in ROUTERS for form in build().forms}
 # Texts tried in turn as an answer to a typed question: the first its parser takes is sent.
 SAMPLES = ("김서울", "2000", "2026-04-01 10:00", "2026-04-01 12:00", "2026-03-20", "2026-01-01", "10:00",
            "12:00", "3000", "30", "2", "010-1234-5678", "https://example.com/deck", "123456",
-           "서울 중구 세종대로 110", "동네 소상공인을 위한 주문 관리 앱을 만듭니다.")
+           "서울 중구 세종대로 110", "동네 소상공인을 위한 주문 관리 앱을 만듭니다.", "2027-02")
 # Texts tried in turn as a wrong answer: the first its parser refuses is sent.
 WRONG = ("zzz없는답", "😀😀", "-1", "0", "가" * 5000)
 

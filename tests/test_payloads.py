@@ -117,6 +117,9 @@ OLD_BUTTONS = [
     "cadm:pg:10", "cadm:d:2:t0x9k2", "cadm:dy:2:t0x9k2", "cadm:keep", "pit:3", "pia:sl:5:t0x9k2",
     "pia:sel:5:t0x9k2", "pia:rej:5:t0x9k2", "pia:ls:3:0", "pia:nt:3", "pia:csv:3", "st:p:month", "st:custom",
     "st:csv:20260101-20260331", "st:xlsx:20260101-20260331", "qa:centre_location",
+    "cmp:c:2", "crs:f:20", "crs:i:1", "crs:s", "crs:my", "crs:a:3", "crs:ay:3", "crs:r:4:5:t0x9k2", "crsa:l:3",
+    "crsa:d:4:selected:t0x9k2", "crsa:d:4:not_selected:t0x9k2", "mt:m", "mt:e", "mt:ok:6:t0x9k2",
+    "mt:no:6:busy:t0x9k2", "mt:end:6:done:t0x9k2", "mta:sel:2:selected:t0x9k2", "mta:ok:6:t0x9k2",
 ]
 # Buttons made before a trailing field existed decode with its default.
 SHORT_BUTTONS = {"eva:ppl:3": "eva:ppl:3:0", "pia:ls:3": "pia:ls:3:0", "eva:att:7:t0x9k2": "eva:att:7:t0x9k2:0"}

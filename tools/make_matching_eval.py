@@ -10,6 +10,11 @@ those families, open on TODAY, in a preferred or neighbouring district (or anywh
 when none is preferred), the minimum education met, and at most one year short of the
 experience asked. The labels use the generator's families, never the scorer, so the
 set measures the scorer rather than agreeing with it by construction.
+
+Students (재학·휴학: university and 특성화고) are labelled the way a campus-branch counselor
+screens for them: the families, the district rule, the degree in progress met when they
+graduate within the window (`matching.student_education`), and only postings that take
+people without experience (신입) or are internships.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matching import geo
-from matching.score import education_met
+from matching.evaluate import STUDENT_WINDOW
+from matching.score import education_met, months_until, student_education
 from storage.demo import SEED, views
 
 TODAY = dt.date(2026, 3, 2)
@@ -88,6 +94,50 @@ SEEKERS: list[tuple[list[str], list[str], list[str], str, int, int | None, str, 
      ["accounting", "office"]),
 ]
 
+# Enrolled students: desired jobs, skills, districts, degree in progress, expected graduation, salary,
+# families. University students (학사, 전문학사, 석사) and 특성화고 students (고졸 예정).
+STUDENTS: list[tuple[list[str], list[str], list[str], str, str, int | None, list[str]]] = [
+    (["마케팅"], ["엑셀"], ["seodaemun"], "university", "2027-02", None, ["marketing"]),
+    (["디지털 마케터"], ["SNS"], ["mapo", "seodaemun"], "university", "2026-08", 3000, ["marketing"]),
+    (["웹 개발"], ["JavaScript", "React"], [], "university", "2027-02", None, ["frontend", "backend"]),
+    (["백엔드 개발자"], ["Java"], ["guro", "geumcheon"], "university", "2026-08", 3200, ["backend"]),
+    (["데이터 분석"], ["Python", "SQL"], [], "graduate", "2027-02", 3500, ["data"]),
+    (["UI/UX 디자인"], ["Figma"], ["seongdong", "gwangjin"], "university", "2027-02", None, ["uiux"]),
+    (["인사"], ["엑셀"], [], "university", "2026-08", None, ["hr"]),
+    (["회계"], ["전산회계"], ["yeongdeungpo"], "college", "2027-02", None, ["accounting"]),
+    (["기계 설계"], ["AutoCAD"], [], "college", "2026-08", None, ["mechanical"]),
+    (["영상 편집"], ["프리미어"], ["mapo", "yongsan"], "college", "2027-02", None, ["video"]),
+    (["간호조무사"], [], [], "college", "2027-02", None, ["nursing"]),
+    (["앱 개발"], ["Kotlin"], [], "university", "2027-08", None, ["app"]),
+    (["기술영업"], ["영어"], [], "university", "2027-02", None, ["sales"]),
+    # 특성화고 (vocational high school) students graduate in February.
+    (["사무보조"], ["한글", "엑셀"], ["nowon"], "high_school", "2027-02", None, ["office"]),
+    (["전기"], ["전기기능사"], [], "high_school", "2027-02", None, ["electrical", "facility"]),
+    (["조리"], ["조리기능사"], [], "high_school", "2027-02", None, ["cook"]),
+    (["웹디자인"], ["포토샵"], [], "high_school", "2027-02", None, ["uiux", "design"]),
+    (["생산직"], [], ["guro", "geumcheon"], "high_school", "2027-02", None, ["production", "quality"]),
+    (["물류"], [], [], "high_school", "2027-02", None, ["logistics"]),
+    (["고객 상담"], [], [], "high_school", "2027-02", None, ["cs"]),
+]
+
+
+def _students(postings: list[tuple[str, str, object]]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for n, (jobs, skills, districts, degree, graduation, salary, families) in enumerate(STUDENTS, start=1):
+        area = set(districts) | {near for d in districts for near in geo.neighbours(d)}
+        education = student_education(degree, months_until(TODAY, graduation), STUDENT_WINDOW)
+        relevant = [ref for ref, family, p in postings  # type: ignore[attr-defined]
+                    if family in families and p.shown_on(TODAY) and (not districts or p.district in area)
+                    and education_met(education, p.min_education)
+                    and (p.exp_min == 0 or p.employment_type == "intern")]
+        if not relevant:
+            continue
+        out.append({"id": f"st{n:02d}", "families": families, "relevant": relevant, "profile": {
+            "desired_jobs": jobs, "skills": skills, "districts": districts, "education": "enrolled",
+            "degree": degree, "graduation": graduation, "experience_years": 0, "desired_salary": salary,
+            "track": "youth"}})
+    return out
+
 
 def main() -> None:
     postings = views(TODAY)
@@ -102,10 +152,13 @@ def main() -> None:
         out.append({"id": f"s{n:02d}", "families": families, "relevant": relevant, "profile": {
             "desired_jobs": jobs, "skills": skills, "districts": districts, "education": education,
             "experience_years": years, "desired_salary": salary, "track": track}})
+    students = _students(postings)  # type: ignore[arg-type]
+    out += students
     data = {"about": "Labelled seekers for matching quality; written by tools/make_matching_eval.py",
             "demo_seed": SEED, "today": TODAY.isoformat(), "seekers": out}
     OUT.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(out)} seekers with relevant postings (of {len(SEEKERS)})")
+    print(f"{OUT}: {len(out)} seekers with relevant postings (of {len(SEEKERS) + len(STUDENTS)}), "
+          f"{len(students)} of them students")
 
 
 if __name__ == "__main__":

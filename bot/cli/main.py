@@ -11,6 +11,7 @@ one process, on one port (`bot.cli.serve`);
 `db backup [--out FILE]` copies the database while the bot runs (`bot.cli.db`, `storage.backup`);
 `counselors import FILE` sets up counselors and their weekly hours from CSV/JSON (`bot.cli.counselors`);
 `firms import FILE` imports vetted firms and postings, `firms demo` loads the demo set (`bot.cli.firms`).
+`courses import [FILE]` imports the 기술교육원 courses (`bot.cli.courses`; without FILE the packaged sample).
 Every start (shell, run, kakao, serve) loads the demo set when there are no firms, unless DEMO_DATA=false.
 `report --from YYYY-MM-DD --to YYYY-MM-DD --out FILE` writes the KPI report as CSV or XLSX (`bot.cli.report`).
 `retention [--dry-run]` pseudonymises people inactive beyond RETENTION_MONTHS (`bot.cli.retention`).
@@ -30,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.cli import counselors, db, firms, nlu, report, retention, serve, shell
+from bot.cli import counselors, courses, db, firms, nlu, report, retention, serve, shell
 from kernel.config import ConfigError, load_settings
 
 NO_KAKAO_SECRET = (
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     companies = sub.add_parser("firms", help="vetted firms and their postings")
     companies.add_argument("action", choices=["import", "demo"])
     companies.add_argument("file", nargs="?", help="import: CSV/JSON file; demo: write the demo set here instead")
+    training = sub.add_parser("courses", help="기술교육원 courses")
+    training.add_argument("action", choices=["import"])
+    training.add_argument("file", nargs="?", help="CSV/JSON file (default: the packaged sample courses)")
     kpi = sub.add_parser("report", help="write the KPI report for a period as .csv or .xlsx")
     kpi.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
     kpi.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
@@ -123,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(counselors.run_import(settings, Path(args.file), sys.stdout))
         elif args.cmd == "firms":
             return asyncio.run(firms.run(settings, args.action, args.file, sys.stdout, sys.stderr))
+        elif args.cmd == "courses":
+            return asyncio.run(courses.run_import(settings, args.file, sys.stdout, sys.stderr))
         elif args.cmd == "retention":
             return asyncio.run(retention.run(settings, args.dry_run))
         elif args.cmd == "nlu" and args.text[:1] == ["misses"]:

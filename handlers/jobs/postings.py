@@ -62,6 +62,7 @@ from kernel.core import (
 from kernel.forms import Answers, Extra, Field, Form, FormRunner
 from kernel.i18n import Translator, day_label, known_name, money, money_range, translator
 from kernel.payloads import Payload
+from matching.evaluate import seeker_from
 from scheduler import queue
 from storage import counselors, firms, outbox, referrals, seekers, users
 from storage.models import Firm, JobDigest, Posting, Referral, SeekerProfile, User
@@ -140,10 +141,10 @@ async def shown_index(session: AsyncSession, today: dt.date) -> tuple[matching.P
     return cached.index, cached.rows
 
 
-def seeker_view(profile: SeekerProfile) -> matching.Seeker:
-    return matching.Seeker(track=profile.track, desired_jobs=tuple(profile.desired_jobs), skills=tuple(profile.skills),
-                           districts=tuple(profile.districts), education=profile.education,
-                           experience_years=profile.experience_years, desired_salary=profile.desired_salary)
+def seeker_view(profile: SeekerProfile, today: dt.date, settings: Settings) -> matching.Seeker:
+    """What the scorer sees of a profile: the labelled evaluation set goes through the same
+    `seeker_from`, so a student is scored in the bot as the measured figures say."""
+    return seeker_from(seekers.as_answers(profile), today, settings.student_grad_window_months)
 
 
 def local_today(ctx_now: dt.datetime, settings: Settings) -> dt.date:
@@ -321,7 +322,7 @@ async def jobs_page(ctx: Ctx, offset: int, *, district: str | None = None, job: 
     found = await _profile_or_offer(ctx)
     if isinstance(found, list):
         return found
-    seeker = seeker_view(found)
+    seeker = seeker_view(found, today, ctx.settings)
     filtered = ""
     if district or job:
         seeker = dataclasses.replace(seeker, districts=(district,) if district else seeker.districts,
@@ -365,7 +366,8 @@ async def details(ctx: Ctx, press: PostingDetails) -> list[Reply]:
         return [found]
     posting, firm = found
     profile = await seekers.get(ctx.session, ctx.user.id)
-    match = matching.score_pair(seeker_view(profile), firms.view(posting, firm)) if profile else None
+    match = matching.score_pair(seeker_view(profile, local_today(ctx.now, ctx.settings), ctx.settings),
+                                 firms.view(posting, firm)) if profile else None
     return [Reply(details_text(ctx.t, posting, firm, local_today(ctx.now, ctx.settings), match),
                   posting_buttons(ctx.t, posting.id, details=False))]
 
@@ -376,7 +378,7 @@ def profile_summary(t: Translator, runner: FormRunner, profile: SeekerProfile, n
     values = seekers.as_answers(profile)
     lines = [t("referral.profile_head", name=profile.name, age=now.astimezone(tz).year - profile.birth_year)]
     for fld in SEEKER_FIELDS:
-        if fld.name in values and fld.name not in ("name", "birth_year"):
+        if fld.name in values and fld.name not in ("name", "birth_year") and (fld.when is None or fld.when(values)):
             lines.append(f"• {t(f'label.seeker.{fld.name}')}: {runner.display(t, fld, values[fld.name])}")
     return "\n".join(lines)
 
@@ -395,7 +397,8 @@ async def interested(ctx: Ctx, press: Interested) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     posting, firm = found
-    match = matching.score_pair(seeker_view(found_profile), firms.view(posting, firm))
+    match = matching.score_pair(seeker_view(found_profile, local_today(ctx.now, ctx.settings), ctx.settings),
+                                 firms.view(posting, firm))
     row, created = await referrals.request(ctx.session, ctx.user.id, posting.id, firm.id, match.score, ctx.now)
     if not created:
         return [Reply(t("jobs.already_asked", status=t(f"referral.status.{row.status}")))]
@@ -479,7 +482,8 @@ async def firm_postings(ctx: Ctx, press: FirmPostings) -> list[Reply]:
         return [Reply(t("firms.no_postings", name=firm.name))]
     out = [Reply(t("firms.postings_of", name=firm.name, n=len(shown)))]
     for posting in shown:
-        match = matching.score_pair(seeker_view(profile), firms.view(posting, firm)) if profile else None
+        match = matching.score_pair(seeker_view(profile, local_today(ctx.now, ctx.settings), ctx.settings),
+                                 firms.view(posting, firm)) if profile else None
         # What is closed or past its deadline (shown to admins only) offers no 관심 있어요: nothing to apply to.
         buttons = (posting_buttons(t, posting.id) if firms.view(posting, firm).shown_on(today)
                    else [[Button(t("jobs.details"), PostingDetails(posting.id).pack())]])
@@ -512,8 +516,8 @@ async def send_digests(sessions: async_sessionmaker[AsyncSession], settings: Set
                 continue
             index = matching.PostingIndex([firms.view(p, f) for p, f in fresh], today)
             hidden = await firms.hidden_ids(session, profile.user_id)
-            best = index.top(seeker_view(profile), DIGEST_ITEMS, min_score=settings.jobs_digest_min_score,
-                             exclude=hidden)
+            best = index.top(seeker_view(profile, today, settings), DIGEST_ITEMS,
+                             min_score=settings.jobs_digest_min_score, exclude=hidden)
             if not best:
                 continue
             identity = await users.reachable_identity(session, profile.user_id)

@@ -6,8 +6,11 @@ What the user goes through with `/register`:
 2. Name → birth year → track (청년층 / 중장년층, suggested from the birth year) →
    where they study or studied (university / specialised high school / other) and its
    name → desired jobs (one or more) → skills → preferred districts (Seoul's 25 구,
-   several, or "anywhere") → education → years of experience → desired salary
-   (optional) → mobile number (optional; Korean formats, normalised).
+   several, or "anywhere") → education; a student (재학·휴학) is asked the degree in progress
+   (고졸 예정 / 전문학사 / 학사 / 석사, suggested from the school) and the expected graduation month
+   → years of experience → desired salary (optional) → mobile number (optional; Korean formats,
+   normalised). The school name is looked up among the campus branches and partner 특성화고
+   (`storage.campuses`); a match links the profile to that branch (booking offers it first).
 3. A summary where any answer can be corrected, then confirm: the profile is saved.
 
 `/profile` shows everything the bot holds about the person, with buttons to edit the
@@ -20,14 +23,15 @@ and the account with its conversation), asks once more, and then erases all of i
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from kernel import parsers
 from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payload
 from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
-from kernel.i18n import Translator, money
+from kernel.i18n import Translator, day_label, money
 from kernel.people import describe_membership
-from storage import firms, memberships, privacy, seekers, survey_defs, surveys, users
+from storage import campuses, firms, memberships, privacy, seekers, survey_defs, surveys, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
@@ -58,6 +62,22 @@ def _youth(answers: Answers) -> bool:
     return answers.get("track") != "middle"
 
 
+def _student(answers: Answers) -> bool:
+    return answers.get("education") == "enrolled"
+
+
+def suggest_degree(answers: Answers, _inp: FieldInput) -> str | None:
+    return {"vocational_high": "high_school", "university": "university"}.get(str(answers.get("school_kind")))
+
+
+def month_label(value: str, t: Translator) -> str:
+    year, month = map(int, value.split("-"))
+    return day_label(t, dt.date(year, month, 1), "yMMM")
+
+
+DEGREES = ("high_school", "college", "university", "graduate")
+
+
 SEEKER_FIELDS = (
     Field("consent", choices=CONSENT, refuse="no", columns=1),
     Field("name", parse=parsers.person_name),
@@ -74,6 +94,8 @@ SEEKER_FIELDS = (
           exclusive="any", columns=4),
     Field("education", choices=choices("education", ("high_school", "college", "university", "graduate",
                                                       "enrolled")), columns=1),
+    Field("degree", choices=choices("degree", DEGREES), suggest=suggest_degree, when=_student, columns=2),
+    Field("graduation", parse=parsers.graduation_month, show=month_label, when=_student),
     Field("experience_years", parse=parsers.experience_years, show=_years, columns=3,
           choices=tuple(Choice(str(n), f"experience.{n}") for n in (0, 1, 2, 3, 5, 10))),
     Field("desired_salary", parse=parsers.salary, optional=True, show=_salary),
@@ -88,9 +110,17 @@ async def save_registration(ctx: Ctx, answers: Answers, extra: Extra) -> list[Re
     # The profile's columns hold something for the questions a track skips or a person left out.
     if not _youth(answers):
         answers = {**answers, "school_kind": "other", "school_name": ""}
-    answers = {**answers, "skills": answers.get("skills") or []}
+    if not _student(answers):
+        answers = {**answers, "degree": None, "graduation": None}
+    branch = campuses.directory(ctx.settings.campuses_file).resolve(answers["school_name"]) \
+        if answers["school_kind"] in ("university", "vocational_high") else None
+    answers = {**answers, "skills": answers.get("skills") or [], "school_code": branch.code if branch else None}
     await seekers.save(ctx.session, ctx.user.id, answers, ctx.now)
     text = t("seeker.updated") if existed else t("seeker.registered", name=answers["name"])
+    if branch is not None:
+        text += "\n" + t(f"seeker.linked_{branch.kind}", name=branch.name)
+    elif answers["school_kind"] in ("university", "vocational_high"):
+        text += "\n" + t("seeker.no_branch")
     if extra.get("then"):
         # Registration was the detour of another feature (e.g. a booking): go back to it.
         return [Reply(text), *await ctx.app.run_command(ctx, str(extra["then"]), ())]
@@ -121,6 +151,10 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         if seeker is None:
             return await register(ctx, ())
         answers = seekers.as_answers(seeker) | {"consent": "yes"}
+        answers.pop("school_code", None)
+        if not _student(answers):
+            answers.pop("degree", None)
+            answers.pop("graduation", None)
         if not _youth(answers):
             # Placeholders of a skipped question: asked for real if the track changes to 청년.
             answers.pop("school_kind", None)
