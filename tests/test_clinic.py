@@ -1,0 +1,209 @@
+"""The document clinic as a seeker and counselors meet it: consent, documents, files checked and
+read, the first pass, the review queue with one counselor per request, the result through the
+outbox, and the files going with /delete and after CLINIC_KEEP_DAYS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from handlers.clinic import announce_overdue, purge_returned
+from storage.clinic import due_after
+from storage.models import CaseNote, ClinicFile, ClinicRequest, ServedFile
+from tests import clinic_files
+from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness
+from tests.test_booking import COUNSELOR_A, COUNSELOR_B, quick_register, seed
+
+SEOUL = dt.timezone(dt.timedelta(hours=9))
+SEEKER = 1
+
+
+def files_channel(h: Harness) -> dict[str, bytes]:
+    """What people "sent": a file id -> its bytes, handed over as Telegram's getFile would."""
+    sent: dict[str, bytes] = {}
+
+    async def fetch(ref: str) -> bytes:
+        return sent[ref]
+
+    h.engine.add_channel(FetchingChannel(fetch))
+    return sent
+
+
+async def send_file(chat: Chat, sent: dict[str, bytes], name: str, data: bytes, kind: str = "document") -> None:
+    ref = f"ref{len(sent)}"
+    sent[ref] = data
+    await chat._handle(chat._incoming(attachment=kind, file_ref=ref, file_name=name))
+
+
+async def request_until_files(chat: Chat) -> None:
+    await chat.send("/clinic")
+    assert "서류 수집·이용 동의" in chat.text and "90일" in chat.text, chat.text
+    await chat.press("동의합니다")
+    await chat.press("이력서")
+    await chat.press("자기소개서")
+    await chat.press("선택 완료")
+    await chat.send("데이터 분석 인턴")
+    await chat.press("맞춤법")
+    await chat.press("선택 완료")
+    assert "확인해 주세요" in chat.text, chat.text
+    await chat.press("제출")
+    assert "이제 파일을 보내 주세요" in chat.text and "10MB" in chat.text and "최대 5개" in chat.text, chat.text
+
+
+async def count(h: Harness, model: Any) -> int:
+    async with h.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_resume_sent_checked_reviewed_and_returned(harness: Harness) -> None:
+    await seed(harness)
+    await quick_register(harness, SEEKER)
+    sent = files_channel(harness)
+    seeker = harness.chat(SEEKER)
+    await request_until_files(seeker)
+
+    # Each bad file gets its own line and the question again; nothing of it is kept.
+    bad = [("이력서.pdf.exe", b"MZ\x90\x00", "실행 파일"), ("빈파일.pdf", b"", "빈 파일"),
+           ("잠긴.pdf", clinic_files.encrypted_pdf(), "암호가 걸린 PDF"),
+           ("두꺼운.pdf", clinic_files.many_pages_pdf(), "쪽수가 너무 많아요"),
+           ("폭탄.docx", clinic_files.zip_bomb_docx(), "지나치게 커져서"),
+           ("이력서.txt", "그냥 글".encode(), "받을 수 없는 형식"),
+           ("큰사진.jpg", b"\xff\xd8\xff" + bytes(11 * 1024 * 1024), "파일이 너무 커요")]
+    for name, data, said in bad:
+        await send_file(seeker, sent, name, data)
+        assert said in seeker.text and "이제 파일을 보내 주세요" in seeker.text, (name, seeker.text)
+    assert await count(harness, ClinicFile) == 0 and await count(harness, ServedFile) == 0
+
+    await send_file(seeker, sent, "이력서.docx", clinic_files.docx(clinic_files.RESUME))
+    assert "파일 1/5 받았어요 (DOCX)" in seeker.text and "서울대학교 컴퓨터공학과" in seeker.text, seeker.text
+    assert "주민등록번호로 보이는 번호" in seeker.text and "1234567" not in seeker.text
+    await send_file(seeker, sent, "resume.pdf", clinic_files.pdf(["Resume", "Python and SQL"]))
+    assert "파일 2/5 받았어요 (PDF, 2쪽)" in seeker.text and "Python and SQL" in seeker.text, seeker.text
+    await send_file(seeker, sent, "자소서.hwpx", clinic_files.hwpx(["자기소개", "성장과정을 적었어요"]))
+    assert "파일 3/5 받았어요 (HWPX)" in seeker.text, seeker.text
+    await seeker.send("아무 말")
+    assert "글 대신 파일을 보내 주세요" in seeker.text
+    await seeker.send("제출")
+    assert "접수되었어요" in seeker.text and "자동 점검 결과" in seeker.text, seeker.text
+    assert "몇일 → 며칠" in seeker.text and "자격증" in seeker.text, seeker.text
+    # The registered seeker had no skills: those found are offered to the profile.
+    assert "Python, SQL을 찾았어요" in seeker.text, seeker.text
+    await seeker.press("프로필에 추가")
+    assert "Python, SQL을 추가했어요" in seeker.text
+    async with harness.sessions() as s:
+        texts = list(await s.scalars(select(ClinicFile.text)))
+        assert texts and all("1234567" not in t for t in texts)
+        row = (await s.scalars(select(ClinicRequest))).one()
+        assert row.status == "received" and row.due_at is not None
+
+    await harness.deliver()
+    assert any("새 서류클리닉 신청" in m["text"] for m in harness.notifier.to(COUNSELOR_A))
+    a, b = harness.chat(COUNSELOR_A), harness.chat(COUNSELOR_B)
+    await a.send("/reviews")
+    assert "검토 대기열: 1건" in a.text and "구직자1" in a.text, a.text
+    await a.press("열기")
+    assert "몇일 → 며칠" in a.text and "DOCX" in a.text, a.text
+    claim = a.payload_for("맡기")
+    await b.send("/reviews")
+    await b.press("열기")
+    await a.press_payload(claim)
+    assert "파일 1 보기" in a.last_buttons, a.last_buttons
+    await b.press("맡기")
+    assert "먼저 맡았어요" in b.text
+    await harness.deliver()
+    assert any("검토 중" in m["text"] for m in harness.notifier.to(SEEKER))
+
+    await a.press("파일 1 보기")
+    assert a.replies[0].file is not None and a.replies[0].file.data == clinic_files.docx(clinic_files.RESUME)
+    await b.press_payload(a.payload_for("파일 1 보기"))
+    assert b.replies[0].file is None and "맡은 상담사만" in b.text
+    await a.send("/reviews")
+    await a.press("열기")
+    await a.press("코멘트")
+    await a.press("자기소개")
+    await a.send("경험을 숫자로 보여 주세요.")
+    assert "코멘트를 저장했어요" in a.text, a.text
+    await a.press("메모")
+    await a.send("데이터 직무 희망, 다음 주 모의면접")
+    assert "메모를 저장했어요" in a.text
+    await a.send("/reviews")
+    assert "검토 대기열" in a.text
+    await a.press("열기")
+    await a.press("완료")
+    assert "검토 결과를 보냈어요" in a.text, a.text
+
+    await harness.deliver()
+    result = [m for m in harness.notifier.to(SEEKER) if "검토가 끝났어요" in m["text"]]
+    assert result and "경험을 숫자로 보여 주세요." in result[0]["text"], result
+    await seeker.press_payload(next(b["payload"] for row in result[0]["buttons"] for b in row if b["label"] == "5점"))
+    assert "고마워요 (5점)" in seeker.text
+    await seeker.send("/clinic")
+    assert "완료" in seeker.text
+
+    # /delete takes the request, its files and the counselor's note about the person.
+    await seeker.send("/delete")
+    await seeker.press("네, 모두 삭제")
+    for model in (ClinicRequest, ClinicFile, ServedFile, CaseNote):
+        assert await count(harness, model) == 0, model
+
+
+async def test_files_go_keep_days_after_the_review_and_overdue_is_told_once(harness: Harness) -> None:
+    await seed(harness)
+    await quick_register(harness, SEEKER)
+    sent = files_channel(harness)
+    seeker = harness.chat(SEEKER)
+    await request_until_files(seeker)
+    await send_file(seeker, sent, "resume.pdf", clinic_files.pdf(["Resume"]))
+    await seeker.press("제출")
+    assert "접수되었어요" in seeker.text
+
+    harness.clock.advance(days=10)
+    assert await announce_overdue(harness.sessions, harness.settings, harness.clock) >= 1
+    assert await announce_overdue(harness.sessions, harness.settings, harness.clock) == 0
+    await harness.deliver()
+    assert any("기한" in m["text"] and "지났어요" in m["text"] for m in harness.notifier.to(ADMIN_ID))
+
+    a = harness.chat(COUNSELOR_A)
+    await a.send("/reviews")
+    assert "기한 지남" in a.text
+    await a.press("열기")
+    await a.press("맡기")
+    await a.press("완료")
+    assert "코멘트나 돌려줄 파일을 먼저" in a.text
+    await a.press("코멘트")
+    await a.press("전체")
+    await a.send("좋아요")
+    await a.press("완료")
+    assert await count(harness, ServedFile) == 1
+    harness.clock.advance(days=harness.settings.clinic_keep_days + 1)
+    assert await purge_returned(harness.sessions, harness.settings, harness.clock) == 1
+    assert await count(harness, ServedFile) == 0
+    async with harness.sessions() as s:
+        row = (await s.scalars(select(ClinicRequest))).one()
+        assert row.purged_at is not None and row.comments == {} and row.status == "done"
+        assert list(await s.scalars(select(ClinicFile.text))) == [""]
+
+
+async def test_refusing_consent_stores_nothing_and_cancel_drops_the_files(harness: Harness) -> None:
+    sent = files_channel(harness)
+    seeker = harness.chat(SEEKER)
+    await seeker.send("/clinic")
+    await seeker.press("동의하지 않습니다")
+    assert "아무것도 저장하지 않았어요" in seeker.text
+    await request_until_files(seeker)
+    await send_file(seeker, sent, "cv.docx", clinic_files.docx(["인적사항", "홍길동"]))
+    await seeker.send("/jobs")
+    assert "파일 보내기를 먼저 마쳐 주세요" in seeker.text
+    await seeker.send("취소")
+    assert "보낸 파일도 지웠어요" in seeker.text
+    assert await count(harness, ClinicRequest) == 0 and await count(harness, ServedFile) == 0
+
+
+def test_due_time_counts_working_hours_only() -> None:
+    friday_5pm = dt.datetime(2026, 3, 6, 17, 0, tzinfo=SEOUL)
+    # 1 hour left on Friday, then Monday 09:00 + 1 hour.
+    assert due_after(friday_5pm, 2, SEOUL, 9 * 60, 18 * 60) == dt.datetime(2026, 3, 9, 10, 0, tzinfo=SEOUL)
+    saturday = dt.datetime(2026, 3, 7, 12, 0, tzinfo=SEOUL)
+    assert due_after(saturday, 48, SEOUL, 9 * 60, 18 * 60) == dt.datetime(2026, 3, 16, 12, 0, tzinfo=SEOUL)
