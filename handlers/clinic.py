@@ -331,8 +331,10 @@ async def take_file(ctx: Ctx, row: ClinicRequest) -> list[Reply]:
         return [upload_prompt(ctx, row, t("clinic.file_risky"))]
     try:
         data = await ctx.app.fetch_file(inc.file_ref, inc.channel)
-    except FileTooBig:
-        return [upload_prompt(ctx, row, t("clinic.file_too_big", size=mb(s.clinic_max_file_bytes)))]
+    except FileTooBig as exc:
+        # The channel's own cap (KAKAO_MAX_FILE_BYTES, Telegram's 20 MB) may be the smaller one.
+        limit = min(exc.limit, s.clinic_max_file_bytes)
+        return [upload_prompt(ctx, row, t("clinic.file_too_big", size=mb(limit)))]
     except FileUnavailable as exc:
         log.info("clinic file not fetched channel=%s: %s", inc.channel, exc)
         return [upload_prompt(ctx, row, t("clinic.file_unavailable"))]
@@ -753,8 +755,8 @@ async def keep_returned(ctx: Ctx, value: dict[str, Any]) -> dict[str, Any]:
         raise Invalid("clinic.file_risky")
     try:
         data = await ctx.app.fetch_file(value["ref"], value["channel"])
-    except FileTooBig:
-        raise Invalid("clinic.file_too_big", size=mb(s.clinic_max_file_bytes)) from None
+    except FileTooBig as exc:
+        raise Invalid("clinic.file_too_big", size=mb(min(exc.limit, s.clinic_max_file_bytes))) from None
     except FileUnavailable:
         raise Invalid("clinic.file_unavailable") from None
     if not data:

@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import surveys
-from storage.models import Booking, EventRegistration, Handoff, HiddenPosting, PitchApplication, Referral
+from storage.models import (
+    Booking,
+    CaseNote,
+    ClinicRequest,
+    EventRegistration,
+    Handoff,
+    HiddenPosting,
+    PitchApplication,
+    Referral,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,8 @@ class Held:
     referrals: int
     hidden_postings: int
     survey_responses: int
+    clinic_requests: int
+    case_notes: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
@@ -29,4 +40,4 @@ async def held_about(session: AsyncSession, user_id: int) -> Held:
 
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
                 await count(Handoff), await count(Referral), await count(HiddenPosting),
-                await surveys.count_answered_by(session, user_id))
+                await surveys.count_answered_by(session, user_id), await count(ClinicRequest), await count(CaseNote))

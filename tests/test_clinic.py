@@ -9,12 +9,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app import apply_retention
 from handlers.clinic import announce_overdue, purge_returned
 from storage.clinic import due_after
-from storage.models import CaseNote, ClinicFile, ClinicRequest, ServedFile
+from storage.models import CaseNote, ClinicFile, ClinicRequest, Posting, ServedFile
 from tests import clinic_files
 from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness
+from tests.fake_kakao import FakeKakao
+from tests.fake_kakao import payload as kakao_payload
 from tests.test_booking import COUNSELOR_A, COUNSELOR_B, quick_register, seed
+from tests.test_jobs import demo
+from tests.test_kakao import start_skill
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))
 SEEKER = 1
@@ -142,6 +147,9 @@ async def test_a_resume_sent_checked_reviewed_and_returned(harness: Harness) -> 
     await seeker.send("/clinic")
     assert "완료" in seeker.text
 
+    # Right of access: the request and the counselor's note, as written.
+    await seeker.send("/profile")
+    assert "서류클리닉 신청 1건" in seeker.text and "데이터 직무 희망, 다음 주 모의면접" in seeker.text, seeker.text
     # /delete takes the request, its files and the counselor's note about the person.
     await seeker.send("/delete")
     await seeker.press("네, 모두 삭제")
@@ -207,3 +215,75 @@ def test_due_time_counts_working_hours_only() -> None:
     assert due_after(friday_5pm, 2, SEOUL, 9 * 60, 18 * 60) == dt.datetime(2026, 3, 9, 10, 0, tzinfo=SEOUL)
     saturday = dt.datetime(2026, 3, 7, 12, 0, tzinfo=SEOUL)
     assert due_after(saturday, 48, SEOUL, 9 * 60, 18 * 60) == dt.datetime(2026, 3, 16, 12, 0, tzinfo=SEOUL)
+
+
+async def test_a_resume_sent_on_kakaotalk_comes_through_kakaos_file_urls(harness: Harness) -> None:
+    skill = await start_skill(harness, kakao_file_hosts="127.0.0.1", kakao_max_file_bytes=64 * 1024)
+    try:
+        async with FakeKakao() as fake:
+            fake.media["resume.docx"] = clinic_files.docx(clinic_files.RESUME)
+            fake.media["resume.pdf.exe"] = b"MZ\x90\x00"
+            fake.media["scan.pdf"] = b"%PDF-1.4\n" + bytes(64 * 1024)
+            user = skill.user("kakao-seeker")
+            await user.say("/clinic")
+            await user.press("동의합니다")
+            await user.press("자기소개서")
+            await user.press("선택 완료")
+            await user.press("건너뛰기")
+            await user.press("구성")
+            await user.press("선택 완료")
+            await user.press("제출")
+            assert "이제 파일을 보내 주세요" in user.text, user.text
+
+            async def upload(name: str) -> None:
+                body = kakao_payload(user.key, "", trigger="FILE_UPLOAD")
+                body["action"]["params"]["media"] = {"type": "file", "url": fake.media_url(name)}
+                await user._send(body)
+
+            await upload("scan.pdf")
+            assert "파일이 너무 커요" in user.text and "64KB" in user.text, user.text
+            await upload("resume.pdf.exe")
+            assert "실행 파일" in user.text, user.text
+            await upload("resume.docx")
+            assert "파일 1/1 받았어요" not in user.text and "파일 1/5 받았어요 (DOCX)" in user.text, user.text
+            await user.say("제출")
+            assert "접수되었어요" in user.text and "며칠" in user.text, user.text
+    finally:
+        await skill.client.close()
+    async with harness.sessions() as s:
+        assert (await s.scalars(select(ClinicRequest.status))).one() == "received"
+
+
+async def test_a_target_posting_names_the_skills_the_document_leaves_out(harness: Harness) -> None:
+    await demo(harness)
+    async with harness.sessions() as s:
+        posting = next(p for p in await s.scalars(select(Posting).where(Posting.status == "open")
+                                                  .order_by(Posting.id).limit(50)) if p.required_skills)
+        wanted = [str(x) for x in posting.required_skills]
+    sent = files_channel(harness)
+    seeker = harness.chat(SEEKER)
+    await seeker.send("/clinic")
+    await seeker.press("동의합니다")
+    await seeker.press("자기소개서")
+    await seeker.press("선택 완료")
+    await seeker.send(f"#{posting.id}")
+    await seeker.press("직무 적합성")
+    await seeker.press("선택 완료")
+    await seeker.press("제출")
+    await send_file(seeker, sent, "cover.docx", clinic_files.docx(["자기소개", "열심히 배우는 사람이에요."]))
+    await seeker.send("제출")
+    assert "공고에서 요구하는 기술이 서류에 보이지 않아요" in seeker.text and wanted[0] in seeker.text, seeker.text
+
+
+async def test_the_retention_run_takes_the_clinic_files_and_texts(harness: Harness) -> None:
+    sent = files_channel(harness)
+    seeker = harness.chat(SEEKER)
+    await request_until_files(seeker)
+    await send_file(seeker, sent, "cv.docx", clinic_files.docx(clinic_files.RESUME))
+    await seeker.send("제출")
+    harness.clock.advance(days=31 * harness.settings.retention_months + 1)
+    await apply_retention(harness.sessions, harness.settings, harness.clock)
+    assert await count(harness, ServedFile) == 0
+    async with harness.sessions() as s:
+        assert list(await s.scalars(select(ClinicFile.text))) == [""]
+        assert (await s.scalars(select(ClinicRequest.findings))).one() == []
