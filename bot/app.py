@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, clinic, counselor, demoday, handoff, link, start, stats, surveys
+from handlers import booking, broadcast, clinic, counselor, demoday, handoff, link, start, stats, surveys, workspace
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -110,6 +110,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     booking.build,
     handoff.build,
     clinic.build,
+    workspace.build,
     counselor.build,
     membership_review.build,
     events.build, events_admin.build,

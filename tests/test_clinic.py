@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.app import apply_retention
 from handlers.clinic import announce_overdue, purge_returned
 from storage.clinic import due_after
-from storage.models import CaseNote, ClinicFile, ClinicRequest, Posting, ServedFile
+from storage.models import CaseNote, ClinicFile, ClinicRequest, OutsideSession, Posting, SeekerProfile, ServedFile
 from tests import clinic_files
 from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness
 from tests.fake_kakao import FakeKakao
@@ -81,7 +81,8 @@ async def test_a_resume_sent_checked_reviewed_and_returned(harness: Harness) -> 
         assert said in seeker.text and "이제 파일을 보내 주세요" in seeker.text, (name, seeker.text)
     assert await count(harness, ClinicFile) == 0 and await count(harness, ServedFile) == 0
 
-    await send_file(seeker, sent, "이력서.docx", clinic_files.docx(clinic_files.RESUME))
+    resume = clinic_files.docx(clinic_files.RESUME)
+    await send_file(seeker, sent, "이력서.docx", resume)
     assert "파일 1/5 받았어요 (DOCX)" in seeker.text and "서울대학교 컴퓨터공학과" in seeker.text, seeker.text
     assert "주민등록번호로 보이는 번호" in seeker.text and "1234567" not in seeker.text
     await send_file(seeker, sent, "resume.pdf", clinic_files.pdf(["Resume", "Python and SQL"]))
@@ -121,7 +122,7 @@ async def test_a_resume_sent_checked_reviewed_and_returned(harness: Harness) -> 
     assert any("검토 중" in m["text"] for m in harness.notifier.to(SEEKER))
 
     await a.press("파일 1 보기")
-    assert a.replies[0].file is not None and a.replies[0].file.data == clinic_files.docx(clinic_files.RESUME)
+    assert a.replies[0].file is not None and a.replies[0].file.data == resume
     await b.press_payload(a.payload_for("파일 1 보기"))
     assert b.replies[0].file is None and "맡은 상담사만" in b.text
     await a.send("/reviews")
@@ -287,3 +288,48 @@ async def test_the_retention_run_takes_the_clinic_files_and_texts(harness: Harne
     async with harness.sessions() as s:
         assert list(await s.scalars(select(ClinicFile.text))) == [""]
         assert (await s.scalars(select(ClinicRequest.findings))).one() == []
+
+
+async def test_sessions_held_outside_the_bot_count_in_stats(harness: Harness) -> None:
+    await seed(harness)
+    await quick_register(harness, SEEKER)
+    async with harness.sessions() as s, s.begin():
+        profile = await s.get(SeekerProfile, (await s.scalars(select(SeekerProfile.user_id))).one())
+        assert profile is not None
+        profile.phone = "+821099998888"
+    a = harness.chat(COUNSELOR_A)
+    await a.send("/session")
+    await a.press("학교 방문")
+    await a.press("서류클리닉")
+    await a.send("서울디지텍고")
+    await a.press("건너뛰기")
+    await a.send("25명")
+    await a.press("60분")
+    await a.press("2회차")
+    await a.press("제출")
+    assert "상담을 기록했어요" in a.text, a.text
+    await a.send("/session")
+    await a.press("방문")
+    await a.press("취업상담")
+    await a.press("서울일자리플러스센터")
+    await a.send("010-1111-2222")
+    await a.press("30분")
+    await a.press("제출")
+    assert "등록한 구직자가 없어요" in a.text, a.text
+    await a.send("010-9999-8888")
+    await a.press("제출")
+    assert "상담을 기록했어요" in a.text, a.text
+    async with harness.sessions() as s:
+        rows = list(await s.scalars(select(OutsideSession).order_by(OutsideSession.id)))
+    assert [(r.channel, r.people, r.package_session, r.user_id is not None) for r in rows] == [
+        ("school_visit", 25, 2, False), ("walk_in", 1, None, True)]
+
+    stranger = harness.chat(SEEKER)
+    await stranger.send("/session")
+    assert "상담사만" in stranger.text, stranger.text
+
+    admin = harness.chat(ADMIN_ID)
+    await admin.send("/stats month")
+    assert "상담 경로별 실적" in admin.text and "학교 방문" in admin.text and "서울디지텍고" in admin.text, admin.text
+    assert "취업상담 1회 · 서류클리닉 1회" in admin.text, admin.text
+    assert "온라인 서류클리닉" in admin.text, admin.text
