@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     clinic_due_hours: int = Field(default=48, ge=1, le=24 * 30)
     clinic_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
     clinic_max_files: int = Field(default=5, ge=1, le=10)
+    # Minutes a /human request waits for a counselor before the person is offered a booking instead.
+    handoff_wait_minutes: int = Field(default=10, ge=1, le=240)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -840,3 +840,16 @@ class OutsideSession(Base):
     package_session: Mapped[int | None] = mapped_column(default=None)
     held_at: Mapped[timestamp]
     created_at: Mapped[timestamp]
+
+
+class HandoffMessage(Base):
+    """One message relayed in a "상담원 연결" chat, kept as its transcript for the counselor; it goes
+    with the handoff, hence with the person (/delete, retention)."""
+
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[intpk]
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    from_counselor: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[timestamp]

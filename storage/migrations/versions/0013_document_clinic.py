@@ -1,4 +1,4 @@
-"""document clinic: clinic requests and their files, case notes, sessions held outside the bot
+"""document clinic: clinic requests and their files, case notes, sessions held outside the bot, handoff transcripts
 
 Revision ID: 0013
 Revises: 0011
@@ -103,10 +103,23 @@ def upgrade() -> None:
     )
     op.create_index('ix_outside_sessions_held', 'outside_sessions', ['held_at'])
     op.create_index(op.f('ix_outside_sessions_user_id'), 'outside_sessions', ['user_id'])
+    op.create_table('handoff_messages',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('handoff_id', sa.Integer(), nullable=False),
+    sa.Column('from_counselor', sa.Boolean(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['handoff_id'], ['handoffs.id'], name=op.f('fk_handoff_messages_handoff_id_handoffs'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_handoff_messages')),
+    sqlite_autoincrement=True,
+    )
+    op.create_index(op.f('ix_handoff_messages_handoff_id'), 'handoff_messages', ['handoff_id'])
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table('handoff_messages')
     op.drop_table('outside_sessions')
     op.drop_table('case_notes')
     op.drop_table('clinic_files')
