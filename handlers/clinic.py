@@ -80,7 +80,7 @@ from kernel.people import not_counselor, person_name, require_counselor
 from matching import documents
 from matching.text import plain
 from scheduler import queue
-from storage import clinic, counselors, files, seekers
+from storage import bookings, clinic, counselors, files, seekers
 from storage.audit import audit
 from storage.models import CaseNote, ClinicFile, ClinicRequest, Counselor, Posting
 
@@ -608,7 +608,9 @@ async def reviews(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def _names(ctx: Ctx, user_ids: Sequence[int]) -> dict[int, str]:
-    return {uid: await person_name(ctx, uid) for uid in dict.fromkeys(user_ids)}
+    """How counselors see these people, in one query for the page."""
+    known = await bookings.person_names(ctx.session, list(dict.fromkeys(user_ids)))
+    return {uid: known.get(uid) or ctx.t("booking.no_name") for uid in user_ids}
 
 
 async def _staff_request(ctx: Ctx, request_id: int, proof: str) -> tuple[Counselor, ClinicRequest] | Reply:
