@@ -5,6 +5,7 @@ outbox, and the files going with /delete and after CLINIC_KEEP_DAYS."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -333,3 +334,56 @@ async def test_sessions_held_outside_the_bot_count_in_stats(harness: Harness) ->
     assert "상담 경로별 실적" in admin.text and "학교 방문" in admin.text and "서울디지텍고" in admin.text, admin.text
     assert "취업상담 1회 · 서류클리닉 1회" in admin.text, admin.text
     assert "온라인 서류클리닉" in admin.text, admin.text
+
+
+async def _snapshot(h: Harness) -> list[Any]:
+    async with h.sessions() as s:
+        rows = []
+        for model in (ClinicRequest, ClinicFile, CaseNote, ServedFile, OutsideSession):
+            rows += [tuple(sorted((k, repr(v)) for k, v in vars(r).items() if not k.startswith("_")))
+                     for r in await s.scalars(select(model))]
+        return rows
+
+
+async def test_a_stranger_pressing_the_clinics_buttons_changes_nothing(harness: Harness) -> None:
+    await seed(harness)
+    await quick_register(harness, SEEKER)
+    sent = files_channel(harness)
+    seeker, a = harness.chat(SEEKER), harness.chat(COUNSELOR_A)
+    seen: set[str] = set()
+
+    def keep(chat: Chat) -> None:
+        seen.update(b.payload for r in chat.replies for row in r.buttons for b in row if b.payload)
+
+    await request_until_files(seeker)
+    await send_file(seeker, sent, "cv.docx", clinic_files.docx(clinic_files.RESUME))
+    keep(seeker)
+    await seeker.send("제출")
+    keep(seeker)
+    await a.send("/reviews")
+    keep(a)
+    await a.press("열기")
+    keep(a)
+    await a.press("맡기")
+    keep(a)
+    await a.press("코멘트")
+    await a.press("전체")
+    await a.send("좋아요")
+    keep(a)
+    await a.press("완료")
+    await harness.deliver()
+    for message in harness.notifier.to(SEEKER):
+        seen.update(b["payload"] for row in message.get("buttons", []) for b in row if b.get("payload"))
+    ours = {p for p in seen if p.startswith(("cl:", "clr:"))}
+    assert len({p.split(":")[1] for p in ours}) >= 8, ours
+
+    before = await _snapshot(harness)
+    stranger = harness.chat(4242)
+    await quick_register(harness, 4242)
+    for pressed in sorted(ours):
+        await stranger.press_payload(pressed)
+        first = stranger.text
+        await stranger.press_payload(re.sub(r":\d+:", ":987654321:", pressed, count=1))
+        assert stranger.text == first, (pressed, first, stranger.text)
+        assert "상담사만" in first or "더 이상 처리할 수 없어요" in first or "만료" in first, (pressed, first)
+    assert await _snapshot(harness) == before
