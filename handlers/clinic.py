@@ -80,7 +80,7 @@ from kernel.people import not_counselor, person_name, require_counselor
 from matching import documents
 from matching.text import plain
 from scheduler import queue
-from storage import bookings, clinic, counselors, files, seekers
+from storage import bookings, clinic, counselors, files, seekers, survey_defs, surveys
 from storage.audit import audit
 from storage.models import CaseNote, ClinicFile, ClinicRequest, Counselor, Posting
 
@@ -539,7 +539,15 @@ async def rate(ctx: Ctx, press: Rate) -> list[Reply]:
     row = await _own(ctx, press.request, press.proof)
     if row is None or row.status != "done" or not 1 <= press.score <= 5:
         return [Reply(ctx.t("clinic.gone"))]
+    if row.rating is not None:
+        return [Reply(ctx.t("clinic.rated", n=row.rating))]
     row.rating = press.score
+    # The rating joins the satisfaction surveys (their /stats section and exports), as one answer.
+    survey = await surveys.open_request(ctx.session, user_id=ctx.user.id, survey="clinic", subject=f"clinic:{row.id}",
+                                        due_at=ctx.now, now=ctx.now, counselor_id=row.counselor_id)
+    if survey is not None:
+        await surveys.save_answer(ctx.session, survey, survey_defs.latest("clinic").questions[0], press.score, ctx.now)
+        surveys.finish(survey, "done", ctx.now)
     return [Reply(ctx.t("clinic.rated", n=press.score))]
 
 

@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 from bot.app import apply_retention
 from handlers.clinic import announce_overdue, purge_returned
 from storage.clinic import due_after
-from storage.models import CaseNote, ClinicFile, ClinicRequest, OutsideSession, Posting, SeekerProfile, ServedFile
+from storage.models import (
+    CaseNote,
+    ClinicFile,
+    ClinicRequest,
+    OutsideSession,
+    Posting,
+    SeekerProfile,
+    ServedFile,
+    SurveyAnswer,
+)
 from tests import clinic_files
 from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness
 from tests.fake_kakao import FakeKakao
@@ -146,6 +155,9 @@ async def test_a_resume_sent_checked_reviewed_and_returned(harness: Harness) -> 
     assert result and "경험을 숫자로 보여 주세요." in result[0]["text"], result
     await seeker.press_payload(next(b["payload"] for row in result[0]["buttons"] for b in row if b["label"] == "5점"))
     assert "고마워요 (5점)" in seeker.text
+    async with harness.sessions() as s:
+        answer = (await s.scalars(select(SurveyAnswer))).one()
+        assert (answer.survey, answer.question, answer.value_int) == ("clinic", "overall", 5)
     await seeker.send("/clinic")
     assert "완료" in seeker.text
 
