@@ -199,6 +199,21 @@ async def test_files_go_keep_days_after_the_review_and_overdue_is_told_once(harn
     await a.send("좋아요")
     await a.press("완료")
     assert await count(harness, ServedFile) == 1
+    # One follow-up question, answered through the outbox.
+    await harness.deliver()
+    result = next(m for m in harness.notifier.to(SEEKER) if "검토가 끝났어요" in m["text"])
+    await seeker.press_payload(next(b["payload"] for row in result["buttons"] for b in row if b["label"] == "질문하기"))
+    await seeker.send("경력 순서는 최신순이 좋을까요?")
+    assert "질문을 상담사에게 보냈어요" in seeker.text, seeker.text
+    await seeker.press_payload(next(b["payload"] for row in result["buttons"] for b in row if b["label"] == "질문하기"))
+    assert "이미 질문했어요" in seeker.text
+    await harness.deliver()
+    question = next(m for m in harness.notifier.to(COUNSELOR_A) if "질문이 왔어요" in m["text"])
+    await a.press_payload(question["buttons"][0][0]["payload"])
+    await a.send("네, 최신순으로 적어 주세요.")
+    assert "답변을 보냈어요" in a.text, a.text
+    await harness.deliver()
+    assert any("네, 최신순으로 적어 주세요." in m["text"] for m in harness.notifier.to(SEEKER))
     harness.clock.advance(days=harness.settings.clinic_keep_days + 1)
     assert await purge_returned(harness.sessions, harness.settings, harness.clock) == 1
     assert await count(harness, ServedFile) == 0
