@@ -51,6 +51,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import select
 
+from kernel import parsers
 from kernel.config import Settings
 from kernel.core import (
     Attachment,
@@ -223,12 +224,7 @@ async def start_clinic(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 def parse_target(raw: str, _inp: FieldInput) -> str:
-    text = " ".join(raw.split())
-    if not text:
-        raise Invalid("clinic.target_empty")
-    if len(text) > MAX_TARGET:
-        raise Invalid("clinic.target_long", max=MAX_TARGET)
-    return text
+    return parsers.clean(raw, max_len=MAX_TARGET)
 
 
 CLINIC_FIELDS = (
@@ -310,12 +306,12 @@ async def uploads(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 def _file_name(ctx: Ctx) -> str:
+    """The sent file's name, without what no column or log takes (NUL, control characters)."""
     inc = ctx.incoming
-    if inc.file_name:
-        return inc.file_name[:120]
     ref = inc.file_ref or ""
     # A KakaoTalk URL or a console path carries the name; Telegram's photos have none.
-    return PurePosixPath(urlparse(ref).path).name[:120] if "/" in ref else ""
+    name = inc.file_name or (PurePosixPath(urlparse(ref).path).name if "/" in ref else "")
+    return documents.printable(name)[:120]
 
 
 async def take_file(ctx: Ctx, row: ClinicRequest) -> list[Reply]:
@@ -561,15 +557,7 @@ async def ask(ctx: Ctx, press: Ask) -> list[Reply]:
 
 
 def parse_words(limit: int) -> Callable[[str, FieldInput], str]:
-    def parse(raw: str, _inp: FieldInput) -> str:
-        text = raw.strip()
-        if not text:
-            raise Invalid("clinic.words_empty")
-        if len(text) > limit:
-            raise Invalid("clinic.words_long", max=limit, n=len(text))
-        return text
-
-    return parse
+    return parsers.text(limit, newlines=True)
 
 
 async def save_question(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:

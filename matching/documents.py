@@ -92,6 +92,14 @@ ID_NUMBER_MASKED = re.compile(r"(?<!\d)\d{6}-\*{7}")
 PHONE = re.compile(r"(?<!\d)01[016789][\s.-]?\d{3,4}[\s.-]?\d{4}(?!\d)")
 
 
+# What no database column takes (NUL, lone surrogates) and control characters a page can carry.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    return _UNPRINTABLE.sub("", text)
+
+
 def mask_ids(text: str) -> tuple[str, int]:
     """`text` with every resident registration number masked to its birth date, and how many there were."""
     masked, count = ID_NUMBER.subn(lambda m: f"{m[1]}{m[2]}{m[3]}-*******", text)
@@ -115,7 +123,7 @@ def extract(data: bytes, fmt: str) -> Extract:
         return Extract(fmt, "")  # photos and HWP: the counselor reads the file itself
     else:
         raise Unreadable("type")
-    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r"[ \t\u00a0]+", " ", printable(text))
     text = re.sub(r"\n\s*\n+", "\n", text).strip()
     truncated = len(text) > MAX_CHARS
     masked, count = mask_ids(text[:MAX_CHARS])
