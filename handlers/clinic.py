@@ -22,7 +22,8 @@ What the seeker goes through:
    follow-up question (질문하기), whose answer comes the same way.
 
 What a counselor goes through:
-1. A new request is announced to active counselors. `/reviews` lists open requests in order of
+1. A new request is announced to the counselors who take document clinics (all active ones when
+   none does). `/reviews` lists open requests in order of
    arrival with their due time (CLINIC_DUE_HOURS working hours, OPENING_HOURS on weekdays; overdue
    ones marked); 열기 shows the person, the documents, the target, the first-pass findings and each
    file's preview.
@@ -420,7 +421,9 @@ async def submit(ctx: Ctx, row: ClinicRequest) -> list[Reply]:
 async def _announce(ctx: Ctx, row: ClinicRequest) -> None:
     docs = list(row.documents)
     due = row.due_at
-    for counselor in await counselors.active(ctx.session):
+    # Counselors who take document clinics; everyone active when nobody has the type.
+    staff = await counselors.active(ctx.session, "document_clinic") or await counselors.active(ctx.session)
+    for counselor in staff:
         await queue.to_user(
             ctx.session, counselor.user_id,
             _new_request(row.id, docs, due, ctx.settings.tz),
