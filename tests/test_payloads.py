@@ -116,7 +116,10 @@ OLD_BUTTONS = [
     "adm:apps:10", "adm:mems:10", "cs:aw", "cs:off", "cs:rw:3", "cs:rd:3", "cs:at:9:t0x9k2", "cs:ns:9:t0x9k2",
     "cadm:pg:10", "cadm:d:2:t0x9k2", "cadm:dy:2:t0x9k2", "cadm:keep", "pit:3", "pia:sl:5:t0x9k2",
     "pia:sel:5:t0x9k2", "pia:rej:5:t0x9k2", "pia:ls:3:0", "pia:nt:3", "pia:csv:3", "st:p:month", "st:custom",
-    "st:csv:20260101-20260331", "st:xlsx:20260101-20260331",
+    "st:csv:20260101-20260331", "st:xlsx:20260101-20260331", "ho:t:3:t0x9k2",
+    "cl:s:5:t0x9k2", "cl:w:5:t0x9k2", "cl:v:5:t0x9k2", "cl:r:5:t0x9k2:4", "cl:q:5:t0x9k2", "cl:k:5:t0x9k2",
+    "clr:o:5:t0x9k2", "clr:c:5:t0x9k2", "clr:m:5:t0x9k2", "clr:f:5:t0x9k2", "clr:d:5:t0x9k2", "clr:n:5:t0x9k2",
+    "clr:a:5:t0x9k2", "clr:g:7:t0x9k2",
 ]
 # Buttons made before a trailing field existed decode with its default.
 SHORT_BUTTONS = {"eva:ppl:3": "eva:ppl:3:0", "pia:ls:3": "pia:ls:3:0", "eva:att:7:t0x9k2": "eva:att:7:t0x9k2:0"}
