@@ -21,6 +21,7 @@ from handlers import (
     booking,
     broadcast,
     campus,
+    clinic,
     counselor,
     courses,
     demoday,
@@ -31,6 +32,7 @@ from handlers import (
     start,
     stats,
     surveys,
+    workspace,
 )
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
@@ -126,6 +128,8 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     courses.build, courses.build_admin,
     mentoring.build, mentoring.build_admin,
     handoff.build,
+    clinic.build,
+    workspace.build,
     counselor.build,
     membership_review.build,
     events.build, events_admin.build,

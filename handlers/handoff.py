@@ -16,22 +16,36 @@ What the user goes through:
 4. Either side ends with `/end`. When the counselor ends it, the chat is handed back to
    the bot and the user sees the menu again.
 A second counselor pressing 연결하기 later hears that a colleague already took it.
+5. A request nobody takes within HANDOFF_WAIT_MINUTES is closed (`handoff-expire` job): the person
+   is told no counselor is free now and offered a booking instead.
+
+What a counselor has besides the request messages:
+1. `/waiting`: the people waiting now, the longest first, each with how long they have waited and
+   연결하기 (the same first-press-wins check as the request's button).
+2. `/chats`: their recent chats; 대화 보기 shows the transcript (every relayed message, kept with
+   the handoff and deleted with the person). Each view is audited.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
+from kernel.config import Settings
 from kernel.core import (
     Button,
+    Clock,
     CommandRoute,
     Ctx,
+    Job,
     MenuItem,
     Reply,
     Router,
+    clip,
     on,
     payload,
     stamp,
@@ -41,8 +55,9 @@ from kernel.payloads import Payload, Stamp, same_record
 from kernel.people import not_counselor, person_name, require_counselor
 from scheduler import queue
 from storage import bookings, counselors
+from storage.audit import audit
 from storage.db import advisory_xact_lock
-from storage.models import Conversation, Counselor, Handoff
+from storage.models import Conversation, Counselor, Handoff, HandoffMessage
 
 USER_MODE = "handoff"
 COUNSELOR_MODE = "handoff_c"
@@ -58,6 +73,18 @@ class Accept(Payload, prefix="ho", action="a"):
 
     handoff: int
     proof: Stamp
+
+
+@dataclass(frozen=True)
+class Transcript(Payload, prefix="ho", action="t"):
+    """A counselor's 'show what was said' under one of their chats."""
+
+    handoff: int
+    proof: Stamp
+
+
+TRANSCRIPT_CHARS = 3500  # the newest messages that fit one message
+RECENT_CHATS = 5
 
 
 def open_now(ctx: Ctx) -> bool:
@@ -191,6 +218,8 @@ async def relay(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         return [Reply(t("mode.busy"))]
     if handoff.status == "waiting":
         return [Reply(t("handoff.still_waiting"))]
+    ctx.session.add(HandoffMessage(handoff_id=handoff.id, from_counselor=ctx.conv.flow == COUNSELOR_MODE,
+                                   text=text.strip(), created_at=ctx.now))
     parts = relay_parts(text.strip())
     if len(parts) > 1:
         parts = [f"{part} ({i}/{len(parts)})" for i, part in enumerate(parts, 1)]
@@ -262,13 +291,107 @@ async def _release_other_side(ctx: Ctx, handoff: Handoff, by_counselor: bool) ->
                         about=None if by_counselor else handoff.user_id)
 
 
+async def waiting(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    """The people waiting for a counselor now, longest first, with how long they have waited."""
+    t = ctx.t
+    found = await require_counselor(ctx)
+    if isinstance(found, Reply):
+        return [found]
+    rows = list(await ctx.session.scalars(select(Handoff).where(Handoff.status == "waiting")
+                                          .order_by(Handoff.created_at, Handoff.id).limit(20)))
+    if not rows:
+        return [Reply(t("handoff.queue_empty"))]
+    lines = [t("handoff.queue_title", n=len(rows))]
+    buttons: list[list[Button]] = []
+    for handoff in rows:
+        name = await _shown_requester(ctx, handoff)
+        minutes = max(0, int((ctx.now - handoff.created_at).total_seconds() // 60))
+        lines.append(t("handoff.queue_line", name=name, n=minutes))
+        buttons.append([Button(t("handoff.accept_name", name=clip(name, 20)),
+                               Accept(handoff.id, stamp(handoff.created_at)).pack())])
+    return [Reply("\n".join(lines), buttons)]
+
+
+async def chats(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+    """The counselor's recent chats, each with its transcript a press away."""
+    t = ctx.t
+    found = await require_counselor(ctx)
+    if isinstance(found, Reply):
+        return [found]
+    rows = list(await ctx.session.scalars(select(Handoff).where(Handoff.counselor_id == found.id)
+                                          .order_by(Handoff.id.desc()).limit(RECENT_CHATS)))
+    if not rows:
+        return [Reply(t("handoff.no_chats"))]
+    lines = [t("handoff.chats_title")]
+    buttons: list[list[Button]] = []
+    for handoff in rows:
+        name = await _shown_requester(ctx, handoff)
+        when = handoff.created_at.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"• {when} {name}")
+        buttons.append([Button(t("handoff.transcript_button", name=clip(name, 20)),
+                               Transcript(handoff.id, stamp(handoff.created_at)).pack())])
+    return [Reply("\n".join(lines), buttons)]
+
+
+async def transcript(ctx: Ctx, press: Transcript) -> list[Reply]:
+    t = ctx.t
+    found = await require_counselor(ctx)
+    if isinstance(found, Reply):
+        return [found]
+    handoff = await ctx.session.get(Handoff, press.handoff)
+    if handoff is None or not same_record(press.proof, handoff.created_at) or handoff.counselor_id != found.id:
+        return [Reply(t("handoff.gone"))]
+    await audit(ctx.session, ctx.user.id, "handoff.transcript", f"user:{handoff.user_id}", ctx.now)
+    name = await _shown_requester(ctx, handoff)
+    said = list(await ctx.session.scalars(select(HandoffMessage).where(HandoffMessage.handoff_id == handoff.id)
+                                          .order_by(HandoffMessage.id)))
+    lines: list[str] = []
+    size = 0
+    for message in reversed(said):  # the newest that fit
+        who = found.display_name if message.from_counselor else name
+        line = f"[{message.created_at.astimezone(ctx.settings.tz):%H:%M}] {who}: {message.text}"
+        size += len(line) + 1
+        if size > TRANSCRIPT_CHARS and lines:
+            break
+        lines.append(clip(line, TRANSCRIPT_CHARS))
+    body = "\n".join(reversed(lines)) if lines else t("handoff.transcript_empty")
+    return [Reply(t("handoff.transcript", name=name) + "\n\n" + body)]
+
+
+async def expire_waiting(sessions: Any, settings: Settings, clock: Clock) -> int:
+    """Requests nobody took in HANDOFF_WAIT_MINUTES: closed, the person offered a booking instead."""
+    now = clock.now()
+    cutoff = now - dt.timedelta(minutes=settings.handoff_wait_minutes)
+    closed = 0
+    async with sessions() as session, session.begin():
+        rows = list(await session.scalars(select(Handoff).where(Handoff.status == "waiting",
+                                                                Handoff.created_at < cutoff).limit(200)))
+        for handoff in rows:
+            handoff.status, handoff.closed_at = "closed", now
+            for conv in await session.scalars(select(Conversation).where(Conversation.user_id == handoff.user_id,
+                                                                         Conversation.flow == USER_MODE)):
+                if (conv.data or {}).get("h") == handoff.id:
+                    _leave(conv)
+            await queue.to_user(session, handoff.user_id, _nobody_came, now=now, kind="handoff.expired",
+                                dedupe_key=f"handoff:expired:{handoff.id}")
+            closed += 1
+    return closed
+
+
+def _nobody_came(tr: Translator) -> Reply:
+    return Reply(tr("handoff.nobody_came"), [[Button(tr("menu.book"), payload("m", "book"))]])
+
+
 def build() -> Router:
     return Router(
         name="handoff",
-        commands=[CommandRoute("human", human, describe="cmd.human"), CommandRoute("end", end, describe="cmd.end")],
-        buttons=[on(Accept, accept, guard=not_counselor)],
+        commands=[CommandRoute("human", human, describe="cmd.human"), CommandRoute("end", end, describe="cmd.end"),
+                  CommandRoute("waiting", waiting, describe="cmd.waiting", roles=("counselor",)),
+                  CommandRoute("chats", chats, describe="cmd.chats", roles=("counselor",))],
+        buttons=[on(Accept, accept, guard=not_counselor), on(Transcript, transcript, guard=not_counselor)],
         menu=[MenuItem("menu.human", "human", order=60)],
         modes={USER_MODE: relay, COUNSELOR_MODE: relay},
+        jobs=[Job("handoff-expire", expire_waiting, every=60)],
         phrases={"상담원": "human", "상담원연결": "human", "상담사연결": "human", "사람": "human", "human": "human"},
     )
 

@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     # Days a broadcast's photo or file is kept after 발송 (its KakaoTalk link works that long,
     # also for a message held until the person's next message).
     broadcast_file_ttl_days: int = Field(default=14, ge=1, le=90)
+    # The document clinic (구직서류클리닉, handlers/clinic.py): days a request's files and texts are
+    # kept after the review is returned, working hours a counselor has for a review, the largest
+    # file taken (bytes) and how many files one request takes.
+    clinic_keep_days: int = Field(default=90, ge=1, le=3650)
+    clinic_due_hours: int = Field(default=48, ge=1, le=24 * 30)
+    clinic_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    clinic_max_files: int = Field(default=5, ge=1, le=10)
+    # Minutes a /human request waits for a counselor before the person is offered a booking instead.
+    handoff_wait_minutes: int = Field(default=10, ge=1, le=240)
 
     @field_validator("mentoring_cohort_starts")
     @classmethod

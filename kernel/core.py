@@ -55,6 +55,9 @@ class Incoming:
     # @username), so staff can tell who an unregistered person is; None where the platform
     # gives none (KakaoTalk's skill requests carry no name).
     sender_name: str | None = None
+    # The name a sent document carries (Telegram's document file_name, the last part of a Kakao file
+    # URL or a console path), so a disguised program ("이력서.pdf.exe") can be refused by its name.
+    file_name: str | None = None
 
     @staticmethod
     def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:

@@ -605,7 +605,8 @@ class FormRunner:
     def _text(ctx: Ctx, key: str) -> str:
         # Settings the texts promise (retention, how far ahead one can book) come from the config.
         s = ctx.settings
-        return ctx.t(key, months=s.retention_months, hours=s.draft_ttl_hours, days=s.booking_horizon_days)
+        return ctx.t(key, months=s.retention_months, hours=s.draft_ttl_hours, days=s.booking_horizon_days,
+                     keep_days=s.clinic_keep_days)
 
     def _question(self, ctx: Ctx, form: Form, fld: Field) -> str:
         return self._text(ctx, f"ask.{form.name}.{fld.name}")

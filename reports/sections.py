@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.period import Period
 from reports.redact import redact
-from storage import coaching, referrals, survey_defs
+from storage import clinic, coaching, referrals, survey_defs
 from storage.counselors import CONSULTATION_TYPES
 from storage.models import (
     Booking,
@@ -149,6 +149,46 @@ async def sessions(session: AsyncSession, scope: Scope) -> Section:
     return Section("sessions", ("type", "place", "attended", "no_show", "no_show_pct", "booked", "cancelled"), rows,
                    Label("stats.sessions_total", {"attended": totals["attended"], "no_show": totals["no_show"],
                                                   "pct": pct(totals["no_show"], held) or 0}))
+
+
+async def channels(session: AsyncSession, scope: Scope) -> Section:
+    """취업상담 and 서류클리닉 sessions by channel: booked through the bot (attended), and those counselors
+    recorded as held outside it (walk-in, phone, school visit), by place, with the people seen."""
+    services = {"job_counselling": "counselling", "document_clinic": "clinic"}
+    booked = (await session.execute(
+        select(Booking.type, Booking.place_id, func.count())
+        .where(within(Booking.starts_at, scope), Booking.status == "attended", Booking.type.in_(list(services)))
+        .group_by(Booking.type, Booking.place_id))).all()
+    places = {p.id: p for p in await session.scalars(select(Place).where(Place.id.in_({r[1] for r in booked})))}
+    rows: list[tuple[Cell, ...]] = []
+    for type_, place_id, n in sorted(booked, key=lambda r: (r[0], r[1])):
+        place = places[place_id]
+        rows.append((Label("stats.channel.booked"), Label(f"stats.service.{services[type_]}"),
+                     place_label(place.kind, place.name), int(n), int(n)))
+    for channel, service, place_name, n, people in await clinic.outside_counts(session, scope.start, scope.end):
+        rows.append((Label(f"stats.channel.{channel}"), Label(f"stats.service.{service}"), place_name or "-", n,
+                     people))
+    totals: Counter[str] = Counter()
+    for row in rows:
+        service_label = row[1]
+        if isinstance(service_label, Label) and isinstance(row[3], int):
+            totals[service_label.key.rsplit(".", 1)[-1]] += row[3]
+    return Section("channels", ("channel", "service", "place", "count", "people"), rows,
+                   Label("stats.channels_total", {"counselling": totals["counselling"], "clinic": totals["clinic"]}))
+
+
+async def clinic_requests(session: AsyncSession, scope: Scope) -> Section:
+    """The online document clinic: requests received in the period, returned, overdue, the median
+    turnaround, documents per type and the seekers' rating of the reviews."""
+    f = await clinic.figures(session, scope.start, scope.end, scope.end)
+    rows: list[tuple[Cell, ...]] = [
+        (Label("stats.clinic.requests"), f.requests), (Label("stats.clinic.done"), f.done),
+        (Label("stats.clinic.overdue"), f.overdue),
+        (Label("stats.clinic.median_hours"), round(f.median_hours, 1) if f.median_hours is not None else None),
+        (Label("stats.clinic.rating"), round(f.rating, 2) if f.rating is not None else None),
+        *((Label(f"clinic.doc.{doc}"), n) for doc, n in f.documents.items()),
+    ]
+    return Section("clinic", ("kind", "count"), rows, Label("stats.clinic.rated", {"n": f.ratings}))
 
 
 async def referral_outcomes(session: AsyncSession, scope: Scope) -> Section:
@@ -380,8 +420,8 @@ SectionFn = Callable[[AsyncSession, Scope], Awaitable[Section]]
 
 # The report, in order. A section from another feature is one more function here.
 SECTIONS: list[SectionFn] = [
-    seekers, sessions, referral_outcomes, applications, members, events, satisfaction, responses, jobs, survival,
-    revenue, comments, youth_programmes,
+    seekers, sessions, channels, clinic_requests, referral_outcomes, applications, members, events, satisfaction,
+    responses, jobs, survival, revenue, comments, youth_programmes,
 ]
 
 

@@ -919,3 +919,103 @@ class CoachingSession(Base):
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[user_fk]
     step: Mapped[int]
+
+
+# --- document clinic (구직서류클리닉) and the counselor's workspace --------------------------------
+
+
+class ClinicRequest(Base):
+    """A seeker's documents sent for review: `draft` while files are being sent, then `received`
+    (접수) → `reviewing` (검토 중, claimed by one counselor) → `done` (완료); `withdrawn` when the
+    seeker cancels. Texts and files go CLINIC_KEEP_DAYS after `done_at` (`purged_at` set)."""
+
+    __tablename__ = "clinic_requests"
+    __table_args__ = (Index("ix_clinic_requests_queue", "status", "submitted_at"),
+                      Index("ix_clinic_requests_user", "user_id"))
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk]
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    documents: Mapped[list[Any]] = mapped_column(default=list)  # resume | cover_letter | career | portfolio
+    checks: Mapped[list[Any]] = mapped_column(default=list)  # spelling | structure | fit | length
+    target: Mapped[str] = mapped_column(String(200), default="")
+    posting_id: Mapped[int | None] = mapped_column(ForeignKey("postings.id", ondelete="SET NULL"), default=None)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"),
+                                                     default=None)
+    comments: Mapped[dict[str, Any]] = mapped_column(default=dict)  # section -> the counselor's words
+    returned_file_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    question: Mapped[str | None] = mapped_column(Text, default=None)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    rating: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[timestamp]
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    overdue_told_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ClinicFile(Base):
+    """One file of a clinic request: the kept bytes (`served_files`, by id) and its extracted text,
+    with resident registration numbers already masked."""
+
+    __tablename__ = "clinic_files"
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("clinic_requests.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    format: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(default=0)
+    pages: Mapped[int | None] = mapped_column(default=None)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[timestamp]
+
+
+class CaseNote(Base):
+    """A counselor's note on a person (counselors and admins only; shown to the person on /profile)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[intpk]
+    user_id: Mapped[user_fk] = mapped_column(index=True)
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[timestamp]
+
+
+class OutsideSession(Base):
+    """A session a counselor held outside the bot (walk-in, phone, school visit), counted by /stats
+    beside booked ones. `user_id` when the person is registered, else `people` anonymous heads;
+    `package_session` 1–3 for a 특성화고 coaching package's session at a school visit."""
+
+    __tablename__ = "outside_sessions"
+    __table_args__ = (Index("ix_outside_sessions_held", "held_at"),)
+
+    id: Mapped[intpk]
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))  # walk_in | phone | school_visit
+    service: Mapped[str] = mapped_column(String(16))  # counselling | clinic
+    place: Mapped[str] = mapped_column(String(100), default="")
+    # SET NULL: erasing the person leaves the session counted, no longer naming them.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None,
+                                                index=True)
+    people: Mapped[int] = mapped_column(default=1)
+    minutes: Mapped[int] = mapped_column(default=30)
+    package_session: Mapped[int | None] = mapped_column(default=None)
+    held_at: Mapped[timestamp]
+    created_at: Mapped[timestamp]
+
+
+class HandoffMessage(Base):
+    """One message relayed in a "상담원 연결" chat, kept as its transcript for the counselor; it goes
+    with the handoff, hence with the person (/delete, retention)."""
+
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[intpk]
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    from_counselor: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[timestamp]

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import surveys
 from storage.models import (
     Booking,
+    CaseNote,
+    ClinicRequest,
     CourseApplication,
     EventRegistration,
     Handoff,
@@ -34,6 +36,8 @@ class Held:
     course_applications: int
     mentor_applications: int
     mentoring_requests: int
+    clinic_requests: int
+    case_notes: int
 
 
 async def held_about(session: AsyncSession, user_id: int) -> Held:
@@ -43,4 +47,4 @@ async def held_about(session: AsyncSession, user_id: int) -> Held:
     return Held(await count(Booking), await count(EventRegistration), await count(PitchApplication),
                 await count(Handoff), await count(Referral), await count(HiddenPosting),
                 await surveys.count_answered_by(session, user_id), await count(CourseApplication),
-                await count(Mentor), await count(MentoringRequest))
+                await count(Mentor), await count(MentoringRequest), await count(ClinicRequest), await count(CaseNote))

@@ -8,7 +8,8 @@ periods stay what they were:
 - gone: how channels know them (identities, hence every chat id), their conversation
   state, outbox rows (message texts) to them and about them (alerts to staff, agendas, sent or
   queued), counselor chats, link codes, served files of theirs and about them (exports),
-  KakaoTalk pages and Event API tasks, hidden postings and the job digest, and free-text survey answers;
+  KakaoTalk pages and Event API tasks, hidden postings and the job digest, free-text survey answers,
+  the document clinic's files, extracted texts and comments, and counselors' case notes;
 - blanked: names, phone numbers, school names, desired jobs and skills, membership
   team names and ideas (and a rejection's reason), booking notes, pitch team, text and
   deck link, unfinished survey drafts;
@@ -31,7 +32,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import faq, files, kakao, outbox
+from storage import clinic, faq, files, kakao, outbox
 from storage.models import (
     Booking,
     Conversation,
@@ -123,6 +124,8 @@ async def _pseudonymise(session: AsyncSession, ids: Sequence[int], now: dt.datet
     # Messages and files about them held for someone else (alerts to staff, exports).
     report.outbox_rows += await outbox.forget(session, ids)
     report.other_rows += await files.forget(session, ids)
+    # Clinic documents' texts, files and comments, and counselors' notes about them.
+    report.other_rows += await clinic.forget_people(session, ids)
     # Rows addressed to their chats without a user id too (a relayed message, a notice).
     by_chat = [and_(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id)
                for channel, _, chat_id in chats]

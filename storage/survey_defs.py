@@ -24,7 +24,8 @@ from typing import Any
 DATA = Path(__file__).with_name("data") / "surveys.json"
 KINDS = ("rating", "choice", "multi", "text", "number", "month")
 LANGS = ("ko", "en")
-SURVEYS = ("consultation", "event", "seeker_followup", "member_followup")
+# "clinic": the document clinic's rating (its 1–5 buttons under the returned review, handlers/clinic.py).
+SURVEYS = ("consultation", "event", "seeker_followup", "member_followup", "clinic")
 RATING = range(1, 6)
 
 

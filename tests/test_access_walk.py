@@ -19,7 +19,8 @@ from sqlalchemy import select, text
 from kernel.core import Reply
 from scheduler.surveys import invite_attendees
 from storage.models import Base, OutboxMessage
-from tests.conftest import ADMIN_ID, Chat, Harness, register
+from tests import clinic_files
+from tests.conftest import ADMIN_ID, Chat, FetchingChannel, Harness, register
 from tests.test_counselor import add_window, make_booking, make_counselor
 from tests.test_courses import load_sample
 from tests.test_demoday import _three_applications
@@ -76,6 +77,23 @@ async def _snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+async def _clinic_request(h: Harness, seeker: Recorder) -> None:
+    """The seeker sends a résumé to the document clinic (the buttons of the upload step are theirs)."""
+    sent = {"cv": clinic_files.docx(clinic_files.RESUME)}
+
+    async def fetch(ref: str) -> bytes:
+        return sent[ref]
+
+    h.engine.add_channel(FetchingChannel(fetch))
+    await seeker.send("/clinic")
+    for label in ("동의합니다", "이력서", "선택 완료", "건너뛰기", "맞춤법", "선택 완료", "제출"):
+        await seeker.press(label)
+    await seeker.chat._handle(seeker.chat._incoming(attachment="document", file_ref="cv", file_name="cv.docx"))
+    seeker.seen |= _payloads(seeker.chat.replies)
+    await seeker.send("제출")
+    assert "접수되었어요" in seeker.chat.text, seeker.chat.text
+
+
 async def _world(h: Harness) -> tuple[set[str], set[str]]:
     """Builds the world; returns (staff buttons, the seeker's own buttons)."""
     await demo(h)
@@ -101,6 +119,7 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await seeker.send("/mybookings")
     await seeker.send("/events")
     await seeker.send("/settings")
+    await _clinic_request(h, seeker)
     await seeker.send("/human")
     demo_day, _ = await _three_applications(h)
     await load_sample(h)
@@ -132,8 +151,10 @@ async def _world(h: Harness) -> tuple[set[str], set[str]]:
     await counselor.send("/agenda")
     # The seeker's consultation took place: the satisfaction survey is theirs alone to answer.
     await counselor.press("✅ 참석 09:00")
-    for command in ("/agenda", "/availability", "/referrals"):
+    for command in ("/agenda", "/availability", "/referrals", "/reviews"):
         await counselor.send(command)
+    await counselor.press("열기")
+    await counselor.press("맡기")
     await invite_attendees(h.sessions, h.settings, h.clock)
     await h.deliver()
     seeker.seen |= _payloads(h.notifier.to(SEEKER))

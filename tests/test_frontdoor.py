@@ -114,13 +114,23 @@ async def test_language_jobs_and_human_in_words(harness: Harness) -> None:
     assert "상담" in seeker.text and "무슨 말씀인지" not in seeker.text
 
 
-async def test_a_programme_without_its_flow_yet_answers_with_its_topic(harness: Harness) -> None:
+async def test_the_programmes_start_from_words(harness: Harness) -> None:
+    """The document clinic, mentoring and courses start their own flows; space (issue 19) has
+    none yet and answers with its topic."""
     chat = harness.chat(1)
     await chat.send("자소서 첨삭 받고 싶어요")
-    assert "구직서류클리닉은" in chat.text
+    assert "서류 수집·이용 동의" in chat.text, chat.text  # /clinic's consent
+    await chat.send("/cancel")
+    for words, expected in (("멘토링 받고 싶어요", "멘토"), ("기술교육원 과정 신청하고 싶어요", "과정")):
+        other = harness.chat(words)
+        await other.send(words)
+        assert expected in other.text, (words, other.text)
     english = harness.chat(2, language="en")
     await english.send("I want a mentor")
-    assert "mentor" in english.text and not any("\uac00" <= c <= "\ud7a3" for c in english.text)
+    assert "mentor" in english.text.lower() and not any("\uac00" <= c <= "\ud7a3" for c in english.text)
+    space = harness.chat(3)
+    await space.send("회의실 빌릴 수 있나요?")
+    assert "코워킹" in space.text, space.text  # membership benefits: the space that comes with each stage
 
 
 async def test_unsure_offers_two_guesses_and_something_else(harness: Harness) -> None:

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from telegram import Update
 
 from bot.channels.telegram import to_incoming
+from handlers.handoff import expire_waiting
 from storage import counselors, users
-from storage.models import Handoff, OutboxMessage
+from storage.models import Handoff, HandoffMessage, OutboxMessage
 from tests.conftest import Harness, register
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))
@@ -154,3 +155,37 @@ def test_telegram_passes_the_senders_name() -> None:
     assert named is not None and named.sender_name == "Minji Park"
     handle_only = to_incoming(update({"first_name": "", "username": "minji_p"}))
     assert handle_only is not None and handle_only.sender_name == "@minji_p"
+
+
+async def test_waiting_people_are_listed_taken_from_the_list_and_a_request_nobody_takes_offers_booking(
+        harness: Harness) -> None:
+    await seed_two(harness)
+    harness.clock._now = dt.datetime(2026, 3, 2, 10, tzinfo=SEOUL)  # Monday, counselors on duty
+    first, second = harness.chat(1), harness.chat(2)
+    await first.send("/human")
+    harness.clock.advance(minutes=3)
+    await second.send("/human")
+    counselor = harness.chat(800)
+    await counselor.send("/waiting")
+    assert "연결을 기다리는 사람 2명" in counselor.text and "3분째" in counselor.text, counselor.text
+    await counselor.press("연결하기")
+    assert "연결" in counselor.text, counselor.text
+    await first.send("이력서 질문이 있어요")
+    await counselor.send("네, 말씀하세요")
+    await counselor.send("/end")
+
+    harness.clock.advance(minutes=harness.settings.handoff_wait_minutes + 1)
+    assert await expire_waiting(harness.sessions, harness.settings, harness.clock) == 1
+    await harness.deliver()
+    assert any("연결할 수 있는 상담원이 없어요" in m["text"] for m in harness.notifier.to(2))
+    await second.send("안녕하세요")
+    assert "연결할 수 있는 상담원이 없어요" not in second.text  # no longer waiting: back to the bot
+
+    await counselor.send("/chats")
+    await counselor.press("대화 보기")
+    assert "이력서 질문이 있어요" in counselor.text and "네, 말씀하세요" in counselor.text, counselor.text
+    # The transcript goes with the person.
+    await first.send("/delete")
+    await first.press("네, 모두 삭제")
+    async with harness.sessions() as s:
+        assert list(await s.scalars(select(HandoffMessage))) == []

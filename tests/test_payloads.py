@@ -120,6 +120,10 @@ OLD_BUTTONS = [
     "cmp:c:2", "crs:f:20", "crs:i:1", "crs:s", "crs:my", "crs:a:3", "crs:ay:3", "crs:r:4:5:t0x9k2", "crsa:l:3",
     "crsa:d:4:selected:t0x9k2", "crsa:d:4:not_selected:t0x9k2", "mt:m", "mt:e", "mt:ok:6:t0x9k2",
     "mt:no:6:busy:t0x9k2", "mt:end:6:done:t0x9k2", "mta:sel:2:selected:t0x9k2", "mta:ok:6:t0x9k2",
+    "ho:t:3:t0x9k2",
+    "cl:s:5:t0x9k2", "cl:w:5:t0x9k2", "cl:v:5:t0x9k2", "cl:r:5:t0x9k2:4", "cl:q:5:t0x9k2", "cl:k:5:t0x9k2",
+    "clr:o:5:t0x9k2", "clr:c:5:t0x9k2", "clr:m:5:t0x9k2", "clr:f:5:t0x9k2", "clr:d:5:t0x9k2", "clr:n:5:t0x9k2",
+    "clr:a:5:t0x9k2", "clr:g:7:t0x9k2",
 ]
 # Buttons made before a trailing field existed decode with its default.
 SHORT_BUTTONS = {"eva:ppl:3": "eva:ppl:3:0", "pia:ls:3": "pia:ls:3:0", "eva:att:7:t0x9k2": "eva:att:7:t0x9k2:0"}

@@ -11,7 +11,8 @@ from kernel.core import At, Job
 from tests.conftest import make_settings
 
 INTERVAL_JOBS = {"outbox", "drafts", "event-offers", "broadcasts", "job-digests", "served-files",
-                 "processed-updates", "retention", "kakao-tasks", "survey-sweep"}
+                 "processed-updates", "retention", "kakao-tasks", "survey-sweep", "clinic-overdue", "clinic-purge",
+                 "handoff-expire"}
 
 
 async def test_declared_jobs_are_scheduled_under_their_names(tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ class ConsoleChannel:
             return Incoming(CHANNEL, self.user, self.user, button=self.buttons[int(line[1:]) - 1].payload)
         if line.startswith("/file ") and line[6:].strip():
             path = Path(line[6:].strip()).expanduser().resolve()
-            return Incoming(CHANNEL, self.user, self.user, attachment="document", file_ref=str(path))
+            return Incoming(CHANNEL, self.user, self.user, attachment="document", file_ref=str(path),
+                            file_name=path.name)
         command = Incoming.parse_command(line)
         if command is not None:
             return Incoming(CHANNEL, self.user, self.user, text=line, command=command[0], args=command[1])

@@ -167,12 +167,12 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming(**base, text=number if number.startswith("+") else "+" + number)
     kind = next((k for k in ("sticker", "photo", "document", "voice", "video", "audio", "location", "contact")
                  if getattr(message, k, None)), "other")
-    file_ref = None
+    file_ref = file_name = None
     if kind == "photo":
         file_ref = message.photo[-1].file_id  # the sizes come smallest first
     elif kind == "document" and message.document is not None:
-        file_ref = message.document.file_id
-    return Incoming(**base, attachment=kind, file_ref=file_ref)
+        file_ref, file_name = message.document.file_id, message.document.file_name
+    return Incoming(**base, attachment=kind, file_ref=file_ref, file_name=file_name)
 
 
 class TelegramChannel:

@@ -31,7 +31,7 @@ from kernel.core import Button, CommandRoute, Ctx, MenuItem, Reply, Router, payl
 from kernel.forms import EDIT, Answers, Choice, Extra, Field, FieldInput, Form, choices
 from kernel.i18n import Translator, day_label, money
 from kernel.people import describe_membership
-from storage import campuses, firms, memberships, privacy, seekers, survey_defs, surveys, users
+from storage import campuses, clinic, firms, memberships, privacy, seekers, survey_defs, surveys, users
 
 YOUTH_MAX_AGE = 39  # Seoul's youth ordinance (청년 기본조례): 19–39
 
@@ -186,6 +186,11 @@ async def profile(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
         lines += ["", t("profile.records"), *(f"• {r}" for r in records)]
     if held.survey_responses:
         rows.append([Button(t("profile.surveys_button"), payload("m", "profile", "surveys"))])
+    notes = await clinic.notes_about(ctx.session, ctx.user.id)
+    if notes:
+        # Right of access: what counselors wrote about the person, as they wrote it.
+        lines += ["", t("profile.case_notes"),
+                  *(f"• {n.created_at.astimezone(ctx.settings.tz):%Y-%m-%d} {n.text}" for n in notes)]
     lines.append(t("profile.announcements", state=t("settings.off" if ctx.user.announcements_opt_out
                                                      else "settings.on")))
     if seeker is not None:
