@@ -146,6 +146,10 @@ async def import_rows(session: AsyncSession, rows: list[tuple[int, dict[str, str
     return result
 
 
+async def count_courses(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Course)) or 0)
+
+
 async def offered(session: AsyncSession, today: dt.date) -> list[Course]:
     """Open courses whose application deadline has not passed, soonest start first."""
     return list(await session.scalars(select(Course).where(Course.status == "open", Course.deadline >= today)

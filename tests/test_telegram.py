@@ -189,6 +189,9 @@ async def test_run_loads_the_demo_set_on_an_empty_database_unless_switched_off(t
         try:
             await fake.wait_for(lambda c: c.method == "deleteWebhook", since=len(fake.calls), timeout=10)
             assert expected in await say(fake, "/jobs")
+            # The sample 기술교육원 courses come with the demo set, dates ahead of today.
+            courses_said = await say(fake, "/courses")
+            assert ("신청할 수 있는 과정이 없어요" in courses_said) is not demo_data, courses_said
         finally:
             await bot.close()
 

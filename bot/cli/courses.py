@@ -13,10 +13,13 @@ import datetime as dt
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bot.cli.db import migrated
 from kernel.config import Settings
 from kernel.core import Clock, SystemClock
 from storage import courses
+from storage.db import held_lock
 
 SAMPLE = Path(courses.__file__).with_name("data") / "courses.json"
 SAMPLE_WRITTEN = dt.date(2026, 3, 2)
@@ -48,3 +51,16 @@ async def run_import(settings: Settings, file: str | None, out: TextIO, err: Tex
     for line, why in result.rejected:
         print(f"  line {line}: {why}", file=out)
     return 1 if result.rejected else 0
+
+
+async def sample_if_empty(sessions: async_sessionmaker[AsyncSession], now: dt.datetime, tz: dt.tzinfo) -> int | None:
+    """The first start: no courses at all gets the sample (dates moved as above), so /courses has
+    something to show next to the demo firms; how many were added, None when there were courses.
+    Workers starting together take turns, so only the first loads it."""
+    async with held_lock(sessions, "demo-courses"):
+        async with sessions() as session:
+            if await courses.count_courses(session):
+                return None
+        rows = moved(courses.read_rows(SAMPLE.read_bytes(), SAMPLE.name), now.astimezone(tz).date())
+        async with sessions() as session, session.begin():
+            return (await courses.import_rows(session, rows, now)).added

@@ -26,6 +26,7 @@ from bot.app import running
 from bot.channels import kakao as kakao_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels.http import base_app
+from bot.cli import courses as courses_cli
 from bot.cli.firms import demo_if_empty
 from kernel.config import Settings
 
@@ -45,6 +46,9 @@ async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asynci
             if loaded is not None:
                 log.info("no firms yet: loaded the demo set (%s firms, %s postings; DEMO_DATA=false to skip)",
                          loaded.firms.added, loaded.postings.added)
+            added = await courses_cli.sample_if_empty(app.sessions, app.engine.clock.now(), settings.tz)
+            if added is not None:
+                log.info("no courses yet: loaded the sample (%s courses; DEMO_DATA=false to skip)", added)
         web_app = base_app(app)
         tg: telegram_channel.TelegramChannel | None = None
         notifier = kakao_channel.notifier(settings, app.sessions, app.engine.clock) if kakao else None
