@@ -136,7 +136,9 @@ def remember_buttons(conv: Conversation, response: Response) -> None:
             if key:
                 seen[key] = button.payload if seen.get(key, button.payload) == button.payload else None
     shown = {key: data for key, data in list(seen.items())[:SHOWN_MAX] if data is not None}
-    conv.data = {SHOWN: shown} if shown else {}
+    # What a feature keeps between screens while no form is open (a filtered /jobs) stays.
+    kept = {k: v for k, v in conv.data.items() if k != SHOWN} if isinstance(conv.data, dict) else {}
+    conv.data = {**kept, SHOWN: shown} if shown else kept
 
 
 def typed_button(conv: Conversation, text: str, now: dt.datetime) -> str | None:

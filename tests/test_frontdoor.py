@@ -108,6 +108,9 @@ async def test_language_jobs_and_human_in_words(harness: Harness) -> None:
     await register(seeker)
     await seeker.send("마포구 웹 개발 일자리")
     assert "조건: 마포구 · 웹개발" in seeker.text, seeker.text
+    if "다음 5개" in " ".join(seeker.last_buttons):
+        await seeker.press("다음 5개")  # the next page keeps the conditions
+        assert "조건: 마포구 · 웹개발" in seeker.text and "6–" in seeker.text, seeker.text
     await seeker.send("IT 회사 채용 있나요?")
     assert "조건" not in seeker.text and "무슨 말씀인지" not in seeker.text
     await seeker.send("사람이랑 얘기하고 싶어요")

@@ -301,14 +301,36 @@ async def show_jobs(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
     wanted = dict(a.split("=", 1) for a in args if "=" in a)
     district = wanted.get("district") if wanted.get("district") in seekers.DISTRICTS else None
     job = " ".join(wanted.get("job", "").split())[:40] or None
+    _keep_filter(ctx, {"district": district, "job": job} if district or job else None)
     if district or job:
         return await jobs_page(ctx, 0, district=district, job=job)
     return await jobs_page(ctx, arg_int(args, 0, default=0))
 
 
+# The conditions of a filtered list, kept in the conversation while no form holds it, so that
+# "다음 5개" goes on with them (a job in words does not fit in a button's 64 bytes).
+FILTER_KEY = "jobs_filter"
+
+
+def _keep_filter(ctx: Ctx, wanted: dict[str, str | None] | None) -> None:
+    if ctx.conv.flow is not None:
+        return
+    data = {k: v for k, v in (ctx.conv.data or {}).items() if k != FILTER_KEY}
+    ctx.conv.data = {**data, FILTER_KEY: wanted} if wanted else data
+
+
+async def next_page(ctx: Ctx, press: JobsPage) -> list[Reply]:
+    kept = (ctx.conv.data or {}).get(FILTER_KEY) if ctx.conv.flow is None else None
+    if not isinstance(kept, dict):
+        return await jobs_page(ctx, press.offset)
+    district, job = kept.get("district"), kept.get("job")
+    return await jobs_page(ctx, press.offset, district=district if district in seekers.DISTRICTS else None,
+                           job=str(job)[:40] if job else None)
+
+
 async def jobs_page(ctx: Ctx, offset: int, *, district: str | None = None, job: str | None = None) -> list[Reply]:
-    """A page of the best postings from `offset` on (for `district` and `job` when given; the
-    next-page button then goes on with the profile's own)."""
+    """A page of the best postings from `offset` on, for `district` and `job` in place of the
+    profile's when given (the next page keeps them: `next_page`)."""
     t = ctx.t
     today = local_today(ctx.now, ctx.settings)
     index, rows = await shown_index(ctx.session, today)
@@ -546,7 +568,7 @@ def build() -> Router:
         name="jobs",
         commands=[CommandRoute("jobs", show_jobs, describe="cmd.jobs"),
                   CommandRoute("firms", find_firms, describe="cmd.firms")],
-        buttons=[on(JobsPage, lambda ctx, press: jobs_page(ctx, press.offset)), on(PostingDetails, details),
+        buttons=[on(JobsPage, next_page), on(PostingDetails, details),
                  on(Interested, interested), on(NotInterested, not_interested), on(FirmPostings, firm_postings)],
         forms=[FIRM_SEARCH_FORM],
         menu=[MenuItem("menu.jobs", "jobs", order=20)],
