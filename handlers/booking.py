@@ -49,7 +49,7 @@ from kernel.core import (
     payload,
 )
 from kernel.forms import Answers, Choice, Extra, Field, Form
-from kernel.i18n import Translator, duration, moment, place_name
+from kernel.i18n import Translator, day_label, duration, moment, place_name
 from kernel.ics import ics
 from kernel.payloads import Payload
 from kernel.people import person_name
@@ -372,13 +372,21 @@ async def nobody_to_book(ctx: Ctx) -> list[Reply]:
     return [Reply("\n\n".join(lines), rows), await ctx.app.menu(ctx)]
 
 
-async def my_bookings(ctx: Ctx, _args: Sequence[str]) -> list[Reply]:
+async def my_bookings(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
+    """`/mybookings [YYYY-MM-DD]`: the upcoming bookings; with a day (the front door, from "내일
+    상담 취소할게요") only that day's, or all of them under a line saying that day has none."""
     t = ctx.t
     upcoming = await bookings.upcoming_for_user(ctx.session, ctx.user.id, ctx.now)
     if not upcoming:
         return [Reply(t("booking.none"), [[Button(t("menu.book"), payload("m", "book"))]])]
+    day = _iso_day(args[0]) if args else None
+    that_day = [b for b in upcoming if b.starts_at.astimezone(ctx.settings.tz).date() == day]
+    out = []
+    if day is not None and not that_day:
+        out.append(Reply(t("booking.none_that_day", day=day_label(t, day))))
+    upcoming = that_day or upcoming
     places = await counselors.places_by_id(ctx.session, [b.place_id for b in upcoming])
-    out = [Reply(t("booking.list_title", n=len(upcoming)))]
+    out.append(Reply(t("booking.list_title", n=len(upcoming))))
     for b in upcoming:
         counselor = await counselors.get(ctx.session, b.counselor_id)
         name = counselor.display_name if counselor else "-"

@@ -80,7 +80,7 @@ async def start_intent(ctx: Ctx, book: faq.FaqBook, intent: str, slots: dict[str
     args: tuple[str, ...] = ()
     if intent == "jobs":
         args = tuple(f"{k}={slots[k]}" for k in ("district", "job") if slots.get(k))
-    elif intent == "book" and slots.get("day"):
+    elif intent in ("book", "cancel_booking", "my_bookings") and slots.get("day"):
         args = (slots["day"],)
     elif intent == "language" and slots.get("language"):
         args = (slots["language"],)

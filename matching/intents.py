@@ -306,7 +306,7 @@ def slots(intent: str, norm: Text, raw: str, today: dt.date | None) -> dict[str,
         job = find_job(norm)
         if job:
             out["job"] = job
-    elif intent == "book":
+    elif intent in ("book", "cancel_booking", "my_bookings"):
         day = find_day(raw, today) if today is not None else None
         if day is not None:
             out["day"] = day.isoformat()

@@ -78,12 +78,16 @@ async def test_cancel_in_words_shows_the_bookings_and_still_asks(harness: Harnes
     chat = harness.chat(1)
     await to_summary(chat)
     await chat.press("제출")
-    await chat.send("내일 상담 취소할게요")
-    assert "취소할 예약을 골라" in chat.text and "예정된 예약 1건" in chat.text
+    await to_summary(chat, day="3/4")
+    await chat.press("제출")
+    await chat.send("내일 상담 취소할게요")  # tomorrow is 3/3: that day's booking only
+    assert "취소할 예약을 골라" in chat.text and "예정된 예약 1건" in chat.text and "3월 4일" not in chat.text
     await chat.press("취소")
     assert "취소할까요" in chat.text
     async with harness.sessions() as s:
-        assert (await s.scalars(select(Booking.status))).all() == ["booked"]
+        assert (await s.scalars(select(Booking.status))).all() == ["booked", "booked"]
+    await chat.send("다음 주 금요일 상담 취소할게요")  # a day without one: said, then all of them
+    assert "예약이 없어요" in chat.text and "예정된 예약 2건" in chat.text, chat.text
 
 
 async def test_delete_in_words_asks_for_confirmation_first(harness: Harness) -> None:
