@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import kakao_tasks
 from bot.engine import Engine
-from handlers import booking, broadcast, counselor, demoday, handoff, link, start, stats, surveys
+from handlers import booking, broadcast, console_signin, counselor, demoday, handoff, link, start, stats, surveys
 from handlers import settings as preferences
 from handlers.events import admin as events_admin
 from handlers.events import public as events
@@ -119,6 +119,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     surveys.build,
     stats.build,
     link.build,
+    console_signin.build,
     housekeeping,
 )
 # Channels' own periodic work, scheduled whichever channels this process serves.
