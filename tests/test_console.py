@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest_asyncio
 from aiohttp import web
@@ -18,8 +19,10 @@ from bot.app import App, running
 from bot.channels.http import base_app
 from kernel.config import Settings
 from scheduler.outbox import Dispatcher
+from storage import events
 from storage.models import AuditEntry, ConsoleSession, Identity, Membership, OutboxMessage
 from tests.conftest import ADMIN_ID, Chat, FakeClock, RecordingNotifier, register
+from tests.test_events import seed_event, seed_seeker
 from tests.test_membership import apply
 
 Client = TestClient[web.Request, web.Application]
@@ -33,6 +36,10 @@ class Site:
     client: Client
     clock: FakeClock
     notifier: RecordingNotifier
+
+    @property
+    def sessions(self) -> Any:  # what tests.test_events' seeding helpers take from a Harness
+        return self.app.sessions
 
     def chat(self, user_id: int) -> Chat:
         return Chat(self.app.engine, user_id)
@@ -296,3 +303,57 @@ async def test_a_person_that_does_not_exist_is_a_404_in_the_consoles_frame(site:
     for path in ("/console/people/999999", "/console/people/abc", "/console/export/pdf"):
         status, html = await site.page(path)
         assert status == 404 and "찾을 수 없어요" in html, path
+
+
+async def test_applications_are_approved_in_bulk_after_a_confirmation(site: Site) -> None:
+    for n, team in ((5101, "첫째팀"), (5102, "둘째팀"), (5103, "셋째팀")):
+        await apply(site.chat(n), team=team)
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/applications")
+    ids = re.findall(r'name="ids" value="(\d+)"', html)
+    assert status == 200 and len(ids) == 3 and "첫째팀" in html
+    picked = ids[:2]
+    csrf = CSRF.findall(html)[0]
+    resp = await site.client.post("/console/applications/decide",
+                                  data=[("csrf", csrf), ("action", "approve"), *(("ids", i) for i in picked)],
+                                  allow_redirects=False)
+    html = await resp.text()
+    assert resp.status == 200 and "2건을 승인할까요?" in html  # nothing decided yet
+    async with site.app.sessions() as s:
+        assert {m.status for m in await s.scalars(select(Membership))} == {"pending"}
+    resp = await site.client.post("/console/applications/decide", data=[
+        ("csrf", csrf), ("action", "approve"), ("confirm", "yes"), *(("ids", i) for i in picked)],
+        allow_redirects=False)
+    assert resp.status == 303 and "done=bulk_approve" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "2건을 승인했어요" in html
+    async with site.app.sessions() as s:
+        assert sorted(m.status for m in await s.scalars(select(Membership))) == ["approved", "approved", "pending"]
+    await site.deliver()
+    assert any("승인되었어요" in m["text"] for m in site.notifier.to(5101))
+    assert not site.notifier.to(5103)
+
+
+async def test_people_are_checked_in_from_the_events_list(site: Site) -> None:
+    event_id = await seed_event(site)  # type: ignore[arg-type]
+    people = [await seed_seeker(site, n) for n in (5201, 5202)]  # type: ignore[arg-type]
+    async with site.app.sessions() as s, s.begin():
+        event = await events.get(s, event_id)
+        assert event is not None
+        regs = [await events.register(s, event, user_id, site.clock.now()) for user_id in people]
+        reg_ids = [r.id for r in regs]
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/events")
+    assert status == 200 and "IR 피칭 실전" in html and "2/10" in html
+    status, html = await site.page(f"/console/events/{event_id}")
+    assert status == 200 and "구직자5201" in html and "참석 0명 / 신청 2명" in html
+    resp = await site.post(f"/console/events/{event_id}/checkin", {"registration": str(reg_ids[0])},
+                           csrf_from=f"/console/events/{event_id}")
+    assert "done=checkin_done" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "참석으로 표시했어요" in html and "참석 1명 / 신청 2명" in html
+    resp = await site.post(f"/console/events/{event_id}/checkin", {"registration": str(reg_ids[0])},
+                           csrf_from=f"/console/events/{event_id}")
+    assert "done=checkin_already" in resp.headers["Location"]
+    async with site.app.sessions() as s:
+        assert await events.attendees(s, event_id) == [people[0]]

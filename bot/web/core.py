@@ -30,6 +30,7 @@ from yarl import URL
 
 from bot.app import App
 from bot.channels import boundary
+from kernel import parsers
 from kernel.config import Settings
 from kernel.i18n import Translator, day_label, translator
 from storage import staff
@@ -176,6 +177,7 @@ def mount(web_app: web.Application, app: App, pages: Sequence[Page]) -> None:
     env = aiohttp_jinja2.setup(web_app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
     env.globals["prefix"] = PREFIX
+    env.filters["phone"] = parsers.show_phone
     web_app.router.add_static(PREFIX + "/static/", HERE / "static", append_version=True)
     signin = SignIn(app)
     web_app.router.add_get(PREFIX + "/signin", signin.ask)

@@ -99,11 +99,46 @@ async def applications(ctx: WebCtx) -> Result:
     rows = await memberships.with_status(ctx.session, status, QUEUE_PAGE + 1, offset)
     return Html("applications.html", {"rows": rows[:QUEUE_PAGE], "more": len(rows) > QUEUE_PAGE, "offset": offset,
                                       "page": QUEUE_PAGE, "status": status, "statuses": STATUSES,
-                                      "total": await memberships.count_status(ctx.session, status)})
+                                      "total": await memberships.count_status(ctx.session, status),
+                                      "done": ctx.field("done"), "error": ctx.field("error"),
+                                      "n": ctx.field("n", "0"), "skipped": ctx.field("skipped", "0")})
+
+
+BULK_MAX = 200
+
+
+async def bulk(ctx: WebCtx) -> Result:
+    """Approve or reject (one reason for all) the ticked applications: first a confirmation
+    page naming them, then the decisions; any decided meanwhile is left as it is and counted."""
+    action = ctx.field("action")
+    ids = sorted({int(v) for v in ctx.form.get("ids", []) if v.isascii() and v.isdigit() and len(v) <= 10})
+    if action not in ("approve", "reject") or not ids or len(ids) > BULK_MAX:
+        return redirect("/applications", error="bulk")
+    reason = ""
+    if action == "reject":
+        try:
+            reason = parsers.clean(ctx.field("reason"), max_len=300, newlines=True)
+        except Invalid:
+            return redirect("/applications", error="reason")
+    rows = [row for row in [await memberships.get_for_update(ctx.session, i) for i in ids] if row is not None]
+    if ctx.field("confirm") != "yes":
+        return Html("bulk.html", {"action": action, "rows": rows, "reason": reason})
+    done = skipped = 0
+    for row in rows:
+        if row.status != "pending":
+            skipped += 1
+        elif action == "approve":
+            await decisions.approve(ctx.session, row, by=ctx.user.id, now=ctx.now)
+            done += 1
+        else:
+            await decisions.reject(ctx.session, row, reason, by=ctx.user.id, now=ctx.now)
+            done += 1
+    return redirect("/applications", done=f"bulk_{action}", n=str(done), skipped=str(skipped))
 
 
 PAGES = (
     Page("/applications", applications, DECIDERS, nav="console.nav.applications"),
+    Page("/applications/decide", bulk, DECIDERS, method="POST"),
     Page("/people", search, READERS, nav="console.nav.people"),
     Page("/people/{user_id}", person, READERS),
     Page("/people/{user_id}/membership/{membership_id}/decide", decide, DECIDERS, method="POST"),
