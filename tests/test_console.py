@@ -20,8 +20,11 @@ from bot.channels.http import base_app
 from kernel.config import Settings
 from scheduler.outbox import Dispatcher
 from storage import events
-from storage.models import AuditEntry, ConsoleSession, Identity, Membership, OutboxMessage
+from storage.models import AuditEntry, ConsoleLink, ConsoleSession, Identity, Membership, OutboxMessage, StaffRole
 from tests.conftest import ADMIN_ID, Chat, FakeClock, RecordingNotifier, register
+from tests.test_booking import seed as seed_counselors
+from tests.test_booking import seed_seeker as seed_booking_seeker
+from tests.test_booking import to_summary
 from tests.test_events import seed_event, seed_seeker
 from tests.test_membership import apply
 
@@ -357,3 +360,36 @@ async def test_people_are_checked_in_from_the_events_list(site: Site) -> None:
     assert "done=checkin_already" in resp.headers["Location"]
     async with site.app.sessions() as s:
         assert await events.attendees(s, event_id) == [people[0]]
+
+
+async def test_deleting_oneself_takes_the_role_the_links_and_the_sessions(site: Site) -> None:
+    staffer = site.chat(5301)
+    await staffer.send("/start")
+    user_id = await site.user_id(5301)
+    await site.sign_in(ADMIN_ID)
+    await site.post("/console/staff", {"user_id": str(user_id), "role": "viewer"}, csrf_from="/console/staff")
+    await site.sign_in(5301)
+    await staffer.send("/console")  # a second link, unused
+    await staffer.send("/delete")
+    await staffer.press("네, 모두 삭제")
+    async with site.app.sessions() as s:
+        for model in (StaffRole, ConsoleLink, ConsoleSession):
+            assert (await s.scalars(select(model).where(model.user_id == user_id))).all() == [], model
+    assert (await site.page("/console/"))[0] == 303
+
+
+async def test_the_teams_week_shows_hours_days_off_and_bookings(site: Site) -> None:
+    await seed_counselors(site)  # type: ignore[arg-type]
+    await seed_booking_seeker(site.app.sessions, 5401, site.clock.now())
+    person = site.chat(5401)
+    await to_summary(person, day="3/3", time="09:00")
+    await person.press("제출")
+    assert "예약되었어요" in person.text
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/calendar")
+    assert status == 200 and "김상담" in html and "이상담" in html
+    assert "09:00–12:00 서울일자리플러스센터" in html and "09:00 구직자5401" in html and "예약 1건" in html
+    status, html = await site.page("/console/calendar?week=2026-03-09")
+    assert status == 200 and "예약 0건" in html
+    status, _html = await site.page("/console/calendar?week=not-a-day")
+    assert status == 200

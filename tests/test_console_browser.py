@@ -28,6 +28,8 @@ from axe_selenium_python import Axe
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
 from bot.app import App, running
@@ -35,6 +37,7 @@ from bot.channels.http import base_app
 from storage import events
 from storage.models import Identity, Membership
 from tests.conftest import ADMIN_ID, Chat, FakeClock, make_settings, register
+from tests.test_booking import seed as seed_counselors
 from tests.test_events import seed_event, seed_seeker
 from tests.test_membership import apply
 
@@ -96,7 +99,15 @@ class Live:
         return str(await self.do(lambda: self.driver.find_element(By.TAG_NAME, "body").text))
 
     async def click(self, selector: str) -> None:
-        await self.do(lambda: self.driver.find_element(By.CSS_SELECTOR, selector).click())
+        """Click what leads to another page, and wait until that page has replaced this one."""
+        def run() -> None:
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.CSS_SELECTOR, selector).click()
+            WebDriverWait(self.driver, 30).until(staleness_of(old))
+            WebDriverWait(self.driver, 30).until(
+                lambda d: d.execute_script("return document.readyState") == "complete")
+
+        await self.do(run)
 
     async def fill(self, selector: str, value: str) -> None:
         await self.do(lambda: self.driver.find_element(By.CSS_SELECTOR, selector).send_keys(value))
@@ -169,6 +180,7 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     await apply(applicant, team="브라우저팀")
     await apply(Chat(live.app.engine, 7003), team="두번째팀")
     event_id = await seed_event(live)  # type: ignore[arg-type]
+    await seed_counselors(live)  # type: ignore[arg-type]
     guest = await seed_seeker(live, 7004)  # type: ignore[arg-type]
     async with live.app.sessions() as s, s.begin():
         event = await events.get(s, event_id)
@@ -226,6 +238,10 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     await live.shoot("event")
     async with live.app.sessions() as s:
         assert await events.attendees(s, event_id) == [guest]
+
+    await live.open("/console/calendar")
+    assert "김상담" in await live.text()
+    await live.shoot("calendar")
 
     # The report downloads (the browser's own request, with its cookie).
     await live.open("/console/?period=month")

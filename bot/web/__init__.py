@@ -17,11 +17,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import App
-from bot.web import admin, core, dashboard, events, people
+from bot.web import admin, calendar, core, dashboard, events, people
 
 PAGES: tuple[core.Page, ...] = (
     *dashboard.PAGES,
     *people.PAGES,
+    *calendar.PAGES,
     *events.PAGES,
     *admin.PAGES,
     *core.PAGES,
