@@ -26,6 +26,7 @@ from tests.test_booking import seed as seed_counselors
 from tests.test_booking import seed_seeker as seed_booking_seeker
 from tests.test_booking import to_summary
 from tests.test_events import seed_event, seed_seeker
+from tests.test_jobs import demo
 from tests.test_membership import apply
 
 Client = TestClient[web.Request, web.Application]
@@ -39,6 +40,10 @@ class Site:
     client: Client
     clock: FakeClock
     notifier: RecordingNotifier
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
 
     @property
     def sessions(self) -> Any:  # what tests.test_events' seeding helpers take from a Harness
@@ -393,3 +398,26 @@ async def test_the_teams_week_shows_hours_days_off_and_bookings(site: Site) -> N
     assert status == 200 and "예약 0건" in html
     status, _html = await site.page("/console/calendar?week=not-a-day")
     assert status == 200
+
+
+async def test_a_posting_is_closed_and_reopened_from_its_firms_page(site: Site) -> None:
+    await demo(site)  # type: ignore[arg-type]
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/firms")
+    assert status == 200 and "기업 127곳" in html
+    firm_path = re.findall(r'href="(/console/firms/\d+)"', html)[0]
+    status, html = await site.page(firm_path)
+    posting_id = re.findall(r'id="close-(\d+)"', html)[0]
+    action = f"{firm_path}/postings/{posting_id}/status"
+    resp = await site.post(action, {"status": "closed"}, csrf_from=firm_path)
+    assert "done=posting_now_closed" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "공고를 마감했어요" in html and f'id="reopen-{posting_id}"' in html
+    resp = await site.post(action, {"status": "closed"}, csrf_from=firm_path)
+    assert "done=posting_already_closed" in resp.headers["Location"]
+    assert [e.subject for e in await site.audit("posting.closed")] == [f"posting:{posting_id}"]
+    resp = await site.post(action, {"status": "open"}, csrf_from=firm_path)
+    assert "done=posting_now_open" in resp.headers["Location"]
+    name = re.sub(r"<[^>]+>", "", re.findall(r"<h1>(.*?)</h1>", html)[0])
+    status, html = await site.page(f"/console/firms?q={name[:4]}")
+    assert status == 200 and firm_path in html

@@ -39,6 +39,7 @@ from storage.models import Identity, Membership
 from tests.conftest import ADMIN_ID, Chat, FakeClock, make_settings, register
 from tests.test_booking import seed as seed_counselors
 from tests.test_events import seed_event, seed_seeker
+from tests.test_jobs import demo
 from tests.test_membership import apply
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,6 +84,10 @@ class Live:
     driver: webdriver.Chrome
     shots: Path
     clock: FakeClock
+
+    @property
+    def settings(self) -> Any:
+        return self.app.settings
 
     @property
     def sessions(self) -> Any:  # what tests.test_events' seeding helpers take from a Harness
@@ -181,6 +186,7 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     await apply(Chat(live.app.engine, 7003), team="두번째팀")
     event_id = await seed_event(live)  # type: ignore[arg-type]
     await seed_counselors(live)  # type: ignore[arg-type]
+    await demo(live)  # type: ignore[arg-type]
     guest = await seed_seeker(live, 7004)  # type: ignore[arg-type]
     async with live.app.sessions() as s, s.begin():
         event = await events.get(s, event_id)
@@ -242,6 +248,13 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     await live.open("/console/calendar")
     assert "김상담" in await live.text()
     await live.shoot("calendar")
+
+    await live.open("/console/firms")
+    await live.shoot("firms")
+    await live.click("table a[href^='/console/firms/']")
+    await live.click("button[id^=close-]")
+    assert "공고를 마감했어요" in await live.text()
+    await live.shoot("firm")
 
     # The report downloads (the browser's own request, with its cookie).
     await live.open("/console/?period=month")

@@ -17,13 +17,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import App
-from bot.web import admin, calendar, core, dashboard, events, people
+from bot.web import admin, calendar, core, dashboard, events, firms, people
 
 PAGES: tuple[core.Page, ...] = (
     *dashboard.PAGES,
     *people.PAGES,
     *calendar.PAGES,
     *events.PAGES,
+    *firms.PAGES,
     *admin.PAGES,
     *core.PAGES,
 )
