@@ -25,6 +25,8 @@ from tests.conftest import ADMIN_ID, Chat, FakeClock, RecordingNotifier, registe
 from tests.test_booking import seed as seed_counselors
 from tests.test_booking import seed_seeker as seed_booking_seeker
 from tests.test_booking import to_summary
+from tests.test_broadcast import _people as broadcast_people
+from tests.test_broadcast import _queue_everyone
 from tests.test_events import seed_event, seed_seeker
 from tests.test_jobs import demo
 from tests.test_membership import apply
@@ -421,3 +423,17 @@ async def test_a_posting_is_closed_and_reopened_from_its_firms_page(site: Site) 
     name = re.sub(r"<[^>]+>", "", re.findall(r"<h1>(.*?)</h1>", html)[0])
     status, html = await site.page(f"/console/firms?q={name[:4]}")
     assert status == 200 and firm_path in html
+
+
+async def test_a_broadcast_is_stopped_from_the_console(site: Site) -> None:
+    await broadcast_people(site)  # type: ignore[arg-type]
+    _admin, broadcast_id = await _queue_everyone(site)  # type: ignore[arg-type]
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/broadcasts")
+    assert status == 200 and "3월 채용박람회 안내" in html and f'id="stop-{broadcast_id}"' in html
+    resp = await site.post(f"/console/broadcasts/{broadcast_id}/stop", {}, csrf_from="/console/broadcasts")
+    assert "done=broadcast_stopped" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "발송을 멈췄어요" in html and f'id="stop-{broadcast_id}"' not in html
+    assert await site.deliver() == 0  # nothing left to send
+    assert [e.subject for e in await site.audit("broadcast.stop")] == [f"broadcast:{broadcast_id}"]

@@ -38,6 +38,8 @@ from storage import events
 from storage.models import Identity, Membership
 from tests.conftest import ADMIN_ID, Chat, FakeClock, make_settings, register
 from tests.test_booking import seed as seed_counselors
+from tests.test_broadcast import _people as broadcast_people
+from tests.test_broadcast import _queue_everyone
 from tests.test_events import seed_event, seed_seeker
 from tests.test_jobs import demo
 from tests.test_membership import apply
@@ -88,6 +90,9 @@ class Live:
     @property
     def settings(self) -> Any:
         return self.app.settings
+
+    def chat(self, user_id: int) -> Chat:
+        return Chat(self.app.engine, user_id)
 
     @property
     def sessions(self) -> Any:  # what tests.test_events' seeding helpers take from a Harness
@@ -255,6 +260,14 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     await live.click("button[id^=close-]")
     assert "공고를 마감했어요" in await live.text()
     await live.shoot("firm")
+
+    # A broadcast going out, stopped.
+    await broadcast_people(live)  # type: ignore[arg-type]
+    _admin, broadcast_id = await _queue_everyone(live)  # type: ignore[arg-type]
+    await live.open("/console/broadcasts")
+    await live.shoot("broadcasts")
+    await live.click(f"#stop-{broadcast_id}")
+    assert "발송을 멈췄어요" in await live.text()
 
     # The report downloads (the browser's own request, with its cookie).
     await live.open("/console/?period=month")

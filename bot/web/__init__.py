@@ -17,7 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import App
-from bot.web import admin, calendar, core, dashboard, events, firms, people
+from bot.web import admin, broadcasts, calendar, core, dashboard, events, firms, people
 
 PAGES: tuple[core.Page, ...] = (
     *dashboard.PAGES,
@@ -25,6 +25,7 @@ PAGES: tuple[core.Page, ...] = (
     *calendar.PAGES,
     *events.PAGES,
     *firms.PAGES,
+    *broadcasts.PAGES,
     *admin.PAGES,
     *core.PAGES,
 )
