@@ -437,3 +437,36 @@ async def test_a_broadcast_is_stopped_from_the_console(site: Site) -> None:
     assert "발송을 멈췄어요" in html and f'id="stop-{broadcast_id}"' not in html
     assert await site.deliver() == 0  # nothing left to send
     assert [e.subject for e in await site.audit("broadcast.stop")] == [f"broadcast:{broadcast_id}"]
+
+
+async def test_an_admin_cancels_a_booking_and_the_person_is_told(site: Site) -> None:
+    await seed_counselors(site)  # type: ignore[arg-type]
+    await seed_booking_seeker(site.app.sessions, 5501, site.clock.now())
+    person = site.chat(5501)
+    await to_summary(person, day="3/3", time="10:00")
+    await person.press("제출")
+    await site.deliver()
+    before = len(site.notifier.to(5501))
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/calendar")
+    booking_id = re.findall(r'id="cancel-(\d+)"', html)[0]
+    resp = await site.post(f"/console/calendar/bookings/{booking_id}/cancel", {"week": "2026-03-02"},
+                           csrf_from="/console/calendar")
+    assert "done=booking_cancelled" in resp.headers["Location"] and "week=2026-03-02" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "예약을 취소했어요" in html and f'id="cancel-{booking_id}"' not in html
+    await site.deliver()
+    told = site.notifier.to(5501)[before:]
+    assert any("취소되었어요" in m["text"] for m in told)
+    assert [e.subject for e in await site.audit("booking.cancel")] == [f"booking:{booking_id}"]
+    resp = await site.post(f"/console/calendar/bookings/{booking_id}/cancel", {}, csrf_from="/console/calendar")
+    assert "done=booking_not_cancellable" in resp.headers["Location"]
+    # A counselor sees the week, without the cancel buttons, and a cancel they post is refused.
+    await site.chat(5502).send("/start")
+    await site.post("/console/staff", {"user_id": str(await site.user_id(5502)), "role": "counselor"},
+                    csrf_from="/console/staff")
+    await site.sign_in(5502)
+    status, html = await site.page("/console/calendar")
+    assert status == 200 and 'id="cancel-' not in html
+    resp = await site.post(f"/console/calendar/bookings/{booking_id}/cancel", {}, csrf_from="/console/calendar")
+    assert resp.status == 403

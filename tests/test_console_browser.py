@@ -2,7 +2,9 @@
 chromium-driver (nothing downloads a browser), against the bot's own HTTP server on a free port.
 
 What a staff member does: signs in with the link `/console` gave them in chat, finds an
-applicant, approves the application, grants a colleague a role; a counselor is refused the
+applicant, approves the application (and the rest of the queue in bulk), cancels a booking,
+checks someone in at an event, closes a posting, stops a broadcast, downloads the report,
+grants a colleague a role; a counselor is refused the
 admin pages and a signed-out browser is sent to sign in. Every page is photographed at a phone's
 and a desktop's width (PNG files in a temporary folder, or in JOBHUB_SCREENSHOTS when set) and
 checked not to scroll sideways and, with axe-core (the copy axe-selenium-python bundles), to
@@ -38,6 +40,8 @@ from storage import events
 from storage.models import Identity, Membership
 from tests.conftest import ADMIN_ID, Chat, FakeClock, make_settings, register
 from tests.test_booking import seed as seed_counselors
+from tests.test_booking import seed_seeker as seed_booking_seeker
+from tests.test_booking import to_summary
 from tests.test_broadcast import _people as broadcast_people
 from tests.test_broadcast import _queue_everyone
 from tests.test_events import seed_event, seed_seeker
@@ -192,6 +196,10 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
     event_id = await seed_event(live)  # type: ignore[arg-type]
     await seed_counselors(live)  # type: ignore[arg-type]
     await demo(live)  # type: ignore[arg-type]
+    await seed_booking_seeker(live.app.sessions, 7005, live.clock.now())
+    booker = Chat(live.app.engine, 7005)
+    await to_summary(booker, day="3/3", time="10:00")
+    await booker.press("제출")
     guest = await seed_seeker(live, 7004)  # type: ignore[arg-type]
     async with live.app.sessions() as s, s.begin():
         event = await events.get(s, event_id)
@@ -251,8 +259,10 @@ async def test_staff_work_in_a_real_browser(live: Live) -> None:
         assert await events.attendees(s, event_id) == [guest]
 
     await live.open("/console/calendar")
-    assert "김상담" in await live.text()
+    assert "김상담" in await live.text() and "구직자7005" in await live.text()
     await live.shoot("calendar")
+    await live.click("button[id^=cancel-]")
+    assert "예약을 취소했어요" in await live.text()
 
     await live.open("/console/firms")
     await live.shoot("firms")

@@ -7,11 +7,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from bot.web.core import Html, Page, Result, WebCtx
+from aiohttp import web
+
+from bot.web.core import Html, Page, Result, WebCtx, redirect
+from scheduler import cancellations
 from storage import bookings, counselors
+from storage.audit import audit
 from storage.models import Availability, Booking
 
 READERS = ("admin", "counselor", "campus_manager")
+# Cancelling someone's session is the admins' (as deactivating a counselor is in chat).
+CANCELLERS = ("admin",)
 
 
 def _monday(ctx: WebCtx) -> dt.date:
@@ -56,9 +62,32 @@ async def week(ctx: WebCtx) -> Result:
     } for d in days]} for c in team]
     today = ctx.now.astimezone(tz).date()
     return Html("calendar.html", {"days": days, "rows": rows, "names": names, "today": today,
+                                  "week": monday.isoformat(), "can_cancel": ctx.role in CANCELLERS,
+                                  "now": ctx.now, "done": ctx.field("done"),
                                   "prev": (monday - dt.timedelta(days=7)).isoformat(),
                                   "next": (monday + dt.timedelta(days=7)).isoformat(),
                                   "booked_total": len(booked)})
 
 
-PAGES = (Page("/calendar", week, READERS, nav="console.nav.calendar"),)
+async def cancel(ctx: WebCtx) -> Result:
+    """Cancels a future session; the person is told through the outbox and offered another time."""
+    raw = ctx.request.match_info["booking_id"]
+    booking = await bookings.get(ctx.session, int(raw), for_update=True) if (
+        raw.isascii() and raw.isdigit() and len(raw) <= 10) else None
+    if booking is None:
+        raise web.HTTPNotFound()
+    week_of = ctx.field("week")
+    back = {"week": week_of} if week_of else {}
+    if booking.status != "booked" or booking.starts_at <= ctx.now:
+        return redirect("/calendar", done="booking_not_cancellable", **back)
+    places = await counselors.places_by_id(ctx.session, [booking.place_id])
+    told = await cancellations.cancel_and_tell(ctx.session, booking, places[booking.place_id], reason="staff",
+                                               tz=ctx.settings.tz, now=ctx.now)
+    await audit(ctx.session, ctx.user.id, "booking.cancel", f"booking:{booking.id}", ctx.now, {"told": told})
+    return redirect("/calendar", done="booking_cancelled", **back)
+
+
+PAGES = (
+    Page("/calendar", week, READERS, nav="console.nav.calendar"),
+    Page("/calendar/bookings/{booking_id}/cancel", cancel, CANCELLERS, method="POST"),
+)
