@@ -22,6 +22,7 @@ from handlers import (
     broadcast,
     campus,
     clinic,
+    console_signin,
     counselor,
     courses,
     demoday,
@@ -44,7 +45,7 @@ from kernel.config import Settings
 from kernel.core import Clock, Job, Router, SystemClock
 from scheduler.jobs import Scheduler
 from scheduler.outbox import Dispatcher, Notifier
-from storage import conversations, faq, files, outbox, retention, survey_defs, updates
+from storage import conversations, faq, files, outbox, retention, staff, survey_defs, updates
 from storage import kakao as kakao_pages
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
@@ -71,12 +72,13 @@ async def sweep_drafts(sessions: async_sessionmaker[AsyncSession], settings: Set
 
 
 async def purge_files(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> int:
-    """Expired file links (KakaoTalk's .ics and CSV downloads) and KakaoTalk answer pages older
-    than a draft are deleted; queues nothing."""
+    """Expired file links (KakaoTalk's .ics and CSV downloads), KakaoTalk answer pages older
+    than a draft, and console sign-in links and idle console sessions are deleted; queues nothing."""
     now = clock.now()
     async with sessions() as session, session.begin():
         await files.purge(session, now)
         await kakao_pages.purge(session, now - dt.timedelta(hours=settings.draft_ttl_hours))
+        await staff.purge(session, now, dt.timedelta(minutes=settings.console_idle_minutes))
     return 0
 
 
@@ -140,6 +142,7 @@ ROUTERS: tuple[Callable[[], Router], ...] = (
     surveys.build,
     stats.build,
     link.build,
+    console_signin.build,
     # Last of the features: typed text reaches the front door only when nothing else took it.
     frontdoor.build,
     housekeeping,

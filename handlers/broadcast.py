@@ -397,11 +397,7 @@ async def stop(ctx: Ctx, broadcast_id: int) -> list[Reply]:
         return [Reply(t("broadcast.not_found"))]
     if row.status != "sending":
         return [Reply(t("broadcast.not_sending", id=row.id, status=t(f"broadcast.status.{row.status}")))]
-    cancelled = await broadcasts.stop(ctx.session, row, ctx.now)
-    counts = await broadcasts.counts(ctx.session, row.id)
-    await audit(ctx.session, ctx.user.id, "broadcast.stop", f"broadcast:{row.id}", ctx.now,
-                {"cancelled": cancelled, "sent": counts["sent"], "blocked": counts["blocked"],
-                 "failed": counts["failed"]})
+    cancelled, counts = await broadcasts.stop_by(ctx.session, row, by=ctx.user.id, now=ctx.now)
     log.info("broadcast stopped broadcast=%s admin=%s cancelled=%s", row.id, ctx.user.id, cancelled)
     return [Reply(t("broadcast.stopped", id=row.id, n=cancelled), edit=True),
             Reply(progress_text(t, row, counts, ctx.settings.tz))]

@@ -74,10 +74,10 @@ from kernel.forms import Answers, Choice, Extra, Field, FieldInput, Form, choice
 from kernel.i18n import Translator, translator
 from kernel.payloads import Payload, Stamp, same_record
 from kernel.people import active_counselor, is_counselor, not_counselor, require_counselor
-from scheduler import agenda, queue
+from scheduler import agenda, cancellations, queue
 from storage import bookings, counselors
 from storage.audit import audit
-from storage.models import Availability, Booking, Counselor, Place
+from storage.models import Availability, Counselor, Place
 
 log = logging.getLogger(__name__)
 
@@ -777,19 +777,8 @@ async def deactivate(ctx: Ctx, press: Deactivate) -> list[Reply]:
     places = await counselors.places_by_id(ctx.session, [b.place_id for b in future])
     notified = 0
     for booking in future:
-        await bookings.cancel(ctx.session, booking, ctx.now, "counselor_inactive")
-        await bookings.withdraw_reminders(ctx.session, booking.id)
-        place = places[booking.place_id]
-
-        def render(tr: Translator, b: Booking = booking, p: Place = place) -> Reply:
-            local = b.starts_at.astimezone(tz)
-            when = f"{agenda.date_text(tr, local.date())} {local:%H:%M}"
-            return Reply(tr("counselor.session_cancelled", type=tr(f"type.{b.type}"), when=when,
-                            place=agenda.place_text(tr, p)),
-                         [[Button(tr("counselor.book_again"), payload("m", "book"))]])
-
-        notified += await queue.to_user(ctx.session, booking.user_id, render, now=ctx.now, kind="booking.cancelled",
-                                        dedupe_key=f"booking:{booking.id}:counselor_inactive")
+        notified += await cancellations.cancel_and_tell(ctx.session, booking, places[booking.place_id],
+                                                        reason="counselor_inactive", tz=tz, now=ctx.now)
     await queue.to_user(ctx.session, counselor.user_id, lambda tr: Reply(tr("counselor.you_deactivated")),
                         now=ctx.now, kind="counselor.deactivated")
     await audit(ctx.session, ctx.user.id, "counselor.deactivate", f"counselor:{counselor.id}", ctx.now,

@@ -20,7 +20,6 @@ buttons carry only the period, which is checked again on press.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,9 +49,6 @@ from reports.sections import Scope
 from scheduler.digest import send_weekly_digest
 
 log = logging.getLogger(__name__)
-
-MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
 
 @dataclass(frozen=True)
 class PresetPeriod(Payload, prefix="st", action="p"):
@@ -110,21 +106,13 @@ async def stats_command(ctx: Ctx, args: Sequence[str]) -> list[Reply]:
 
 
 async def export_file(ctx: Ctx, fmt: str, period: Period) -> list[Reply]:
-    scope = Scope(period, ctx.settings.tz)
-    if fmt == "csv":
-        text = io.StringIO()
-        rows = await export.write_csv(ctx.session, scope, ctx.t, text)
-        data = text.getvalue().encode("utf-8-sig")  # the BOM makes Excel read Korean correctly
-    else:
-        buffer = io.BytesIO()
-        rows = await export.write_xlsx(ctx.session, scope, ctx.t, buffer)
-        data = buffer.getvalue()
+    data, rows = await export.as_bytes(ctx.session, Scope(period, ctx.settings.tz), ctx.t, fmt)
     log.info("stats exported format=%s answers=%s admin=%s", fmt, rows, ctx.user.id)
     # The other format one press away: on KakaoTalk the report's buttons are gone by now.
     other = next(f for f in export.FORMATS if f != fmt)
     return [Reply(ctx.t("stats.exported", period=period.label(), n=rows),
                   [[Button(other.upper(), Export(other, period.code()).pack())]],
-                  file=FileOut(export.file_name(period, fmt), data, MIME[fmt]))]
+                  file=FileOut(export.file_name(period, fmt), data, export.MIME[fmt]))]
 
 
 def _period(code: str) -> Period:

@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     # Days a broadcast's photo or file is kept after 발송 (its KakaoTalk link works that long,
     # also for a message held until the person's next message).
     broadcast_file_ttl_days: int = Field(default=14, ge=1, le=90)
+    # The staff web console (/console on the HTTP server; sign-in by a link from `/console` in chat).
+    console_enabled: bool = True
+    # A console session ends after this many minutes without a request.
+    console_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # The document clinic (구직서류클리닉, handlers/clinic.py): days a request's files and texts are
     # kept after the review is returned, working hours a counselor has for a review, the largest
     # file taken (bytes) and how many files one request takes.

@@ -11,6 +11,7 @@ not grow with the number of answers.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
@@ -154,3 +155,17 @@ async def write_xlsx(session: AsyncSession, scope: Scope, t: Translator, out: IO
 
 def file_name(period: Period, fmt: str) -> str:
     return f"jobhub-report-{period.first:%Y%m%d}-{period.last:%Y%m%d}.{fmt}"
+
+
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+async def as_bytes(session: AsyncSession, scope: Scope, t: Translator, fmt: str) -> tuple[bytes, int]:
+    """The whole export in memory (a chat file, a console download) and its number of answers."""
+    if fmt == "csv":
+        text = io.StringIO()
+        rows = await write_csv(session, scope, t, text)
+        return text.getvalue().encode("utf-8-sig"), rows  # the BOM makes Excel read Korean correctly
+    buffer = io.BytesIO()
+    rows = await write_xlsx(session, scope, t, buffer)
+    return buffer.getvalue(), rows

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.audience import Recipient
+from storage.audit import audit
 from storage.models import Broadcast, KakaoTask, OutboxMessage
 
 KIND = "broadcast"
@@ -103,6 +104,18 @@ async def stop(session: AsyncSession, broadcast: Broadcast, now: dt.datetime) ->
     broadcast.status = "stopped"
     broadcast.finished_at = now
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def stop_by(session: AsyncSession, broadcast: Broadcast, *, by: int,
+                  now: dt.datetime) -> tuple[int, dict[str, int]]:
+    """A staff member stops a sending broadcast (chat and console alike): what is pending is
+    cancelled, on the audit log with the figures so far; returns how many were cancelled and the counts."""
+    cancelled = await stop(session, broadcast, now)
+    figures = await counts(session, broadcast.id)
+    await audit(session, by, "broadcast.stop", f"broadcast:{broadcast.id}", now,
+                {"cancelled": cancelled, "sent": figures["sent"], "blocked": figures["blocked"],
+                 "failed": figures["failed"]})
+    return cancelled, figures
 
 
 async def recent(session: AsyncSession, limit: int) -> list[Broadcast]:

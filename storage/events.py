@@ -367,6 +367,17 @@ async def mark_attended(session: AsyncSession, reg: EventRegistration, now: dt.d
     return True
 
 
+async def check_in(session: AsyncSession, reg: EventRegistration, now: dt.datetime) -> str:
+    """Staff marking a person present (the chat's attendance list, the console's check-in list):
+    'done', 'already', or why not ('not_registered': no seat; 'not_found': event not published)."""
+    if reg.status != "registered":
+        return "not_registered"
+    event = await get(session, reg.event_id)
+    if event is None or event.status != "published":
+        return "not_found"
+    return "done" if await mark_attended(session, reg, now) else "already"
+
+
 async def attendees(session: AsyncSession, event_id: int) -> list[int]:
     """The user ids who attended the event (checked in). Entry point for the satisfaction survey."""
     return list(await session.scalars(

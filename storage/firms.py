@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import matching
 from matching.text import compact
+from storage.audit import audit
 from storage.models import Firm, HiddenPosting, JobDigest, Posting
 
 EDUCATION = ("none", "high_school", "college", "university", "graduate")
@@ -124,6 +125,16 @@ async def upsert_posting(session: AsyncSession, ref: str, firm_id: int, values: 
 def set_status(posting: Posting, status: str, now: dt.datetime) -> None:
     posting.status, posting.updated_at = status, now
     _changed()
+
+
+async def change_status(session: AsyncSession, posting: Posting, status: str, *, by: int, now: dt.datetime) -> bool:
+    """Staff closing or reopening a posting (chat and console alike), on the audit log; False
+    when it already had that status."""
+    if posting.status == status:
+        return False
+    set_status(posting, status, now)
+    await audit(session, by, f"posting.{status}", f"posting:{posting.id}", now)
+    return True
 
 
 async def count_firms(session: AsyncSession) -> int:

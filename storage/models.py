@@ -1019,3 +1019,44 @@ class HandoffMessage(Base):
     from_counselor: Mapped[bool] = mapped_column(default=False)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[timestamp]
+
+
+# --- staff console (the web back office) -----------------------------------------------------
+
+
+class StaffRole(Base):
+    """What a person may do in the web console. ADMIN_TELEGRAM_IDS only seeds the first admins;
+    admins grant and remove the rest in the console."""
+
+    __tablename__ = "staff_roles"
+
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | counselor | campus_manager | reviewer | viewer
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    granted_at: Mapped[timestamp]
+
+
+class ConsoleLink(Base):
+    """A single-use sign-in link sent in chat (`/console`); only the token's SHA-256 is kept."""
+
+    __tablename__ = "console_links"
+    __table_args__ = (Index("ix_console_links_user_created", "user_id", "created_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[user_fk]
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie holds a random id, the database its SHA-256, so any
+    worker serves any request and a leaked database row opens nothing."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[timestamp]
+    last_seen_at: Mapped[timestamp]

@@ -43,6 +43,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 def _settings(tmp_path: Path, fake: FakeTelegram, **overrides: Any) -> Settings:
+    # Polling alone needs no HTTP server; the staff console would start one on WEBHOOK_PORT.
+    overrides.setdefault("console_enabled", False)
     return make_settings(f"sqlite+aiosqlite:///{tmp_path / 'tg.sqlite3'}", telegram_bot_token="123:TEST",
                          telegram_api_base_url=fake.base_url, **overrides)
 

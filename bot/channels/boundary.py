@@ -11,6 +11,9 @@ address (deploy/nginx.conf passes them on). Each route reads what arrives throug
   database stores (no lone surrogate, no NUL): otherwise 400 (`read_json`, `loads`). The
   depth is checked without recursion, and JSON too deep for the parser itself is refused
   the same way;
+* a form (the staff console's POSTs) is read the same way: up to a size cap (413), then as
+  strict UTF-8 `application/x-www-form-urlencoded` whose every name and value is storable
+  text (`read_form`), otherwise 400;
 * the route then checks the shape it reads (`conforms`; the skill's `to_incoming`) and
   refuses the rest with 400.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -154,8 +158,8 @@ def _check(value: Any, max_depth: int) -> None:
                 stack.extend((child, depth + 1) for child in item)
 
 
-async def read_json(request: web.Request, limit: int) -> Any:
-    """The request's body as JSON (`loads`), read up to `limit` bytes; `Refused` otherwise."""
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request's body, read up to `limit` bytes; `Refused` (413) beyond."""
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, "request body too large")
     chunks, size = [], 0
@@ -164,8 +168,31 @@ async def read_json(request: web.Request, limit: int) -> Any:
         if size > limit:  # sent without a Content-Length, or with a false one
             raise Refused(413, "request body too large")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_form(request: web.Request, limit: int) -> dict[str, list[str]]:
+    """A urlencoded form's fields (each name to its values in order), read up to `limit` bytes:
+    strict UTF-8, every name and value storable text; `Refused` otherwise."""
+    raw = await read_body(request, limit)
     try:
-        return loads(b"".join(chunks))
+        fields = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8",
+                                        errors="strict", max_num_fields=1000)
+    except ValueError:  # not ASCII on the wire, bad percent-encoded UTF-8, too many fields
+        raise Refused(400, "malformed form") from None
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
+            raise Refused(400, "malformed form", detail="invalid text in form")
+        form.setdefault(name, []).append(value)
+    return form
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The request's body as JSON (`loads`), read up to `limit` bytes; `Refused` otherwise."""
+    raw = await read_body(request, limit)
+    try:
+        return loads(raw)
     except Malformed as exc:
         raise Refused(400, "malformed JSON", detail=str(exc)) from None
 

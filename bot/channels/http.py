@@ -2,7 +2,8 @@
 
 `base_app()` is the aiohttp Application that `bot.cli.serve` (`python -m bot run | kakao |
 serve`) starts on `WEBHOOK_LISTEN:WEBHOOK_PORT`, after the channels asked for have added
-their routes to it (Telegram's webhook, the KakaoTalk skill and its file links). This
+their routes to it (Telegram's webhook, the KakaoTalk skill and its file links). The staff
+web console (`bot.web`, under /console) is mounted here unless CONSOLE_ENABLED=false. This
 module knows no channel, and no channel imports it.
 
 `GET /healthz` answers 200 with `{"status": "ok", ...}` when the database answers a
@@ -19,6 +20,7 @@ import logging
 
 from aiohttp import web
 
+from bot import web as console
 from bot.app import App
 from bot.channels import boundary
 from kernel import metrics
@@ -61,4 +63,6 @@ def base_app(app: App, *, max_body: int = 1 << 20) -> web.Application:
 
     web_app.router.add_get("/healthz", health)
     web_app.router.add_get("/metrics", scrape)
+    if app.settings.console_enabled:
+        console.mount(web_app, app)
     return web_app

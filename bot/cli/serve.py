@@ -4,7 +4,8 @@
 aiohttp Application on `WEBHOOK_LISTEN:WEBHOOK_PORT` carrying every route (health and
 metrics from `bot.channels.http`, Telegram's webhook, the KakaoTalk skill and its file
 links), so a load balancer or TLS proxy has one upstream per worker. The server is only
-started when a route needs it (Telegram in polling mode alone needs none). `run` is
+started when a route needs it (Telegram in polling mode alone needs none, unless the staff
+console is on: CONSOLE_ENABLED). `run` is
 Telegram alone, `kakao` the skill server alone, `serve` both in one process. Each of them, as
 the shell does, first loads the demo firms and postings when there are no firms at all, unless
 `DEMO_DATA=false`: `/jobs` on a fresh machine shows matches, not an empty list.
@@ -64,7 +65,7 @@ async def serve(settings: Settings, *, telegram: bool, kakao: bool, stop: asynci
                 kakao_channel.KakaoSkill(app.engine, settings).routes(web_app)
                 if notifier is not None:
                     app.dispatcher.add_notifier(notifier)
-            if kakao or (telegram and settings.webhook_mode):
+            if kakao or (telegram and settings.webhook_mode) or settings.console_enabled:
                 runner = web.AppRunner(web_app, access_log=None)
                 await runner.setup()
                 await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()

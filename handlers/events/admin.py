@@ -535,14 +535,13 @@ async def attendance(ctx: Ctx, event_id: int, offset: int) -> list[Reply]:
 
 async def mark_attended(ctx: Ctx, press: MarkAttended) -> list[Reply]:
     reg = await events.registration_by_id(ctx.session, press.registration, for_update=True)
-    if reg is None or not same_record(press.proof, reg.created_at) or reg.status != "registered":
+    if reg is None or not same_record(press.proof, reg.created_at):
         return [Reply(ctx.t("event.attendance_not_registered"))]
-    event = await events.get(ctx.session, reg.event_id)
-    if event is None or event.status != "published":
-        return [Reply(ctx.t("event.not_found"))]
-    await events.mark_attended(ctx.session, reg, ctx.now)
-    log.info("attendance marked event=%s registration=%s admin=%s", event.id, reg.id, ctx.user.id)
-    replies = await attendance(ctx, event.id, press.offset)
+    outcome = await events.check_in(ctx.session, reg, ctx.now)
+    if outcome in ("not_registered", "not_found"):
+        return [Reply(ctx.t("event.attendance_not_registered" if outcome == "not_registered" else "event.not_found"))]
+    log.info("attendance marked event=%s registration=%s admin=%s", reg.event_id, reg.id, ctx.user.id)
+    replies = await attendance(ctx, reg.event_id, press.offset)
     for reply in replies:
         reply.edit = True
     return replies

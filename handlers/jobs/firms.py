@@ -180,10 +180,8 @@ async def set_status(ctx: Ctx, posting_id: int, status: str) -> list[Reply]:
     if found is None:
         return [Reply(t("jobs.gone"))]
     posting, firm = found
-    if posting.status == status:
+    if not await firms.change_status(ctx.session, posting, status, by=ctx.user.id, now=ctx.now):
         return [admin_card(ctx, posting, firm, t(f"posting.already_{status}"), edit=True)]
-    firms.set_status(posting, status, ctx.now)
-    await audit(ctx.session, ctx.user.id, f"posting.{status}", f"posting:{posting.id}", ctx.now)
     return [admin_card(ctx, posting, firm, t(f"posting.now_{status}"), edit=True)]
 
 

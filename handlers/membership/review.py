@@ -36,7 +36,7 @@ from kernel.core import (
 )
 from kernel.forms import Answers, Extra, Field, Form
 from kernel.payloads import Max, Payload, Stamp, same_record
-from scheduler import queue
+from scheduler import memberships as decisions
 from storage import memberships
 from storage.models import Membership
 
@@ -111,10 +111,7 @@ async def approve(ctx: Ctx, press: Approve) -> list[Reply]:
     if isinstance(found, Reply):
         return [found]
     row = found
-    await memberships.decide(ctx.session, row, approve=True, admin_id=ctx.user.id, now=ctx.now)
-    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.approved", team=row.team_name,
-                                                               stage=tr("stage.preparation"))),
-                        now=ctx.now, kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+    await decisions.approve(ctx.session, row, by=ctx.user.id, now=ctx.now)
     return [Reply(ctx.t("admin.approved", id=row.id, team=row.team_name), edit=True)]
 
 
@@ -135,11 +132,7 @@ async def reject(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     if isinstance(found, Reply):
         raise Invalid("admin.already_decided_short")
     row = found
-    reason = answers["reason"]
-    await memberships.decide(ctx.session, row, approve=False, admin_id=ctx.user.id, now=ctx.now, reason=reason)
-    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.rejected", team=row.team_name,
-                                                               reason=reason)),
-                        now=ctx.now, kind="membership.decision", dedupe_key=f"membership.decision:{row.id}")
+    await decisions.reject(ctx.session, row, answers["reason"], by=ctx.user.id, now=ctx.now)
     return [Reply(ctx.t("admin.rejected", id=row.id, team=row.team_name))]
 
 
@@ -175,10 +168,7 @@ async def set_stage(ctx: Ctx, press: SetStage) -> list[Reply]:
         return [Reply(t("admin.not_found"))]
     if row.member_stage == stage:
         return [Reply(t("admin.stage_same", team=row.team_name, stage=t(f"stage.{stage}")))]
-    await memberships.set_stage(ctx.session, row, stage, ctx.user.id, ctx.now)
-    await queue.to_user(ctx.session, row.user_id, lambda tr: Reply(tr("membership.stage_changed", team=row.team_name,
-                                                               stage=tr(f"stage.{stage}"))),
-                        now=ctx.now, kind="membership.stage")
+    await decisions.set_stage(ctx.session, row, stage, by=ctx.user.id, now=ctx.now)
     return [Reply(t("admin.stage_set", team=row.team_name, stage=t(f"stage.{stage}")))]
 
 
