@@ -84,7 +84,7 @@ from matching.text import plain
 from scheduler import queue
 from storage import bookings, clinic, counselors, files, seekers, survey_defs, surveys
 from storage.audit import audit
-from storage.models import CaseNote, ClinicFile, ClinicRequest, Counselor, Posting
+from storage.models import ClinicFile, ClinicRequest, Counselor, Posting
 
 log = logging.getLogger(__name__)
 
@@ -802,8 +802,7 @@ async def save_note(ctx: Ctx, answers: Answers, extra: Extra) -> list[Reply]:
     row = await ctx.session.get(ClinicRequest, int(extra["r"]))
     if isinstance(found, Reply) or row is None:
         raise Invalid("clinic.gone")
-    ctx.session.add(CaseNote(user_id=row.user_id, counselor_id=found.id, text=str(answers["text"]),
-                             created_at=ctx.now))
+    await clinic.add_note(ctx.session, row.user_id, found.id, str(answers["text"]), ctx.now)
     await audit(ctx.session, ctx.user.id, "clinic.note", f"user:{row.user_id}", ctx.now)
     return [Reply(ctx.t("clinic.note_saved"))]
 

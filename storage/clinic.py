@@ -144,6 +144,15 @@ async def forget_people(session: AsyncSession, user_ids: Sequence[int]) -> int:
 # --- case notes ------------------------------------------------------------------------------------
 
 
+async def add_note(session: AsyncSession, user_id: int, counselor_id: int | None, text: str,
+                   now: dt.datetime) -> CaseNote:
+    """A counselor's note on a person, from a clinic request in chat or a person's console page."""
+    note = CaseNote(user_id=user_id, counselor_id=counselor_id, text=text, created_at=now)
+    session.add(note)
+    await session.flush()
+    return note
+
+
 async def notes_about(session: AsyncSession, user_id: int, limit: int = 20) -> list[CaseNote]:
     return list(await session.scalars(select(CaseNote).where(CaseNote.user_id == user_id)
                                       .order_by(CaseNote.id.desc()).limit(limit)))

@@ -470,3 +470,39 @@ async def test_an_admin_cancels_a_booking_and_the_person_is_told(site: Site) -> 
     assert status == 200 and 'id="cancel-' not in html
     resp = await site.post(f"/console/calendar/bookings/{booking_id}/cancel", {}, csrf_from="/console/calendar")
     assert resp.status == 403
+
+
+async def test_a_counselor_adds_a_case_note_on_a_persons_page_and_the_person_sees_it(site: Site) -> None:
+    """Case notes (issue 17) on any person, not only from a clinic request: counselors and admins
+    read and add them; a campus manager or viewer does not see them; the person sees them in /profile."""
+    person = site.chat(5011)
+    await register(person)
+    user_id = await site.user_id(5011)
+    await site.chat(5012).send("/start")
+    counselor = await site.user_id(5012)
+    await site.sign_in(ADMIN_ID)
+    await site.post("/console/staff", {"user_id": str(counselor), "role": "counselor"}, csrf_from="/console/staff")
+
+    await site.sign_in(5012)
+    page = f"/console/people/{user_id}"
+    status, html = await site.page(page)
+    assert status == 200 and "상담 메모" in html
+    resp = await site.post(f"{page}/notes", {"text": "  "}, csrf_from=page)
+    assert resp.status == 303 and "error=note" in resp.headers["Location"]
+    resp = await site.post(f"{page}/notes", {"text": "면접 준비 중. 다음 주 모의면접 권유"}, csrf_from=page)
+    assert resp.status == 303 and "done=note" in resp.headers["Location"]
+    status, html = await site.page(resp.headers["Location"])
+    assert "메모를 남겼어요" in html and "다음 주 모의면접 권유" in html
+    assert [e.subject for e in await site.audit("console.note")] == [f"user:{user_id}"]
+    resp = await site.post(f"{page}/notes", {"text": "CSRF 없이"})
+    assert resp.status == 403
+
+    await person.send("/profile")
+    assert "다음 주 모의면접 권유" in person.text
+
+    await site.sign_in(ADMIN_ID)
+    await site.post("/console/staff", {"user_id": str(counselor), "role": "viewer"}, csrf_from="/console/staff")
+    await site.sign_in(5012)
+    status, html = await site.page(page)
+    assert "다음 주 모의면접 권유" not in html or status == 403
+    assert (await site.post(f"{page}/notes", {"text": "보면 안 돼요"}, csrf_from="/console/")).status == 403

@@ -9,7 +9,7 @@ from bot.web.core import Html, Page, Result, WebCtx, redirect
 from kernel import parsers
 from kernel.core import Invalid
 from scheduler import memberships as decisions
-from storage import memberships, records
+from storage import clinic, counselors, memberships, records
 from storage.audit import audit
 from storage.models import Membership
 
@@ -17,6 +17,9 @@ from storage.models import Membership
 READERS = ("admin", "counselor", "campus_manager")
 # Deciding memberships is the admins' in chat (`/applications`), and so here.
 DECIDERS = ("admin",)
+# Case notes are for counselors and admins only (issue 17), not campus managers or viewers.
+NOTE_ROLES = ("admin", "counselor")
+NOTE_MAX = 1000
 TRACKS = ("youth", "middle")
 STATUSES = ("pending", "approved", "rejected")
 QUEUE_PAGE = 50
@@ -43,8 +46,27 @@ async def person(ctx: WebCtx) -> Result:
         raise web.HTTPNotFound()
     # PIPA: every access to a person's data is on record (who, whom, when).
     await audit(ctx.session, ctx.user.id, "console.view_person", f"user:{user_id}", ctx.now)
+    notes = await clinic.notes_about(ctx.session, user_id) if ctx.role in NOTE_ROLES else None
     return Html("person.html", {"r": found, "stages": memberships.STAGES, "can_decide": ctx.role in DECIDERS,
+                                "notes": notes, "note_max": NOTE_MAX,
                                 "done": ctx.field("done"), "error": ctx.field("error")})
+
+
+async def add_note(ctx: WebCtx) -> Result:
+    """A case note on the person, as from a clinic request in chat; audited like a view."""
+    user_id = _user_id(ctx)
+    found = await records.record(ctx.session, user_id)
+    if found is None or found.user.anonymised_at is not None:
+        raise web.HTTPNotFound()
+    back = f"/people/{user_id}"
+    try:
+        text = parsers.clean(ctx.field("text"), max_len=NOTE_MAX, newlines=True)
+    except Invalid:
+        return redirect(back, error="note")
+    counselor = await counselors.by_user(ctx.session, ctx.user.id)
+    await clinic.add_note(ctx.session, user_id, counselor.id if counselor else None, text, ctx.now)
+    await audit(ctx.session, ctx.user.id, "console.note", f"user:{user_id}", ctx.now)
+    return redirect(back, done="note")
 
 
 async def _membership(ctx: WebCtx, user_id: int) -> Membership:
@@ -141,6 +163,7 @@ PAGES = (
     Page("/applications/decide", bulk, DECIDERS, method="POST"),
     Page("/people", search, READERS, nav="console.nav.people"),
     Page("/people/{user_id}", person, READERS),
+    Page("/people/{user_id}/notes", add_note, NOTE_ROLES, method="POST"),
     Page("/people/{user_id}/membership/{membership_id}/decide", decide, DECIDERS, method="POST"),
     Page("/people/{user_id}/membership/{membership_id}/stage", stage, DECIDERS, method="POST"),
 )
