@@ -5,6 +5,7 @@ membership decisions run from a person's page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +21,16 @@ from bot.channels.http import base_app
 from kernel.config import Settings
 from scheduler.outbox import Dispatcher
 from storage import events
-from storage.models import AuditEntry, ConsoleLink, ConsoleSession, Identity, Membership, OutboxMessage, StaffRole
+from storage.models import (
+    AuditEntry,
+    ClinicRequest,
+    ConsoleLink,
+    ConsoleSession,
+    Identity,
+    Membership,
+    OutboxMessage,
+    StaffRole,
+)
 from tests.conftest import ADMIN_ID, Chat, FakeClock, RecordingNotifier, register
 from tests.test_booking import seed as seed_counselors
 from tests.test_booking import seed_seeker as seed_booking_seeker
@@ -506,3 +516,26 @@ async def test_a_counselor_adds_a_case_note_on_a_persons_page_and_the_person_see
     status, html = await site.page(page)
     assert "다음 주 모의면접 권유" not in html or status == 403
     assert (await site.post(f"{page}/notes", {"text": "보면 안 돼요"}, csrf_from="/console/")).status == 403
+
+
+async def test_the_clinic_queue_shows_open_requests_in_order_with_overdue_marked(site: Site) -> None:
+    person = site.chat(5013)
+    await register(person)
+    user_id = await site.user_id(5013)
+    now = site.clock.now()
+    async with site.app.sessions() as s, s.begin():
+        s.add_all([ClinicRequest(user_id=user_id, status="received", documents=["resume"], created_at=now,
+                                 submitted_at=now - dt.timedelta(days=3), due_at=now - dt.timedelta(days=1)),
+                   ClinicRequest(user_id=user_id, status="received", documents=["cover_letter"], created_at=now,
+                                 submitted_at=now, due_at=now + dt.timedelta(days=2)),
+                   ClinicRequest(user_id=user_id, status="draft", documents=["portfolio"], created_at=now)])
+    await site.sign_in(ADMIN_ID)
+    status, html = await site.page("/console/clinic")
+    assert status == 200 and "서류클리닉" in html and "2건" in html
+    assert html.index("이력서") < html.index("자기소개서") and html.count("기한 지남") == 1
+    assert "포트폴리오" not in html and f"/console/people/{user_id}" in html and "김서울" in html
+    await site.chat(5014).send("/start")
+    await site.post("/console/staff", {"user_id": str(await site.user_id(5014)), "role": "viewer"},
+                    csrf_from="/console/staff")
+    await site.sign_in(5014)
+    assert (await site.page("/console/clinic"))[0] == 403

@@ -17,12 +17,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.app import App
-from bot.web import admin, broadcasts, calendar, core, dashboard, events, firms, people
+from bot.web import admin, broadcasts, calendar, clinic, core, dashboard, events, firms, people
 
 PAGES: tuple[core.Page, ...] = (
     *dashboard.PAGES,
     *people.PAGES,
     *calendar.PAGES,
+    *clinic.PAGES,
     *events.PAGES,
     *firms.PAGES,
     *broadcasts.PAGES,
