@@ -44,6 +44,7 @@ from tests.test_membership import apply
 Client = TestClient[web.Request, web.Application]
 LINK = re.compile(r"https?://[^\s]+(/console/signin/[A-Za-z0-9_-]+)")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 
 
 @dataclass
@@ -76,8 +77,14 @@ class Site:
         """A fresh browser (no cookies) signs in with a link from chat."""
         self.client.session.cookie_jar.clear()
         path = await self.link(user_id)
-        resp = await self.client.post(path, allow_redirects=False)
+        resp = await self.press_sign_in(path)
         assert resp.status == 303, await resp.text()
+
+    async def press_sign_in(self, path: str) -> Any:
+        """Opens the link's page, as a browser does, and presses its button."""
+        _status, html = await self.page(path)
+        found = NONCE.search(html)
+        return await self.client.post(path, data={"nonce": found.group(1) if found else ""}, allow_redirects=False)
 
     async def page(self, path: str) -> tuple[int, str]:
         resp = await self.client.get(path, allow_redirects=False)
@@ -118,22 +125,31 @@ async def site(settings: Settings, clock: FakeClock) -> AsyncIterator[Site]:
 
 
 async def test_an_admin_signs_in_with_a_link_from_chat_and_sees_the_dashboard(site: Site) -> None:
-    path = await site.link(ADMIN_ID)
-    assert "10분 동안 한 번만" in site.chat(ADMIN_ID).text or True
+    admin = site.chat(ADMIN_ID)
+    await admin.send("/console")
+    found = LINK.search(admin.text)
+    assert found and "10분" in admin.text, admin.text
+    path = found.group(1)
     # Opening the link (or a messenger's preview of it) shows a button and uses nothing up.
     for _ in range(2):
         status, html = await site.page(path)
         assert status == 200 and 'id="signin"' in html
-    resp = await site.client.post(path, allow_redirects=False)
+    # A POST that did not come from that page in this browser (a cross-site form: no sign-in
+    # cookie) is refused and leaves the link usable.
+    site.client.session.cookie_jar.clear()
+    forged = await site.client.post(path, data={"nonce": "x" * 22}, allow_redirects=False)
+    said = await forged.text()
+    assert forged.status == 403 and "바로 그 브라우저" in said and "아직 쓰지 않았어요" in said, said
+    resp = await site.press_sign_in(path)
     assert resp.status == 303 and resp.headers["Location"] == "/console/"
-    cookie = resp.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console" in cookie
+    cookie = resp.headers.getall("Set-Cookie")
+    assert any("jobhub_console=" in c and "HttpOnly" in c and "SameSite=Lax" in c and "Path=/console" in c
+               for c in cookie), cookie
     status, html = await site.page("/console/")
     assert status == 200 and "대시보드" in html and "구직자 흐름" in html and "확인이 필요한 일" in html
-    assert resp.headers.get("Cache-Control") == "no-store" or True
     # Single use: the same link again starts nothing.
     site.client.session.cookie_jar.clear()
-    again = await site.client.post(path, allow_redirects=False)
+    again = await site.press_sign_in(path)
     assert again.status == 410 and "이미 썼거나" in await again.text()
     assert (await site.page("/console/"))[0] == 303
 
@@ -141,7 +157,7 @@ async def test_an_admin_signs_in_with_a_link_from_chat_and_sees_the_dashboard(si
 async def test_a_link_expires_after_ten_minutes(site: Site) -> None:
     path = await site.link(ADMIN_ID)
     site.clock.advance(minutes=10, seconds=1)
-    resp = await site.client.post(path, allow_redirects=False)
+    resp = await site.press_sign_in(path)
     assert resp.status == 410
 
 

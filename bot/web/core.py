@@ -15,8 +15,10 @@ file). `mount` wraps each page in `guard`, which, on every request and before th
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/console"
 COOKIE = "jobhub_console"
+# Sign-in is pressed on the page the link opened: that page sets this cookie and puts the same value in
+# its form. A cross-site POST carries no such cookie (SameSite=Strict), so a staff member's own
+# link cannot sign someone else's browser into their account (login CSRF).
+NONCE_COOKIE = "jobhub_signin"
 # A console form is a few fields; an upload page would raise its own limit.
 FORM_LIMIT = 64 * 1024
 # What `secrets.token_urlsafe(32)` makes: anything else is not looked up at all.
@@ -205,9 +211,9 @@ class SignIn:
         accept = request.headers.get("Accept-Language", "")
         return translator("en" if accept[:2].lower() == "en" else self.app.settings.default_locale)
 
-    def _page(self, request: web.Request, state: str, status: int = 200) -> web.StreamResponse:
+    def _page(self, request: web.Request, state: str, status: int = 200, nonce: str = "") -> web.StreamResponse:
         t = self._t(request)
-        return _secure_headers(render(request, Html("signin.html", {"state": state}, status),
+        return _secure_headers(render(request, Html("signin.html", {"state": state, "nonce": nonce}, status),
                                       {"t": t, "lang": t.locale, "nav": [], "role": None, "csrf": ""}))
 
     async def ask(self, request: web.Request) -> web.StreamResponse:
@@ -219,14 +225,28 @@ class SignIn:
             return self._page(request, "expired", 410)
         async with self.app.sessions() as session:
             valid = await staff.link_valid(session, token, self.app.engine.clock.now())
-        return self._page(request, "confirm" if valid else "expired", 200 if valid else 410)
+        if not valid:
+            return self._page(request, "expired", 410)
+        nonce = secrets.token_urlsafe(16)
+        response = self._page(request, "confirm", nonce=nonce)
+        response.set_cookie(NONCE_COOKIE, nonce, httponly=True, samesite="Strict", secure=_secure(self.app.settings),
+                            path=PREFIX + "/signin", max_age=600)
+        return response
 
     async def enter(self, request: web.Request) -> web.StreamResponse:
-        await boundary.read_form(request, FORM_LIMIT)  # read like every POST; the link is the secret
+        form = await boundary.read_form(request, FORM_LIMIT)
         token = request.match_info["token"]
         now = self.app.engine.clock.now()
         if not TOKEN.fullmatch(token):
             return self._page(request, "expired", 410)
+        async with self.app.sessions() as session:
+            if not await staff.link_valid(session, token, now):
+                return self._page(request, "expired", 410)
+        nonce = (form.get("nonce") or [""])[0].encode()
+        if not nonce or not hmac.compare_digest(nonce, request.cookies.get(NONCE_COOKIE, "").encode()):
+            # Not pressed on the page the link opened in this browser: the link stays unused.
+            log.info("console sign-in refused: not from the sign-in page of this browser")
+            return self._page(request, "again", 403)
         async with self.app.sessions() as session, session.begin():
             user_id = await staff.redeem_link(session, token, now)
             role = await staff.role_of(session, user_id) if user_id is not None else None
@@ -236,6 +256,7 @@ class SignIn:
             opened = await staff.open_session(session, user_id, now)
         log.info("console sign-in user=%s role=%s", user_id, role)
         response = redirect("/")
+        response.del_cookie(NONCE_COOKIE, path=PREFIX + "/signin")
         response.set_cookie(COOKIE, opened.cookie, httponly=True, samesite="Lax", secure=_secure(self.app.settings),
                             path=PREFIX)
         return _secure_headers(response)
