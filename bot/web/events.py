@@ -22,7 +22,7 @@ def _event_id(ctx: WebCtx) -> int:
 
 async def listing(ctx: WebCtx) -> Result:
     rows, total = await events.for_admin(ctx.session, ctx.now, PAGE, 0)
-    seats = {e.id: await events.counts(ctx.session, e.id) for e in rows}
+    seats = await events.counts_of(ctx.session, [e.id for e in rows])
     return Html("events.html", {"rows": rows, "total": total, "seats": seats})
 
 
