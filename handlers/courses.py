@@ -56,12 +56,12 @@ class ByInstitute(Payload, prefix="crs", action="i"):
 
 @dataclass(frozen=True)
 class Suggested(Payload, prefix="crs", action="s"):
-    pass
+    """✨ 추천 과정: nothing to carry, the person is the presser."""
 
 
 @dataclass(frozen=True)
 class Mine(Payload, prefix="crs", action="my"):
-    pass
+    """📋 내 신청: the presser's own applications."""
 
 
 @dataclass(frozen=True)

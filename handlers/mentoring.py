@@ -50,12 +50,12 @@ FIELDS = tuple(FAMILIES)
 
 @dataclass(frozen=True)
 class StartMentor(Payload, prefix="mt", action="m"):
-    pass
+    """멘토로 지원하기: opens the mentor application form."""
 
 
 @dataclass(frozen=True)
 class StartMentee(Payload, prefix="mt", action="e"):
-    pass
+    """멘토링 신청하기: opens the mentee request form."""
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class ImportResult:
 
 
 class BadFile(Exception):
-    pass
+    """The whole course file cannot be read (too big, not JSON or CSV); the message says why."""
 
 
 def read_rows(data: bytes, name: str = "") -> list[tuple[int, dict[str, str]]]:

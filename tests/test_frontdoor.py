@@ -214,7 +214,7 @@ class _Buffer:
         return len(text)
 
     def flush(self) -> None:
-        pass
+        """Nothing is buffered: `write` keeps the text at once."""
 
 
 async def test_free_text_over_kakaotalk_reaches_the_same_intents(harness: Harness) -> None:
